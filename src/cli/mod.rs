@@ -1,0 +1,52 @@
+//! Command-line interface: clap definitions, one file per command.
+
+mod profiles;
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// capsim: a discrete-event capacity simulator for GPU clusters on Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "capsim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate a scenario and write summary.csv, summary.json and timeseries.csv.
+    Run(run::RunArgs),
+    /// Parse and check scenario files without simulating.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the built-in GPU and model profiles with their figures and sources.
+    Profiles,
+}
+
+/// Outcome of a command that ran to its end: success, or a failed check (exit 1).
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: a check or SLO gate failed.
+    ChecksFailed,
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { files } => validate::validate(&files),
+        Command::Profiles => {
+            profiles::print();
+            Ok(Outcome::Ok)
+        }
+    }
+}

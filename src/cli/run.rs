@@ -1,0 +1,73 @@
+//! `capsim run`.
+
+use super::Outcome;
+use crate::report;
+use crate::scenario::{self, parse_check};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `capsim run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Output folder (default: results/<scenario name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Override the number of replications.
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any field by dotted path, e.g. `services.chat.replicas=4`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+    let mut overrides = args.set.clone();
+    if let Some(r) = args.replications {
+        overrides.push(format!("replications={r}"));
+    }
+    if let Some(s) = args.seed {
+        overrides.push(format!("seed={s}"));
+    }
+    let loaded = scenario::load_file(&args.scenario, &overrides)?;
+    let plan = scenario::build_plan(&loaded).map_err(scenario::InputErrors)?;
+    let report = crate::sim::simulate(&plan, true);
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
+    report::write_all(&report, &dir)
+        .map_err(|e| anyhow::anyhow!("cannot write results to {}: {e}", dir.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report::summary_json(&report))?);
+    } else {
+        print!("{}", report::text_table(&report));
+        println!("\nresults written to {}/", dir.display());
+    }
+    // Checks are gates: print each, fail the run (exit 1) if one does not hold.
+    let mut failed = false;
+    for c in &loaded.scenario.checks {
+        let Ok(check) = parse_check(c) else { continue };
+        let value = report.mean(&check.component, &check.metric);
+        let pass = check.op.holds(value, check.value);
+        failed |= !pass;
+        let line = format!(
+            "check {}: {c} (measured {})",
+            if pass { "passed" } else { "FAILED" },
+            if value.is_finite() { report::fmt_num(value) } else { "nothing".into() }
+        );
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(if failed { Outcome::ChecksFailed } else { Outcome::Ok })
+}

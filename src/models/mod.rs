@@ -1,0 +1,4 @@
+//! Compute cost of a model on a GPU: batch-latency curves for non-LLM networks (the generic
+//! service-time model is a plain distribution, see [`crate::workload::Dist`]).
+
+pub mod batch;

@@ -1,0 +1,185 @@
+//! Result files: summary.csv, summary.json, timeseries.csv, and the table printed on stdout.
+//!
+//! Numbers are written with six significant digits by one function, so the same report gives
+//! the same bytes on every machine; wall-clock times never appear.
+
+use crate::sim::Report;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for
+/// NaN (a figure that could not be measured, e.g. a confidence interval of one replication).
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    // Round to 6 significant digits through the exponent form, then print the shortest
+    // decimal that reads back to that value.
+    let rounded: f64 = format!("{x:.5e}").parse().unwrap_or(x);
+    let s = format!("{rounded}");
+    if s.len() > 24 {
+        format!("{rounded:e}")
+    } else {
+        s
+    }
+}
+
+fn json_num(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        let s = fmt_num(x);
+        s.parse::<serde_json::Number>()
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// summary.csv: `scenario,component,metric,mean,ci95_low,ci95_high,replications`.
+pub fn summary_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "scenario",
+        "component",
+        "metric",
+        "mean",
+        "ci95_low",
+        "ci95_high",
+        "replications",
+    ]);
+    for r in &report.rows {
+        let e = &r.estimate;
+        let _ = w.write_record([
+            report.scenario.as_str(),
+            r.component.as_str(),
+            r.metric,
+            &fmt_num(e.mean),
+            &fmt_num(e.ci95_low),
+            &fmt_num(e.ci95_high),
+            &e.n.to_string(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// summary.json: `{component: {metric: {mean, ci95_low, ci95_high, replications}}}`, keys
+/// sorted, NaN as null.
+pub fn summary_json(report: &Report) -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    for r in &report.rows {
+        let comp = root
+            .entry(r.component.clone())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let serde_json::Value::Object(m) = comp {
+            let e = &r.estimate;
+            let mut fig = serde_json::Map::new();
+            fig.insert("mean".into(), json_num(e.mean));
+            fig.insert("ci95_low".into(), json_num(e.ci95_low));
+            fig.insert("ci95_high".into(), json_num(e.ci95_high));
+            fig.insert("replications".into(), e.n.into());
+            m.insert(r.metric.to_string(), serde_json::Value::Object(fig));
+        }
+    }
+    serde_json::Value::Object(root)
+}
+
+/// timeseries.csv: `time_s,component,metric,value`.
+pub fn timeseries_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["time_s", "component", "metric", "value"]);
+    for (t, comp, metric, v) in &report.timeseries {
+        let _ = w.write_record([fmt_num(*t), comp.clone(), metric.to_string(), fmt_num(*v)]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Writes summary.csv, summary.json and timeseries.csv into `dir` (created if needed).
+pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("summary.csv"), summary_csv(report))?;
+    let mut json = serde_json::to_string_pretty(&summary_json(report))?;
+    json.push('\n');
+    std::fs::write(dir.join("summary.json"), json)?;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("timeseries.csv"))?);
+    f.write_all(timeseries_csv(report).as_bytes())?;
+    f.flush()
+}
+
+/// The figures a planner reads first, one table per service, for the terminal.
+pub fn text_table(report: &Report) -> String {
+    const SHOWN: [&str; 14] = [
+        "throughput_rps",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "wait_mean_ms",
+        "wait_probability",
+        "gpu_utilization",
+        "batch_size_mean",
+        "slo_attainment",
+        "users_per_gpu",
+        "gpus",
+        "cost_per_1k_requests",
+        "dropped",
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({} replications, 95% confidence intervals)",
+        report.scenario, report.replications
+    );
+    let mut comps: Vec<&str> = Vec::new();
+    for r in &report.rows {
+        if !comps.contains(&r.component.as_str()) && r.component != "engine" {
+            comps.push(&r.component);
+        }
+    }
+    for c in comps {
+        let _ = writeln!(out, "\n  {c}");
+        for r in report.rows.iter().filter(|r| r.component == c) {
+            if c != "cluster" && !SHOWN.contains(&r.metric) {
+                continue;
+            }
+            let e = &r.estimate;
+            if !e.mean.is_finite() {
+                continue;
+            }
+            let ci = if e.ci95_low.is_finite() {
+                format!("  [{} .. {}]", fmt_num(e.ci95_low), fmt_num(e.ci95_high))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "    {:<22} {:>12}{ci}", r.metric, fmt_num(e.mean));
+        }
+    }
+    for (svc, n, g) in &report.saturated {
+        let _ = writeln!(
+            out,
+            "\n  {svc}: SATURATED in {n} of {} replications: the queue grew by about {} requests/s; \
+             the run stopped early",
+            report.replications,
+            fmt_num(*g)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_six_significant_digits() {
+        assert_eq!(fmt_num(12.3456789), "12.3457");
+        assert_eq!(fmt_num(1000.0), "1000");
+        assert_eq!(fmt_num(0.000123456789), "0.000123457");
+        assert_eq!(fmt_num(f64::NAN), "");
+        assert_eq!(fmt_num(-2.5), "-2.5");
+        assert_eq!(fmt_num(1234567890.0), "1234570000");
+    }
+}

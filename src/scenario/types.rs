@@ -1,0 +1,286 @@
+//! The serde types of a scenario file, field for field as SPEC.md names them.
+
+use super::units::Duration;
+use crate::engine::SimTime;
+use crate::hardware::{GpuSharing, GpuSpec};
+use crate::models::batch::BatchLatencySpec;
+use crate::workload::{ArrivalSpec, Count, Dist, Secs};
+use serde::Deserialize;
+
+/// A whole scenario: what to simulate, for how long, and what to report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Names the results folder and the first column of summary.csv.
+    pub name: String,
+    /// Master seed; every random stream derives from it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time of one replication.
+    pub duration: Duration,
+    /// Initial period excluded from the statistics.
+    #[serde(default)]
+    pub warmup: Duration,
+    /// Independent replications; results carry Student-t 95% confidence intervals.
+    #[serde(default = "default_replications")]
+    pub replications: u32,
+    /// Sampling period of timeseries.csv.
+    #[serde(default = "default_report_interval")]
+    pub report_interval: Duration,
+    /// User-defined GPU profiles.
+    #[serde(default)]
+    pub gpus: Vec<GpuSpec>,
+    /// User-defined models.
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    /// Node pools: N nodes of G GPUs each.
+    #[serde(default)]
+    pub node_pools: Vec<NodePoolSpec>,
+    /// Inference services.
+    pub services: Vec<ServiceSpec>,
+    /// Load offered to the services.
+    #[serde(default)]
+    pub workloads: Vec<WorkloadSpec>,
+    /// CI gates on the summary, e.g. `chat.latency_p99_ms <= 500`.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Guards against runaway runs.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_replications() -> u32 {
+    5
+}
+fn default_report_interval() -> Duration {
+    Duration(SimTime::from_secs(10))
+}
+
+/// Bounds that keep a run finite when the system cannot keep up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// A service whose waiting requests exceed this is declared saturated and its
+    /// replication stops early (memory stays bounded).
+    #[serde(default = "default_max_queue")]
+    pub max_queue: u32,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            max_queue: default_max_queue(),
+        }
+    }
+}
+
+fn default_max_queue() -> u32 {
+    100_000
+}
+
+/// A model a service runs: either a generic service-time distribution or a batch-latency
+/// curve (ResNet-style networks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Referenced by `services[].model`.
+    pub name: String,
+    /// Generic model: the time one request occupies one execution slot, on a whole GPU.
+    #[serde(default)]
+    pub service_time: Option<Dist<Secs>>,
+    /// Batch-latency model: a(b), the latency of a batch of b.
+    #[serde(default)]
+    pub batch_latency: Option<BatchLatencySpec>,
+}
+
+/// A pool of identical GPU nodes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodePoolSpec {
+    /// Referenced by `services[].node_pool`.
+    pub name: String,
+    /// A built-in GPU profile or one from `gpus:`.
+    pub gpu: String,
+    /// GPUs in each node.
+    #[serde(default = "default_gpus_per_node")]
+    pub gpus_per_node: u32,
+    /// Nodes in the pool.
+    pub nodes: u32,
+    /// How a GPU is split between pods.
+    #[serde(default)]
+    pub gpu_sharing: GpuSharing,
+    /// Price of one whole GPU for one hour, for cost figures.
+    #[serde(default)]
+    pub price_per_gpu_hour: f64,
+}
+
+fn default_gpus_per_node() -> u32 {
+    8
+}
+
+/// How requests are spread over a service's replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// One queue per service; any free replica takes the oldest request.
+    SharedQueue,
+    /// A uniformly random ready replica (kube-proxy's iptables mode).
+    #[default]
+    Random,
+    /// Ready replicas in turn.
+    RoundRobin,
+    /// The ready replica with the fewest queued plus running requests.
+    LeastOutstanding,
+}
+
+/// Batching policy of a replica.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchingSpec {
+    /// One request at a time per execution slot.
+    #[default]
+    None,
+    /// Triton-style dynamic batching.
+    Dynamic(DynamicBatching),
+    /// Iteration-level (vLLM-style) batching for LLMs.
+    Continuous(ContinuousBatching),
+}
+
+/// Triton-style dynamic batching: a batch starts when it is full or when its oldest request
+/// has waited `max_delay`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicBatching {
+    /// Largest batch.
+    pub max_batch: u32,
+    /// Longest time the oldest queued request waits for the batch to fill.
+    #[serde(default)]
+    pub max_delay: Duration,
+}
+
+/// Continuous batching parameters (LLM serving).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousBatching {
+    /// Token budget of one iteration.
+    #[serde(default)]
+    pub max_batch_tokens: Option<u32>,
+    /// Largest number of running sequences.
+    #[serde(default)]
+    pub max_num_seqs: Option<u32>,
+}
+
+/// Service-level objective: per-request latency bounds named after the metric they bound.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// Bound on mean latency.
+    #[serde(default)]
+    pub latency_mean: Option<Duration>,
+    /// Bound on p50 latency.
+    #[serde(default)]
+    pub latency_p50: Option<Duration>,
+    /// Bound on p90 latency.
+    #[serde(default)]
+    pub latency_p90: Option<Duration>,
+    /// Bound on p95 latency.
+    #[serde(default)]
+    pub latency_p95: Option<Duration>,
+    /// Bound on p99 latency.
+    #[serde(default)]
+    pub latency_p99: Option<Duration>,
+    /// Bound on p99 queueing wait.
+    #[serde(default)]
+    pub wait_p99: Option<Duration>,
+    /// Bound on p95 time to first token (LLM services).
+    #[serde(default)]
+    pub ttft_p95: Option<Duration>,
+    /// Bound on p95 time per output token (LLM services).
+    #[serde(default)]
+    pub tpot_p95: Option<Duration>,
+}
+
+/// An inference service: replicas of one model on one node pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Referenced by `workloads[].service` and in results.
+    pub name: String,
+    /// A built-in model profile or one from `models:`.
+    pub model: String,
+    /// The pool its pods run on.
+    pub node_pool: String,
+    /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node.
+    #[serde(default = "one")]
+    pub gpus_per_replica: u32,
+    /// Replicas (pods).
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Image pull plus model load before a pod is Ready.
+    #[serde(default)]
+    pub startup_time: Duration,
+    /// Request routing over replicas.
+    #[serde(default)]
+    pub routing: Routing,
+    /// Batching policy.
+    #[serde(default)]
+    pub batching: BatchingSpec,
+    /// Requests (or batches) a replica runs at once: Triton's instance count, a web
+    /// server's worker count.
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    /// Longest queue a replica (or the shared queue) holds; arrivals beyond are dropped.
+    #[serde(default)]
+    pub queue_capacity: Option<u32>,
+    /// Latency objective, for `slo_attainment`.
+    #[serde(default)]
+    pub slo: Option<SloSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Load offered to one service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// The service that receives it.
+    pub service: String,
+    /// The arrival process.
+    pub arrivals: ArrivalSpec,
+    /// Prompt length in tokens (LLM services).
+    #[serde(default)]
+    pub prompt_tokens: Option<Dist<Count>>,
+    /// Output length in tokens (LLM services).
+    #[serde(default)]
+    pub output_tokens: Option<Dist<Count>>,
+}
+
+/// Limits on sizes, named in error messages: beyond them a scenario is surely a typo.
+pub mod limits {
+    /// Nodes in one pool.
+    pub const MAX_NODES: u32 = 100_000;
+    /// GPUs in one node.
+    pub const MAX_GPUS_PER_NODE: u32 = 64;
+    /// Replicas of one service.
+    pub const MAX_REPLICAS: u32 = 100_000;
+    /// Execution slots of one replica.
+    pub const MAX_CONCURRENCY: u32 = 4096;
+    /// Largest dynamic batch.
+    pub const MAX_BATCH: u32 = 65_536;
+    /// Replications of one run.
+    pub const MAX_REPLICATIONS: u32 = 10_000;
+    /// Expected arrivals in one replication: beyond this a run would take hours.
+    pub const MAX_EXPECTED_ARRIVALS: f64 = 1e10;
+    /// Timeseries samples in one replication.
+    pub const MAX_SAMPLES: u64 = 1_000_000;
+    /// Largest saturation queue bound.
+    pub const MAX_QUEUE: u32 = 10_000_000;
+    /// Largest price of one GPU hour.
+    pub const MAX_PRICE: f64 = 10_000.0;
+}
+

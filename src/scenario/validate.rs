@@ -1,0 +1,662 @@
+//! Checks a parsed scenario (names that must exist, limits, combinations that make no sense)
+//! and resolves it into a [`Plan`]. Every error names its place in the file.
+
+use super::Loaded;
+use super::types::{BatchingSpec, Scenario, SloSpec, limits};
+use super::yaml::{LoadError, error_at, suggest};
+use crate::engine::SimTime;
+use crate::hardware::{self, GpuProfile};
+use crate::models::batch::{self as batch_models, BatchCurve};
+use crate::sim::plan::{
+    Batching, Cost, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan,
+};
+use crate::workload::{self, ArrivalProcess, Compiled};
+
+struct Errs<'a> {
+    l: &'a Loaded,
+    out: Vec<LoadError>,
+}
+
+impl Errs<'_> {
+    fn at(&mut self, path: &str, msg: impl Into<String>) {
+        self.out
+            .push(error_at(&self.l.file, &self.l.tree, path, msg.into()));
+    }
+}
+
+fn did_you_mean(word: &str, known: &[&str]) -> String {
+    match suggest(word, known) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None if known.len() <= 12 => format!("; known: {}", known.join(", ")),
+        None => String::new(),
+    }
+}
+
+fn unique_names<'n>(e: &mut Errs, list: &str, names: impl Iterator<Item = &'n str>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, n) in names.enumerate() {
+        if n.trim().is_empty() {
+            e.at(&format!("{list}[{i}].name"), "a name must not be empty");
+        } else if seen.contains(&n) {
+            e.at(
+                &format!("{list}[{i}].name"),
+                format!("the name `{n}` is used twice in `{list}`"),
+            );
+        }
+        seen.push(n);
+    }
+}
+
+/// A CI gate of `checks:`: `component.metric OP value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// Service name, `cluster`, ...
+    pub component: String,
+    /// Metric name.
+    pub metric: String,
+    /// Comparison.
+    pub op: CheckOp,
+    /// Bound.
+    pub value: f64,
+}
+
+/// Comparison of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOp {
+    /// `<=`
+    Le,
+    /// `<`
+    Lt,
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+    /// `==`
+    Eq,
+}
+
+impl CheckOp {
+    /// Whether `a OP b` holds.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            CheckOp::Le => a <= b,
+            CheckOp::Lt => a < b,
+            CheckOp::Ge => a >= b,
+            CheckOp::Gt => a > b,
+            CheckOp::Eq => a == b,
+        }
+    }
+}
+
+/// Parses `chat.latency_p99_ms <= 500`.
+pub fn parse_check(s: &str) -> Result<Check, String> {
+    let ops = [
+        ("<=", CheckOp::Le),
+        (">=", CheckOp::Ge),
+        ("==", CheckOp::Eq),
+        ("<", CheckOp::Lt),
+        (">", CheckOp::Gt),
+    ];
+    let bad = || {
+        format!("expected a check such as `chat.latency_p99_ms <= 500`, found `{s}`")
+    };
+    let (lhs, op, rhs) = ops
+        .iter()
+        .find_map(|(tok, op)| s.split_once(tok).map(|(l, r)| (l, *op, r)))
+        .ok_or_else(bad)?;
+    let (component, metric) = lhs.trim().rsplit_once('.').ok_or_else(bad)?;
+    let value: f64 = rhs.trim().parse().map_err(|_| bad())?;
+    if component.is_empty() || metric.is_empty() || !value.is_finite() {
+        return Err(bad());
+    }
+    Ok(Check {
+        component: component.to_string(),
+        metric: metric.to_string(),
+        op,
+        value,
+    })
+}
+
+/// Names of the built-in models, for suggestions.
+fn builtin_model_names() -> Vec<String> {
+    batch_models::builtin_batch_models()
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+/// Checks the scenario and resolves it. Collects every error rather than stopping at the first.
+pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
+    let sc: &Scenario = &l.scenario;
+    let mut e = Errs { l, out: Vec::new() };
+
+    // Top level.
+    if sc.name.is_empty()
+        || !sc
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || sc.name.starts_with('.')
+    {
+        e.at(
+            "name",
+            format!(
+                "`{}` cannot name a results folder: use letters, digits, `-`, `_` and `.`",
+                sc.name
+            ),
+        );
+    }
+    let duration = sc.duration.0;
+    if duration == SimTime::ZERO {
+        e.at("duration", "the duration must be longer than zero");
+    }
+    if sc.warmup.0 >= duration && duration > SimTime::ZERO {
+        e.at(
+            "warmup",
+            format!(
+                "the warm-up ({}) must be shorter than the duration ({})",
+                sc.warmup.0, duration
+            ),
+        );
+    }
+    if sc.replications == 0 || sc.replications > limits::MAX_REPLICATIONS {
+        e.at(
+            "replications",
+            format!(
+                "replications must be from 1 to {} (found {})",
+                limits::MAX_REPLICATIONS,
+                sc.replications
+            ),
+        );
+    }
+    let interval = sc.report_interval.0;
+    if interval == SimTime::ZERO {
+        e.at("report_interval", "the report interval must be longer than zero");
+    } else if duration.0 / interval.0 > limits::MAX_SAMPLES {
+        e.at(
+            "report_interval",
+            format!(
+                "{} samples of {} in {}: the limit is {} samples; lengthen report_interval",
+                duration.0 / interval.0,
+                interval,
+                duration,
+                limits::MAX_SAMPLES
+            ),
+        );
+    }
+    if sc.limits.max_queue == 0 || sc.limits.max_queue > limits::MAX_QUEUE {
+        e.at(
+            "limits.max_queue",
+            format!("max_queue must be from 1 to {}", limits::MAX_QUEUE),
+        );
+    }
+
+    // GPUs.
+    unique_names(&mut e, "gpus", sc.gpus.iter().map(|g| g.name.as_str()));
+    let mut gpus: Vec<GpuProfile> = hardware::builtin_gpus();
+    let builtin_gpu_count = gpus.len();
+    for (i, g) in sc.gpus.iter().enumerate() {
+        if gpus[..builtin_gpu_count].iter().any(|b| b.name == g.name) {
+            e.at(
+                &format!("gpus[{i}].name"),
+                format!(
+                    "`{}` is a built-in GPU profile; give yours another name (it may use `based_on: {}`)",
+                    g.name, g.name
+                ),
+            );
+            continue;
+        }
+        match g.resolve() {
+            Ok(p) => gpus.push(p),
+            Err(msg) => e.at(&format!("gpus[{i}]"), msg),
+        }
+    }
+    let gpu_names: Vec<&str> = gpus.iter().map(|g| g.name.as_str()).collect();
+
+    // Models.
+    unique_names(&mut e, "models", sc.models.iter().map(|m| m.name.as_str()));
+    let builtin_models = builtin_model_names();
+    for (i, m) in sc.models.iter().enumerate() {
+        if builtin_models.contains(&m.name) {
+            e.at(
+                &format!("models[{i}].name"),
+                format!("`{}` is a built-in model; give yours another name", m.name),
+            );
+        }
+        match (&m.service_time, &m.batch_latency) {
+            (Some(d), None) => {
+                if let Err(msg) = d.check() {
+                    e.at(&format!("models[{i}].service_time"), msg);
+                }
+            }
+            (None, Some(b)) => {
+                if let Err(msg) = b.check() {
+                    e.at(&format!("models[{i}].batch_latency"), msg);
+                }
+            }
+            (None, None) => e.at(
+                &format!("models[{i}]"),
+                "a model needs `service_time` (a distribution) or `batch_latency`",
+            ),
+            (Some(_), Some(_)) => e.at(
+                &format!("models[{i}]"),
+                "a model has either `service_time` or `batch_latency`, not both",
+            ),
+        }
+    }
+    let mut model_names: Vec<&str> = builtin_models.iter().map(|s| s.as_str()).collect();
+    model_names.extend(sc.models.iter().map(|m| m.name.as_str()));
+
+    // Node pools.
+    unique_names(&mut e, "node_pools", sc.node_pools.iter().map(|p| p.name.as_str()));
+    let mut pools: Vec<Option<PoolPlan>> = Vec::new();
+    for (i, p) in sc.node_pools.iter().enumerate() {
+        let at = |f: &str| format!("node_pools[{i}].{f}");
+        let mut ok = true;
+        if p.nodes > limits::MAX_NODES {
+            e.at(
+                &at("nodes"),
+                format!("{} nodes is above the limit of {} per pool", p.nodes, limits::MAX_NODES),
+            );
+            ok = false;
+        }
+        if p.gpus_per_node == 0 || p.gpus_per_node > limits::MAX_GPUS_PER_NODE {
+            e.at(
+                &at("gpus_per_node"),
+                format!(
+                    "gpus_per_node must be from 1 to {} (found {})",
+                    limits::MAX_GPUS_PER_NODE,
+                    p.gpus_per_node
+                ),
+            );
+            ok = false;
+        }
+        if !(0.0..=limits::MAX_PRICE).contains(&p.price_per_gpu_hour) {
+            e.at(
+                &at("price_per_gpu_hour"),
+                format!(
+                    "price_per_gpu_hour must be from 0 to {} (found {})",
+                    limits::MAX_PRICE,
+                    p.price_per_gpu_hour
+                ),
+            );
+            ok = false;
+        }
+        let Some(gpu) = gpus.iter().find(|g| g.name == p.gpu) else {
+            e.at(
+                &at("gpu"),
+                format!(
+                    "unknown GPU profile `{}`{}",
+                    p.gpu,
+                    did_you_mean(&p.gpu, &gpu_names)
+                ),
+            );
+            pools.push(None);
+            continue;
+        };
+        let share = match hardware::share(gpu, &p.gpu_sharing) {
+            Ok(s) => s,
+            Err(msg) => {
+                e.at(&at("gpu_sharing"), msg);
+                pools.push(None);
+                continue;
+            }
+        };
+        pools.push(ok.then(|| PoolPlan {
+            name: p.name.clone(),
+            gpu: gpu.clone(),
+            gpus_per_node: p.gpus_per_node,
+            nodes: p.nodes,
+            share,
+            price_per_gpu_hour: p.price_per_gpu_hour,
+        }));
+    }
+    let pool_names: Vec<&str> = sc.node_pools.iter().map(|p| p.name.as_str()).collect();
+
+    // Services.
+    if sc.services.is_empty() {
+        e.at("services", "a scenario needs at least one service");
+    }
+    unique_names(&mut e, "services", sc.services.iter().map(|s| s.name.as_str()));
+    let mut services: Vec<Option<ServicePlan>> = Vec::new();
+    for (i, s) in sc.services.iter().enumerate() {
+        let at = |f: &str| format!("services[{i}].{f}");
+        let mut ok = true;
+        let pool_index = sc.node_pools.iter().position(|p| p.name == s.node_pool);
+        if pool_index.is_none() {
+            e.at(
+                &at("node_pool"),
+                format!(
+                    "unknown node pool `{}`{}",
+                    s.node_pool,
+                    did_you_mean(&s.node_pool, &pool_names)
+                ),
+            );
+        }
+        let pool = pool_index.and_then(|p| pools[p].as_ref());
+        if s.replicas > limits::MAX_REPLICAS {
+            e.at(
+                &at("replicas"),
+                format!(
+                    "{} replicas is above the limit of {}",
+                    s.replicas,
+                    limits::MAX_REPLICAS
+                ),
+            );
+            ok = false;
+        }
+        if s.concurrency == 0 || s.concurrency > limits::MAX_CONCURRENCY {
+            e.at(
+                &at("concurrency"),
+                format!(
+                    "concurrency must be from 1 to {} (found {})",
+                    limits::MAX_CONCURRENCY,
+                    s.concurrency
+                ),
+            );
+            ok = false;
+        }
+        if s.queue_capacity == Some(0) {
+            e.at(&at("queue_capacity"), "queue_capacity must be at least 1");
+            ok = false;
+        }
+        if let Some(pool) = pool {
+            let per_node = pool.units_per_node();
+            if s.gpus_per_replica == 0 || s.gpus_per_replica > per_node {
+                e.at(
+                    &at("gpus_per_replica"),
+                    format!(
+                        "a replica needs {} {} on one node, but a node of pool `{}` has {}",
+                        s.gpus_per_replica,
+                        pool.share.label,
+                        pool.name,
+                        per_node
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let batching = match &s.batching {
+            BatchingSpec::None => Batching::None,
+            BatchingSpec::Dynamic(d) => {
+                if d.max_batch == 0 || d.max_batch > limits::MAX_BATCH {
+                    e.at(
+                        &at("batching.dynamic.max_batch"),
+                        format!(
+                            "max_batch must be from 1 to {} (found {})",
+                            limits::MAX_BATCH,
+                            d.max_batch
+                        ),
+                    );
+                    ok = false;
+                }
+                Batching::Dynamic {
+                    max_batch: d.max_batch.max(1),
+                    max_delay: d.max_delay.0,
+                }
+            }
+            BatchingSpec::Continuous(_) => {
+                e.at(
+                    &at("batching"),
+                    format!(
+                        "continuous batching is iteration-level scheduling for LLM models; `{}` is not an LLM: use `none` or `{{dynamic: {{max_batch: 32, max_delay: 5ms}}}}`",
+                        s.model
+                    ),
+                );
+                ok = false;
+                Batching::None
+            }
+        };
+        let slo = s.slo.as_ref().map(|slo| slo_plan(slo, &mut e, i));
+        // The model decides what an execution costs.
+        let user_model = sc.models.iter().find(|m| m.name == s.model);
+        let builtin = batch_models::builtin_batch_model(&s.model);
+        let cost = match (user_model, builtin, pool) {
+            (None, None, _) => {
+                e.at(
+                    &at("model"),
+                    format!(
+                        "unknown model `{}`{}",
+                        s.model,
+                        did_you_mean(&s.model, &model_names)
+                    ),
+                );
+                None
+            }
+            (_, _, None) => None,
+            (Some(m), _, Some(pool)) => match (&m.service_time, &m.batch_latency) {
+                (Some(d), None) => {
+                    if matches!(batching, Batching::Dynamic { .. }) {
+                        e.at(
+                            &at("batching"),
+                            format!(
+                                "model `{}` has a per-request service_time, which says nothing about batches; dynamic batching needs a `batch_latency` model",
+                                m.name
+                            ),
+                        );
+                        None
+                    } else {
+                        d.compile(&l.base_dir)
+                            .map_err(|msg| e.at(&format!("models[{}].service_time", model_index(sc, &m.name)), msg))
+                            .ok()
+                            .map(|sampler| Cost::Generic {
+                                sampler,
+                                scale: 1.0 / pool.share.compute_fraction,
+                            })
+                    }
+                }
+                (None, Some(b)) => match b.curve(&gpus) {
+                    Ok(curve) => Some(table_cost(&curve, pool, batching, &gpus)),
+                    Err(msg) => {
+                        e.at(&format!("models[{}].batch_latency", model_index(sc, &m.name)), msg);
+                        None
+                    }
+                },
+                _ => None,
+            },
+            (None, Some(b), Some(pool)) => Some(table_cost(
+                &BatchCurve::Roofline(b),
+                pool,
+                batching,
+                &gpus,
+            )),
+        };
+        if !ok {
+            services.push(None);
+            continue;
+        }
+        services.push(match (pool_index, pool, cost) {
+            (Some(pi), Some(pool), Some(cost)) => Some(ServicePlan {
+                name: s.name.clone(),
+                model: s.model.clone(),
+                pool: pi,
+                units_per_replica: s.gpus_per_replica,
+                gpus_per_replica: s.gpus_per_replica as f64 / pool.share.units_per_gpu as f64,
+                replicas: s.replicas,
+                startup: s.startup_time.0,
+                routing: s.routing,
+                batching,
+                concurrency: s.concurrency,
+                queue_capacity: s.queue_capacity,
+                cost,
+                slo,
+            }),
+            _ => None,
+        });
+    }
+    let service_names: Vec<&str> = sc.services.iter().map(|s| s.name.as_str()).collect();
+
+    // Workloads.
+    let mut workloads = Vec::new();
+    let horizon = duration;
+    let mut expected_arrivals = 0.0;
+    for (i, w) in sc.workloads.iter().enumerate() {
+        let at = |f: &str| format!("workloads[{i}].{f}");
+        let svc = sc.services.iter().position(|s| s.name == w.service);
+        if svc.is_none() {
+            e.at(
+                &at("service"),
+                format!(
+                    "unknown service `{}`{}",
+                    w.service,
+                    did_you_mean(&w.service, &service_names)
+                ),
+            );
+        }
+        if let Err(msg) = w.arrivals.check() {
+            e.at(&at("arrivals"), msg);
+            continue;
+        }
+        let mut sizes = Vec::new();
+        for (field, d) in [("prompt_tokens", &w.prompt_tokens), ("output_tokens", &w.output_tokens)] {
+            sizes.push(match d {
+                None => None,
+                Some(d) => match d.check().and_then(|_| d.compile(&l.base_dir)) {
+                    Ok(s) => Some(s),
+                    Err(msg) => {
+                        e.at(&at(field), msg);
+                        None
+                    }
+                },
+            });
+        }
+        let load = match workload::compile(&w.arrivals, &w.service, &l.base_dir) {
+            Ok(Compiled::Open(p)) => {
+                if let Some(rate) = p.mean_rate(horizon) {
+                    expected_arrivals += rate * horizon.as_secs_f64();
+                }
+                Load::Open(p)
+            }
+            Ok(Compiled::Closed { users, think }) => Load::Closed { users, think },
+            Err(msg) => {
+                e.at(&at("arrivals"), msg);
+                continue;
+            }
+        };
+        if let Some(svc) = svc {
+            workloads.push(WorkloadPlan {
+                service: svc,
+                load,
+                prompt_tokens: sizes[0].clone(),
+                output_tokens: sizes[1].clone(),
+            });
+        }
+    }
+    if expected_arrivals > limits::MAX_EXPECTED_ARRIVALS {
+        e.at(
+            "workloads",
+            format!(
+                "about {expected_arrivals:.3e} arrivals per replication: the limit is {:.0e}; shorten the duration or lower the rates",
+                limits::MAX_EXPECTED_ARRIVALS
+            ),
+        );
+    }
+
+    // Checks.
+    for (i, c) in sc.checks.iter().enumerate() {
+        match parse_check(c) {
+            Err(msg) => e.at(&format!("checks[{i}]"), msg),
+            Ok(check) => {
+                let known = service_names.contains(&check.component.as_str())
+                    || matches!(check.component.as_str(), "cluster" | "engine");
+                if !known {
+                    let mut comps = service_names.clone();
+                    comps.push("cluster");
+                    e.at(
+                        &format!("checks[{i}]"),
+                        format!(
+                            "unknown component `{}`{}",
+                            check.component,
+                            did_you_mean(&check.component, &comps)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    if !e.out.is_empty() {
+        return Err(e.out);
+    }
+    Ok(Plan {
+        name: sc.name.clone(),
+        seed: sc.seed,
+        duration,
+        warmup: sc.warmup.0,
+        replications: sc.replications,
+        report_interval: interval,
+        max_queue: sc.limits.max_queue,
+        pools: pools.into_iter().flatten().collect(),
+        services: services.into_iter().flatten().collect(),
+        workloads,
+    })
+}
+
+fn model_index(sc: &Scenario, name: &str) -> usize {
+    sc.models.iter().position(|m| m.name == name).unwrap_or(0)
+}
+
+/// a(b) for every batch size the service can form, on its GPU share.
+fn table_cost(curve: &BatchCurve, pool: &PoolPlan, batching: Batching, gpus: &[GpuProfile]) -> Cost {
+    let max = match batching {
+        Batching::None => 1,
+        Batching::Dynamic { max_batch, .. } => max_batch,
+    };
+    Cost::Table(
+        (1..=max)
+            .map(|b| curve.latency(&pool.gpu, &pool.share, b, gpus))
+            .collect(),
+    )
+}
+
+fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
+    let at = |f: &str| format!("services[{i}].slo.{f}");
+    if slo.ttft_p95.is_some() || slo.tpot_p95.is_some() {
+        e.at(
+            &at(if slo.ttft_p95.is_some() { "ttft_p95" } else { "tpot_p95" }),
+            "TTFT and TPOT apply to LLM models; bound latency_p95 or latency_p99 instead",
+        );
+    }
+    // Highest percentile first: its bound is the per-request target of slo_attainment.
+    let latency_terms = [
+        ("latency_p99_ms", slo.latency_p99),
+        ("latency_p95_ms", slo.latency_p95),
+        ("latency_p90_ms", slo.latency_p90),
+        ("latency_p50_ms", slo.latency_p50),
+        ("latency_mean_ms", slo.latency_mean),
+    ];
+    let mut plan = SloPlan::default();
+    for (name, bound) in latency_terms {
+        if let Some(b) = bound {
+            if plan.latency.is_none() {
+                plan.latency = Some(b.0);
+            }
+            plan.terms.push((name, b.0.as_millis_f64()));
+        }
+    }
+    if let Some(w) = slo.wait_p99 {
+        plan.wait = Some(w.0);
+        plan.terms.push(("wait_p99_ms", w.0.as_millis_f64()));
+    }
+    if plan.terms.is_empty() && slo.ttft_p95.is_none() && slo.tpot_p95.is_none() {
+        e.at(&format!("services[{i}].slo"), "an SLO needs at least one bound, e.g. `latency_p99: 500ms`");
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_parse() {
+        let c = parse_check("chat.latency_p99_ms <= 500").unwrap();
+        assert_eq!(c.component, "chat");
+        assert_eq!(c.metric, "latency_p99_ms");
+        assert_eq!(c.op, CheckOp::Le);
+        assert_eq!(c.value, 500.0);
+        assert!(parse_check("chat.users_per_gpu>=8").unwrap().op.holds(9.0, 8.0));
+        assert!(parse_check("latency <= 5").is_err());
+        assert!(parse_check("chat.x <= fast").is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! Simulation of a resolved scenario: replications in parallel on rayon, each a
+//! single-threaded event loop ([`world`]).
+
+pub mod plan;
+pub mod result;
+mod world;
+
+pub use plan::Plan;
+pub use result::{RepResult, Report, Row, aggregate};
+
+use rayon::prelude::*;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Runs replication `rep` of `plan` alone (tests and benches use it directly).
+pub fn run_replication(plan: &Plan, rep: u32) -> RepResult {
+    world::World::new(plan, rep).run(None)
+}
+
+/// Runs every replication of `plan` in parallel and combines them.
+///
+/// Results are collected in replication order, so the report is byte-identical at any
+/// thread count. With `progress` and a terminal on stderr, a progress bar shows simulated
+/// time done.
+pub fn simulate(plan: &Plan, progress: bool) -> Report {
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    let show = progress && std::io::stderr().is_terminal();
+    let reps: Vec<RepResult> = std::thread::scope(|scope| {
+        if show {
+            let total = plan.duration.0 / 1000 * plan.replications as u64;
+            let (done, finished) = (&done, &finished);
+            scope.spawn(move || {
+                let bar = indicatif::ProgressBar::new(total.max(1));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} simulating [{bar:40}] {percent}% ({elapsed} elapsed, ~{eta} left)",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                while !finished.load(Ordering::Relaxed) {
+                    bar.set_position(done.load(Ordering::Relaxed));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let reps = (0..plan.replications)
+            .into_par_iter()
+            .map(|r| world::World::new(plan, r).run(Some(&done)))
+            .collect();
+        finished.store(true, Ordering::Relaxed);
+        reps
+    });
+    aggregate(plan, &reps)
+}

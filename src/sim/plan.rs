@@ -1,0 +1,154 @@
+//! A scenario resolved for simulation: every name looked up, every profile applied, every
+//! distribution compiled. Built once, shared read-only by all replications.
+
+use crate::engine::SimTime;
+use crate::hardware::{GpuProfile, Share};
+use crate::scenario::types::Routing;
+use crate::workload::{ArrivalProcess, Sampler};
+
+/// Everything one replication needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Simulated time of one replication.
+    pub duration: SimTime,
+    /// Statistics start here.
+    pub warmup: SimTime,
+    /// Independent replications.
+    pub replications: u32,
+    /// Timeseries sampling period.
+    pub report_interval: SimTime,
+    /// Waiting requests beyond which a service is declared saturated.
+    pub max_queue: u32,
+    /// Node pools.
+    pub pools: Vec<PoolPlan>,
+    /// Services, in scenario order.
+    pub services: Vec<ServicePlan>,
+    /// Workloads, in scenario order.
+    pub workloads: Vec<WorkloadPlan>,
+}
+
+/// A node pool with its GPU and how GPUs are split.
+#[derive(Debug, Clone)]
+pub struct PoolPlan {
+    /// Pool name.
+    pub name: String,
+    /// The GPU in each node.
+    pub gpu: GpuProfile,
+    /// GPUs per node.
+    pub gpus_per_node: u32,
+    /// Nodes.
+    pub nodes: u32,
+    /// The schedulable unit (a whole GPU, a MIG slice or a time slice).
+    pub share: Share,
+    /// Price of a whole GPU hour.
+    pub price_per_gpu_hour: f64,
+}
+
+impl PoolPlan {
+    /// Schedulable units per node.
+    pub fn units_per_node(&self) -> u32 {
+        self.gpus_per_node * self.share.units_per_gpu
+    }
+}
+
+/// What one execution of a batch costs.
+#[derive(Debug, Clone)]
+pub enum Cost {
+    /// A service time drawn per request, in seconds on a whole GPU, stretched by `scale`
+    /// (1 / compute fraction of the replica's share).
+    Generic {
+        /// Service time on a whole GPU.
+        sampler: Sampler,
+        /// Stretch for a partial GPU.
+        scale: f64,
+    },
+    /// a(b) for b = 1..=len, precomputed from the batch-latency model on this GPU share.
+    Table(Vec<SimTime>),
+}
+
+/// Batching policy, resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Batching {
+    /// One request per execution.
+    None,
+    /// Triton-style: full batch, or the oldest waited `max_delay`.
+    Dynamic {
+        /// Largest batch.
+        max_batch: u32,
+        /// Longest wait of the oldest request.
+        max_delay: SimTime,
+    },
+}
+
+/// Per-request latency bounds of a service's SLO.
+#[derive(Debug, Clone, Default)]
+pub struct SloPlan {
+    /// Bound on latency (the tightest of the latency terms), if any.
+    pub latency: Option<SimTime>,
+    /// Bound on queueing wait, if any.
+    pub wait: Option<SimTime>,
+    /// Each term, as (metric name in the summary, bound in ms), for `slo_met`.
+    pub terms: Vec<(&'static str, f64)>,
+}
+
+/// A service, resolved.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    /// Service name.
+    pub name: String,
+    /// Model name (for reports).
+    pub model: String,
+    /// Index into [`Plan::pools`].
+    pub pool: usize,
+    /// Schedulable units each replica needs on one node.
+    pub units_per_replica: u32,
+    /// Whole-GPU equivalents of one replica (for cost and users per GPU).
+    pub gpus_per_replica: f64,
+    /// Replicas.
+    pub replicas: u32,
+    /// Time from scheduling to Ready.
+    pub startup: SimTime,
+    /// Routing policy.
+    pub routing: Routing,
+    /// Batching policy.
+    pub batching: Batching,
+    /// Execution slots per replica.
+    pub concurrency: u32,
+    /// Queue bound, arrivals beyond are dropped.
+    pub queue_capacity: Option<u32>,
+    /// Cost of an execution.
+    pub cost: Cost,
+    /// SLO, if any.
+    pub slo: Option<SloPlan>,
+}
+
+/// How a workload generates requests.
+#[derive(Debug, Clone)]
+pub enum Load {
+    /// Open loop: arrivals regardless of responses.
+    Open(ArrivalProcess),
+    /// Closed loop: `users` each wait for the response, think, send again.
+    Closed {
+        /// Number of users.
+        users: u32,
+        /// Think time in seconds.
+        think: Sampler,
+    },
+}
+
+/// A workload, resolved.
+#[derive(Debug, Clone)]
+pub struct WorkloadPlan {
+    /// Index into [`Plan::services`].
+    pub service: usize,
+    /// Arrival process.
+    pub load: Load,
+    /// Prompt tokens per request.
+    pub prompt_tokens: Option<Sampler>,
+    /// Output tokens per request.
+    pub output_tokens: Option<Sampler>,
+}

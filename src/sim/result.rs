@@ -1,0 +1,322 @@
+//! What a replication leaves behind, and how replications combine into a report.
+
+use super::plan::Plan;
+use crate::engine::SimTime;
+use crate::stats::{Estimate, LatencyHist, TimeIntegral};
+
+/// Timeseries metric codes and their names in timeseries.csv.
+pub mod ts_metric {
+    /// Pods scheduled on a node.
+    pub const REPLICAS: u8 = 0;
+    /// Pods Ready.
+    pub const READY: u8 = 1;
+    /// Pods that fit no node.
+    pub const PENDING_PODS: u8 = 2;
+    /// Requests waiting.
+    pub const QUEUE_LENGTH: u8 = 3;
+    /// Requests executing.
+    pub const IN_FLIGHT: u8 = 4;
+    /// Arrivals per second over the interval.
+    pub const ARRIVALS_RPS: u8 = 5;
+    /// Completions per second over the interval.
+    pub const THROUGHPUT_RPS: u8 = 6;
+    /// p95 latency of the requests completed in the interval.
+    pub const LATENCY_P95_MS: u8 = 7;
+    /// Busy fraction of the execution slots over the interval.
+    pub const GPU_UTILIZATION: u8 = 8;
+    /// Names, indexed by code.
+    pub const NAMES: [&str; 9] = [
+        "replicas",
+        "ready",
+        "pending_pods",
+        "queue_length",
+        "in_flight",
+        "arrivals_rps",
+        "throughput_rps",
+        "latency_p95_ms",
+        "gpu_utilization",
+    ];
+}
+
+/// One timeseries sample of one metric.
+#[derive(Debug, Clone, Copy)]
+pub struct TsPoint {
+    /// Sample number (1 = the first report interval).
+    pub sample: u32,
+    /// Component index (services in scenario order).
+    pub component: u16,
+    /// Metric code, see [`ts_metric`].
+    pub metric: u8,
+    /// Value.
+    pub value: f64,
+}
+
+/// Counters of one service at the end of a replication.
+pub(super) struct SvcParts {
+    pub arrivals: u64,
+    pub started: u64,
+    pub waited: u64,
+    pub completed: u64,
+    pub completions_in_window: u64,
+    pub dropped: u64,
+    pub slo_ok: u64,
+    pub batches: u64,
+    pub batch_items: u64,
+    pub service_ns: u128,
+    pub latency: LatencyHist,
+    pub wait: LatencyHist,
+    pub in_system: TimeIntegral,
+    pub busy: TimeIntegral,
+    pub replicas: TimeIntegral,
+    pub replicas_max: i64,
+    pub saturated_at: Option<SimTime>,
+    pub in_system_at_window: i64,
+    pub pending_pods: u32,
+    pub closed_users: u32,
+    pub scheduled: u32,
+}
+
+/// The world's state at the end of a replication.
+pub(super) struct Parts {
+    pub svcs: Vec<SvcParts>,
+    pub pools_allocated: Vec<u64>,
+    pub ts: Vec<TsPoint>,
+    pub events: u64,
+}
+
+/// The figures of one replication: (component, metric, value) in a fixed order, so that
+/// replications line up row by row.
+#[derive(Debug, Clone)]
+pub struct RepResult {
+    /// Summary figures.
+    pub metrics: Vec<(String, &'static str, f64)>,
+    /// Timeseries samples.
+    pub timeseries: Vec<TsPoint>,
+    /// Services that saturated, with the time it was detected and the queue growth rate.
+    pub saturated: Vec<(String, SimTime, f64)>,
+    /// Events processed.
+    pub events: u64,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { f64::NAN }
+}
+
+pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> RepResult {
+    let window = end.since(plan.warmup).as_secs_f64();
+    let mut m: Vec<(String, &'static str, f64)> = Vec::new();
+    let mut saturated = Vec::new();
+    for (sp, mut s) in plan.services.iter().zip(parts.svcs) {
+        let pool = &plan.pools[sp.pool];
+        let c = sp.name.clone();
+        let mut put = |k: &'static str, v: f64| m.push((c.clone(), k, v));
+        let completed = s.completed as f64;
+        put("requests", s.arrivals as f64);
+        put("completed", completed);
+        put("dropped", s.dropped as f64);
+        put("throughput_rps", ratio(s.completions_in_window as f64, window));
+        let arrival_rate = ratio(s.arrivals as f64, window);
+        put("arrival_rate_rps", arrival_rate);
+        put("latency_mean_ms", s.latency.mean_ms());
+        put("latency_p50_ms", s.latency.quantile_ms(0.50));
+        put("latency_p90_ms", s.latency.quantile_ms(0.90));
+        put("latency_p95_ms", s.latency.quantile_ms(0.95));
+        put("latency_p99_ms", s.latency.quantile_ms(0.99));
+        put("wait_mean_ms", s.wait.mean_ms());
+        put("wait_p99_ms", s.wait.quantile_ms(0.99));
+        put("wait_probability", ratio(s.waited as f64, s.started as f64));
+        put(
+            "service_time_mean_ms",
+            ratio(s.service_ns as f64 * 1e-6, s.batches as f64),
+        );
+        put("batch_size_mean", ratio(s.batch_items as f64, s.batches as f64));
+        let slots = s.scheduled as f64 * sp.concurrency as f64;
+        put(
+            "gpu_utilization",
+            ratio(s.busy.area_secs(end), slots * window),
+        );
+        let in_system = ratio(s.in_system.area_secs(end), window);
+        put("in_system_mean", in_system);
+        // Little's law L = lambda W, with W the mean latency of the requests that finished.
+        let lw = arrival_rate * s.latency.mean_ms() * 1e-3;
+        put("littles_law_error", ratio((in_system - lw).abs(), in_system));
+        let replicas_mean = ratio(s.replicas.area_secs(end), window);
+        put("replicas_mean", replicas_mean);
+        put("replicas_max", s.replicas_max as f64);
+        put("pods_pending", s.pending_pods as f64);
+        let gpus = s.scheduled as f64 * sp.gpus_per_replica;
+        put("gpus", gpus);
+        let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
+        put("gpu_hours", gpu_hours);
+        put(
+            "cost_per_1k_requests",
+            ratio(gpu_hours * pool.price_per_gpu_hour * 1000.0, completed),
+        );
+        if let Some(slo) = &sp.slo {
+            put("slo_attainment", ratio(s.slo_ok as f64, completed));
+            let met = slo.terms.iter().all(|(metric, bound)| {
+                let v = match *metric {
+                    "latency_mean_ms" => s.latency.mean_ms(),
+                    "latency_p50_ms" => s.latency.quantile_ms(0.50),
+                    "latency_p90_ms" => s.latency.quantile_ms(0.90),
+                    "latency_p95_ms" => s.latency.quantile_ms(0.95),
+                    "latency_p99_ms" => s.latency.quantile_ms(0.99),
+                    "wait_p99_ms" => s.wait.quantile_ms(0.99),
+                    _ => f64::NAN,
+                };
+                v <= *bound
+            });
+            put("slo_met", if met { 1.0 } else { 0.0 });
+        }
+        if s.closed_users > 0 {
+            put("users", s.closed_users as f64);
+            put("users_per_gpu", ratio(s.closed_users as f64, gpus));
+        }
+        let growth = match s.saturated_at {
+            Some(t) => {
+                let (from, base) = if t > plan.warmup {
+                    (plan.warmup, s.in_system_at_window)
+                } else {
+                    (SimTime::ZERO, 0)
+                };
+                let g = ratio(
+                    (s.in_system.value() - base) as f64,
+                    t.since(from).as_secs_f64(),
+                );
+                saturated.push((sp.name.clone(), t, g));
+                g
+            }
+            None => 0.0,
+        };
+        put("saturated", if s.saturated_at.is_some() { 1.0 } else { 0.0 });
+        put("queue_growth_rps", growth);
+    }
+    let mut nodes = 0.0;
+    let mut gpus = 0.0;
+    let mut allocated = 0.0;
+    for (p, &a) in plan.pools.iter().zip(&parts.pools_allocated) {
+        nodes += p.nodes as f64;
+        gpus += p.nodes as f64 * p.gpus_per_node as f64;
+        allocated += a as f64 / p.share.units_per_gpu as f64;
+    }
+    let pending: f64 = m
+        .iter()
+        .filter(|(_, k, _)| *k == "pods_pending")
+        .map(|(_, _, v)| *v)
+        .sum();
+    let c = "cluster".to_string();
+    m.push((c.clone(), "nodes", nodes));
+    m.push((c.clone(), "gpus", gpus));
+    m.push((c.clone(), "gpus_allocated", allocated));
+    m.push((c.clone(), "gpu_allocation", ratio(allocated, gpus)));
+    m.push((c.clone(), "pods_pending", pending));
+    m.push(("engine".to_string(), "events", parts.events as f64));
+    RepResult {
+        metrics: m,
+        timeseries: parts.ts,
+        saturated,
+        events: parts.events,
+    }
+}
+
+/// One row of the summary: a figure with its confidence interval over replications.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Service name, `cluster` or `engine`.
+    pub component: String,
+    /// Metric name (SPEC.md).
+    pub metric: &'static str,
+    /// Mean and 95% interval.
+    pub estimate: Estimate,
+}
+
+/// The combined result of all replications.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Summary rows, in a fixed order.
+    pub rows: Vec<Row>,
+    /// Timeseries: (time in seconds, component, metric, mean over replications).
+    pub timeseries: Vec<(f64, String, &'static str, f64)>,
+    /// Saturation notices: (service, replications saturated, mean growth rate of the queue).
+    pub saturated: Vec<(String, u32, f64)>,
+    /// Replications run.
+    pub replications: u32,
+}
+
+impl Report {
+    /// The estimate of `metric` for `component`.
+    pub fn get(&self, component: &str, metric: &str) -> Option<&Estimate> {
+        self.rows
+            .iter()
+            .find(|r| r.component == component && r.metric == metric)
+            .map(|r| &r.estimate)
+    }
+
+    /// The mean of `metric` for `component` (NaN when absent).
+    pub fn mean(&self, component: &str, metric: &str) -> f64 {
+        self.get(component, metric).map_or(f64::NAN, |e| e.mean)
+    }
+}
+
+/// Combines replications, in replication order (so sums are the same at any thread count).
+pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
+    let mut rows = Vec::new();
+    if let Some(first) = reps.first() {
+        for (i, (comp, metric, _)) in first.metrics.iter().enumerate() {
+            let values: Vec<f64> = reps
+                .iter()
+                .filter_map(|r| r.metrics.get(i).map(|x| x.2))
+                .collect();
+            rows.push(Row {
+                component: comp.clone(),
+                metric,
+                estimate: Estimate::from_values(&values),
+            });
+        }
+    }
+    // Mean of each (sample, component, metric) over the replications that reached it.
+    let mut acc: std::collections::BTreeMap<(u32, u16, u8), (f64, u32)> = Default::default();
+    for r in reps {
+        for p in &r.timeseries {
+            if p.value.is_finite() {
+                let e = acc.entry((p.sample, p.component, p.metric)).or_insert((0.0, 0));
+                e.0 += p.value;
+                e.1 += 1;
+            }
+        }
+    }
+    let dt = plan.report_interval.as_secs_f64();
+    let timeseries = acc
+        .into_iter()
+        .map(|((sample, comp, metric), (sum, n))| {
+            (
+                sample as f64 * dt,
+                plan.services[comp as usize].name.clone(),
+                ts_metric::NAMES[metric as usize],
+                sum / n as f64,
+            )
+        })
+        .collect();
+    let mut saturated = Vec::new();
+    for sp in &plan.services {
+        let hits: Vec<f64> = reps
+            .iter()
+            .flat_map(|r| r.saturated.iter())
+            .filter(|(n, _, _)| *n == sp.name)
+            .map(|x| x.2)
+            .collect();
+        if !hits.is_empty() {
+            let g = hits.iter().sum::<f64>() / hits.len() as f64;
+            saturated.push((sp.name.clone(), hits.len() as u32, g));
+        }
+    }
+    Report {
+        scenario: plan.name.clone(),
+        rows,
+        timeseries,
+        saturated,
+        replications: reps.len() as u32,
+    }
+}

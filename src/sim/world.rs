@@ -1,0 +1,729 @@
+//! One replication: the world's state and its event loop.
+
+use super::plan::{Batching, Cost, Load, Plan};
+use super::result::{RepResult, TsPoint, ts_metric};
+use crate::cluster::Pool;
+use crate::engine::{EventQueue, SimRng, SimTime, stream};
+use crate::scenario::types::Routing;
+use crate::serving::{self, Take};
+use crate::stats::{LatencyHist, TimeIntegral};
+use crate::workload::ArrivalProcess;
+use rand::RngExt;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A request in flight. Small and `Copy`: a finished request leaves only counters and
+/// histogram entries behind.
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    arrival: SimTime,
+    started: SimTime,
+    wl: u32,
+    #[allow(dead_code)] // read by LLM serving
+    prompt: u32,
+    #[allow(dead_code)]
+    output: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Arrival(u32),
+    Think(u32),
+    Done { rep: u32, slot: u32 },
+    BatchTimer(u32),
+    Ready(u32),
+    WarmupEnd,
+    Sample,
+    End,
+}
+
+/// Timer owners: a service's shared queue, or one replica's queue.
+const REPLICA_OWNER: u32 = 1 << 31;
+
+struct Slot {
+    batch: Vec<Req>,
+}
+
+struct Replica {
+    svc: u32,
+    node: Option<u32>,
+    ready: bool,
+    queue: VecDeque<Req>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    outstanding: u32,
+    timer: bool,
+}
+
+struct Svc {
+    // Shared queue, or the holding queue while no replica is Ready.
+    queue: VecDeque<Req>,
+    idle: Vec<(u32, u32)>,
+    reps: Vec<u32>,
+    ready: Vec<u32>,
+    rr: usize,
+    timer: bool,
+    route_rng: SimRng,
+    service_rng: SimRng,
+    waiting: u64,
+    running: u64,
+    pending_pods: u32,
+    closed_users: u32,
+    // Window statistics (requests that arrived after warm-up).
+    arrivals: u64,
+    started: u64,
+    waited: u64,
+    completed: u64,
+    completions_in_window: u64,
+    dropped: u64,
+    slo_ok: u64,
+    batches: u64,
+    batch_items: u64,
+    service_ns: u128,
+    latency: LatencyHist,
+    wait: LatencyHist,
+    in_system: TimeIntegral,
+    busy: TimeIntegral,
+    replicas: TimeIntegral,
+    replicas_max: i64,
+    saturated_at: Option<SimTime>,
+    in_system_at_window: i64,
+    // Interval statistics for the timeseries.
+    iv_latency: LatencyHist,
+    iv_arrivals: u64,
+    iv_completions: u64,
+    iv_busy_area: f64,
+}
+
+struct Wl {
+    svc: u32,
+    proc: Option<ArrivalProcess>,
+    closed: bool,
+    arr_rng: SimRng,
+    size_rng: SimRng,
+    think_rng: SimRng,
+    next_prompt: u32,
+    next_output: u32,
+}
+
+/// The state of one replication.
+pub struct World<'p> {
+    plan: &'p Plan,
+    rep_index: u32,
+    q: EventQueue<Ev>,
+    pools: Vec<Pool>,
+    svcs: Vec<Svc>,
+    reps: Vec<Replica>,
+    wls: Vec<Wl>,
+    ts: Vec<TsPoint>,
+    sample_index: u32,
+    stop: bool,
+    events: u64,
+}
+
+impl<'p> World<'p> {
+    /// Builds replication `rep` of `plan`: places the pods and schedules the first events.
+    pub fn new(plan: &'p Plan, rep: u32) -> World<'p> {
+        let seed = plan.seed;
+        let mut pools: Vec<Pool> = plan
+            .pools
+            .iter()
+            .map(|p| Pool::new(p.nodes, p.units_per_node()))
+            .collect();
+        let mut q = EventQueue::with_capacity(1024);
+        let mut svcs = Vec::with_capacity(plan.services.len());
+        let mut reps = Vec::new();
+        for (si, sp) in plan.services.iter().enumerate() {
+            let mut s = Svc {
+                queue: VecDeque::new(),
+                idle: Vec::new(),
+                reps: Vec::new(),
+                ready: Vec::new(),
+                rr: 0,
+                timer: false,
+                route_rng: stream(seed, rep, &format!("service/{}/routing", sp.name)),
+                service_rng: stream(seed, rep, &format!("service/{}/service_time", sp.name)),
+                waiting: 0,
+                running: 0,
+                pending_pods: 0,
+                closed_users: 0,
+                arrivals: 0,
+                started: 0,
+                waited: 0,
+                completed: 0,
+                completions_in_window: 0,
+                dropped: 0,
+                slo_ok: 0,
+                batches: 0,
+                batch_items: 0,
+                service_ns: 0,
+                latency: LatencyHist::new(),
+                wait: LatencyHist::new(),
+                in_system: TimeIntegral::default(),
+                busy: TimeIntegral::default(),
+                replicas: TimeIntegral::default(),
+                replicas_max: 0,
+                saturated_at: None,
+                in_system_at_window: 0,
+                iv_latency: LatencyHist::new(),
+                iv_arrivals: 0,
+                iv_completions: 0,
+                iv_busy_area: 0.0,
+            };
+            // Pods are created in order and bound by the scheduler at time zero.
+            for _ in 0..sp.replicas {
+                let node = pools[sp.pool].place(sp.units_per_replica);
+                let r = reps.len() as u32;
+                reps.push(Replica {
+                    svc: si as u32,
+                    node,
+                    ready: false,
+                    queue: VecDeque::new(),
+                    slots: (0..sp.concurrency)
+                        .map(|_| Slot { batch: Vec::new() })
+                        .collect(),
+                    free: Vec::new(),
+                    outstanding: 0,
+                    timer: false,
+                });
+                if node.is_some() {
+                    s.reps.push(r);
+                    s.replicas.add(SimTime::ZERO, 1);
+                    q.schedule(sp.startup, Ev::Ready(r));
+                } else {
+                    s.pending_pods += 1;
+                }
+            }
+            s.replicas_max = s.replicas.value();
+            svcs.push(s);
+        }
+        let mut wls = Vec::with_capacity(plan.workloads.len());
+        for (wi, wp) in plan.workloads.iter().enumerate() {
+            let name = format!("workload/{wi}");
+            let mut w = Wl {
+                svc: wp.service as u32,
+                proc: None,
+                closed: false,
+                arr_rng: stream(seed, rep, &format!("{name}/arrivals")),
+                size_rng: stream(seed, rep, &format!("{name}/sizes")),
+                think_rng: stream(seed, rep, &format!("{name}/think")),
+                next_prompt: 0,
+                next_output: 0,
+            };
+            match &wp.load {
+                Load::Open(p) => {
+                    let mut p = p.clone();
+                    if let Some(a) = p.next(SimTime::ZERO, &mut w.arr_rng) {
+                        w.next_prompt = a.prompt_tokens.unwrap_or(0);
+                        w.next_output = a.output_tokens.unwrap_or(0);
+                        q.schedule(a.at, Ev::Arrival(wi as u32));
+                    }
+                    w.proc = Some(p);
+                }
+                Load::Closed { users, think } => {
+                    w.closed = true;
+                    svcs[wp.service].closed_users += users;
+                    // Users start thinking at time zero, which staggers their first requests.
+                    for _ in 0..*users {
+                        let t = think.sample_time(&mut w.think_rng);
+                        q.schedule(t, Ev::Think(wi as u32));
+                    }
+                }
+            }
+            wls.push(w);
+        }
+        if plan.warmup > SimTime::ZERO {
+            q.schedule(plan.warmup, Ev::WarmupEnd);
+        }
+        if plan.report_interval > SimTime::ZERO && plan.report_interval <= plan.duration {
+            q.schedule(plan.report_interval, Ev::Sample);
+        }
+        q.schedule(plan.duration, Ev::End);
+        World {
+            plan,
+            rep_index: rep,
+            q,
+            pools,
+            svcs,
+            reps,
+            wls,
+            ts: Vec::new(),
+            sample_index: 0,
+            stop: false,
+            events: 0,
+        }
+    }
+
+    /// Runs to the end (or to saturation) and returns the replication's figures.
+    /// `progress` receives simulated microseconds as they pass, for a progress bar.
+    pub fn run(mut self, progress: Option<&AtomicU64>) -> RepResult {
+        let mut reported = SimTime::ZERO;
+        while let Some((now, ev)) = self.q.pop() {
+            self.events += 1;
+            match ev {
+                Ev::Arrival(w) => self.on_arrival(now, w),
+                Ev::Think(w) => self.on_think(now, w),
+                Ev::Done { rep, slot } => self.on_done(now, rep, slot),
+                Ev::BatchTimer(owner) => self.on_timer(now, owner),
+                Ev::Ready(r) => self.on_ready(now, r),
+                Ev::WarmupEnd => self.on_warmup_end(now),
+                Ev::Sample => self.on_sample(now),
+                Ev::End => break,
+            }
+            if self.stop {
+                break;
+            }
+            if self.events & 0xffff == 0
+                && let Some(p) = progress
+            {
+                p.fetch_add(now.since(reported).0 / 1000, Ordering::Relaxed);
+                reported = now;
+            }
+        }
+        let end = self.q.now();
+        if let Some(p) = progress {
+            // A replication stopped early still counts as done for the progress bar.
+            p.fetch_add(self.plan.duration.since(reported).0 / 1000, Ordering::Relaxed);
+        }
+        super::result::collect(self.plan, self.rep_index, end, self.into_parts())
+    }
+
+    fn into_parts(self) -> super::result::Parts {
+        super::result::Parts {
+            svcs: self
+                .svcs
+                .into_iter()
+                .map(|s| super::result::SvcParts {
+                    arrivals: s.arrivals,
+                    started: s.started,
+                    waited: s.waited,
+                    completed: s.completed,
+                    completions_in_window: s.completions_in_window,
+                    dropped: s.dropped,
+                    slo_ok: s.slo_ok,
+                    batches: s.batches,
+                    batch_items: s.batch_items,
+                    service_ns: s.service_ns,
+                    latency: s.latency,
+                    wait: s.wait,
+                    in_system: s.in_system,
+                    busy: s.busy,
+                    replicas: s.replicas,
+                    replicas_max: s.replicas_max,
+                    saturated_at: s.saturated_at,
+                    in_system_at_window: s.in_system_at_window,
+                    pending_pods: s.pending_pods,
+                    closed_users: s.closed_users,
+                    scheduled: s.reps.len() as u32,
+                })
+                .collect(),
+            pools_allocated: self.pools.iter().map(|p| p.allocated()).collect(),
+            ts: self.ts,
+            events: self.events,
+        }
+    }
+
+    #[inline]
+    fn in_window(&self, t: SimTime) -> bool {
+        t >= self.plan.warmup
+    }
+
+    fn on_arrival(&mut self, now: SimTime, w: u32) {
+        let wl = &mut self.wls[w as usize];
+        let req = Req {
+            arrival: now,
+            started: now,
+            wl: w,
+            prompt: wl.next_prompt,
+            output: wl.next_output,
+        };
+        if let Some(p) = wl.proc.as_mut()
+            && let Some(a) = p.next(now, &mut wl.arr_rng)
+        {
+            wl.next_prompt = a.prompt_tokens.unwrap_or(0);
+            wl.next_output = a.output_tokens.unwrap_or(0);
+            self.q.schedule(a.at, Ev::Arrival(w));
+        }
+        let req = self.sized(req);
+        self.admit(now, req);
+    }
+
+    fn on_think(&mut self, now: SimTime, w: u32) {
+        let req = self.sized(Req {
+            arrival: now,
+            started: now,
+            wl: w,
+            prompt: 0,
+            output: 0,
+        });
+        self.admit(now, req);
+    }
+
+    /// Draws token counts from the workload's distributions where the arrival gave none.
+    fn sized(&mut self, mut req: Req) -> Req {
+        let wp = &self.plan.workloads[req.wl as usize];
+        let wl = &mut self.wls[req.wl as usize];
+        if req.prompt == 0
+            && let Some(d) = &wp.prompt_tokens
+        {
+            req.prompt = d.sample(&mut wl.size_rng).round().clamp(1.0, u32::MAX as f64) as u32;
+        }
+        if req.output == 0
+            && let Some(d) = &wp.output_tokens
+        {
+            req.output = d.sample(&mut wl.size_rng).round().clamp(1.0, u32::MAX as f64) as u32;
+        }
+        req
+    }
+
+    fn admit(&mut self, now: SimTime, req: Req) {
+        let si = self.wls[req.wl as usize].svc as usize;
+        let in_window = self.in_window(now);
+        let sp = &self.plan.services[si];
+        let s = &mut self.svcs[si];
+        s.iv_arrivals += 1;
+        if in_window {
+            s.arrivals += 1;
+        }
+        let shared = sp.routing == Routing::SharedQueue || s.ready.is_empty();
+        if shared {
+            if let Some(cap) = sp.queue_capacity
+                && s.queue.len() >= cap as usize
+            {
+                self.drop_req(now, si, req);
+                return;
+            }
+            s.in_system.add(now, 1);
+            s.queue.push_back(req);
+            s.waiting += 1;
+            if s.waiting > self.plan.max_queue as u64 {
+                self.saturate(now, si);
+                return;
+            }
+            if sp.routing == Routing::SharedQueue {
+                self.pump_shared(now, si);
+            }
+            return;
+        }
+        let r = self.route(si);
+        let rep = &mut self.reps[r as usize];
+        if let Some(cap) = sp.queue_capacity
+            && rep.queue.len() >= cap as usize
+        {
+            self.drop_req(now, si, req);
+            return;
+        }
+        let s = &mut self.svcs[si];
+        s.in_system.add(now, 1);
+        s.waiting += 1;
+        rep.queue.push_back(req);
+        rep.outstanding += 1;
+        if s.waiting > self.plan.max_queue as u64 {
+            self.saturate(now, si);
+            return;
+        }
+        self.pump_replica(now, r);
+    }
+
+    fn route(&mut self, si: usize) -> u32 {
+        let s = &mut self.svcs[si];
+        let n = s.ready.len();
+        match self.plan.services[si].routing {
+            Routing::Random => s.ready[s.route_rng.random_range(0..n)],
+            Routing::RoundRobin => {
+                s.rr = (s.rr + 1) % n;
+                s.ready[s.rr]
+            }
+            Routing::LeastOutstanding => {
+                // Ties go round-robin, so equal replicas share the load evenly.
+                let start = (s.rr + 1) % n;
+                let mut best = s.ready[start];
+                let mut best_i = start;
+                for k in 1..n {
+                    let i = (start + k) % n;
+                    let r = s.ready[i];
+                    if self.reps[r as usize].outstanding < self.reps[best as usize].outstanding {
+                        best = r;
+                        best_i = i;
+                    }
+                }
+                s.rr = best_i;
+                best
+            }
+            Routing::SharedQueue => s.ready[0],
+        }
+    }
+
+    fn drop_req(&mut self, now: SimTime, si: usize, req: Req) {
+        if self.in_window(now) {
+            self.svcs[si].dropped += 1;
+        }
+        self.after_response(now, req);
+    }
+
+    /// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
+    fn after_response(&mut self, now: SimTime, req: Req) {
+        let wl = &mut self.wls[req.wl as usize];
+        if wl.closed
+            && let Load::Closed { think, .. } = &self.plan.workloads[req.wl as usize].load
+        {
+            let t = think.sample_time(&mut wl.think_rng);
+            self.q.schedule(now.add(t), Ev::Think(req.wl));
+        }
+    }
+
+    fn saturate(&mut self, now: SimTime, si: usize) {
+        let s = &mut self.svcs[si];
+        s.saturated_at = Some(now);
+        self.stop = true;
+    }
+
+    /// How many queued requests to start now, or None to wait (arming the batch timer).
+    #[inline]
+    fn batch_size(
+        batching: Batching,
+        queue: &VecDeque<Req>,
+        now: SimTime,
+        timer: &mut bool,
+        q: &mut EventQueue<Ev>,
+        owner: u32,
+    ) -> Option<usize> {
+        let oldest = queue.front().map_or(SimTime::ZERO, |r| r.arrival);
+        match serving::take(batching, queue.len(), oldest, now) {
+            Take::Now(n) => Some(n),
+            Take::WaitUntil(due) => {
+                if !*timer {
+                    *timer = true;
+                    q.schedule(due, Ev::BatchTimer(owner));
+                }
+                None
+            }
+            Take::Idle => None,
+        }
+    }
+
+    fn pump_shared(&mut self, now: SimTime, si: usize) {
+        let batching = self.plan.services[si].batching;
+        loop {
+            let s = &mut self.svcs[si];
+            if s.idle.is_empty() {
+                return;
+            }
+            let Some(n) =
+                Self::batch_size(batching, &s.queue, now, &mut s.timer, &mut self.q, si as u32)
+            else {
+                return;
+            };
+            let Some((r, slot)) = s.idle.pop() else {
+                return;
+            };
+            let mut batch = std::mem::take(&mut self.reps[r as usize].slots[slot as usize].batch);
+            batch.extend(s.queue.drain(..n));
+            self.start(now, r, slot, batch);
+        }
+    }
+
+    fn pump_replica(&mut self, now: SimTime, r: u32) {
+        let si = self.reps[r as usize].svc as usize;
+        let batching = self.plan.services[si].batching;
+        loop {
+            let rep = &mut self.reps[r as usize];
+            if rep.free.is_empty() {
+                return;
+            }
+            let Some(n) = Self::batch_size(
+                batching,
+                &rep.queue,
+                now,
+                &mut rep.timer,
+                &mut self.q,
+                REPLICA_OWNER | r,
+            ) else {
+                return;
+            };
+            let Some(slot) = rep.free.pop() else {
+                return;
+            };
+            let mut batch = std::mem::take(&mut rep.slots[slot as usize].batch);
+            batch.extend(rep.queue.drain(..n));
+            self.start(now, r, slot, batch);
+        }
+    }
+
+    /// Starts `batch` on slot `slot` of replica `r`.
+    fn start(&mut self, now: SimTime, r: u32, slot: u32, mut batch: Vec<Req>) {
+        let si = self.reps[r as usize].svc as usize;
+        let sp = &self.plan.services[si];
+        let warmup = self.plan.warmup;
+        let s = &mut self.svcs[si];
+        let n = batch.len();
+        let dur = match &sp.cost {
+            Cost::Generic { sampler, scale } => {
+                SimTime::from_secs_f64(sampler.sample(&mut s.service_rng) * scale)
+            }
+            Cost::Table(t) => t[(n - 1).min(t.len() - 1)],
+        };
+        for req in batch.iter_mut() {
+            req.started = now;
+            if req.arrival >= warmup {
+                let w = now.since(req.arrival);
+                s.started += 1;
+                if w.0 > 0 {
+                    s.waited += 1;
+                }
+                s.wait.record(w);
+            }
+        }
+        if now >= warmup {
+            s.batches += 1;
+            s.batch_items += n as u64;
+            s.service_ns += dur.0 as u128;
+        }
+        s.waiting -= n as u64;
+        s.running += n as u64;
+        s.busy.add(now, 1);
+        self.reps[r as usize].slots[slot as usize].batch = batch;
+        self.q.schedule(now.add(dur), Ev::Done { rep: r, slot });
+    }
+
+    fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
+        let si = self.reps[r as usize].svc as usize;
+        let warmup = self.plan.warmup;
+        let slo = self.plan.services[si].slo.as_ref();
+        let batch = std::mem::take(&mut self.reps[r as usize].slots[slot as usize].batch);
+        let n = batch.len();
+        {
+            let s = &mut self.svcs[si];
+            s.busy.add(now, -1);
+            s.running -= n as u64;
+            s.in_system.add(now, -(n as i64));
+            s.iv_completions += n as u64;
+            if now >= warmup {
+                s.completions_in_window += n as u64;
+            }
+        }
+        for req in &batch {
+            let latency = now.since(req.arrival);
+            let s = &mut self.svcs[si];
+            s.iv_latency.record(latency);
+            if req.arrival >= warmup {
+                s.completed += 1;
+                s.latency.record(latency);
+                if let Some(slo) = slo {
+                    let ok_latency = slo.latency.is_none_or(|b| latency <= b);
+                    let ok_wait = slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b);
+                    if ok_latency && ok_wait {
+                        s.slo_ok += 1;
+                    }
+                }
+            }
+            self.after_response(now, *req);
+        }
+        let mut batch = batch;
+        batch.clear();
+        let rep = &mut self.reps[r as usize];
+        rep.slots[slot as usize].batch = batch;
+        if self.plan.services[si].routing == Routing::SharedQueue {
+            self.svcs[si].idle.push((r, slot));
+            self.pump_shared(now, si);
+        } else {
+            rep.outstanding -= n as u32;
+            rep.free.push(slot);
+            self.pump_replica(now, r);
+        }
+    }
+
+    fn on_timer(&mut self, now: SimTime, owner: u32) {
+        if owner & REPLICA_OWNER != 0 {
+            let r = owner & !REPLICA_OWNER;
+            self.reps[r as usize].timer = false;
+            self.pump_replica(now, r);
+        } else {
+            self.svcs[owner as usize].timer = false;
+            self.pump_shared(now, owner as usize);
+        }
+    }
+
+    fn on_ready(&mut self, now: SimTime, r: u32) {
+        let si = self.reps[r as usize].svc as usize;
+        let sp = &self.plan.services[si];
+        let rep = &mut self.reps[r as usize];
+        rep.ready = true;
+        let slots = rep.slots.len() as u32;
+        self.svcs[si].ready.push(r);
+        if sp.routing == Routing::SharedQueue {
+            // Reversed so that pop() hands out slot 0 first.
+            for slot in (0..slots).rev() {
+                self.svcs[si].idle.push((r, slot));
+            }
+            self.pump_shared(now, si);
+        } else {
+            rep.free.extend((0..slots).rev());
+            // Requests held while no replica was Ready are routed now.
+            let held: Vec<Req> = self.svcs[si].queue.drain(..).collect();
+            for req in held {
+                let target = self.route(si);
+                let rep = &mut self.reps[target as usize];
+                rep.queue.push_back(req);
+                rep.outstanding += 1;
+            }
+            let ready = self.svcs[si].ready.clone();
+            for t in ready {
+                self.pump_replica(now, t);
+            }
+        }
+    }
+
+    fn on_warmup_end(&mut self, now: SimTime) {
+        for s in &mut self.svcs {
+            s.in_system.restart(now);
+            s.busy.restart(now);
+            s.replicas.restart(now);
+            s.in_system_at_window = s.in_system.value();
+        }
+    }
+
+    fn on_sample(&mut self, now: SimTime) {
+        let interval = self.plan.report_interval.as_secs_f64();
+        self.sample_index += 1;
+        let t = self.sample_index;
+        for (si, s) in self.svcs.iter_mut().enumerate() {
+            let comp = si as u16;
+            let slots = (s.reps.len() as u64 * self.plan.services[si].concurrency as u64) as f64;
+            let busy_area = s.busy.area_secs(now);
+            let iv_busy = busy_area - s.iv_busy_area;
+            s.iv_busy_area = busy_area;
+            let mut put = |m: u8, v: f64| {
+                self.ts.push(TsPoint {
+                    sample: t,
+                    component: comp,
+                    metric: m,
+                    value: v,
+                })
+            };
+            put(ts_metric::REPLICAS, s.reps.len() as f64);
+            put(ts_metric::READY, s.ready.len() as f64);
+            put(ts_metric::PENDING_PODS, s.pending_pods as f64);
+            put(ts_metric::QUEUE_LENGTH, s.waiting as f64);
+            put(ts_metric::IN_FLIGHT, s.running as f64);
+            put(ts_metric::ARRIVALS_RPS, s.iv_arrivals as f64 / interval);
+            put(ts_metric::THROUGHPUT_RPS, s.iv_completions as f64 / interval);
+            put(ts_metric::LATENCY_P95_MS, s.iv_latency.quantile_ms(0.95));
+            put(
+                ts_metric::GPU_UTILIZATION,
+                if slots > 0.0 {
+                    iv_busy / (slots * interval)
+                } else {
+                    f64::NAN
+                },
+            );
+            s.iv_arrivals = 0;
+            s.iv_completions = 0;
+            s.iv_latency.reset();
+        }
+        let next = now.add(self.plan.report_interval);
+        if next <= self.plan.duration {
+            self.q.schedule(next, Ev::Sample);
+        }
+    }
+}

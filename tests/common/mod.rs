@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use capsim::scenario;
+use capsim::sim::{Plan, Report};
+use std::path::Path;
+
+/// Resolves scenario text (relative paths from the repository root).
+pub fn plan(yaml: &str) -> Plan {
+    let loaded = scenario::load_bytes("test.yaml", yaml.as_bytes(), &[], Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}\n---\n{yaml}"));
+    scenario::build_plan(&loaded).unwrap_or_else(|e| panic!("{e:?}\n---\n{yaml}"))
+}
+
+/// Simulates scenario text.
+pub fn run(yaml: &str) -> Report {
+    capsim::sim::simulate(&plan(yaml), false)
+}
+
+/// Relative difference |a - b| / |b|.
+pub fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+/// A generic queue: `servers` replicas of one slot, exponential or other service, Poisson
+/// arrivals at `rate` per second.
+pub fn queue_yaml(
+    servers: u32,
+    routing: &str,
+    service_time: &str,
+    rate: f64,
+    duration_s: f64,
+    replications: u32,
+    seed: u64,
+) -> String {
+    format!(
+        r#"
+name: q
+seed: {seed}
+duration: {duration_s}s
+warmup: {warm}s
+replications: {replications}
+report_interval: {duration_s}s
+models:
+  - name: m
+    service_time: {service_time}
+node_pools:
+  - {{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: {nodes}}}
+services:
+  - {{name: s, model: m, node_pool: p, replicas: {servers}, routing: {routing}}}
+workloads:
+  - service: s
+    arrivals: {{poisson: {{rate: {rate}/s}}}}
+"#,
+        warm = duration_s / 20.0,
+        nodes = servers.div_ceil(8),
+    )
+}
