@@ -22,7 +22,7 @@ fn hold(c: &mut Criterion) {
                 for _ in 0..STEPS {
                     let (now, ev) = q.pop().expect("the hold model never empties");
                     let d: f64 = Exp1.sample(&mut rng);
-                    q.schedule(now.add(SimTime::from_secs_f64(d)), black_box(ev));
+                    q.schedule(now + SimTime::from_secs_f64(d), black_box(ev));
                 }
             })
         });

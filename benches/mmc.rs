@@ -26,8 +26,13 @@ workloads: [{{service: s, arrivals: {{poisson: {{rate: {lambda}/s}}}}}}]
 
 fn mm4(c: &mut Criterion) {
     let customers = 1_000_000.0;
-    let loaded = scenario::load_bytes("bench.yaml", mm4_yaml(customers).as_bytes(), &[], Path::new("."))
-        .expect("bench scenario parses");
+    let loaded = scenario::load_bytes(
+        "bench.yaml",
+        mm4_yaml(customers).as_bytes(),
+        &[],
+        Path::new("."),
+    )
+    .expect("bench scenario parses");
     let plan = scenario::build_plan(&loaded).expect("bench scenario is valid");
     let mut g = c.benchmark_group("mm4_rho0.8");
     g.throughput(Throughput::Elements(customers as u64));

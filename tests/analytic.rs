@@ -78,7 +78,15 @@ fn mg1_case(service: &str, es: f64, scv: f64, rho: f64, customers: f64, seed: u6
     let lambda = rho / es;
     let reps = 8;
     let duration = customers / lambda / reps as f64;
-    let y = queue_yaml(1, "shared_queue", service, lambda, duration.round(), reps, seed);
+    let y = queue_yaml(
+        1,
+        "shared_queue",
+        service,
+        lambda,
+        duration.round(),
+        reps,
+        seed,
+    );
     let r = run(&y);
     let wq = mg1_mean_wait(lambda, es, scv) * 1e3;
     let sim = r.mean("s", "wait_mean_ms");
@@ -98,7 +106,14 @@ fn md1_matches_pollaczek_khinchine() {
 #[test]
 fn mg1_matches_pollaczek_khinchine() {
     // Uniform on [0, 20 ms]: variance 20^2/12, SCV 1/3.
-    mg1_case("{uniform: {min: 0ms, max: 20ms}}", 0.010, 1.0 / 3.0, 0.7, 4e6, 13);
+    mg1_case(
+        "{uniform: {min: 0ms, max: 20ms}}",
+        0.010,
+        1.0 / 3.0,
+        0.7,
+        4e6,
+        13,
+    );
     // Gamma with mean 10 ms and sd 15 ms: SCV 2.25.
     mg1_case("{gamma: {mean: 10ms, sd: 15ms}}", 0.010, 2.25, 0.6, 8e6, 14);
 }
@@ -109,13 +124,27 @@ fn random_routing_is_c_independent_mm1() {
     let c = 4;
     let rho = 0.7;
     let lambda = rho * MU * c as f64;
-    let y = queue_yaml(c, "random", "{exponential: {mean: 10ms}}", lambda, 1500.0, 8, 21);
+    let y = queue_yaml(
+        c,
+        "random",
+        "{exponential: {mean: 10ms}}",
+        lambda,
+        1500.0,
+        8,
+        21,
+    );
     let r = run(&y);
     let wq = mmc_mean_wait(1, lambda / c as f64, MU) * 1e3;
     let sim = r.mean("s", "wait_mean_ms");
-    assert!(rel(sim, wq) < 0.03, "random routing: mean wait {sim} ms, M/M/1 {wq} ms");
+    assert!(
+        rel(sim, wq) < 0.03,
+        "random routing: mean wait {sim} ms, M/M/1 {wq} ms"
+    );
     let pw = r.mean("s", "wait_probability");
-    assert!(rel(pw, rho) < 0.03, "random routing: P(wait) {pw}, M/M/1 {rho}");
+    assert!(
+        rel(pw, rho) < 0.03,
+        "random routing: P(wait) {pw}, M/M/1 {rho}"
+    );
     check_littles_law(&r, "s");
 }
 
@@ -144,8 +173,14 @@ workloads:
         let (x, resp) = machine_repairman(users, c, think_s, 0.050);
         let sim_x = r.mean("s", "throughput_rps");
         let sim_r = r.mean("s", "latency_mean_ms") * 1e-3;
-        assert!(rel(sim_x, x) < 0.02, "N={users} c={c}: throughput {sim_x}, exact {x}");
-        assert!(rel(sim_r, resp) < 0.03, "N={users} c={c}: response {sim_r}, exact {resp}");
+        assert!(
+            rel(sim_x, x) < 0.02,
+            "N={users} c={c}: throughput {sim_x}, exact {x}"
+        );
+        assert!(
+            rel(sim_r, resp) < 0.03,
+            "N={users} c={c}: response {sim_r}, exact {resp}"
+        );
         let upg = r.mean("s", "users_per_gpu");
         assert!(rel(upg, users as f64 / c as f64) < 1e-9);
         check_littles_law(&r, "s");
@@ -160,7 +195,15 @@ fn confidence_intervals_cover_the_truth() {
     let seeds = 200;
     let mut covered = 0;
     for seed in 0..seeds {
-        let y = queue_yaml(1, "shared_queue", "{exponential: {mean: 10ms}}", lambda, 400.0, 10, 1000 + seed);
+        let y = queue_yaml(
+            1,
+            "shared_queue",
+            "{exponential: {mean: 10ms}}",
+            lambda,
+            400.0,
+            10,
+            1000 + seed,
+        );
         let r = run(&y);
         let e = r.get("s", "wait_mean_ms").expect("wait_mean_ms");
         if e.ci95_low <= truth && truth <= e.ci95_high {

@@ -46,7 +46,10 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     report::write_all(&report, &dir)
         .map_err(|e| anyhow::anyhow!("cannot write results to {}: {e}", dir.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report::summary_json(&report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::summary_json(&report))?
+        );
     } else {
         print!("{}", report::text_table(&report));
         println!("\nresults written to {}/", dir.display());
@@ -61,7 +64,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         let line = format!(
             "check {}: {c} (measured {})",
             if pass { "passed" } else { "FAILED" },
-            if value.is_finite() { report::fmt_num(value) } else { "nothing".into() }
+            if value.is_finite() {
+                report::fmt_num(value)
+            } else {
+                "nothing".into()
+            }
         );
         if args.json {
             eprintln!("{line}");
@@ -69,5 +76,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             println!("{line}");
         }
     }
-    Ok(if failed { Outcome::ChecksFailed } else { Outcome::Ok })
+    Ok(if failed {
+        Outcome::ChecksFailed
+    } else {
+        Outcome::Ok
+    })
 }

@@ -82,7 +82,7 @@ impl<E> EventQueue<E> {
     /// Schedules `event` after `delay` from now.
     #[inline]
     pub fn schedule_in(&mut self, delay: SimTime, event: E) {
-        self.schedule(self.now.add(delay), event);
+        self.schedule(self.now + delay, event);
     }
 
     /// Pops the earliest event and advances the clock to its time.

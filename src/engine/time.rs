@@ -48,13 +48,18 @@ impl SimTime {
     pub const fn nanos(self) -> u64 {
         self.0
     }
-    /// `self + d`, saturating at [`SimTime::MAX`].
-    pub fn add(self, d: SimTime) -> SimTime {
-        SimTime(self.0.saturating_add(d.0))
-    }
     /// `self - earlier`, zero if `earlier` is later.
     pub fn since(self, earlier: SimTime) -> SimTime {
         SimTime(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// `a + b` saturates at [`SimTime::MAX`] ("never"), so adding to "never" stays "never".
+impl std::ops::Add for SimTime {
+    type Output = SimTime;
+    #[inline]
+    fn add(self, d: SimTime) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 
@@ -63,15 +68,15 @@ impl fmt::Display for SimTime {
         let ns = self.0;
         if ns == 0 {
             write!(f, "0s")
-        } else if ns % 3_600_000_000_000 == 0 {
+        } else if ns.is_multiple_of(3_600_000_000_000) {
             write!(f, "{}h", ns / 3_600_000_000_000)
-        } else if ns % 60_000_000_000 == 0 {
+        } else if ns.is_multiple_of(60_000_000_000) {
             write!(f, "{}m", ns / 60_000_000_000)
-        } else if ns % 1_000_000_000 == 0 {
+        } else if ns.is_multiple_of(1_000_000_000) {
             write!(f, "{}s", ns / 1_000_000_000)
-        } else if ns % 1_000_000 == 0 {
+        } else if ns.is_multiple_of(1_000_000) {
             write!(f, "{}ms", ns / 1_000_000)
-        } else if ns % 1_000 == 0 {
+        } else if ns.is_multiple_of(1_000) {
             write!(f, "{}us", ns / 1_000)
         } else {
             write!(f, "{ns}ns")

@@ -7,7 +7,7 @@ mod validate;
 pub mod yaml;
 
 pub use types::Scenario;
-pub use validate::{build_plan, parse_check, Check, CheckOp};
+pub use validate::{Check, CheckOp, build_plan, parse_check};
 pub use yaml::LoadError;
 
 use std::path::Path;
@@ -58,7 +58,12 @@ pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, InputError
         field: String::new(),
         message: format!("cannot read the scenario file: {e}"),
     })?;
-    load_bytes(&file, &bytes, overrides, path.parent().unwrap_or(Path::new(".")))
+    load_bytes(
+        &file,
+        &bytes,
+        overrides,
+        path.parent().unwrap_or(Path::new(".")),
+    )
 }
 
 /// Parses scenario text (named `file` in messages), applying `--set` overrides.

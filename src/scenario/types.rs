@@ -283,4 +283,3 @@ pub mod limits {
     /// Largest price of one GPU hour.
     pub const MAX_PRICE: f64 = 10_000.0;
 }
-

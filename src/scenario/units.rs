@@ -12,9 +12,9 @@ use std::fmt;
 pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     let t = s.trim();
     let (num, unit) = split_number(t);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration such as `250ms`, `90s`, `5m` or `2h`, found `{s}`"))?;
+    let v: f64 = num.parse().map_err(|_| {
+        format!("expected a duration such as `250ms`, `90s`, `5m` or `2h`, found `{s}`")
+    })?;
     let scale = match unit.trim() {
         "ns" => 1e-9,
         "us" | "µs" => 1e-6,
@@ -123,7 +123,8 @@ fn split_number(t: &str) -> (&str, &str) {
                 || c == '_'
                 || ((c == '-' || c == '+') && i == 0)
                 || ((c == 'e' || c == 'E')
-                    && t[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')
+                    && t[i + 1..]
+                        .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')
                     && i > 0))
         })
         .map(|(i, _)| i)
@@ -159,9 +160,10 @@ pub struct Duration(pub SimTime);
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextVisitor("a duration such as `250ms` or `90s`", |s: &str| {
-            parse_duration(s).map(Duration)
-        }))
+        d.deserialize_any(TextVisitor(
+            "a duration such as `250ms` or `90s`",
+            |s: &str| parse_duration(s).map(Duration),
+        ))
     }
 }
 
@@ -171,9 +173,10 @@ pub struct Rate(pub f64);
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextVisitor("a rate such as `20/s` or `1200/min`", |s: &str| {
-            parse_rate(s).map(Rate)
-        }))
+        d.deserialize_any(TextVisitor(
+            "a rate such as `20/s` or `1200/min`",
+            |s: &str| parse_rate(s).map(Rate),
+        ))
     }
 }
 
@@ -204,7 +207,11 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), SimTime::ZERO);
         assert!(parse_duration("90").unwrap_err().contains("no unit"));
         assert!(parse_duration("-5s").unwrap_err().contains("positive"));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown duration unit"));
+        assert!(
+            parse_duration("5 parsecs")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
         assert!(parse_duration("100000d").unwrap_err().contains("limit"));
     }
 
@@ -219,7 +226,10 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_bytes("16GiB").unwrap(), 16.0 * 1024.0 * 1024.0 * 1024.0);
+        assert_eq!(
+            parse_bytes("16GiB").unwrap(),
+            16.0 * 1024.0 * 1024.0 * 1024.0
+        );
         assert_eq!(parse_bytes("20GB").unwrap(), 20e9);
         assert_eq!(parse_bytes("1.5e3MB").unwrap(), 1.5e9);
         assert!(parse_bytes("20").is_err());

@@ -7,10 +7,8 @@ use super::yaml::{LoadError, error_at, suggest};
 use crate::engine::SimTime;
 use crate::hardware::{self, GpuProfile};
 use crate::models::batch::{self as batch_models, BatchCurve};
-use crate::sim::plan::{
-    Batching, Cost, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan,
-};
-use crate::workload::{self, ArrivalProcess, Compiled};
+use crate::sim::plan::{Batching, Cost, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan};
+use crate::workload::arrivals::{self, Arrivals};
 
 struct Errs<'a> {
     l: &'a Loaded,
@@ -97,9 +95,7 @@ pub fn parse_check(s: &str) -> Result<Check, String> {
         ("<", CheckOp::Lt),
         (">", CheckOp::Gt),
     ];
-    let bad = || {
-        format!("expected a check such as `chat.latency_p99_ms <= 500`, found `{s}`")
-    };
+    let bad = || format!("expected a check such as `chat.latency_p99_ms <= 500`, found `{s}`");
     let (lhs, op, rhs) = ops
         .iter()
         .find_map(|(tok, op)| s.split_once(tok).map(|(l, r)| (l, *op, r)))
@@ -171,7 +167,10 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     }
     let interval = sc.report_interval.0;
     if interval == SimTime::ZERO {
-        e.at("report_interval", "the report interval must be longer than zero");
+        e.at(
+            "report_interval",
+            "the report interval must be longer than zero",
+        );
     } else if duration.0 / interval.0 > limits::MAX_SAMPLES {
         e.at(
             "report_interval",
@@ -248,7 +247,11 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     model_names.extend(sc.models.iter().map(|m| m.name.as_str()));
 
     // Node pools.
-    unique_names(&mut e, "node_pools", sc.node_pools.iter().map(|p| p.name.as_str()));
+    unique_names(
+        &mut e,
+        "node_pools",
+        sc.node_pools.iter().map(|p| p.name.as_str()),
+    );
     let mut pools: Vec<Option<PoolPlan>> = Vec::new();
     for (i, p) in sc.node_pools.iter().enumerate() {
         let at = |f: &str| format!("node_pools[{i}].{f}");
@@ -256,7 +259,11 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         if p.nodes > limits::MAX_NODES {
             e.at(
                 &at("nodes"),
-                format!("{} nodes is above the limit of {} per pool", p.nodes, limits::MAX_NODES),
+                format!(
+                    "{} nodes is above the limit of {} per pool",
+                    p.nodes,
+                    limits::MAX_NODES
+                ),
             );
             ok = false;
         }
@@ -317,7 +324,11 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     if sc.services.is_empty() {
         e.at("services", "a scenario needs at least one service");
     }
-    unique_names(&mut e, "services", sc.services.iter().map(|s| s.name.as_str()));
+    unique_names(
+        &mut e,
+        "services",
+        sc.services.iter().map(|s| s.name.as_str()),
+    );
     let mut services: Vec<Option<ServicePlan>> = Vec::new();
     for (i, s) in sc.services.iter().enumerate() {
         let at = |f: &str| format!("services[{i}].{f}");
@@ -367,10 +378,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                     &at("gpus_per_replica"),
                     format!(
                         "a replica needs {} {} on one node, but a node of pool `{}` has {}",
-                        s.gpus_per_replica,
-                        pool.share.label,
-                        pool.name,
-                        per_node
+                        s.gpus_per_replica, pool.share.label, pool.name, per_node
                     ),
                 );
                 ok = false;
@@ -437,7 +445,12 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                         None
                     } else {
                         d.compile(&l.base_dir)
-                            .map_err(|msg| e.at(&format!("models[{}].service_time", model_index(sc, &m.name)), msg))
+                            .map_err(|msg| {
+                                e.at(
+                                    &format!("models[{}].service_time", model_index(sc, &m.name)),
+                                    msg,
+                                )
+                            })
                             .ok()
                             .map(|sampler| Cost::Generic {
                                 sampler,
@@ -448,18 +461,18 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 (None, Some(b)) => match b.curve(&gpus) {
                     Ok(curve) => Some(table_cost(&curve, pool, batching, &gpus)),
                     Err(msg) => {
-                        e.at(&format!("models[{}].batch_latency", model_index(sc, &m.name)), msg);
+                        e.at(
+                            &format!("models[{}].batch_latency", model_index(sc, &m.name)),
+                            msg,
+                        );
                         None
                     }
                 },
                 _ => None,
             },
-            (None, Some(b), Some(pool)) => Some(table_cost(
-                &BatchCurve::Roofline(b),
-                pool,
-                batching,
-                &gpus,
-            )),
+            (None, Some(b), Some(pool)) => {
+                Some(table_cost(&BatchCurve::Roofline(b), pool, batching, &gpus))
+            }
         };
         if !ok {
             services.push(None);
@@ -508,7 +521,10 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             continue;
         }
         let mut sizes = Vec::new();
-        for (field, d) in [("prompt_tokens", &w.prompt_tokens), ("output_tokens", &w.output_tokens)] {
+        for (field, d) in [
+            ("prompt_tokens", &w.prompt_tokens),
+            ("output_tokens", &w.output_tokens),
+        ] {
             sizes.push(match d {
                 None => None,
                 Some(d) => match d.check().and_then(|_| d.compile(&l.base_dir)) {
@@ -520,14 +536,15 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 },
             });
         }
-        let load = match workload::compile(&w.arrivals, &w.service, &l.base_dir) {
-            Ok(Compiled::Open(p)) => {
-                if let Some(rate) = p.mean_rate(horizon) {
-                    expected_arrivals += rate * horizon.as_secs_f64();
-                }
+        let load = match arrivals::compile(&w.arrivals, &w.service, &l.base_dir) {
+            Ok(Arrivals::Open(p)) => {
+                expected_arrivals += p.mean_rate(horizon) * horizon.as_secs_f64();
                 Load::Open(p)
             }
-            Ok(Compiled::Closed { users, think }) => Load::Closed { users, think },
+            Ok(Arrivals::Closed(c)) => Load::Closed {
+                users: c.users,
+                think: c.think_time,
+            },
             Err(msg) => {
                 e.at(&at("arrivals"), msg);
                 continue;
@@ -597,7 +614,12 @@ fn model_index(sc: &Scenario, name: &str) -> usize {
 }
 
 /// a(b) for every batch size the service can form, on its GPU share.
-fn table_cost(curve: &BatchCurve, pool: &PoolPlan, batching: Batching, gpus: &[GpuProfile]) -> Cost {
+fn table_cost(
+    curve: &BatchCurve,
+    pool: &PoolPlan,
+    batching: Batching,
+    gpus: &[GpuProfile],
+) -> Cost {
     let max = match batching {
         Batching::None => 1,
         Batching::Dynamic { max_batch, .. } => max_batch,
@@ -613,7 +635,11 @@ fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
     let at = |f: &str| format!("services[{i}].slo.{f}");
     if slo.ttft_p95.is_some() || slo.tpot_p95.is_some() {
         e.at(
-            &at(if slo.ttft_p95.is_some() { "ttft_p95" } else { "tpot_p95" }),
+            &at(if slo.ttft_p95.is_some() {
+                "ttft_p95"
+            } else {
+                "tpot_p95"
+            }),
             "TTFT and TPOT apply to LLM models; bound latency_p95 or latency_p99 instead",
         );
     }
@@ -639,7 +665,10 @@ fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
         plan.terms.push(("wait_p99_ms", w.0.as_millis_f64()));
     }
     if plan.terms.is_empty() && slo.ttft_p95.is_none() && slo.tpot_p95.is_none() {
-        e.at(&format!("services[{i}].slo"), "an SLO needs at least one bound, e.g. `latency_p99: 500ms`");
+        e.at(
+            &format!("services[{i}].slo"),
+            "an SLO needs at least one bound, e.g. `latency_p99: 500ms`",
+        );
     }
     plan
 }
@@ -655,7 +684,12 @@ mod tests {
         assert_eq!(c.metric, "latency_p99_ms");
         assert_eq!(c.op, CheckOp::Le);
         assert_eq!(c.value, 500.0);
-        assert!(parse_check("chat.users_per_gpu>=8").unwrap().op.holds(9.0, 8.0));
+        assert!(
+            parse_check("chat.users_per_gpu>=8")
+                .unwrap()
+                .op
+                .holds(9.0, 8.0)
+        );
         assert!(parse_check("latency <= 5").is_err());
         assert!(parse_check("chat.x <= fast").is_err());
     }

@@ -33,7 +33,7 @@ pub fn take(batching: Batching, queued: usize, oldest_arrival: SimTime, now: Sim
             if queued >= max_batch as usize {
                 Take::Now(max_batch as usize)
             } else {
-                let due = oldest_arrival.add(max_delay);
+                let due = oldest_arrival + max_delay;
                 if now >= due {
                     Take::Now(queued)
                 } else {
@@ -65,12 +65,18 @@ mod tests {
             take(DYN, 3, SimTime(1_000_000), SimTime(2_000_000)),
             Take::WaitUntil(SimTime(6_000_000))
         );
-        assert_eq!(take(DYN, 3, SimTime(1_000_000), SimTime(6_000_000)), Take::Now(3));
+        assert_eq!(
+            take(DYN, 3, SimTime(1_000_000), SimTime(6_000_000)),
+            Take::Now(3)
+        );
     }
 
     #[test]
     fn no_batching_takes_one() {
-        assert_eq!(take(Batching::None, 5, SimTime(0), SimTime(0)), Take::Now(1));
+        assert_eq!(
+            take(Batching::None, 5, SimTime(0), SimTime(0)),
+            Take::Now(1)
+        );
         assert_eq!(take(Batching::None, 0, SimTime(0), SimTime(0)), Take::Idle);
     }
 }

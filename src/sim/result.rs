@@ -114,7 +114,10 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         put("requests", s.arrivals as f64);
         put("completed", completed);
         put("dropped", s.dropped as f64);
-        put("throughput_rps", ratio(s.completions_in_window as f64, window));
+        put(
+            "throughput_rps",
+            ratio(s.completions_in_window as f64, window),
+        );
         let arrival_rate = ratio(s.arrivals as f64, window);
         put("arrival_rate_rps", arrival_rate);
         put("latency_mean_ms", s.latency.mean_ms());
@@ -129,7 +132,10 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             "service_time_mean_ms",
             ratio(s.service_ns as f64 * 1e-6, s.batches as f64),
         );
-        put("batch_size_mean", ratio(s.batch_items as f64, s.batches as f64));
+        put(
+            "batch_size_mean",
+            ratio(s.batch_items as f64, s.batches as f64),
+        );
         let slots = s.scheduled as f64 * sp.concurrency as f64;
         put(
             "gpu_utilization",
@@ -139,7 +145,10 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         put("in_system_mean", in_system);
         // Little's law L = lambda W, with W the mean latency of the requests that finished.
         let lw = arrival_rate * s.latency.mean_ms() * 1e-3;
-        put("littles_law_error", ratio((in_system - lw).abs(), in_system));
+        put(
+            "littles_law_error",
+            ratio((in_system - lw).abs(), in_system),
+        );
         let replicas_mean = ratio(s.replicas.area_secs(end), window);
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
@@ -188,7 +197,10 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             }
             None => 0.0,
         };
-        put("saturated", if s.saturated_at.is_some() { 1.0 } else { 0.0 });
+        put(
+            "saturated",
+            if s.saturated_at.is_some() { 1.0 } else { 0.0 },
+        );
         put("queue_growth_rps", growth);
     }
     let mut nodes = 0.0;
@@ -281,7 +293,9 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
     for r in reps {
         for p in &r.timeseries {
             if p.value.is_finite() {
-                let e = acc.entry((p.sample, p.component, p.metric)).or_insert((0.0, 0));
+                let e = acc
+                    .entry((p.sample, p.component, p.metric))
+                    .or_insert((0.0, 0));
                 e.0 += p.value;
                 e.1 += 1;
             }

@@ -46,7 +46,6 @@ struct Slot {
 
 struct Replica {
     svc: u32,
-    node: Option<u32>,
     ready: bool,
     queue: VecDeque<Req>,
     slots: Vec<Slot>,
@@ -176,7 +175,6 @@ impl<'p> World<'p> {
                 let r = reps.len() as u32;
                 reps.push(Replica {
                     svc: si as u32,
-                    node,
                     ready: false,
                     queue: VecDeque::new(),
                     slots: (0..sp.concurrency)
@@ -283,7 +281,10 @@ impl<'p> World<'p> {
         let end = self.q.now();
         if let Some(p) = progress {
             // A replication stopped early still counts as done for the progress bar.
-            p.fetch_add(self.plan.duration.since(reported).0 / 1000, Ordering::Relaxed);
+            p.fetch_add(
+                self.plan.duration.since(reported).0 / 1000,
+                Ordering::Relaxed,
+            );
         }
         super::result::collect(self.plan, self.rep_index, end, self.into_parts())
     }
@@ -366,12 +367,18 @@ impl<'p> World<'p> {
         if req.prompt == 0
             && let Some(d) = &wp.prompt_tokens
         {
-            req.prompt = d.sample(&mut wl.size_rng).round().clamp(1.0, u32::MAX as f64) as u32;
+            req.prompt = d
+                .sample(&mut wl.size_rng)
+                .round()
+                .clamp(1.0, u32::MAX as f64) as u32;
         }
         if req.output == 0
             && let Some(d) = &wp.output_tokens
         {
-            req.output = d.sample(&mut wl.size_rng).round().clamp(1.0, u32::MAX as f64) as u32;
+            req.output = d
+                .sample(&mut wl.size_rng)
+                .round()
+                .clamp(1.0, u32::MAX as f64) as u32;
         }
         req
     }
@@ -468,7 +475,7 @@ impl<'p> World<'p> {
             && let Load::Closed { think, .. } = &self.plan.workloads[req.wl as usize].load
         {
             let t = think.sample_time(&mut wl.think_rng);
-            self.q.schedule(now.add(t), Ev::Think(req.wl));
+            self.q.schedule(now + t, Ev::Think(req.wl));
         }
     }
 
@@ -509,9 +516,14 @@ impl<'p> World<'p> {
             if s.idle.is_empty() {
                 return;
             }
-            let Some(n) =
-                Self::batch_size(batching, &s.queue, now, &mut s.timer, &mut self.q, si as u32)
-            else {
+            let Some(n) = Self::batch_size(
+                batching,
+                &s.queue,
+                now,
+                &mut s.timer,
+                &mut self.q,
+                si as u32,
+            ) else {
                 return;
             };
             let Some((r, slot)) = s.idle.pop() else {
@@ -583,7 +595,7 @@ impl<'p> World<'p> {
         s.running += n as u64;
         s.busy.add(now, 1);
         self.reps[r as usize].slots[slot as usize].batch = batch;
-        self.q.schedule(now.add(dur), Ev::Done { rep: r, slot });
+        self.q.schedule(now + dur, Ev::Done { rep: r, slot });
     }
 
     fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
@@ -707,7 +719,10 @@ impl<'p> World<'p> {
             put(ts_metric::QUEUE_LENGTH, s.waiting as f64);
             put(ts_metric::IN_FLIGHT, s.running as f64);
             put(ts_metric::ARRIVALS_RPS, s.iv_arrivals as f64 / interval);
-            put(ts_metric::THROUGHPUT_RPS, s.iv_completions as f64 / interval);
+            put(
+                ts_metric::THROUGHPUT_RPS,
+                s.iv_completions as f64 / interval,
+            );
             put(ts_metric::LATENCY_P95_MS, s.iv_latency.quantile_ms(0.95));
             put(
                 ts_metric::GPU_UTILIZATION,
@@ -721,7 +736,7 @@ impl<'p> World<'p> {
             s.iv_completions = 0;
             s.iv_latency.reset();
         }
-        let next = now.add(self.plan.report_interval);
+        let next = now + self.plan.report_interval;
         if next <= self.plan.duration {
             self.q.schedule(next, Ev::Sample);
         }

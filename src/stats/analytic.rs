@@ -58,7 +58,12 @@ pub fn machine_repairman(n: u32, c: u32, think: f64, service: f64) -> (f64, f64)
     let max = logp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let p: Vec<f64> = logp.iter().map(|l| (l - max).exp()).collect();
     let total: f64 = p.iter().sum();
-    let mean_k: f64 = p.iter().enumerate().map(|(k, pk)| k as f64 * pk).sum::<f64>() / total;
+    let mean_k: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(k, pk)| k as f64 * pk)
+        .sum::<f64>()
+        / total;
     let throughput: f64 = p
         .iter()
         .enumerate()

@@ -1,0 +1,24 @@
+//! Workloads: what requests arrive, when, and how big they are.
+//!
+//! - [`dist`]: the distributions a scenario writes for durations (`service_time`, think
+//!   times) and counts (`prompt_tokens`, `output_tokens`), compiled into [`Sampler`]s.
+//! - [`arrivals`]: the arrival processes of `workloads[].arrivals` (poisson, on_off,
+//!   diurnal, step, ramp, trace, closed), compiled into an [`ArrivalProcess`] for open loops
+//!   or a [`ClosedLoop`] of users.
+//!
+//! Parsing, checking and compiling are separate steps: serde parses ([`Dist`],
+//! [`ArrivalSpec`]), `check()` validates with messages that name the field and the limit,
+//! and `compile()` reads any CSV file and builds the form the simulator draws from, so that
+//! `capsim validate` can stop before any file is read. Nothing here allocates per draw and
+//! nothing dispatches through `Box<dyn>`.
+//!
+//! Every random draw takes the caller's [`SimRng`](crate::engine::SimRng): give each
+//! workload its own [`stream`](crate::engine::stream) and the same seed yields the same
+//! arrivals on any machine.
+
+pub mod arrivals;
+pub mod dist;
+mod trace;
+
+pub use arrivals::{Arrival, ArrivalProcess, ArrivalSpec, Arrivals, ClosedLoop, ThinkTime};
+pub use dist::{Count, Dist, Q, Quantity, Sampler, Secs};
