@@ -1,7 +1,8 @@
 //! `capsim profiles`.
 
 pub(super) fn print() {
-    print!("{}", crate::hardware::profiles_table());
-    println!();
-    print!("{}", crate::models::batch::profiles_table());
+    println!("GPU profiles\n");
+    println!("{}", crate::hardware::profiles_table().trim_end());
+    println!("\nBatch-latency models (non-LLM networks)\n");
+    println!("{}", crate::models::batch::profiles_table().trim_end());
 }

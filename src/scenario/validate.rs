@@ -3,7 +3,7 @@
 
 use super::Loaded;
 use super::types::{BatchingSpec, Scenario, SloSpec, limits};
-use super::yaml::{LoadError, error_at, suggest};
+use super::yaml::{LoadError, error_at, locate, suggest};
 use crate::engine::SimTime;
 use crate::hardware::{self, GpuProfile};
 use crate::models::batch::{self as batch_models, BatchCurve};
@@ -19,6 +19,24 @@ impl Errs<'_> {
     fn at(&mut self, path: &str, msg: impl Into<String>) {
         self.out
             .push(error_at(&self.l.file, &self.l.tree, path, msg.into()));
+    }
+
+    /// Like [`Errs::at`] for a message of the form `kind: field ...` about the tagged value
+    /// at `path` (`{poisson: {rate: ...}}`): points at `path.kind.field` when the file has it.
+    fn at_param(&mut self, path: &str, msg: String) {
+        let tree = &self.l.tree;
+        let refined = msg.split_once(": ").and_then(|(kind, rest)| {
+            let field: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let parent = format!("{path}.{kind}");
+            let child = format!("{parent}.{field}");
+            let found = locate(tree, &child);
+            (!field.is_empty() && found.is_some() && found != locate(tree, &parent))
+                .then_some(child)
+        });
+        self.at(refined.as_deref().unwrap_or(path), msg);
     }
 }
 
@@ -225,7 +243,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         match (&m.service_time, &m.batch_latency) {
             (Some(d), None) => {
                 if let Err(msg) = d.check() {
-                    e.at(&format!("models[{i}].service_time"), msg);
+                    e.at_param(&format!("models[{i}].service_time"), msg);
                 }
             }
             (None, Some(b)) => {
@@ -517,7 +535,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             );
         }
         if let Err(msg) = w.arrivals.check() {
-            e.at(&at("arrivals"), msg);
+            e.at_param(&at("arrivals"), msg);
             continue;
         }
         let mut sizes = Vec::new();
@@ -530,7 +548,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 Some(d) => match d.check().and_then(|_| d.compile(&l.base_dir)) {
                     Ok(s) => Some(s),
                     Err(msg) => {
-                        e.at(&at(field), msg);
+                        e.at_param(&at(field), msg);
                         None
                     }
                 },
@@ -593,6 +611,8 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     }
 
     if !e.out.is_empty() {
+        // In file order, as a reader fixes them.
+        e.out.sort_by_key(|x| (x.line, x.col));
         return Err(e.out);
     }
     Ok(Plan {
