@@ -4,36 +4,28 @@
 //! tie-breaking by event content.
 
 use super::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
+/// One pending event. (time, seq) as two u64s rather than a u128 keeps entries 8-aligned, so
+/// an entry with a small event is 24 bytes instead of 32.
 struct Entry<E> {
-    // time in the high 64 bits, sequence in the low 64: one integer compare per sift step.
-    key: u128,
+    time: u64,
+    seq: u64,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the earliest key is on top.
-        other.key.cmp(&self.key)
+impl<E> Entry<E> {
+    #[inline(always)]
+    fn before(&self, other: &Entry<E>) -> bool {
+        (self.time, self.seq) < (other.time, other.seq)
     }
 }
 
 /// A priority queue of events of type `E`, earliest first, FIFO among equal times.
+///
+/// A binary min-heap written out by hand: sifts move a hole instead of swapping, and the
+/// (time, seq) order is total, so no tie can depend on the event's content.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: Vec<Entry<E>>,
     seq: u64,
     now: SimTime,
 }
@@ -47,17 +39,13 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            seq: 0,
-            now: SimTime::ZERO,
-        }
+        Self::with_capacity(0)
     }
 
     /// An empty queue with room for `n` pending events.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(n),
+            heap: Vec::with_capacity(n),
             seq: 0,
             now: SimTime::ZERO,
         }
@@ -73,10 +61,25 @@ impl<E> EventQueue<E> {
     /// so that causality holds even if a model computes a stale time.
     #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) {
-        let t = at.max(self.now);
-        let key = ((t.0 as u128) << 64) | self.seq as u128;
+        let entry = Entry {
+            time: at.max(self.now).0,
+            seq: self.seq,
+            event,
+        };
         self.seq += 1;
-        self.heap.push(Entry { key, event });
+        // Sift up: move parents down until the entry's place is found.
+        let mut i = self.heap.len();
+        self.heap.push(entry);
+        let h = &mut self.heap;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if h[i].before(&h[parent]) {
+                h.swap(i, parent);
+                i = parent;
+            } else {
+                break;
+            }
+        }
     }
 
     /// Schedules `event` after `delay` from now.
@@ -88,14 +91,38 @@ impl<E> EventQueue<E> {
     /// Pops the earliest event and advances the clock to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = self.heap.pop()?;
-        self.now = SimTime((e.key >> 64) as u64);
-        Some((self.now, e.event))
+        let last = self.heap.pop()?;
+        let top = if self.heap.is_empty() {
+            last
+        } else {
+            let top = std::mem::replace(&mut self.heap[0], last);
+            // Sift the moved entry down.
+            let h = &mut self.heap;
+            let n = h.len();
+            let mut i = 0;
+            loop {
+                let l = 2 * i + 1;
+                if l >= n {
+                    break;
+                }
+                let r = l + 1;
+                let c = if r < n && h[r].before(&h[l]) { r } else { l };
+                if h[c].before(&h[i]) {
+                    h.swap(i, c);
+                    i = c;
+                } else {
+                    break;
+                }
+            }
+            top
+        };
+        self.now = SimTime(top.time);
+        Some((self.now, top.event))
     }
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime((e.key >> 64) as u64))
+        self.heap.first().map(|e| SimTime(e.time))
     }
 
     /// Number of pending events.

@@ -402,6 +402,7 @@ pub fn compile(spec: &ArrivalSpec, service: &str, base_dir: &Path) -> Result<Arr
     spec.check()?;
     let s = |d: Duration| secs_of(d.0);
     let kind = match spec {
+        ArrivalSpec::Poisson { rate } if rate.0 > 0.0 => Kind::Poisson(1e9 / rate.0),
         ArrivalSpec::Poisson { rate } => Kind::piecewise(vec![(0.0, rate.0)]),
         ArrivalSpec::Step { from, to, at } => {
             let at = s(*at);
@@ -475,6 +476,9 @@ pub struct ArrivalProcess {
 
 #[derive(Clone, Debug)]
 enum Kind {
+    /// Homogeneous Poisson: the hot case, kept apart from [`Piecewise`] so that an arrival
+    /// costs one exponential draw and one integer add. Holds the mean gap in nanoseconds.
+    Poisson(f64),
     Piecewise(Piecewise),
     OnOff(OnOff),
     Diurnal(Diurnal),
@@ -696,13 +700,24 @@ impl ArrivalProcess {
     /// from `now` (exact, being memoryless), a trace skips the rows before it.
     pub fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
         match &mut self.kind {
+            Kind::Poisson(mean_gap_ns) => {
+                let e: f64 = Exp1.sample(rng);
+                let at = now + SimTime((e * *mean_gap_ns + 0.5) as u64);
+                (at.as_secs_f64() < END_SECS).then_some(Arrival {
+                    at,
+                    prompt_tokens: None,
+                    output_tokens: None,
+                })
+            }
             Kind::Piecewise(p) => {
-                catch_up(&mut p.t, now);
+                // Restart from the caller's integer clock: no float time accumulates.
+                p.t = p.t.max(secs_of(now)).min(secs_of(now) + 1e-9);
                 p.next(rng).and_then(arrival_at)
             }
             Kind::OnOff(p) => p.next(now, rng).and_then(arrival_at),
             Kind::Diurnal(p) => {
-                catch_up(&mut p.t, now);
+                // Restart from the caller's integer clock: no float time accumulates.
+                p.t = p.t.max(secs_of(now)).min(secs_of(now) + 1e-9);
                 p.next(rng).and_then(arrival_at)
             }
             Kind::Trace(p) => p.next(now),
@@ -712,6 +727,7 @@ impl ArrivalProcess {
     /// Back to the state before the first arrival.
     pub fn reset(&mut self) {
         match &mut self.kind {
+            Kind::Poisson(_) => {}
             Kind::Piecewise(p) => {
                 p.seg = 0;
                 p.t = 0.0;
@@ -733,6 +749,7 @@ impl ArrivalProcess {
     pub fn mean_rate(&self, horizon: SimTime) -> f64 {
         let h = secs_of(horizon);
         match &self.kind {
+            Kind::Poisson(mean_gap_ns) => 1e9 / mean_gap_ns,
             Kind::Piecewise(p) if h == 0.0 => p.knots.last().map_or(0.0, |k| k.1),
             Kind::Piecewise(p) => p.integral(h) / h,
             Kind::OnOff(p) => {
