@@ -39,6 +39,25 @@ pub enum Outcome {
     ChecksFailed,
 }
 
+/// Writes results to stdout. A closed pipe (`capsim run ... | head`) ends the program quietly,
+/// as Unix tools do, instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("capsim: cannot write to stdout: {e}");
+        std::process::exit(3);
+    }
+}
+
+/// Like [`emit`], with a newline.
+pub fn emitln(text: &str) {
+    emit(&format!("{text}\n"));
+}
+
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {

@@ -1,8 +1,9 @@
 //! `capsim profiles`.
 
 pub(super) fn print() {
-    println!("GPU profiles\n");
-    println!("{}", crate::hardware::profiles_table().trim_end());
-    println!("\nBatch-latency models (non-LLM networks)\n");
-    println!("{}", crate::models::batch::profiles_table().trim_end());
+    super::emit(&format!(
+        "GPU profiles\n\n{}\n\nBatch-latency models (non-LLM networks)\n\n{}\n",
+        crate::hardware::profiles_table().trim_end(),
+        crate::models::batch::profiles_table().trim_end()
+    ));
 }

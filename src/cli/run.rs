@@ -46,13 +46,12 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     report::write_all(&report, &dir)
         .map_err(|e| anyhow::anyhow!("cannot write results to {}: {e}", dir.display()))?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report::summary_json(&report))?
-        );
+        super::emitln(&serde_json::to_string_pretty(&report::summary_json(
+            &report,
+        ))?);
     } else {
-        print!("{}", report::text_table(&report));
-        println!("\nresults written to {}/", dir.display());
+        super::emit(&report::text_table(&report));
+        super::emitln(&format!("\nresults written to {}/", dir.display()));
     }
     // Checks are gates: print each, fail the run (exit 1) if one does not hold.
     let mut failed = false;
@@ -73,7 +72,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         if args.json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            super::emitln(&line);
         }
     }
     Ok(if failed {

@@ -8,7 +8,7 @@ pub(super) fn validate(files: &[PathBuf]) -> anyhow::Result<Outcome> {
     let mut errors = Vec::new();
     for f in files {
         match scenario::plan_file(f, &[]) {
-            Ok(_) => println!("ok {}", f.display()),
+            Ok(_) => super::emitln(&format!("ok {}", f.display())),
             Err(InputErrors(es)) => errors.extend(es),
         }
     }
