@@ -36,6 +36,9 @@ fn mmc_case(c: u32, rho: f64, customers: f64, seed: u64) {
     let pw = erlang_c(c, lambda / MU);
     let sim_wq = r.mean("s", "wait_mean_ms");
     let sim_pw = r.mean("s", "wait_probability");
+    eprintln!(
+        "M/M/{c} rho {rho}: Wq {sim_wq:.4} ms (Erlang C {wq:.4}), P(wait) {sim_pw:.4} ({pw:.4})"
+    );
     assert!(
         rel(sim_wq, wq) < 0.03,
         "M/M/{c} rho {rho}: mean wait {sim_wq} ms, Erlang C {wq} ms"
@@ -90,6 +93,7 @@ fn mg1_case(service: &str, es: f64, scv: f64, rho: f64, customers: f64, seed: u6
     let r = run(&y);
     let wq = mg1_mean_wait(lambda, es, scv) * 1e3;
     let sim = r.mean("s", "wait_mean_ms");
+    eprintln!("M/G/1 {service} rho {rho}: Wq {sim:.4} ms (P-K {wq:.4})");
     assert!(
         rel(sim, wq) < 0.03,
         "M/G/1 {service} rho {rho}: mean wait {sim} ms, P-K {wq} ms"
@@ -173,6 +177,9 @@ workloads:
         let (x, resp) = machine_repairman(users, c, think_s, 0.050);
         let sim_x = r.mean("s", "throughput_rps");
         let sim_r = r.mean("s", "latency_mean_ms") * 1e-3;
+        eprintln!(
+            "M/M/{c}//{users}: X {sim_x:.4}/s (exact {x:.4}), R {sim_r:.5} s (exact {resp:.5})"
+        );
         assert!(
             rel(sim_x, x) < 0.02,
             "N={users} c={c}: throughput {sim_x}, exact {x}"
@@ -211,6 +218,7 @@ fn confidence_intervals_cover_the_truth() {
         }
     }
     let coverage = covered as f64 / seeds as f64;
+    eprintln!("CI coverage over {seeds} seeds: {coverage}");
     // Binomial(200, 0.95) has sd 1.5%: 0.90..0.99 is more than 3 sd either side.
     assert!((0.90..=0.99).contains(&coverage), "coverage {coverage}");
 }

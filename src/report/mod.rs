@@ -157,6 +157,23 @@ pub fn text_table(report: &Report) -> String {
             let _ = writeln!(out, "    {:<22} {:>12}{ci}", r.metric, fmt_num(e.mean));
         }
     }
+    // Little's law is a self-check: a large error outside saturation means too short a run.
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "littles_law_error")
+    {
+        let sat = report.saturated.iter().any(|(s, _, _)| *s == r.component);
+        if !sat && r.estimate.mean > 0.05 {
+            let _ = writeln!(
+                out,
+                "\n  {}: Little's law is off by {:.1}% (L vs lambda W): the run is too short for \
+                 the queue to settle; lengthen duration or warmup",
+                r.component,
+                r.estimate.mean * 100.0
+            );
+        }
+    }
     for (svc, n, g) in &report.saturated {
         let _ = writeln!(
             out,
