@@ -43,8 +43,16 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
-    report::write_all(&report, &dir)
-        .map_err(|e| anyhow::anyhow!("cannot write results to {}: {e}", dir.display()))?;
+    // An unwritable --out is the user's to fix: report it as bad input (exit 2).
+    report::write_all(&report, &dir).map_err(|e| {
+        scenario::InputErrors(vec![scenario::LoadError {
+            file: dir.display().to_string(),
+            line: 0,
+            col: 0,
+            field: "--out".into(),
+            message: format!("cannot write the results: {e}"),
+        }])
+    })?;
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&report::summary_json(
             &report,

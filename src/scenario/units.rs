@@ -53,6 +53,9 @@ pub const MAX_DURATION_SECS: f64 = 10.0 * 365.0 * 86400.0;
 /// Parses a rate such as `20/s`, `1200/min`, `3/h`, `0.5/ms`; returns events per second.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
+    if t.parse::<f64>() == Ok(0.0) {
+        return Ok(0.0);
+    }
     let Some((num, per)) = t.split_once('/') else {
         return Err(format!(
             "expected a rate such as `20/s` or `1200/min`, found `{s}`"
@@ -222,6 +225,7 @@ mod tests {
         assert_eq!(parse_rate("3600/h").unwrap(), 1.0);
         assert!(parse_rate("-2/s").is_err());
         assert!(parse_rate("20").is_err());
+        assert_eq!(parse_rate("0").unwrap(), 0.0);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::engine::SimTime;
 use crate::hardware::{self, GpuProfile};
 use crate::models::batch::{self as batch_models, BatchCurve};
 use crate::sim::plan::{Batching, Cost, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan};
+use crate::sim::result;
 use crate::workload::arrivals::{self, Arrivals};
 
 struct Errs<'a> {
@@ -434,6 +435,23 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             }
         };
         let slo = s.slo.as_ref().map(|slo| slo_plan(slo, &mut e, i));
+        let is_batch_model = builtin_models.contains(&s.model)
+            || sc
+                .models
+                .iter()
+                .any(|m| m.name == s.model && m.batch_latency.is_some());
+        if is_batch_model && s.concurrency > 1 {
+            // a(b) is the latency of a batch with the whole GPU (or share) to itself; two
+            // batches at once would each get it, doubling the GPU.
+            e.at(
+                &at("concurrency"),
+                format!(
+                    "model `{}` is a batch-latency model: each batch already uses the whole GPU share, so concurrency must be 1; raise batching.dynamic.max_batch instead",
+                    s.model
+                ),
+            );
+            ok = false;
+        }
         // The model decides what an execution costs.
         let user_model = sc.models.iter().find(|m| m.name == s.model);
         let builtin = batch_models::builtin_batch_model(&s.model);
@@ -592,9 +610,26 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         match parse_check(c) {
             Err(msg) => e.at(&format!("checks[{i}]"), msg),
             Ok(check) => {
-                let known = service_names.contains(&check.component.as_str())
-                    || matches!(check.component.as_str(), "cluster" | "engine");
-                if !known {
+                let metrics = match check.component.as_str() {
+                    "cluster" => Some(result::CLUSTER_METRICS),
+                    "engine" => Some(result::ENGINE_METRICS),
+                    c if service_names.contains(&c) => Some(result::SERVICE_METRICS),
+                    _ => None,
+                };
+                if let Some(metrics) = metrics
+                    && !metrics.contains(&check.metric.as_str())
+                {
+                    e.at(
+                        &format!("checks[{i}]"),
+                        format!(
+                            "`{}` has no metric `{}`{}",
+                            check.component,
+                            check.metric,
+                            did_you_mean(&check.metric, metrics)
+                        ),
+                    );
+                }
+                if metrics.is_none() {
                     let mut comps = service_names.clone();
                     comps.push("cluster");
                     e.at(

@@ -87,7 +87,7 @@ pub enum Batching {
 /// Per-request latency bounds of a service's SLO.
 #[derive(Debug, Clone, Default)]
 pub struct SloPlan {
-    /// Bound on latency (the tightest of the latency terms), if any.
+    /// Per-request latency bound: that of the highest-percentile latency term, if any.
     pub latency: Option<SimTime>,
     /// Bound on queueing wait, if any.
     pub wait: Option<SimTime>,

@@ -38,6 +38,52 @@ pub mod ts_metric {
     ];
 }
 
+/// Every metric a service can report, in the order summary.csv lists them.
+pub const SERVICE_METRICS: &[&str] = &[
+    "requests",
+    "completed",
+    "dropped",
+    "throughput_rps",
+    "arrival_rate_rps",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "wait_mean_ms",
+    "wait_p99_ms",
+    "wait_probability",
+    "service_time_mean_ms",
+    "batch_size_mean",
+    "gpu_utilization",
+    "in_system_mean",
+    "littles_law_error",
+    "replicas_mean",
+    "replicas_max",
+    "pods_pending",
+    "gpus",
+    "gpu_hours",
+    "cost_per_1k_requests",
+    "slo_attainment",
+    "slo_met",
+    "users",
+    "users_per_gpu",
+    "saturated",
+    "queue_growth_rps",
+];
+
+/// Metrics of the `cluster` component.
+pub const CLUSTER_METRICS: &[&str] = &[
+    "nodes",
+    "gpus",
+    "gpus_allocated",
+    "gpu_allocation",
+    "pods_pending",
+];
+
+/// Metrics of the `engine` component.
+pub const ENGINE_METRICS: &[&str] = &["events"];
+
 /// One timeseries sample of one metric.
 #[derive(Debug, Clone, Copy)]
 pub struct TsPoint {
@@ -71,6 +117,8 @@ pub(super) struct SvcParts {
     pub replicas_max: i64,
     pub saturated_at: Option<SimTime>,
     pub in_system_at_window: i64,
+    pub waiting_at_window: u64,
+    pub waiting: u64,
     pub pending_pods: u32,
     pub closed_users: u32,
     pub scheduled: u32,
@@ -120,6 +168,8 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         );
         let arrival_rate = ratio(s.arrivals as f64, window);
         put("arrival_rate_rps", arrival_rate);
+        // Little's law holds for the requests admitted, not for those dropped at the door.
+        let admitted_rate = ratio((s.arrivals - s.dropped.min(s.arrivals)) as f64, window);
         put("latency_mean_ms", s.latency.mean_ms());
         put("latency_p50_ms", s.latency.quantile_ms(0.50));
         put("latency_p90_ms", s.latency.quantile_ms(0.90));
@@ -137,14 +187,12 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             ratio(s.batch_items as f64, s.batches as f64),
         );
         let slots = s.scheduled as f64 * sp.concurrency as f64;
-        put(
-            "gpu_utilization",
-            ratio(s.busy.area_secs(end), slots * window),
-        );
+        let utilization = ratio(s.busy.area_secs(end), slots * window);
+        put("gpu_utilization", utilization);
         let in_system = ratio(s.in_system.area_secs(end), window);
         put("in_system_mean", in_system);
         // Little's law L = lambda W, with W the mean latency of the requests that finished.
-        let lw = arrival_rate * s.latency.mean_ms() * 1e-3;
+        let lw = admitted_rate * s.latency.mean_ms() * 1e-3;
         put(
             "littles_law_error",
             ratio((in_system - lw).abs(), in_system),
@@ -162,7 +210,11 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             ratio(gpu_hours * pool.price_per_gpu_hour * 1000.0, completed),
         );
         if let Some(slo) = &sp.slo {
-            put("slo_attainment", ratio(s.slo_ok as f64, completed));
+            // A dropped request missed its objective.
+            put(
+                "slo_attainment",
+                ratio(s.slo_ok as f64, completed + s.dropped as f64),
+            );
             let met = slo.terms.iter().all(|(metric, bound)| {
                 let v = match *metric {
                     "latency_mean_ms" => s.latency.mean_ms(),
@@ -195,6 +247,13 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                 saturated.push((sp.name.clone(), t, g));
                 g
             }
+            // Never idle and a longer queue at the end than at the start: the service
+            // cannot keep up even though the queue stayed under the early-stop bound.
+            None if utilization >= 0.995 && s.waiting > s.waiting_at_window => {
+                let g = ratio((s.waiting - s.waiting_at_window) as f64, window);
+                saturated.push((sp.name.clone(), end, g));
+                g
+            }
             None => 0.0,
         };
         put(
@@ -223,6 +282,11 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
     m.push((c.clone(), "gpu_allocation", ratio(allocated, gpus)));
     m.push((c.clone(), "pods_pending", pending));
     m.push(("engine".to_string(), "events", parts.events as f64));
+    debug_assert!(m.iter().all(|(c, k, _)| match c.as_str() {
+        "cluster" => CLUSTER_METRICS.contains(k),
+        "engine" => ENGINE_METRICS.contains(k),
+        _ => SERVICE_METRICS.contains(k),
+    }));
     RepResult {
         metrics: m,
         timeseries: parts.ts,

@@ -29,9 +29,15 @@ struct Req {
 enum Ev {
     Arrival(u32),
     Think(u32),
-    Done { rep: u32, slot: u32 },
+    Done {
+        rep: u32,
+        slot: u32,
+    },
     BatchTimer(u32),
     Ready(u32),
+    /// Routes requests held while no replica was Ready; runs after every Ready of the same
+    /// instant, so that pods starting together share the backlog.
+    Release(u32),
     WarmupEnd,
     Sample,
     End,
@@ -73,6 +79,7 @@ struct Svc {
     ready: Vec<u32>,
     rr: usize,
     timer: bool,
+    release_pending: bool,
     route_rng: SimRng,
     service_rng: SimRng,
     waiting: u64,
@@ -98,6 +105,7 @@ struct Svc {
     replicas_max: i64,
     saturated_at: Option<SimTime>,
     in_system_at_window: i64,
+    waiting_at_window: u64,
     // Interval statistics for the timeseries.
     iv_latency: LatencyHist,
     iv_arrivals: u64,
@@ -151,6 +159,7 @@ impl<'p> World<'p> {
                 ready: Vec::new(),
                 rr: 0,
                 timer: false,
+                release_pending: false,
                 route_rng: stream(seed, rep, &format!("service/{}/routing", sp.name)),
                 service_rng: stream(seed, rep, &format!("service/{}/service_time", sp.name)),
                 waiting: 0,
@@ -175,6 +184,7 @@ impl<'p> World<'p> {
                 replicas_max: 0,
                 saturated_at: None,
                 in_system_at_window: 0,
+                waiting_at_window: 0,
                 iv_latency: LatencyHist::new(),
                 iv_arrivals: 0,
                 iv_completions: 0,
@@ -275,9 +285,21 @@ impl<'p> World<'p> {
                 Ev::Done { rep, slot } => self.on_done(now, rep, slot),
                 Ev::BatchTimer(owner) => self.on_timer(now, owner),
                 Ev::Ready(r) => self.on_ready(now, r),
+                Ev::Release(si) => self.on_release(now, si as usize),
                 Ev::WarmupEnd => self.on_warmup_end(now),
                 Ev::Sample => self.on_sample(now),
-                Ev::End => break,
+                Ev::End => {
+                    // A sample due at the very end ties with End: take it, so the
+                    // timeseries covers the whole run.
+                    let dt = self.plan.report_interval.0;
+                    if dt > 0
+                        && now.0.is_multiple_of(dt)
+                        && (self.sample_index as u64 + 1) * dt == now.0
+                    {
+                        self.on_sample(now);
+                    }
+                    break;
+                }
             }
             if self.stop {
                 break;
@@ -324,6 +346,8 @@ impl<'p> World<'p> {
                     replicas_max: s.replicas_max,
                     saturated_at: s.saturated_at,
                     in_system_at_window: s.in_system_at_window,
+                    waiting_at_window: s.waiting_at_window,
+                    waiting: s.waiting,
                     pending_pods: s.pending_pods,
                     closed_users: s.closed_users,
                     scheduled: s.reps.len() as u32,
@@ -686,27 +710,39 @@ impl<'p> World<'p> {
             self.pump_shared(now, si);
         } else {
             rep.free.extend((0..slots).rev());
-            // Requests held while no replica was Ready are routed now.
-            let held: Vec<Req> = self.svcs[si].queue.drain(..).collect();
-            for req in held {
-                let target = self.route(si);
-                let rep = &mut self.reps[target as usize];
-                rep.queue.push_back(req);
-                rep.outstanding += 1;
+            if !self.svcs[si].queue.is_empty() && !self.svcs[si].release_pending {
+                self.svcs[si].release_pending = true;
+                self.q.schedule(now, Ev::Release(si as u32));
             }
-            let ready = self.svcs[si].ready.clone();
-            for t in ready {
-                self.pump_replica(now, t);
-            }
+        }
+    }
+
+    fn on_release(&mut self, now: SimTime, si: usize) {
+        self.svcs[si].release_pending = false;
+        let held: Vec<Req> = self.svcs[si].queue.drain(..).collect();
+        for req in held {
+            let target = self.route(si);
+            let rep = &mut self.reps[target as usize];
+            rep.queue.push_back(req);
+            rep.outstanding += 1;
+        }
+        let ready = self.svcs[si].ready.clone();
+        for t in ready {
+            self.pump_replica(now, t);
         }
     }
 
     fn on_warmup_end(&mut self, now: SimTime) {
         for s in &mut self.svcs {
+            // The busy integral restarts for the summary; carry the part of the current
+            // report interval already elapsed so the next timeseries sample stays whole.
+            let in_interval = s.busy.area_secs(now) - s.iv_busy_area;
             s.in_system.restart(now);
             s.busy.restart(now);
             s.replicas.restart(now);
+            s.iv_busy_area = -in_interval;
             s.in_system_at_window = s.in_system.value();
+            s.waiting_at_window = s.waiting;
         }
     }
 
