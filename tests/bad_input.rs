@@ -284,6 +284,18 @@ fn malformed_scenarios_are_refused_with_their_place() {
             vec!["replications", "10000"],
         ),
         (
+            "unknown_check_metric",
+            format!("{GOOD}checks:\n  - web.latency_p99 <= 15\n").into_bytes(),
+            Some((18, 5)),
+            vec!["checks[0]", "did you mean `latency_p99_ms`"],
+        ),
+        (
+            "batch_model_with_concurrency",
+            edit("    replicas: 2", "    replicas: 2\n    concurrency: 4").into_bytes(),
+            Some((14, 18)),
+            vec!["services[0].concurrency", "max_batch"],
+        ),
+        (
             "absurd_arrivals",
             edit("duration: 10s", "duration: 3650d")
                 .replace("100/s", "1e8/s")

@@ -682,3 +682,30 @@ workloads:
     let got = r.mean("s", "wait_mean_ms");
     assert!(rel(got, want) < 0.04, "wait {got} ms vs P-K {want} ms");
 }
+
+#[test]
+fn an_overload_below_the_queue_bound_is_still_saturated() {
+    // rho = 1.2 for 200 s: the queue grows at lambda - mu = 20/s, to about 3,800, far below
+    // the 20,000 bound that stops a run. The server is never idle and the queue ends longer
+    // than it started: saturated, with the growth rate lambda - mu (truth: the fluid limit).
+    let r = run(&mm1_yaml(120.0, "200s", 20_000));
+    assert_eq!(r.mean("s", "saturated"), 1.0);
+    let growth = r.mean("s", "queue_growth_rps");
+    assert!(rel(growth, 20.0) < 0.25, "growth {growth}/s vs 20/s");
+}
+
+#[test]
+fn interval_utilization_stays_within_zero_and_one() {
+    // Utilization is a fraction of time: every timeseries sample lies in [0, 1], including
+    // the one that straddles the end of warm-up (10 s here, not a multiple of 3 s).
+    let y = mm1_yaml(80.0, "60s", 20_000).replace("report_interval: 60s", "report_interval: 3s");
+    let r = run(&y);
+    let mut seen = 0;
+    for (t, _, m, v) in &r.timeseries {
+        if *m == "gpu_utilization" {
+            seen += 1;
+            assert!((0.0..=1.0).contains(v), "utilization {v} at {t} s");
+        }
+    }
+    assert_eq!(seen, 20, "one sample every 3 s of 60 s");
+}

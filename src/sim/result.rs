@@ -1,6 +1,6 @@
 //! What a replication leaves behind, and how replications combine into a report.
 
-use super::plan::Plan;
+use super::plan::{Load, Plan};
 use crate::engine::SimTime;
 use crate::stats::{Estimate, LatencyHist, TimeIntegral};
 
@@ -117,7 +117,8 @@ pub(super) struct SvcParts {
     pub replicas_max: i64,
     pub saturated_at: Option<SimTime>,
     pub in_system_at_window: i64,
-    pub waiting_at_window: u64,
+    pub busy_at_mid: f64,
+    pub waiting_at_mid: u64,
     pub waiting: u64,
     pub pending_pods: u32,
     pub closed_users: u32,
@@ -233,6 +234,10 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             put("users", s.closed_users as f64);
             put("users_per_gpu", ratio(s.closed_users as f64, gpus));
         }
+        let open_loop = plan
+            .workloads
+            .iter()
+            .any(|w| plan.services[w.service].name == sp.name && matches!(w.load, Load::Open(_)));
         let growth = match s.saturated_at {
             Some(t) => {
                 let (from, base) = if t > plan.warmup {
@@ -247,19 +252,22 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                 saturated.push((sp.name.clone(), t, g));
                 g
             }
-            // Never idle and a longer queue at the end than at the start: the service
-            // cannot keep up even though the queue stayed under the early-stop bound.
-            None if utilization >= 0.995 && s.waiting > s.waiting_at_window => {
-                let g = ratio((s.waiting - s.waiting_at_window) as f64, window);
+            // Never idle over the second half of the window, and a longer queue at the end
+            // than at the midpoint: the service cannot keep up, although the queue stayed
+            // under the bound that stops a run early.
+            // (Closed loops are bounded by their users and never qualify.)
+            None if open_loop
+                && s.busy.area_secs(end) - s.busy_at_mid >= 0.995 * slots * window / 2.0
+                && s.waiting > s.waiting_at_mid =>
+            {
+                let g = ratio((s.waiting - s.waiting_at_mid) as f64, window / 2.0);
                 saturated.push((sp.name.clone(), end, g));
                 g
             }
             None => 0.0,
         };
-        put(
-            "saturated",
-            if s.saturated_at.is_some() { 1.0 } else { 0.0 },
-        );
+        let is_saturated = s.saturated_at.is_some() || growth > 0.0;
+        put("saturated", if is_saturated { 1.0 } else { 0.0 });
         put("queue_growth_rps", growth);
     }
     let mut nodes = 0.0;

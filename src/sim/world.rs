@@ -39,6 +39,8 @@ enum Ev {
     /// instant, so that pods starting together share the backlog.
     Release(u32),
     WarmupEnd,
+    /// Halfway through the measured window: a snapshot for saturation detection.
+    Midpoint,
     Sample,
     End,
 }
@@ -106,6 +108,8 @@ struct Svc {
     saturated_at: Option<SimTime>,
     in_system_at_window: i64,
     waiting_at_window: u64,
+    busy_at_mid: f64,
+    waiting_at_mid: u64,
     // Interval statistics for the timeseries.
     iv_latency: LatencyHist,
     iv_arrivals: u64,
@@ -185,6 +189,8 @@ impl<'p> World<'p> {
                 saturated_at: None,
                 in_system_at_window: 0,
                 waiting_at_window: 0,
+                busy_at_mid: 0.0,
+                waiting_at_mid: 0,
                 iv_latency: LatencyHist::new(),
                 iv_arrivals: 0,
                 iv_completions: 0,
@@ -254,6 +260,10 @@ impl<'p> World<'p> {
         if plan.warmup > SimTime::ZERO {
             q.schedule(plan.warmup, Ev::WarmupEnd);
         }
+        q.schedule(
+            plan.warmup + SimTime(plan.duration.since(plan.warmup).0 / 2),
+            Ev::Midpoint,
+        );
         if plan.report_interval > SimTime::ZERO && plan.report_interval <= plan.duration {
             q.schedule(plan.report_interval, Ev::Sample);
         }
@@ -287,6 +297,12 @@ impl<'p> World<'p> {
                 Ev::Ready(r) => self.on_ready(now, r),
                 Ev::Release(si) => self.on_release(now, si as usize),
                 Ev::WarmupEnd => self.on_warmup_end(now),
+                Ev::Midpoint => {
+                    for s in &mut self.svcs {
+                        s.busy_at_mid = s.busy.area_secs(now);
+                        s.waiting_at_mid = s.waiting;
+                    }
+                }
                 Ev::Sample => self.on_sample(now),
                 Ev::End => {
                     // A sample due at the very end ties with End: take it, so the
@@ -346,7 +362,8 @@ impl<'p> World<'p> {
                     replicas_max: s.replicas_max,
                     saturated_at: s.saturated_at,
                     in_system_at_window: s.in_system_at_window,
-                    waiting_at_window: s.waiting_at_window,
+                    busy_at_mid: s.busy_at_mid,
+                    waiting_at_mid: s.waiting_at_mid,
                     waiting: s.waiting,
                     pending_pods: s.pending_pods,
                     closed_users: s.closed_users,
