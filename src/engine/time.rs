@@ -23,10 +23,12 @@ impl SimTime {
         }
         // Adding 0.5 and truncating rounds half up; inline, unlike a call to libm's round().
         let ns = s * 1e9 + 0.5;
-        if ns >= u64::MAX as f64 {
+        if ns >= i64::MAX as f64 {
+            // Beyond 292 years: "never" (durations are limited to 10 years anyway).
             SimTime::MAX
         } else {
-            SimTime(ns as u64)
+            // Through i64: one instruction, where a direct f64 -> u64 cast takes several.
+            SimTime(ns as i64 as u64)
         }
     }
     /// From whole seconds.

@@ -702,7 +702,7 @@ impl ArrivalProcess {
         match &mut self.kind {
             Kind::Poisson(mean_gap_ns) => {
                 let e: f64 = Exp1.sample(rng);
-                let at = now + SimTime((e * *mean_gap_ns + 0.5) as u64);
+                let at = now + SimTime((e * *mean_gap_ns + 0.5).min(i64::MAX as f64) as i64 as u64);
                 (at.as_secs_f64() < END_SECS).then_some(Arrival {
                     at,
                     prompt_tokens: None,
