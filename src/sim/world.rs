@@ -56,6 +56,15 @@ fn take_front(queue: &mut VecDeque<Req>, n: usize, batch: &mut Vec<Req>) {
     }
 }
 
+/// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
+#[inline]
+fn think_again(plan: &Plan, wl: &mut Wl, q: &mut EventQueue<Ev>, now: SimTime, w: u32) {
+    if let Load::Closed { think, .. } = &plan.workloads[w as usize].load {
+        let t = think.sample_time(&mut wl.think_rng);
+        q.schedule(now + t, Ev::Think(w));
+    }
+}
+
 /// Timer owners: a service's shared queue, or one replica's queue.
 const REPLICA_OWNER: u32 = 1 << 31;
 
@@ -524,14 +533,11 @@ impl<'p> World<'p> {
         self.after_response(now, req);
     }
 
-    /// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
+    /// A closed-loop user whose request was dropped thinks, then sends again.
     fn after_response(&mut self, now: SimTime, req: Req) {
         let wl = &mut self.wls[req.wl as usize];
-        if wl.closed
-            && let Load::Closed { think, .. } = &self.plan.workloads[req.wl as usize].load
-        {
-            let t = think.sample_time(&mut wl.think_rng);
-            self.q.schedule(now + t, Ev::Think(req.wl));
+        if wl.closed {
+            think_again(self.plan, wl, &mut self.q, now, req.wl);
         }
     }
 
@@ -585,9 +591,12 @@ impl<'p> World<'p> {
             let Some((r, slot)) = s.idle.pop() else {
                 return;
             };
-            let mut batch = std::mem::take(&mut self.reps[r as usize].slots[slot as usize].batch);
-            take_front(&mut s.queue, n, &mut batch);
-            self.start(now, r, slot, batch);
+            take_front(
+                &mut s.queue,
+                n,
+                &mut self.reps[r as usize].slots[slot as usize].batch,
+            );
+            self.start(now, r, slot);
         }
     }
 
@@ -612,20 +621,23 @@ impl<'p> World<'p> {
             let Some(slot) = rep.free.pop() else {
                 return;
             };
-            let mut batch = std::mem::take(&mut rep.slots[slot as usize].batch);
-            take_front(&mut rep.queue, n, &mut batch);
-            self.start(now, r, slot, batch);
+            let rep = &mut *rep;
+            take_front(&mut rep.queue, n, &mut rep.slots[slot as usize].batch);
+            self.start(now, r, slot);
         }
     }
 
-    /// Starts `batch` on slot `slot` of replica `r`.
-    fn start(&mut self, now: SimTime, r: u32, slot: u32, mut batch: Vec<Req>) {
-        let si = self.reps[r as usize].svc as usize;
-        let sp = &self.plan.services[si];
-        let warmup = self.plan.warmup;
-        let s = &mut self.svcs[si];
+    /// Starts the batch already placed in slot `slot` of replica `r`.
+    fn start(&mut self, now: SimTime, r: u32, slot: u32) {
+        let plan = self.plan;
+        let warmup = plan.warmup;
+        let World { reps, svcs, q, .. } = self;
+        let rep = &mut reps[r as usize];
+        let si = rep.svc as usize;
+        let batch = &mut rep.slots[slot as usize].batch;
+        let s = &mut svcs[si];
         let n = batch.len();
-        let dur = match &sp.cost {
+        let dur = match &plan.services[si].cost {
             Cost::Generic { sampler, scale } => {
                 SimTime::from_secs_f64(sampler.sample(&mut s.service_rng) * scale)
             }
@@ -650,29 +662,32 @@ impl<'p> World<'p> {
         s.waiting -= n as u64;
         s.running += n as u64;
         s.busy.add(now, 1);
-        self.reps[r as usize].slots[slot as usize].batch = batch;
-        self.q.schedule(now + dur, Ev::Done { rep: r, slot });
+        q.schedule(now + dur, Ev::Done { rep: r, slot });
     }
 
     fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
         let si = self.reps[r as usize].svc as usize;
-        let warmup = self.plan.warmup;
-        let slo = self.plan.services[si].slo.as_ref();
-        let batch = std::mem::take(&mut self.reps[r as usize].slots[slot as usize].batch);
+        let plan = self.plan;
+        let warmup = plan.warmup;
+        let slo = plan.services[si].slo.as_ref();
+        // Split borrows: the batch stays in its slot while the service's statistics, the
+        // event queue and the workloads are updated (no Vec moved in the hot path).
+        let World {
+            reps, svcs, wls, q, ..
+        } = self;
+        let rep = &mut reps[r as usize];
+        let batch = &mut rep.slots[slot as usize].batch;
         let n = batch.len();
-        {
-            let s = &mut self.svcs[si];
-            s.busy.add(now, -1);
-            s.running -= n as u64;
-            s.in_system.add(now, -(n as i64));
-            s.iv_completions += n as u64;
-            if now >= warmup {
-                s.completions_in_window += n as u64;
-            }
+        let s = &mut svcs[si];
+        s.busy.add(now, -1);
+        s.running -= n as u64;
+        s.in_system.add(now, -(n as i64));
+        s.iv_completions += n as u64;
+        if now >= warmup {
+            s.completions_in_window += n as u64;
         }
-        for req in &batch {
+        for req in batch.iter() {
             let latency = now.since(req.arrival);
-            let s = &mut self.svcs[si];
             s.iv_latency.record(latency);
             if req.arrival >= warmup {
                 s.completed += 1;
@@ -685,14 +700,14 @@ impl<'p> World<'p> {
                     }
                 }
             }
-            self.after_response(now, *req);
+            let wl = &mut wls[req.wl as usize];
+            if wl.closed {
+                think_again(plan, wl, q, now, req.wl);
+            }
         }
-        let mut batch = batch;
         batch.clear();
-        let rep = &mut self.reps[r as usize];
-        rep.slots[slot as usize].batch = batch;
-        if self.plan.services[si].routing == Routing::SharedQueue {
-            self.svcs[si].idle.push((r, slot));
+        if plan.services[si].routing == Routing::SharedQueue {
+            s.idle.push((r, slot));
             self.pump_shared(now, si);
         } else {
             rep.outstanding -= n as u32;
