@@ -96,3 +96,33 @@ fn gpus_rank_by_published_offline_throughput() {
         assert!(rel(h100, want) < 0.10, "{model} on H100: {h100} vs {want}");
     }
 }
+
+#[test]
+fn a_user_defined_gpu_scales_the_roofline() {
+    // Truth: at ResNet-50's Offline batch of 2048 the A100 is compute-bound (compute
+    // 2048 x 8.18 GFLOP at 624 TOPS x 0.518 = 52 ms, against 30 ms of memory traffic), so a
+    // GPU that inherits everything from the A100 but half its INT8 rate must deliver half the
+    // throughput (within 2%: the fixed 0.44 ms per-batch overhead does not halve).
+    let gpus = "gpus:\n  - {name: half-a100, based_on: a100-80gb, int8_tops: 312}\n";
+    let full = run(&offline("resnet50", "a100-80gb", 2048, 8192, 10));
+    let half = run(&format!(
+        "{gpus}{}",
+        offline("resnet50", "half-a100", 2048, 8192, 10)
+    ));
+    let ratio = half.mean("s", "throughput_rps") / full.mean("s", "throughput_rps");
+    assert!(
+        rel(ratio, 0.5) < 0.02,
+        "half the INT8 rate gives {ratio} of the throughput"
+    );
+    // A GPU defined from scratch, with the A100's datasheet figures, matches the built-in.
+    let scratch = "gpus:\n  - {name: my-a100, fp16_tflops: 312, int8_tops: 624, memory: 80GB, bandwidth: 2039GB/s}\n";
+    let mine = run(&format!(
+        "{scratch}{}",
+        offline("resnet50", "my-a100", 2048, 8192, 10)
+    ));
+    let r = mine.mean("s", "throughput_rps") / full.mean("s", "throughput_rps");
+    assert!(
+        rel(r, 1.0) < 0.01,
+        "a from-scratch A100 gives {r} of the built-in's throughput"
+    );
+}
