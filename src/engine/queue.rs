@@ -26,6 +26,10 @@ impl<E> Entry<E> {
 /// (time, seq) order is total, so no tie can depend on the event's content.
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
+    // Lanes hold at most one event each, outside the heap: a stream that always has exactly
+    // one pending event (the next arrival of a workload) then costs a compare instead of a
+    // heap push and pop. Ordering is the same (time, seq) as in the heap.
+    lanes: Vec<Option<Entry<E>>>,
     seq: u64,
     now: SimTime,
 }
@@ -46,9 +50,34 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: Vec::with_capacity(n),
+            lanes: Vec::new(),
             seq: 0,
             now: SimTime::ZERO,
         }
+    }
+
+    /// Adds `n` lanes, each holding at most one pending event outside the heap (see
+    /// [`EventQueue::schedule_lane`]). Meant for a handful of streams: `pop` scans them.
+    pub fn with_lanes(mut self, n: usize) -> Self {
+        self.lanes = (0..n).map(|_| None).collect();
+        self
+    }
+
+    /// Number of lanes.
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Schedules `event` at `at` in lane `lane`, replacing the lane's pending event if any.
+    /// It pops in the same (time, insertion) order as any other event.
+    #[inline]
+    pub fn schedule_lane(&mut self, lane: usize, at: SimTime, event: E) {
+        self.lanes[lane] = Some(Entry {
+            time: at.max(self.now).0,
+            seq: self.seq,
+            event,
+        });
+        self.seq += 1;
     }
 
     /// The time of the last popped event.
@@ -91,6 +120,24 @@ impl<E> EventQueue<E> {
     /// Pops the earliest event and advances the clock to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        if !self.lanes.is_empty() {
+            // The earliest lane, if it beats the heap's top, goes first.
+            let mut best: Option<(usize, u64, u64)> = None;
+            for (i, l) in self.lanes.iter().enumerate() {
+                if let Some(e) = l
+                    && best.is_none_or(|(_, t, s)| (e.time, e.seq) < (t, s))
+                {
+                    best = Some((i, e.time, e.seq));
+                }
+            }
+            if let Some((i, t, s)) = best
+                && self.heap.first().is_none_or(|h| (t, s) < (h.time, h.seq))
+                && let Some(e) = self.lanes[i].take()
+            {
+                self.now = SimTime(e.time);
+                return Some((self.now, e.event));
+            }
+        }
         let last = self.heap.pop()?;
         let top = if self.heap.is_empty() {
             last
@@ -122,17 +169,22 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.first().map(|e| SimTime(e.time))
+        self.heap
+            .first()
+            .into_iter()
+            .chain(self.lanes.iter().flatten())
+            .map(|e| SimTime(e.time))
+            .min()
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lanes.iter().flatten().count()
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 
     /// Total number of events ever scheduled.
@@ -155,6 +207,22 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!["a1", "a2", "b", "c"]);
         assert_eq!(q.now(), SimTime(30));
+    }
+
+    #[test]
+    fn lanes_pop_in_the_same_order_as_the_heap() {
+        // Ties between a lane and the heap go by insertion order, as within the heap.
+        let mut q = EventQueue::new().with_lanes(2);
+        q.schedule(SimTime(10), "h1");
+        q.schedule_lane(0, SimTime(10), "l0");
+        q.schedule_lane(1, SimTime(5), "l1");
+        q.schedule(SimTime(5), "h0");
+        q.schedule(SimTime(20), "h2");
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.peek_time(), Some(SimTime(5)));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!["l1", "h0", "h1", "l0", "h2"]);
+        assert!(q.is_empty());
     }
 
     #[test]
