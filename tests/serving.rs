@@ -441,8 +441,12 @@ fn an_overloaded_queue_is_reported_and_stopped() {
     let requests = r.mean("s", "requests");
     assert!(rel(requests, 200.0 * 190.0) < 0.15, "{requests} requests");
     assert_eq!(r.saturated.len(), 1, "{:?}", r.saturated);
-    assert_eq!(r.saturated[0].0, "s");
-    assert_eq!(r.saturated[0].1, 2, "both replications saturate");
+    assert_eq!(r.saturated[0].service, "s");
+    assert_eq!(r.saturated[0].replications, 2, "both replications saturate");
+    assert_eq!(
+        r.saturated[0].stopped_early, 2,
+        "both stop at the queue bound"
+    );
 }
 
 #[test]
@@ -692,6 +696,24 @@ fn an_overload_below_the_queue_bound_is_still_saturated() {
     assert_eq!(r.mean("s", "saturated"), 1.0);
     let growth = r.mean("s", "queue_growth_rps");
     assert!(rel(growth, 20.0) < 0.25, "growth {growth}/s vs 20/s");
+    assert_eq!(r.saturated[0].stopped_early, 0, "the run went to its end");
+}
+
+#[test]
+fn a_service_stopped_before_its_midpoint_is_not_judged_on_it() {
+    // Two services; `hot` (rho 2) hits the queue bound within seconds, which stops the
+    // replication before the midpoint. `calm` (rho 0.5) must not be flagged: a stable
+    // M/M/1 is never saturated, whatever else happens in the run.
+    let y = mm1_yaml(200.0, "1h", 500)
+        .replace(
+            "  - {name: s, model: m, node_pool: p, replicas: 1}",
+            "  - {name: s, model: m, node_pool: p, replicas: 1}\n  - {name: calm, model: m, node_pool: p, replicas: 1}",
+        )
+        .replace("gpus_per_node: 1, nodes: 1", "gpus_per_node: 2, nodes: 1")
+        + "  - service: calm\n    arrivals: {poisson: {rate: 50/s}}\n";
+    let r = run(&y);
+    assert_eq!(r.mean("s", "saturated"), 1.0);
+    assert_eq!(r.mean("calm", "saturated"), 0.0);
 }
 
 #[test]

@@ -39,17 +39,23 @@ pub enum Outcome {
     ChecksFailed,
 }
 
-/// Writes results to stdout. A closed pipe (`capsim run ... | head`) ends the program quietly,
-/// as Unix tools do, instead of panicking.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes results to stdout. Once the reader has gone (`capsim run ... | head`), further
+/// output is dropped quietly, as Unix tools do, and the command still ends with its own exit
+/// code (a failed check stays exit 1).
 pub fn emit(text: &str) {
     use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("capsim: cannot write to stdout: {e}");
         }
-        eprintln!("capsim: cannot write to stdout: {e}");
-        std::process::exit(3);
     }
 }
 

@@ -130,8 +130,10 @@ pub fn text_table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} ({} replications, 95% confidence intervals)",
-        report.scenario, report.replications
+        "{} ({} replication{}, 95% confidence intervals)",
+        report.scenario,
+        report.replications,
+        if report.replications == 1 { "" } else { "s" }
     );
     let mut comps: Vec<&str> = Vec::new();
     for r in &report.rows {
@@ -163,7 +165,7 @@ pub fn text_table(report: &Report) -> String {
         .iter()
         .filter(|r| r.metric == "littles_law_error")
     {
-        let sat = report.saturated.iter().any(|(s, _, _)| *s == r.component);
+        let sat = report.saturated.iter().any(|s| s.service == r.component);
         if !sat && r.estimate.mean > 0.05 {
             let _ = writeln!(
                 out,
@@ -174,13 +176,19 @@ pub fn text_table(report: &Report) -> String {
             );
         }
     }
-    for (svc, n, g) in &report.saturated {
+    for sat in &report.saturated {
+        let stop = match sat.stopped_early {
+            0 => String::new(),
+            k if k == sat.replications => "; the runs stopped early at the queue bound".into(),
+            k => format!("; {k} of them stopped early at the queue bound"),
+        };
         let _ = writeln!(
             out,
-            "\n  {svc}: SATURATED in {n} of {} replications: the queue grew by about {} requests/s; \
-             the run stopped early",
+            "\n  {}: SATURATED in {} of {} replications: the queue grew by about {} requests/s{stop}",
+            sat.service,
+            sat.replications,
             report.replications,
-            fmt_num(*g)
+            fmt_num(sat.growth_rps)
         );
     }
     out

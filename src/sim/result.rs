@@ -117,7 +117,7 @@ pub(super) struct SvcParts {
     pub replicas_max: i64,
     pub saturated_at: Option<SimTime>,
     pub in_system_at_window: i64,
-    pub busy_at_mid: f64,
+    pub busy_at_mid: Option<f64>,
     pub waiting_at_mid: u64,
     pub waiting: u64,
     pub pending_pods: u32,
@@ -141,8 +141,9 @@ pub struct RepResult {
     pub metrics: Vec<(String, &'static str, f64)>,
     /// Timeseries samples.
     pub timeseries: Vec<TsPoint>,
-    /// Services that saturated, with the time it was detected and the queue growth rate.
-    pub saturated: Vec<(String, SimTime, f64)>,
+    /// Services that saturated: name, whether the replication stopped early at the queue
+    /// bound, and the queue growth rate.
+    pub saturated: Vec<(String, bool, f64)>,
     /// Events processed.
     pub events: u64,
 }
@@ -249,19 +250,23 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                     (s.in_system.value() - base) as f64,
                     t.since(from).as_secs_f64(),
                 );
-                saturated.push((sp.name.clone(), t, g));
+                saturated.push((sp.name.clone(), true, g));
                 g
             }
             // Never idle over the second half of the window, and a longer queue at the end
             // than at the midpoint: the service cannot keep up, although the queue stayed
             // under the bound that stops a run early.
             // (Closed loops are bounded by their users and never qualify.)
+            // (A replication stopped before the midpoint by another service has no
+            // second half to judge.)
             None if open_loop
-                && s.busy.area_secs(end) - s.busy_at_mid >= 0.995 * slots * window / 2.0
+                && s.busy_at_mid.is_some_and(|mid| {
+                    s.busy.area_secs(end) - mid >= 0.995 * slots * window / 2.0
+                })
                 && s.waiting > s.waiting_at_mid =>
             {
                 let g = ratio((s.waiting - s.waiting_at_mid) as f64, window / 2.0);
-                saturated.push((sp.name.clone(), end, g));
+                saturated.push((sp.name.clone(), false, g));
                 g
             }
             None => 0.0,
@@ -314,6 +319,19 @@ pub struct Row {
     pub estimate: Estimate,
 }
 
+/// A service that could not keep up in some replications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saturation {
+    /// Service name.
+    pub service: String,
+    /// Replications in which it saturated.
+    pub replications: u32,
+    /// Of those, replications stopped early at the queue bound (`limits.max_queue`).
+    pub stopped_early: u32,
+    /// Mean growth rate of its queue, requests per second.
+    pub growth_rps: f64,
+}
+
 /// The combined result of all replications.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -323,8 +341,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Timeseries: (time in seconds, component, metric, mean over replications).
     pub timeseries: Vec<(f64, String, &'static str, f64)>,
-    /// Saturation notices: (service, replications saturated, mean growth rate of the queue).
-    pub saturated: Vec<(String, u32, f64)>,
+    /// Saturation notices, one per service that saturated in some replication.
+    pub saturated: Vec<Saturation>,
     /// Replications run.
     pub replications: u32,
 }
@@ -387,15 +405,19 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
         .collect();
     let mut saturated = Vec::new();
     for sp in &plan.services {
-        let hits: Vec<f64> = reps
+        let hits: Vec<(bool, f64)> = reps
             .iter()
             .flat_map(|r| r.saturated.iter())
             .filter(|(n, _, _)| *n == sp.name)
-            .map(|x| x.2)
+            .map(|x| (x.1, x.2))
             .collect();
         if !hits.is_empty() {
-            let g = hits.iter().sum::<f64>() / hits.len() as f64;
-            saturated.push((sp.name.clone(), hits.len() as u32, g));
+            saturated.push(Saturation {
+                service: sp.name.clone(),
+                replications: hits.len() as u32,
+                stopped_early: hits.iter().filter(|h| h.0).count() as u32,
+                growth_rps: hits.iter().map(|h| h.1).sum::<f64>() / hits.len() as f64,
+            });
         }
     }
     Report {

@@ -130,7 +130,7 @@ struct Svc {
     saturated_at: Option<SimTime>,
     in_system_at_window: i64,
     waiting_at_window: u64,
-    busy_at_mid: f64,
+    busy_at_mid: Option<f64>,
     waiting_at_mid: u64,
     // Interval statistics for the timeseries.
     iv_latency: IntervalHist,
@@ -218,7 +218,7 @@ impl<'p> World<'p> {
                 saturated_at: None,
                 in_system_at_window: 0,
                 waiting_at_window: 0,
-                busy_at_mid: 0.0,
+                busy_at_mid: None,
                 waiting_at_mid: 0,
                 iv_latency: IntervalHist::new(),
                 iv_arrivals: 0,
@@ -328,7 +328,7 @@ impl<'p> World<'p> {
                 Ev::WarmupEnd => self.on_warmup_end(now),
                 Ev::Midpoint => {
                     for s in &mut self.svcs {
-                        s.busy_at_mid = s.busy.area_secs(now);
+                        s.busy_at_mid = Some(s.busy.area_secs(now));
                         s.waiting_at_mid = s.waiting;
                     }
                 }
