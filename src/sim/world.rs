@@ -595,7 +595,7 @@ impl<'p> World<'p> {
         let batching = self.plan.services[si].batching;
         loop {
             let s = &mut self.svcs[si];
-            if s.idle.is_empty() {
+            if s.queue.is_empty() || s.idle.is_empty() {
                 return;
             }
             let Some(n) = Self::batch_size(
@@ -625,7 +625,7 @@ impl<'p> World<'p> {
         let batching = self.plan.services[si].batching;
         loop {
             let rep = &mut self.reps[r as usize];
-            if rep.free.is_empty() {
+            if rep.queue.is_empty() || rep.free.is_empty() {
                 return;
             }
             let Some(n) = Self::batch_size(
