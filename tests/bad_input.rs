@@ -136,7 +136,7 @@ fn malformed_scenarios_are_refused_with_their_place() {
             "absurd_nodes",
             edit("    nodes: 1", "    nodes: 1e12").into_bytes(),
             Some((8, 12)),
-            vec!["node_pools[0].nodes"],
+            vec!["node_pools[0].nodes", "limit of 100000"],
         ),
         (
             "too_many_nodes",
@@ -294,6 +294,12 @@ fn malformed_scenarios_are_refused_with_their_place() {
             edit("    replicas: 2", "    replicas: 2\n    concurrency: 4").into_bytes(),
             Some((14, 18)),
             vec!["services[0].concurrency", "max_batch"],
+        ),
+        (
+            "absurd_replicas",
+            edit("    replicas: 2", "    replicas: 5000000000").into_bytes(),
+            Some((13, 15)),
+            vec!["services[0].replicas", "limit of 100000"],
         ),
         (
             "absurd_arrivals",

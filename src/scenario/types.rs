@@ -23,7 +23,7 @@ pub struct Scenario {
     pub warmup: Duration,
     /// Independent replications; results carry Student-t 95% confidence intervals.
     #[serde(default = "default_replications")]
-    pub replications: u32,
+    pub replications: u64,
     /// Sampling period of timeseries.csv.
     #[serde(default = "default_report_interval")]
     pub report_interval: Duration,
@@ -52,7 +52,7 @@ pub struct Scenario {
 fn default_seed() -> u64 {
     1
 }
-fn default_replications() -> u32 {
+fn default_replications() -> u64 {
     5
 }
 fn default_report_interval() -> Duration {
@@ -66,7 +66,7 @@ pub struct LimitsSpec {
     /// A service whose waiting requests exceed this is declared saturated and its
     /// replication stops early (memory stays bounded).
     #[serde(default = "default_max_queue")]
-    pub max_queue: u32,
+    pub max_queue: u64,
 }
 
 impl Default for LimitsSpec {
@@ -77,7 +77,7 @@ impl Default for LimitsSpec {
     }
 }
 
-fn default_max_queue() -> u32 {
+fn default_max_queue() -> u64 {
     100_000
 }
 
@@ -106,9 +106,9 @@ pub struct NodePoolSpec {
     pub gpu: String,
     /// GPUs in each node.
     #[serde(default = "default_gpus_per_node")]
-    pub gpus_per_node: u32,
+    pub gpus_per_node: u64,
     /// Nodes in the pool.
-    pub nodes: u32,
+    pub nodes: u64,
     /// How a GPU is split between pods.
     #[serde(default)]
     pub gpu_sharing: GpuSharing,
@@ -117,7 +117,7 @@ pub struct NodePoolSpec {
     pub price_per_gpu_hour: f64,
 }
 
-fn default_gpus_per_node() -> u32 {
+fn default_gpus_per_node() -> u64 {
     8
 }
 
@@ -155,7 +155,7 @@ pub enum BatchingSpec {
 #[serde(deny_unknown_fields)]
 pub struct DynamicBatching {
     /// Largest batch.
-    pub max_batch: u32,
+    pub max_batch: u64,
     /// Longest time the oldest queued request waits for the batch to fill.
     #[serde(default)]
     pub max_delay: Duration,
@@ -215,10 +215,10 @@ pub struct ServiceSpec {
     pub node_pool: String,
     /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node.
     #[serde(default = "one")]
-    pub gpus_per_replica: u32,
+    pub gpus_per_replica: u64,
     /// Replicas (pods).
     #[serde(default = "one")]
-    pub replicas: u32,
+    pub replicas: u64,
     /// Image pull plus model load before a pod is Ready.
     #[serde(default)]
     pub startup_time: Duration,
@@ -231,16 +231,16 @@ pub struct ServiceSpec {
     /// Requests (or batches) a replica runs at once: Triton's instance count, a web
     /// server's worker count.
     #[serde(default = "one")]
-    pub concurrency: u32,
+    pub concurrency: u64,
     /// Longest queue a replica (or the shared queue) holds; arrivals beyond are dropped.
     #[serde(default)]
-    pub queue_capacity: Option<u32>,
+    pub queue_capacity: Option<u64>,
     /// Latency objective, for `slo_attainment`.
     #[serde(default)]
     pub slo: Option<SloSpec>,
 }
 
-fn one() -> u32 {
+fn one() -> u64 {
     1
 }
 
@@ -261,25 +261,29 @@ pub struct WorkloadSpec {
 }
 
 /// Limits on sizes, named in error messages: beyond them a scenario is surely a typo.
+/// (Counts are read as u64 so that a value like `1e12` meets these limits, with their names,
+/// rather than the range of a machine integer.)
 pub mod limits {
     /// Nodes in one pool.
-    pub const MAX_NODES: u32 = 100_000;
+    pub const MAX_NODES: u64 = 100_000;
     /// GPUs in one node.
-    pub const MAX_GPUS_PER_NODE: u32 = 64;
+    pub const MAX_GPUS_PER_NODE: u64 = 64;
     /// Replicas of one service.
-    pub const MAX_REPLICAS: u32 = 100_000;
+    pub const MAX_REPLICAS: u64 = 100_000;
     /// Execution slots of one replica.
-    pub const MAX_CONCURRENCY: u32 = 4096;
+    pub const MAX_CONCURRENCY: u64 = 4096;
+    /// Execution slots (replicas x concurrency) of one service: each holds memory.
+    pub const MAX_SLOTS: u64 = 1_000_000;
     /// Largest dynamic batch.
-    pub const MAX_BATCH: u32 = 65_536;
+    pub const MAX_BATCH: u64 = 65_536;
     /// Replications of one run.
-    pub const MAX_REPLICATIONS: u32 = 10_000;
+    pub const MAX_REPLICATIONS: u64 = 10_000;
     /// Expected arrivals in one replication: beyond this a run would take hours.
     pub const MAX_EXPECTED_ARRIVALS: f64 = 1e10;
     /// Timeseries samples in one replication.
     pub const MAX_SAMPLES: u64 = 1_000_000;
     /// Largest saturation queue bound.
-    pub const MAX_QUEUE: u32 = 10_000_000;
+    pub const MAX_QUEUE: u64 = 10_000_000;
     /// Largest price of one GPU hour.
     pub const MAX_PRICE: f64 = 10_000.0;
 }

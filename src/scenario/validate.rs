@@ -331,8 +331,9 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         pools.push(ok.then(|| PoolPlan {
             name: p.name.clone(),
             gpu: gpu.clone(),
-            gpus_per_node: p.gpus_per_node,
-            nodes: p.nodes,
+            // In range: checked against the limits above (ok is false otherwise).
+            gpus_per_node: p.gpus_per_node as u32,
+            nodes: p.nodes as u32,
             share,
             price_per_gpu_hour: p.price_per_gpu_hour,
         }));
@@ -386,13 +387,34 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             );
             ok = false;
         }
-        if s.queue_capacity == Some(0) {
-            e.at(&at("queue_capacity"), "queue_capacity must be at least 1");
+        if ok && s.replicas * s.concurrency > limits::MAX_SLOTS {
+            e.at(
+                &at("concurrency"),
+                format!(
+                    "{} replicas x {} slots is {} execution slots, above the limit of {} per service",
+                    s.replicas,
+                    s.concurrency,
+                    s.replicas * s.concurrency,
+                    limits::MAX_SLOTS
+                ),
+            );
+            ok = false;
+        }
+        if let Some(c) = s.queue_capacity
+            && (c == 0 || c > limits::MAX_QUEUE)
+        {
+            e.at(
+                &at("queue_capacity"),
+                format!(
+                    "queue_capacity must be from 1 to {} (found {c})",
+                    limits::MAX_QUEUE
+                ),
+            );
             ok = false;
         }
         if let Some(pool) = pool {
             let per_node = pool.units_per_node();
-            if s.gpus_per_replica == 0 || s.gpus_per_replica > per_node {
+            if s.gpus_per_replica == 0 || s.gpus_per_replica > per_node as u64 {
                 e.at(
                     &at("gpus_per_replica"),
                     format!(
@@ -418,7 +440,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                     ok = false;
                 }
                 Batching::Dynamic {
-                    max_batch: d.max_batch.max(1),
+                    max_batch: d.max_batch.clamp(1, limits::MAX_BATCH) as u32,
                     max_delay: d.max_delay.0,
                 }
             }
@@ -519,14 +541,15 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 name: s.name.clone(),
                 model: s.model.clone(),
                 pool: pi,
-                units_per_replica: s.gpus_per_replica,
+                // In range: checked against the limits above (ok is false otherwise).
+                units_per_replica: s.gpus_per_replica as u32,
                 gpus_per_replica: s.gpus_per_replica as f64 / pool.share.units_per_gpu as f64,
-                replicas: s.replicas,
+                replicas: s.replicas as u32,
                 startup: s.startup_time.0,
                 routing: s.routing,
                 batching,
-                concurrency: s.concurrency,
-                queue_capacity: s.queue_capacity,
+                concurrency: s.concurrency as u32,
+                queue_capacity: s.queue_capacity.map(|c| c as u32),
                 cost,
                 slo,
             }),
@@ -655,9 +678,10 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         seed: sc.seed,
         duration,
         warmup: sc.warmup.0,
-        replications: sc.replications,
+        // In range: checked against the limits above.
+        replications: sc.replications as u32,
         report_interval: interval,
-        max_queue: sc.limits.max_queue,
+        max_queue: sc.limits.max_queue as u32,
         pools: pools.into_iter().flatten().collect(),
         services: services.into_iter().flatten().collect(),
         workloads,
