@@ -55,6 +55,8 @@ pub const SERVICE_METRICS: &[&str] = &[
     "wait_probability",
     "service_time_mean_ms",
     "batch_size_mean",
+    "prompt_tokens_mean",
+    "output_tokens_mean",
     "gpu_utilization",
     "in_system_mean",
     "littles_law_error",
@@ -109,6 +111,8 @@ pub(super) struct SvcParts {
     pub batches: u64,
     pub batch_items: u64,
     pub service_ns: u128,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
     pub latency: LatencyHist,
     pub wait: LatencyHist,
     pub in_system: TimeIntegral,
@@ -188,6 +192,17 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             "batch_size_mean",
             ratio(s.batch_items as f64, s.batches as f64),
         );
+        // Token counts from the workload (a trace's columns or the distributions): empty
+        // when it gives none.
+        let per_request = |sum: u64| {
+            if sum == 0 {
+                f64::NAN
+            } else {
+                ratio(sum as f64, completed)
+            }
+        };
+        put("prompt_tokens_mean", per_request(s.prompt_tokens));
+        put("output_tokens_mean", per_request(s.output_tokens));
         let slots = s.scheduled as f64 * sp.concurrency as f64;
         let utilization = ratio(s.busy.area_secs(end), slots * window);
         put("gpu_utilization", utilization);

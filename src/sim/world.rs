@@ -19,9 +19,8 @@ struct Req {
     arrival: SimTime,
     started: SimTime,
     wl: u32,
-    #[allow(dead_code)] // read by LLM serving
+    /// Token counts from the workload (0 when it gives none).
     prompt: u32,
-    #[allow(dead_code)]
     output: u32,
 }
 
@@ -121,6 +120,8 @@ struct Svc {
     batches: u64,
     batch_items: u64,
     service_ns: u128,
+    prompt_tokens: u64,
+    output_tokens: u64,
     latency: LatencyHist,
     wait: LatencyHist,
     in_system: TimeIntegral,
@@ -209,6 +210,8 @@ impl<'p> World<'p> {
                 batches: 0,
                 batch_items: 0,
                 service_ns: 0,
+                prompt_tokens: 0,
+                output_tokens: 0,
                 latency: LatencyHist::new(),
                 wait: LatencyHist::new(),
                 in_system: TimeIntegral::default(),
@@ -383,6 +386,8 @@ impl<'p> World<'p> {
                     batches: s.batches,
                     batch_items: s.batch_items,
                     service_ns: s.service_ns,
+                    prompt_tokens: s.prompt_tokens,
+                    output_tokens: s.output_tokens,
                     latency: s.latency,
                     wait: s.wait,
                     in_system: s.in_system,
@@ -711,6 +716,8 @@ impl<'p> World<'p> {
             s.iv_latency.record(latency);
             if req.arrival >= warmup {
                 s.completed += 1;
+                s.prompt_tokens += req.prompt as u64;
+                s.output_tokens += req.output as u64;
                 s.latency.record(latency);
                 if let Some(slo) = slo {
                     let ok_latency = slo.latency.is_none_or(|b| latency <= b);
