@@ -6,23 +6,9 @@ use capsim::sim::run_replication;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
-/// Scenario text for `customers` customers of M/M/4 at rho 0.8.
-pub fn mm4_yaml(customers: f64) -> String {
-    let lambda = 320.0;
-    format!(
-        r#"
-name: bench
-duration: {d}s
-replications: 1
-report_interval: 60s
-models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]
-node_pools: [{{name: p, gpu: t4, gpus_per_node: 4, nodes: 1}}]
-services: [{{name: s, model: m, node_pool: p, replicas: 4, routing: shared_queue}}]
-workloads: [{{service: s, arrivals: {{poisson: {{rate: {lambda}/s}}}}}}]
-"#,
-        d = (customers / lambda).round()
-    )
-}
+#[path = "common/mm4.rs"]
+mod mm4_scenario;
+use mm4_scenario::mm4_yaml;
 
 fn mm4(c: &mut Criterion) {
     let customers = 1_000_000.0;

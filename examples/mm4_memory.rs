@@ -1,6 +1,9 @@
 //! Peak resident memory and speed of one M/M/4 replication (rho 0.8) of N customers:
 //! `cargo run --release --example mm4_memory -- 10000000`. Memory must stay flat as N grows.
 
+#[path = "../benches/common/mm4.rs"]
+mod mm4_scenario;
+
 use capsim::scenario;
 use capsim::sim::run_replication;
 use std::path::Path;
@@ -17,15 +20,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1e6);
-    let lambda = 320.0;
-    let yaml = format!(
-        "name: mem\nduration: {}s\nreplications: 1\nreport_interval: 60s\n\
-         models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]\n\
-         node_pools: [{{name: p, gpu: t4, gpus_per_node: 4, nodes: 1}}]\n\
-         services: [{{name: s, model: m, node_pool: p, replicas: 4, routing: shared_queue}}]\n\
-         workloads: [{{service: s, arrivals: {{poisson: {{rate: {lambda}/s}}}}}}]\n",
-        (customers / lambda).round()
-    );
+    let yaml = mm4_scenario::mm4_yaml(customers);
     let loaded = scenario::load_bytes("mem.yaml", yaml.as_bytes(), &[], Path::new("."))
         .expect("scenario parses");
     let plan = scenario::build_plan(&loaded).expect("scenario is valid");

@@ -454,22 +454,12 @@ impl<'p> World<'p> {
             return req;
         }
         let wl = &mut self.wls[req.wl as usize];
-        if req.prompt == 0
-            && let Some(d) = &wp.prompt_tokens
-        {
-            req.prompt = d
-                .sample(&mut wl.size_rng)
-                .round()
-                .clamp(1.0, u32::MAX as f64) as u32;
-        }
-        if req.output == 0
-            && let Some(d) = &wp.output_tokens
-        {
-            req.output = d
-                .sample(&mut wl.size_rng)
-                .round()
-                .clamp(1.0, u32::MAX as f64) as u32;
-        }
+        let draw = |d: &Option<crate::workload::Sampler>, rng: &mut SimRng, given: u32| match d {
+            Some(d) if given == 0 => d.sample(rng).round().clamp(1.0, u32::MAX as f64) as u32,
+            _ => given,
+        };
+        req.prompt = draw(&wp.prompt_tokens, &mut wl.size_rng, req.prompt);
+        req.output = draw(&wp.output_tokens, &mut wl.size_rng, req.output);
         req
     }
 
