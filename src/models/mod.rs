@@ -2,3 +2,4 @@
 //! service-time model is a plain distribution, see [`crate::workload::Dist`]).
 
 pub mod batch;
+pub mod llm;

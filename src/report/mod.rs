@@ -111,7 +111,8 @@ pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
 
 /// The figures a planner reads first, one table per service, for the terminal.
 pub fn text_table(report: &Report) -> String {
-    const SHOWN: [&str; 14] = [
+    // LLM-only rows are empty (and skipped) for other services.
+    const SHOWN: [&str; 21] = [
         "throughput_rps",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -119,6 +120,13 @@ pub fn text_table(report: &Report) -> String {
         "latency_p99_ms",
         "wait_mean_ms",
         "wait_probability",
+        "ttft_mean_ms",
+        "ttft_p95_ms",
+        "tpot_mean_ms",
+        "tpot_p95_ms",
+        "output_tokens_per_s_per_gpu",
+        "kv_cache_utilization",
+        "preemptions",
         "gpu_utilization",
         "batch_size_mean",
         "slo_attainment",
@@ -156,7 +164,7 @@ pub fn text_table(report: &Report) -> String {
             } else {
                 String::new()
             };
-            let _ = writeln!(out, "    {:<22} {:>12}{ci}", r.metric, fmt_num(e.mean));
+            let _ = writeln!(out, "    {:<27} {:>12}{ci}", r.metric, fmt_num(e.mean));
         }
     }
     // Little's law is a self-check: a large error outside saturation means too short a run.

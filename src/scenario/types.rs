@@ -4,6 +4,7 @@ use super::units::Duration;
 use crate::engine::SimTime;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
+use crate::models::llm::LlmSpec;
 use crate::workload::{ArrivalSpec, Count, Dist, Secs};
 use serde::Deserialize;
 
@@ -81,8 +82,8 @@ fn default_max_queue() -> u64 {
     100_000
 }
 
-/// A model a service runs: either a generic service-time distribution or a batch-latency
-/// curve (ResNet-style networks).
+/// A model a service runs: a generic service-time distribution, a batch-latency curve
+/// (ResNet-style networks) or an LLM architecture.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
@@ -94,6 +95,9 @@ pub struct ModelSpec {
     /// Batch-latency model: a(b), the latency of a batch of b.
     #[serde(default)]
     pub batch_latency: Option<BatchLatencySpec>,
+    /// LLM: its architecture, from a built-in (`based_on`) or in full.
+    #[serde(default)]
+    pub llm: Option<LlmSpec>,
 }
 
 /// A pool of identical GPU nodes.
@@ -161,16 +165,38 @@ pub struct DynamicBatching {
     pub max_delay: Duration,
 }
 
-/// Continuous batching parameters (LLM serving).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Continuous batching parameters (LLM serving), named after vLLM's engine arguments.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousBatching {
-    /// Token budget of one iteration.
+    /// Token budget of one iteration (vLLM `max_num_batched_tokens`; default 512 with
+    /// chunked prefill, else max(model context, 2048)).
     #[serde(default)]
-    pub max_batch_tokens: Option<u32>,
-    /// Largest number of running sequences.
+    pub max_batch_tokens: Option<u64>,
+    /// Largest number of running sequences (default 256).
     #[serde(default)]
-    pub max_num_seqs: Option<u32>,
+    pub max_num_seqs: Option<u64>,
+    /// Split prompts over iterations and mix them with decodes (default false).
+    #[serde(default)]
+    pub chunked_prefill: bool,
+    /// Share of GPU memory for weights, activations and KV cache (default 0.9).
+    #[serde(default)]
+    pub gpu_memory_utilization: Option<f64>,
+    /// Tokens per KV cache block (default 16).
+    #[serde(default)]
+    pub block_size: Option<u64>,
+    /// Longest sequence, prompt plus output (vLLM `max_model_len`; default the model's).
+    #[serde(default)]
+    pub max_model_len: Option<u64>,
+    /// Fixed host cost of one iteration (scheduling, launches, sampling).
+    #[serde(default)]
+    pub iteration_overhead: Option<Duration>,
+    /// Host cost per sequence in an iteration (input preparation, detokenization).
+    #[serde(default)]
+    pub sequence_overhead: Option<Duration>,
+    /// Latency the API server adds to every request (HTTP, tokenization), outside the GPU.
+    #[serde(default)]
+    pub request_overhead: Option<Duration>,
 }
 
 /// Service-level objective: per-request latency bounds named after the metric they bound.
@@ -225,9 +251,9 @@ pub struct ServiceSpec {
     /// Request routing over replicas.
     #[serde(default)]
     pub routing: Routing,
-    /// Batching policy.
+    /// Batching policy (default: continuous for LLMs, none for other models).
     #[serde(default)]
-    pub batching: BatchingSpec,
+    pub batching: Option<BatchingSpec>,
     /// Requests (or batches) a replica runs at once: Triton's instance count, a web
     /// server's worker count.
     #[serde(default = "one")]
@@ -276,6 +302,12 @@ pub mod limits {
     pub const MAX_SLOTS: u64 = 1_000_000;
     /// Largest dynamic batch.
     pub const MAX_BATCH: u64 = 65_536;
+    /// Largest `max_num_seqs` of continuous batching.
+    pub const MAX_NUM_SEQS: u64 = 65_536;
+    /// Largest token budget of one LLM iteration.
+    pub const MAX_BATCH_TOKENS: u64 = 1 << 20;
+    /// Longest LLM sequence.
+    pub const MAX_MODEL_LEN: u64 = 1 << 21;
     /// Replications of one run.
     pub const MAX_REPLICATIONS: u64 = 10_000;
     /// Expected arrivals in one replication: beyond this a run would take hours.

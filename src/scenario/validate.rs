@@ -2,13 +2,18 @@
 //! and resolves it into a [`Plan`]. Every error names its place in the file.
 
 use super::Loaded;
-use super::types::{BatchingSpec, Scenario, SloSpec, limits};
+use super::types::{BatchingSpec, ContinuousBatching, Scenario, SloSpec, limits};
 use super::yaml::{LoadError, error_at, locate, suggest};
 use crate::engine::SimTime;
 use crate::hardware::{self, GpuProfile};
 use crate::models::batch::{self as batch_models, BatchCurve};
-use crate::sim::plan::{Batching, Cost, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan};
+use crate::models::llm::{self, LlmArch, LlmCalibration, LlmCost};
+use crate::serving::llm::EngineConfig;
+use crate::sim::plan::{
+    Batching, Cost, LlmPlan, Load, Plan, PoolPlan, ServicePlan, SloPlan, WorkloadPlan,
+};
 use crate::sim::result;
+use crate::workload::ArrivalSpec;
 use crate::workload::arrivals::{self, Arrivals};
 
 struct Errs<'a> {
@@ -137,8 +142,20 @@ fn builtin_model_names() -> Vec<String> {
     batch_models::builtin_batch_models()
         .into_iter()
         .map(|m| m.name)
+        .chain(llm::builtin_llms().into_iter().map(|m| m.name))
         .collect()
 }
+
+/// vLLM's default `max_num_seqs` (vllm/engine/arg_utils.py, v0.5.4).
+const DEFAULT_MAX_NUM_SEQS: u64 = 256;
+/// vLLM's token budget with chunked prefill (vllm/config.py SchedulerConfig, v0.5.4).
+const DEFAULT_CHUNKED_BATCH_TOKENS: u64 = 512;
+/// vLLM's smallest default token budget without chunked prefill: max(max_model_len, 2048).
+const MIN_DEFAULT_BATCH_TOKENS: u64 = 2048;
+/// vLLM's default `gpu_memory_utilization`.
+const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
+/// vLLM's default KV cache `block_size`.
+const DEFAULT_BLOCK_SIZE: u64 = 16;
 
 /// Checks the scenario and resolves it. Collects every error rather than stopping at the first.
 pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
@@ -241,25 +258,36 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 format!("`{}` is a built-in model; give yours another name", m.name),
             );
         }
-        match (&m.service_time, &m.batch_latency) {
-            (Some(d), None) => {
-                if let Err(msg) = d.check() {
-                    e.at_param(&format!("models[{i}].service_time"), msg);
-                }
-            }
-            (None, Some(b)) => {
-                if let Err(msg) = b.check() {
-                    e.at(&format!("models[{i}].batch_latency"), msg);
-                }
-            }
-            (None, None) => e.at(
+        let kinds = [
+            m.service_time.is_some(),
+            m.batch_latency.is_some(),
+            m.llm.is_some(),
+        ];
+        match kinds.iter().filter(|k| **k).count() {
+            0 => e.at(
                 &format!("models[{i}]"),
-                "a model needs `service_time` (a distribution) or `batch_latency`",
+                "a model needs `service_time` (a distribution), `batch_latency` or `llm`",
             ),
-            (Some(_), Some(_)) => e.at(
+            1 => {}
+            _ => e.at(
                 &format!("models[{i}]"),
-                "a model has either `service_time` or `batch_latency`, not both",
+                "a model has one of `service_time`, `batch_latency` or `llm`, not several",
             ),
+        }
+        if let Some(d) = &m.service_time
+            && let Err(msg) = d.check()
+        {
+            e.at_param(&format!("models[{i}].service_time"), msg);
+        }
+        if let Some(b) = &m.batch_latency
+            && let Err(msg) = b.check()
+        {
+            e.at(&format!("models[{i}].batch_latency"), msg);
+        }
+        if let Some(spec) = &m.llm
+            && let Err(msg) = spec.resolve(&m.name)
+        {
+            e.at_param(&format!("models[{i}].llm"), msg);
         }
     }
     let mut model_names: Vec<&str> = builtin_models.iter().map(|s| s.as_str()).collect();
@@ -425,8 +453,36 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 ok = false;
             }
         }
-        let batching = match &s.batching {
+        // An LLM: a user-defined architecture or a built-in one.
+        let llm_arch: Option<LlmArch> = match sc.models.iter().find(|m| m.name == s.model) {
+            Some(m) => m.llm.as_ref().and_then(|spec| spec.resolve(&m.name).ok()),
+            None => llm::builtin_llm(&s.model),
+        };
+        let is_llm = llm_arch.is_some()
+            || sc
+                .models
+                .iter()
+                .any(|m| m.name == s.model && m.llm.is_some());
+        let default_batching = if is_llm {
+            BatchingSpec::Continuous(Default::default())
+        } else {
+            BatchingSpec::None
+        };
+        let batching_spec = s.batching.as_ref().unwrap_or(&default_batching);
+        let batching = match batching_spec {
+            BatchingSpec::None if is_llm => Batching::Continuous,
             BatchingSpec::None => Batching::None,
+            BatchingSpec::Dynamic(_) if is_llm => {
+                e.at(
+                    &at("batching"),
+                    format!(
+                        "`{}` is an LLM: it is served with continuous batching (iteration-level scheduling), e.g. `{{continuous: {{max_num_seqs: 256}}}}`",
+                        s.model
+                    ),
+                );
+                ok = false;
+                Batching::None
+            }
             BatchingSpec::Dynamic(d) => {
                 if d.max_batch == 0 || d.max_batch > limits::MAX_BATCH {
                     e.at(
@@ -444,6 +500,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                     max_delay: d.max_delay.0,
                 }
             }
+            BatchingSpec::Continuous(_) if is_llm => Batching::Continuous,
             BatchingSpec::Continuous(_) => {
                 e.at(
                     &at("batching"),
@@ -456,8 +513,18 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 Batching::None
             }
         };
-        let slo = s.slo.as_ref().map(|slo| slo_plan(slo, &mut e, i));
-        let is_batch_model = builtin_models.contains(&s.model)
+        if is_llm && s.concurrency > 1 {
+            e.at(
+                &at("concurrency"),
+                format!(
+                    "model `{}` is an LLM: a replica runs one engine whose batch is set by batching.continuous.max_num_seqs, so concurrency must be 1",
+                    s.model
+                ),
+            );
+            ok = false;
+        }
+        let slo = s.slo.as_ref().map(|slo| slo_plan(slo, &mut e, i, is_llm));
+        let is_batch_model = batch_models::builtin_batch_model(&s.model).is_some()
             || sc
                 .models
                 .iter()
@@ -478,6 +545,20 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         let user_model = sc.models.iter().find(|m| m.name == s.model);
         let builtin = batch_models::builtin_batch_model(&s.model);
         let cost = match (user_model, builtin, pool) {
+            _ if is_llm => match (&llm_arch, pool) {
+                (Some(arch), Some(pool)) => {
+                    let spec = match batching_spec {
+                        BatchingSpec::Continuous(c) => c.clone(),
+                        // `batching: none` on an LLM: one request at a time.
+                        _ => ContinuousBatching {
+                            max_num_seqs: Some(1),
+                            ..Default::default()
+                        },
+                    };
+                    llm_plan(&mut e, i, s.gpus_per_replica, arch, pool, &spec)
+                }
+                _ => None,
+            },
             (None, None, _) => {
                 e.at(
                     &at("model"),
@@ -609,6 +690,31 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 continue;
             }
         };
+        if let Some(si) = svc {
+            let model = &sc.services[si].model;
+            let llm_service = llm::builtin_llm(model).is_some()
+                || sc
+                    .models
+                    .iter()
+                    .any(|m| &m.name == model && m.llm.is_some());
+            let trace = matches!(w.arrivals, ArrivalSpec::Trace { .. });
+            if llm_service && !trace {
+                for (field, d) in [
+                    ("prompt_tokens", &w.prompt_tokens),
+                    ("output_tokens", &w.output_tokens),
+                ] {
+                    if d.is_none() {
+                        e.at(
+                            &format!("workloads[{i}]"),
+                            format!(
+                                "service `{}` runs an LLM: give `{field}` (a distribution, e.g. `{{lognormal: {{mean: 512, sd: 256}}}}`) or a trace with that column",
+                                w.service
+                            ),
+                        );
+                    }
+                }
+            }
+        }
         if let Some(svc) = svc {
             workloads.push(WorkloadPlan {
                 service: svc,
@@ -700,7 +806,7 @@ fn table_cost(
     gpus: &[GpuProfile],
 ) -> Cost {
     let max = match batching {
-        Batching::None => 1,
+        Batching::None | Batching::Continuous => 1,
         Batching::Dynamic { max_batch, .. } => max_batch,
     };
     Cost::Table(
@@ -710,9 +816,9 @@ fn table_cost(
     )
 }
 
-fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
+fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize, is_llm: bool) -> SloPlan {
     let at = |f: &str| format!("services[{i}].slo.{f}");
-    if slo.ttft_p95.is_some() || slo.tpot_p95.is_some() {
+    if !is_llm && (slo.ttft_p95.is_some() || slo.tpot_p95.is_some()) {
         e.at(
             &at(if slo.ttft_p95.is_some() {
                 "ttft_p95"
@@ -743,6 +849,16 @@ fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
         plan.wait = Some(w.0);
         plan.terms.push(("wait_p99_ms", w.0.as_millis_f64()));
     }
+    if is_llm {
+        if let Some(b) = slo.ttft_p95 {
+            plan.ttft = Some(b.0);
+            plan.terms.push(("ttft_p95_ms", b.0.as_millis_f64()));
+        }
+        if let Some(b) = slo.tpot_p95 {
+            plan.tpot = Some(b.0);
+            plan.terms.push(("tpot_p95_ms", b.0.as_millis_f64()));
+        }
+    }
     if plan.terms.is_empty() && slo.ttft_p95.is_none() && slo.tpot_p95.is_none() {
         e.at(
             &format!("services[{i}].slo"),
@@ -750,6 +866,160 @@ fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize) -> SloPlan {
         );
     }
     plan
+}
+
+/// Resolves an LLM service: the cost of an iteration on its GPUs (tensor parallel over
+/// `gpus_per_replica`) and the engine's limits and KV cache, with vLLM's defaults.
+fn llm_plan(
+    e: &mut Errs,
+    i: usize,
+    gpus_per_replica: u64,
+    arch: &LlmArch,
+    pool: &PoolPlan,
+    spec: &ContinuousBatching,
+) -> Option<Cost> {
+    let at = |f: &str| format!("services[{i}].{f}");
+    let bat = |f: &str| format!("services[{i}].batching.continuous.{f}");
+    let mut ok = true;
+    let tp = gpus_per_replica;
+    if !matches!(tp, 1 | 2 | 4 | 8) {
+        e.at(
+            &at("gpus_per_replica"),
+            format!("an LLM replica runs tensor parallel over 1, 2, 4 or 8 GPUs (found {tp})"),
+        );
+        return None;
+    }
+    if tp > 1 && pool.share.units_per_gpu > 1 {
+        e.at(
+            &at("gpus_per_replica"),
+            format!(
+                "tensor parallelism needs whole GPUs; pool `{}` shares its GPUs ({}): use gpus_per_replica: 1 or a pool without gpu_sharing",
+                pool.name, pool.share.label
+            ),
+        );
+        return None;
+    }
+    let mut calib = LlmCalibration::default();
+    if let Some(d) = spec.iteration_overhead {
+        calib.iteration_overhead = d.0;
+    }
+    if let Some(d) = spec.sequence_overhead {
+        calib.per_seq_overhead = d.0;
+    }
+    let cost = match LlmCost::new(arch, &pool.gpu, &pool.share, tp as u32, &calib) {
+        Ok(c) => c,
+        Err(msg) => {
+            e.at(&at("model"), msg);
+            return None;
+        }
+    };
+    let max_model_len = spec.max_model_len.unwrap_or(arch.max_context as u64);
+    if max_model_len < 2 || max_model_len > arch.max_context as u64 {
+        e.at(
+            &bat("max_model_len"),
+            format!(
+                "max_model_len must be from 2 to the model's context of {} tokens (found {max_model_len})",
+                arch.max_context
+            ),
+        );
+        ok = false;
+    }
+    let max_num_seqs = spec.max_num_seqs.unwrap_or(DEFAULT_MAX_NUM_SEQS);
+    if max_num_seqs == 0 || max_num_seqs > limits::MAX_NUM_SEQS {
+        e.at(
+            &bat("max_num_seqs"),
+            format!(
+                "max_num_seqs must be from 1 to {} (found {max_num_seqs})",
+                limits::MAX_NUM_SEQS
+            ),
+        );
+        ok = false;
+    }
+    let max_batch_tokens = spec.max_batch_tokens.unwrap_or(if spec.chunked_prefill {
+        DEFAULT_CHUNKED_BATCH_TOKENS.max(max_num_seqs)
+    } else {
+        max_model_len.max(MIN_DEFAULT_BATCH_TOKENS)
+    });
+    if max_batch_tokens == 0 || max_batch_tokens > limits::MAX_BATCH_TOKENS {
+        e.at(
+            &bat("max_batch_tokens"),
+            format!(
+                "max_batch_tokens must be from 1 to {} (found {max_batch_tokens})",
+                limits::MAX_BATCH_TOKENS
+            ),
+        );
+        ok = false;
+    } else if ok && !spec.chunked_prefill && max_batch_tokens < max_model_len {
+        // vLLM refuses this too: a prompt longer than the budget could never be prefilled.
+        e.at(
+            &bat("max_batch_tokens"),
+            format!(
+                "max_batch_tokens ({max_batch_tokens}) is smaller than max_model_len ({max_model_len}): without chunked prefill a long prompt could never run; raise it, lower max_model_len or set `chunked_prefill: true`"
+            ),
+        );
+        ok = false;
+    } else if ok && max_batch_tokens < max_num_seqs {
+        e.at(
+            &bat("max_batch_tokens"),
+            format!(
+                "max_batch_tokens ({max_batch_tokens}) must be at least max_num_seqs ({max_num_seqs}): every running sequence needs a token of the budget"
+            ),
+        );
+        ok = false;
+    }
+    let util = spec
+        .gpu_memory_utilization
+        .unwrap_or(DEFAULT_GPU_MEMORY_UTILIZATION);
+    if !(util > 0.0 && util <= 1.0) {
+        e.at(
+            &bat("gpu_memory_utilization"),
+            format!("gpu_memory_utilization must be above 0 and at most 1 (found {util})"),
+        );
+        ok = false;
+    }
+    let block_size = spec.block_size.unwrap_or(DEFAULT_BLOCK_SIZE);
+    if !matches!(block_size, 8 | 16 | 32) {
+        e.at(
+            &bat("block_size"),
+            format!("block_size must be 8, 16 or 32, as in vLLM (found {block_size})"),
+        );
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    let kv_tokens = match cost.kv_capacity_tokens(util, max_batch_tokens) {
+        Ok(t) => t,
+        Err(msg) => {
+            e.at(&at("model"), msg);
+            return None;
+        }
+    };
+    if kv_tokens < max_model_len {
+        e.at(
+            &at("model"),
+            format!(
+                "the KV cache of `{}` on {} holds {kv_tokens} tokens, less than one sequence of max_model_len {max_model_len} (vLLM refuses this too): raise gpu_memory_utilization, lower max_model_len, or use more GPUs per replica",
+                arch.name, pool.gpu.name
+            ),
+        );
+        return None;
+    }
+    let kv_blocks = (kv_tokens / block_size).min(u32::MAX as u64) as u32;
+    Some(Cost::Llm(Box::new(LlmPlan {
+        cost,
+        engine: EngineConfig {
+            max_num_seqs: max_num_seqs as u32,
+            max_batch_tokens: max_batch_tokens as u32,
+            chunked_prefill: spec.chunked_prefill,
+            block_size: block_size as u32,
+            kv_blocks,
+            max_context: max_model_len as u32,
+        },
+        request_overhead: spec
+            .request_overhead
+            .map_or(crate::serving::llm::DEFAULT_REQUEST_OVERHEAD, |d| d.0),
+    })))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 use crate::engine::SimTime;
 use crate::sim::plan::Batching;
 
+pub mod llm;
+
 /// What a replica with a free execution slot does with its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
@@ -25,7 +27,8 @@ pub fn take(batching: Batching, queued: usize, oldest_arrival: SimTime, now: Sim
         return Take::Idle;
     }
     match batching {
-        Batching::None => Take::Now(1),
+        // An LLM engine admits requests itself, between iterations.
+        Batching::None | Batching::Continuous => Take::Now(1),
         Batching::Dynamic {
             max_batch,
             max_delay,

@@ -3,7 +3,9 @@
 
 use crate::engine::SimTime;
 use crate::hardware::{GpuProfile, Share};
+use crate::models::llm::LlmCost;
 use crate::scenario::types::Routing;
+use crate::serving::llm::EngineConfig;
 use crate::workload::{ArrivalProcess, Sampler};
 
 /// Everything one replication needs.
@@ -68,6 +70,19 @@ pub enum Cost {
     },
     /// a(b) for b = 1..=len, precomputed from the batch-latency model on this GPU share.
     Table(Vec<SimTime>),
+    /// An LLM served with continuous batching: each iteration costs what its shape costs.
+    Llm(Box<LlmPlan>),
+}
+
+/// An LLM deployment: the model's cost on the replica's GPUs and the engine's settings.
+#[derive(Debug, Clone)]
+pub struct LlmPlan {
+    /// Iteration cost on the replica's GPUs.
+    pub cost: LlmCost,
+    /// Scheduler limits and KV cache size.
+    pub engine: EngineConfig,
+    /// Latency the API server adds to every request, outside the GPU.
+    pub request_overhead: SimTime,
 }
 
 /// Batching policy, resolved.
@@ -82,6 +97,8 @@ pub enum Batching {
         /// Longest wait of the oldest request.
         max_delay: SimTime,
     },
+    /// Iteration-level scheduling of an LLM engine (see [`crate::serving::llm`]).
+    Continuous,
 }
 
 /// Per-request latency bounds of a service's SLO.
@@ -91,6 +108,10 @@ pub struct SloPlan {
     pub latency: Option<SimTime>,
     /// Bound on queueing wait, if any.
     pub wait: Option<SimTime>,
+    /// Bound on time to first token, if any.
+    pub ttft: Option<SimTime>,
+    /// Bound on time per output token, if any.
+    pub tpot: Option<SimTime>,
     /// Each term, as (metric name in the summary, bound in ms), for `slo_met`.
     pub terms: Vec<(&'static str, f64)>,
 }

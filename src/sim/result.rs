@@ -24,8 +24,12 @@ pub mod ts_metric {
     pub const LATENCY_P95_MS: u8 = 7;
     /// Busy fraction of the execution slots over the interval.
     pub const GPU_UTILIZATION: u8 = 8;
+    /// p95 time to first token of the first tokens of the interval (LLM services).
+    pub const TTFT_P95_MS: u8 = 9;
+    /// KV cache blocks in use over all blocks, at the sample (LLM services).
+    pub const KV_CACHE_UTILIZATION: u8 = 10;
     /// Names, indexed by code.
-    pub const NAMES: [&str; 9] = [
+    pub const NAMES: [&str; 11] = [
         "replicas",
         "ready",
         "pending_pods",
@@ -35,6 +39,8 @@ pub mod ts_metric {
         "throughput_rps",
         "latency_p95_ms",
         "gpu_utilization",
+        "ttft_p95_ms",
+        "kv_cache_utilization",
     ];
 }
 
@@ -53,10 +59,22 @@ pub const SERVICE_METRICS: &[&str] = &[
     "wait_mean_ms",
     "wait_p99_ms",
     "wait_probability",
+    "ttft_mean_ms",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "tpot_mean_ms",
+    "tpot_p50_ms",
+    "tpot_p95_ms",
+    "tpot_p99_ms",
     "service_time_mean_ms",
     "batch_size_mean",
     "prompt_tokens_mean",
     "output_tokens_mean",
+    "output_tokens_per_s",
+    "output_tokens_per_s_per_gpu",
+    "kv_cache_utilization",
+    "preemptions",
     "gpu_utilization",
     "in_system_mean",
     "littles_law_error",
@@ -127,6 +145,13 @@ pub(super) struct SvcParts {
     pub pending_pods: u32,
     pub closed_users: u32,
     pub scheduled: u32,
+    pub ttft: LatencyHist,
+    pub tpot: LatencyHist,
+    pub preemptions: u64,
+    pub generated_tokens: u64,
+    pub kv_used: TimeIntegral,
+    pub kv_blocks: u64,
+    pub overhead_ns: u128,
 }
 
 /// The world's state at the end of a replication.
@@ -184,6 +209,15 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         put("wait_mean_ms", s.wait.mean_ms());
         put("wait_p99_ms", s.wait.quantile_ms(0.99));
         put("wait_probability", ratio(s.waited as f64, s.started as f64));
+        // LLM services: empty for others (their histograms stay empty).
+        put("ttft_mean_ms", s.ttft.mean_ms());
+        put("ttft_p50_ms", s.ttft.quantile_ms(0.50));
+        put("ttft_p95_ms", s.ttft.quantile_ms(0.95));
+        put("ttft_p99_ms", s.ttft.quantile_ms(0.99));
+        put("tpot_mean_ms", s.tpot.mean_ms());
+        put("tpot_p50_ms", s.tpot.quantile_ms(0.50));
+        put("tpot_p95_ms", s.tpot.quantile_ms(0.95));
+        put("tpot_p99_ms", s.tpot.quantile_ms(0.99));
         put(
             "service_time_mean_ms",
             ratio(s.service_ns as f64 * 1e-6, s.batches as f64),
@@ -203,10 +237,25 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         };
         put("prompt_tokens_mean", per_request(s.prompt_tokens));
         put("output_tokens_mean", per_request(s.output_tokens));
+        let gpus = s.scheduled as f64 * sp.gpus_per_replica;
+        let llm = s.kv_blocks > 0;
+        let llm_only = |v: f64| if llm { v } else { f64::NAN };
+        let tokens_per_s = llm_only(ratio(s.generated_tokens as f64, window));
+        put("output_tokens_per_s", tokens_per_s);
+        put("output_tokens_per_s_per_gpu", ratio(tokens_per_s, gpus));
+        put(
+            "kv_cache_utilization",
+            llm_only(ratio(s.kv_used.area_secs(end), s.kv_blocks as f64 * window)),
+        );
+        put("preemptions", llm_only(s.preemptions as f64));
         let slots = s.scheduled as f64 * sp.concurrency as f64;
         let utilization = ratio(s.busy.area_secs(end), slots * window);
         put("gpu_utilization", utilization);
-        let in_system = ratio(s.in_system.area_secs(end), window);
+        // Time in the API server outside the engine counts as in the system.
+        let in_system = ratio(
+            s.in_system.area_secs(end) + s.overhead_ns as f64 * 1e-9,
+            window,
+        );
         put("in_system_mean", in_system);
         // Little's law L = lambda W, with W the mean latency of the requests that finished.
         let lw = admitted_rate * s.latency.mean_ms() * 1e-3;
@@ -218,7 +267,6 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
         put("pods_pending", s.pending_pods as f64);
-        let gpus = s.scheduled as f64 * sp.gpus_per_replica;
         put("gpus", gpus);
         let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
         put("gpu_hours", gpu_hours);
@@ -240,6 +288,8 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                     "latency_p95_ms" => s.latency.quantile_ms(0.95),
                     "latency_p99_ms" => s.latency.quantile_ms(0.99),
                     "wait_p99_ms" => s.wait.quantile_ms(0.99),
+                    "ttft_p95_ms" => s.ttft.quantile_ms(0.95),
+                    "tpot_p95_ms" => s.tpot.quantile_ms(0.95),
                     _ => f64::NAN,
                 };
                 v <= *bound

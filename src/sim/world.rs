@@ -5,6 +5,7 @@ use super::result::{RepResult, TsPoint, ts_metric};
 use crate::cluster::Pool;
 use crate::engine::{EventQueue, SimRng, SimTime, stream};
 use crate::scenario::types::Routing;
+use crate::serving::llm::{Engine, LlmRequest, Outcome};
 use crate::serving::{self, Take};
 use crate::stats::{IntervalHist, LatencyHist, TimeIntegral};
 use crate::workload::ArrivalProcess;
@@ -22,6 +23,21 @@ struct Req {
     /// Token counts from the workload (0 when it gives none).
     prompt: u32,
     output: u32,
+}
+
+impl LlmRequest for Req {
+    #[inline]
+    fn prompt_tokens(&self) -> u32 {
+        self.prompt
+    }
+    #[inline]
+    fn output_tokens(&self) -> u32 {
+        self.output
+    }
+    #[inline]
+    fn admitted(&mut self, now: SimTime) {
+        self.started = now;
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +93,11 @@ fn think_again(plan: &Plan, wl: &mut Wl, q: &mut EventQueue<Ev>, now: SimTime, w
     }
 }
 
+#[inline]
+fn shared_queue(r: Routing) -> bool {
+    r == Routing::SharedQueue
+}
+
 /// Timer owners: a service's shared queue, or one replica's queue.
 const REPLICA_OWNER: u32 = 1 << 31;
 
@@ -92,6 +113,10 @@ struct Replica {
     free: Vec<u32>,
     outstanding: u32,
     timer: bool,
+    /// The continuous-batching engine of an LLM replica.
+    llm: Option<Engine<Req>>,
+    /// Tokens the iteration in flight generates.
+    iter_tokens: u32,
 }
 
 struct Svc {
@@ -138,6 +163,16 @@ struct Svc {
     iv_arrivals: u64,
     iv_completions: u64,
     iv_busy_area: f64,
+    // LLM services.
+    ttft: LatencyHist,
+    tpot: LatencyHist,
+    iv_ttft: IntervalHist,
+    preemptions: u64,
+    generated_tokens: u64,
+    kv_used: TimeIntegral,
+    kv_blocks: u64,
+    /// Request-seconds spent in the API server outside the engine (for Little's law).
+    overhead_ns: u128,
 }
 
 struct Wl {
@@ -164,6 +199,7 @@ pub struct World<'p> {
     sample_index: u32,
     stop: bool,
     events: u64,
+    llm_out: Outcome<Req>,
 }
 
 impl<'p> World<'p> {
@@ -227,6 +263,18 @@ impl<'p> World<'p> {
                 iv_arrivals: 0,
                 iv_completions: 0,
                 iv_busy_area: 0.0,
+                ttft: LatencyHist::new(),
+                tpot: LatencyHist::new(),
+                iv_ttft: IntervalHist::new(),
+                preemptions: 0,
+                generated_tokens: 0,
+                kv_used: TimeIntegral::default(),
+                kv_blocks: 0,
+                overhead_ns: 0,
+            };
+            let engine = match &sp.cost {
+                Cost::Llm(lp) => Some(lp.engine),
+                _ => None,
             };
             // Pods are created in order and bound by the scheduler at time zero.
             for _ in 0..sp.replicas {
@@ -242,9 +290,12 @@ impl<'p> World<'p> {
                     free: Vec::new(),
                     outstanding: 0,
                     timer: false,
+                    llm: engine.map(Engine::new),
+                    iter_tokens: 0,
                 });
                 if node.is_some() {
                     s.reps.push(r);
+                    s.kv_blocks += engine.map_or(0, |e| e.kv_blocks as u64);
                     s.replicas.add(SimTime::ZERO, 1);
                     q.schedule(sp.startup, Ev::Ready(r));
                 } else {
@@ -312,6 +363,7 @@ impl<'p> World<'p> {
             sample_index: 0,
             stop: false,
             events: 0,
+            llm_out: Outcome::default(),
         }
     }
 
@@ -402,6 +454,13 @@ impl<'p> World<'p> {
                     pending_pods: s.pending_pods,
                     closed_users: s.closed_users,
                     scheduled: s.reps.len() as u32,
+                    ttft: s.ttft,
+                    tpot: s.tpot,
+                    preemptions: s.preemptions,
+                    generated_tokens: s.generated_tokens,
+                    kv_used: s.kv_used,
+                    kv_blocks: s.kv_blocks,
+                    overhead_ns: s.overhead_ns,
                 })
                 .collect(),
             pools_allocated: self.pools.iter().map(|p| p.allocated()).collect(),
@@ -588,6 +647,19 @@ impl<'p> World<'p> {
 
     fn pump_shared(&mut self, now: SimTime, si: usize) {
         let batching = self.plan.services[si].batching;
+        if batching == Batching::Continuous {
+            // Idle engines take from the shared queue; busy ones take at their next iteration.
+            while !self.svcs[si].queue.is_empty() {
+                let Some((r, _)) = self.svcs[si].idle.pop() else {
+                    return;
+                };
+                if !self.llm_step(now, r) {
+                    self.svcs[si].idle.push((r, 0));
+                    return;
+                }
+            }
+            return;
+        }
         loop {
             let s = &mut self.svcs[si];
             if s.queue.is_empty() || s.idle.is_empty() {
@@ -618,6 +690,12 @@ impl<'p> World<'p> {
     fn pump_replica(&mut self, now: SimTime, r: u32) {
         let si = self.reps[r as usize].svc as usize;
         let batching = self.plan.services[si].batching;
+        if let Some(e) = &self.reps[r as usize].llm {
+            if !e.busy() {
+                self.llm_step(now, r);
+            }
+            return;
+        }
         loop {
             let rep = &mut self.reps[r as usize];
             if rep.queue.is_empty() || rep.free.is_empty() {
@@ -657,6 +735,7 @@ impl<'p> World<'p> {
                 SimTime::from_secs_f64(sampler.sample(&mut s.service_rng) * scale)
             }
             Cost::Table(t) => t[(n - 1).min(t.len() - 1)],
+            Cost::Llm(_) => unreachable!("LLM replicas run iterations, not batches"),
         };
         for req in batch.iter_mut() {
             req.started = now;
@@ -681,6 +760,10 @@ impl<'p> World<'p> {
     }
 
     fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
+        if self.reps[r as usize].llm.is_some() {
+            self.llm_done(now, r);
+            return;
+        }
         let si = self.reps[r as usize].svc as usize;
         let plan = self.plan;
         let warmup = plan.warmup;
@@ -733,6 +816,183 @@ impl<'p> World<'p> {
         }
     }
 
+    /// Plans and starts the next iteration of LLM replica `r`, admitting requests from its
+    /// queue (or the service's shared queue). Returns whether an iteration started.
+    fn llm_step(&mut self, now: SimTime, r: u32) -> bool {
+        let plan = self.plan;
+        let warmup = plan.warmup;
+        let World {
+            reps,
+            svcs,
+            wls,
+            q,
+            llm_out: out,
+            ..
+        } = self;
+        let Replica {
+            svc,
+            queue: own_queue,
+            outstanding,
+            llm,
+            iter_tokens,
+            ..
+        } = &mut reps[r as usize];
+        let si = *svc as usize;
+        let sp = &plan.services[si];
+        let Cost::Llm(lp) = &sp.cost else {
+            unreachable!("llm_step on a replica without an LLM")
+        };
+        let Some(engine) = llm.as_mut() else {
+            return false;
+        };
+        let s = &mut svcs[si];
+        let shared = sp.routing == Routing::SharedQueue;
+        let used_before = engine.used_blocks();
+        let queue = if shared { &mut s.queue } else { own_queue };
+        let shape = engine.schedule(now, queue, out);
+        for req in &out.admitted {
+            if req.arrival >= warmup {
+                let w = now.since(req.arrival);
+                s.started += 1;
+                if w.0 > 0 {
+                    s.waited += 1;
+                }
+                s.wait.record(w);
+            }
+        }
+        let admitted = out.admitted.len() as u64;
+        s.waiting -= admitted;
+        s.running += admitted;
+        if now >= warmup {
+            s.preemptions += u64::from(out.preempted);
+        }
+        for req in &out.rejected {
+            // Too long to ever run: refused, as vLLM refuses it.
+            s.waiting -= 1;
+            s.in_system.add(now, -1);
+            if !shared {
+                *outstanding -= 1;
+            }
+            if now >= warmup {
+                s.dropped += 1;
+            }
+            let wl = &mut wls[req.wl as usize];
+            if wl.closed {
+                think_again(plan, wl, q, now + lp.request_overhead, req.wl);
+            }
+        }
+        s.kv_used.add(
+            now,
+            i64::from(engine.used_blocks()) - i64::from(used_before),
+        );
+        let running = engine.running() as u64;
+        out.clear();
+        let Some(shape) = shape else {
+            return false;
+        };
+        let dur = lp.cost.iteration(&shape);
+        *iter_tokens = (shape.prefill_seqs + shape.decode_seqs) as u32;
+        s.busy.add(now, 1);
+        if now >= warmup {
+            s.batches += 1;
+            s.batch_items += running;
+            s.service_ns += dur.0 as u128;
+        }
+        q.schedule(now + dur, Ev::Done { rep: r, slot: 0 });
+        true
+    }
+
+    /// The iteration of LLM replica `r` ended: first tokens and finished requests are
+    /// recorded, and the next iteration starts.
+    fn llm_done(&mut self, now: SimTime, r: u32) {
+        let plan = self.plan;
+        let warmup = plan.warmup;
+        let World {
+            reps,
+            svcs,
+            wls,
+            q,
+            llm_out: out,
+            ..
+        } = self;
+        let rep = &mut reps[r as usize];
+        let si = rep.svc as usize;
+        let sp = &plan.services[si];
+        let Cost::Llm(lp) = &sp.cost else {
+            unreachable!("llm_done on a replica without an LLM")
+        };
+        let Some(engine) = rep.llm.as_mut() else {
+            return;
+        };
+        let s = &mut svcs[si];
+        let slo = sp.slo.as_ref();
+        let overhead = lp.request_overhead;
+        s.busy.add(now, -1);
+        let used_before = engine.used_blocks();
+        engine.complete(now, out);
+        s.kv_used.add(
+            now,
+            i64::from(engine.used_blocks()) - i64::from(used_before),
+        );
+        if now >= warmup {
+            s.generated_tokens += u64::from(rep.iter_tokens);
+        }
+        for req in &out.first_tokens {
+            let ttft = (now + overhead).since(req.arrival);
+            s.iv_ttft.record(ttft);
+            if req.arrival >= warmup {
+                s.ttft.record(ttft);
+            }
+        }
+        let n = out.finished.len() as u64;
+        s.running -= n;
+        s.in_system.add(now, -(n as i64));
+        s.iv_completions += n;
+        if now >= warmup {
+            s.completions_in_window += n;
+        }
+        if !shared_queue(sp.routing) {
+            rep.outstanding -= n as u32;
+        }
+        for f in &out.finished {
+            let req = f.req;
+            let end = now + overhead;
+            let latency = end.since(req.arrival);
+            s.iv_latency.record(latency);
+            if req.arrival >= warmup {
+                s.completed += 1;
+                s.overhead_ns += overhead.0 as u128;
+                s.prompt_tokens += req.prompt as u64;
+                s.output_tokens += f.generated as u64;
+                s.latency.record(latency);
+                let ttft = (f.first_token + overhead).since(req.arrival);
+                // Time per output token after the first, as vLLM's benchmark computes it.
+                let tpot = (f.generated > 1)
+                    .then(|| SimTime(now.since(f.first_token).0 / u64::from(f.generated - 1)));
+                if let Some(t) = tpot {
+                    s.tpot.record(t);
+                }
+                if let Some(slo) = slo {
+                    let ok = slo.latency.is_none_or(|b| latency <= b)
+                        && slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b)
+                        && slo.ttft.is_none_or(|b| ttft <= b)
+                        && slo.tpot.is_none_or(|b| tpot.is_none_or(|t| t <= b));
+                    if ok {
+                        s.slo_ok += 1;
+                    }
+                }
+            }
+            let wl = &mut wls[req.wl as usize];
+            if wl.closed {
+                think_again(plan, wl, q, end, req.wl);
+            }
+        }
+        out.clear();
+        if !self.llm_step(now, r) && shared_queue(sp.routing) {
+            self.svcs[si].idle.push((r, 0));
+        }
+    }
+
     fn on_timer(&mut self, now: SimTime, owner: u32) {
         if owner & REPLICA_OWNER != 0 {
             let r = owner & !REPLICA_OWNER;
@@ -752,7 +1012,8 @@ impl<'p> World<'p> {
         let slots = rep.slots.len() as u32;
         self.svcs[si].ready.push(r);
         if sp.routing == Routing::SharedQueue {
-            // Reversed so that pop() hands out slot 0 first.
+            // Reversed so that pop() hands out slot 0 first (an LLM engine has one).
+            let slots = if rep.llm.is_some() { 1 } else { slots };
             for slot in (0..slots).rev() {
                 self.svcs[si].idle.push((r, slot));
             }
@@ -789,6 +1050,7 @@ impl<'p> World<'p> {
             s.in_system.restart(now);
             s.busy.restart(now);
             s.replicas.restart(now);
+            s.kv_used.restart(now);
             s.iv_busy_area = -in_interval;
             s.in_system_at_window = s.in_system.value();
             s.waiting_at_window = s.waiting;
@@ -832,6 +1094,14 @@ impl<'p> World<'p> {
                     f64::NAN
                 },
             );
+            if s.kv_blocks > 0 {
+                put(ts_metric::TTFT_P95_MS, s.iv_ttft.quantile_ms(0.95));
+                put(
+                    ts_metric::KV_CACHE_UTILIZATION,
+                    s.kv_used.value() as f64 / s.kv_blocks as f64,
+                );
+                s.iv_ttft.reset();
+            }
             s.iv_arrivals = 0;
             s.iv_completions = 0;
             s.iv_latency.reset();
