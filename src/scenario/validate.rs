@@ -988,23 +988,13 @@ fn llm_plan(
     if !ok {
         return None;
     }
-    let kv_tokens = match cost.kv_capacity_tokens(util, max_batch_tokens) {
+    let kv_tokens = match cost.kv_capacity_tokens(util, max_batch_tokens, max_model_len) {
         Ok(t) => t,
         Err(msg) => {
             e.at(&at("model"), msg);
             return None;
         }
     };
-    if kv_tokens < max_model_len {
-        e.at(
-            &at("model"),
-            format!(
-                "the KV cache of `{}` on {} holds {kv_tokens} tokens, less than one sequence of max_model_len {max_model_len} (vLLM refuses this too): raise gpu_memory_utilization, lower max_model_len, or use more GPUs per replica",
-                arch.name, pool.gpu.name
-            ),
-        );
-        return None;
-    }
     let kv_blocks = (kv_tokens / block_size).min(u32::MAX as u64) as u32;
     Some(Cost::Llm(Box::new(LlmPlan {
         cost,
