@@ -61,6 +61,7 @@
 use crate::engine::SimTime;
 use crate::hardware::{GpuProfile, Share, builtin_gpu, fmt_bytes, fmt_num, render_table};
 use crate::models::batch::Precision;
+use crate::serving::llm::ServingStack;
 use serde::Deserialize;
 use std::fmt;
 
@@ -616,6 +617,10 @@ impl LlmSpec {
 pub struct LlmCalibration {
     /// Share of the sustained tensor peak the weight matrix multiplies reach.
     pub linear_efficiency: f64,
+    /// Prefill time outside the matrix multiplies (normalisation, rotary embeddings,
+    /// activation functions, eager-mode kernel launches), as a fraction of the prefill's
+    /// matrix-multiply time.
+    pub prefill_non_gemm: f64,
     /// Share of the sustained FP16 tensor peak the attention kernels reach.
     pub attention_efficiency: f64,
     /// Share of the peak memory bandwidth reached streaming weights and KV cache.
@@ -631,12 +636,21 @@ pub struct LlmCalibration {
     pub allreduce_latency_pcie: SimTime,
 }
 
+/// See [`LlmCalibration::prefill_non_gemm`].
+pub const PREFILL_NON_GEMM: f64 = 0.5;
+
 impl Default for LlmCalibration {
     fn default() -> Self {
         LlmCalibration {
             // FACTS.md: Vidur's profiling of Llama-2-7B on A100 (microsoft/vidur, data/profiling):
             // large prefill matrix multiplies reach about 72% of the 312 TFLOPS peak.
             linear_efficiency: 0.72,
+            // Calibrated in tests/llm_calibration.rs: vLLM prefills ten ShareGPT prompts
+            // (1,585 tokens of Mistral-7B) in about 153 ms on an A100-80GB (FACTS.md, the nine
+            // requests that produced tokens), where matrix multiplies at 72% take about 100 ms:
+            // the rest of the forward pass adds about half as much again, an end-to-end prefill
+            // MFU near 0.5.
+            prefill_non_gemm: PREFILL_NON_GEMM,
             // Dao 2023, "FlashAttention-2" (arXiv 2307.08691): 50-73% of the A100's peak in the
             // forward pass, the top of that range at long sequences and head dim 128; serving's
             // shorter, ragged prompts sit at the bottom of it.
@@ -644,10 +658,9 @@ impl Default for LlmCalibration {
             // FACTS.md: decode of Llama-3.1-8B BF16 on A100-40GB at batch 1 reached about 77% of
             // the HBM bandwidth ceiling.
             memory_efficiency: 0.77,
-            // Placeholders, calibrated in tests/llm_calibration.rs on the vLLM Mistral-7B point
-            // (FACTS.md: TPOT 12.1 ms at a running batch of up to 10 on an A100-80GB).
-            iteration_overhead: SimTime(2_000_000), // 2 ms
-            per_seq_overhead: SimTime(20_000),      // 20 us
+            // Host costs of the default serving stack (see ServingStack for the calibration).
+            iteration_overhead: ServingStack::default().iteration_overhead(),
+            per_seq_overhead: ServingStack::default().sequence_overhead(),
             // NCCL all-reduce of a small message inside an NVLink node takes several to ~10 us:
             // NVIDIA/nccl#1259 measures ~6 us on 2x H100 with CUDA graphs, rising with the number
             // of GPUs; 10 us is capsim's round figure for 2-8 GPUs without NVLink SHARP.
@@ -672,6 +685,12 @@ impl LlmCalibration {
                     "`{field}` must be above 0 and at most 1, found {v}"
                 ));
             }
+        }
+        if !(self.prefill_non_gemm.is_finite() && (0.0..=10.0).contains(&self.prefill_non_gemm)) {
+            return Err(format!(
+                "`prefill_non_gemm` must be from 0 to 10, found {}",
+                self.prefill_non_gemm
+            ));
         }
         for (field, t) in [
             ("iteration_overhead", self.iteration_overhead),
@@ -731,6 +750,7 @@ impl IterShape {
 pub struct LlmCost {
     // Hot-path coefficients, in seconds (see the module docs).
     body_s_per_token: f64,
+    prefill_other_s_per_token: f64,
     head_s_per_row: f64,
     attn_s_per_pair: f64,
     weight_s: f64,
@@ -829,6 +849,7 @@ impl LlmCost {
 
         Ok(LlmCost {
             body_s_per_token: body_flops / linear_rate,
+            prefill_other_s_per_token: body_flops / linear_rate * calib.prefill_non_gemm,
             head_s_per_row: head_flops / linear_rate,
             attn_s_per_pair: arch.attn_flops_per_pair() / attn_rate,
             weight_s: weight_bytes_per_gpu / bw,
@@ -861,6 +882,7 @@ impl LlmCost {
         let rows = s.prefill_seqs as f64 + decode;
         let ctx = s.decode_ctx_tokens as f64;
         let compute = tokens * self.body_s_per_token
+            + s.prefill_tokens as f64 * self.prefill_other_s_per_token
             + rows * self.head_s_per_row
             + (s.prefill_pairs + ctx) * self.attn_s_per_pair;
         let memory = self.weight_s + (ctx + tokens) * self.kv_s_per_token;

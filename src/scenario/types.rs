@@ -5,6 +5,7 @@ use crate::engine::SimTime;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
 use crate::models::llm::LlmSpec;
+use crate::serving::llm::ServingStack;
 use crate::workload::{ArrivalSpec, Count, Dist, Secs};
 use serde::Deserialize;
 
@@ -176,6 +177,9 @@ pub struct ContinuousBatching {
     /// Largest number of running sequences (default 256).
     #[serde(default)]
     pub max_num_seqs: Option<u64>,
+    /// The serving stack whose host overheads apply (`vllm-0.6`, the default, or `vllm-0.5`).
+    #[serde(default)]
+    pub engine: ServingStack,
     /// Split prompts over iterations and mix them with decodes (default false).
     #[serde(default)]
     pub chunked_prefill: bool,

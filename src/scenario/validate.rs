@@ -899,7 +899,11 @@ fn llm_plan(
         );
         return None;
     }
-    let mut calib = LlmCalibration::default();
+    let mut calib = LlmCalibration {
+        iteration_overhead: spec.engine.iteration_overhead(),
+        per_seq_overhead: spec.engine.sequence_overhead(),
+        ..LlmCalibration::default()
+    };
     if let Some(d) = spec.iteration_overhead {
         calib.iteration_overhead = d.0;
     }
