@@ -4,7 +4,7 @@
 //! `cargo run --release --example users_per_gpu` prints the table that README.md quotes. For
 //! each model, SLO and user behaviour it finds, by bisection, the largest number of users one
 //! replica serves while every p95 term of the SLO holds at the upper end of its 95% confidence
-//! interval (3 replications of 10 simulated minutes after 2 minutes of warm-up), and divides
+//! interval (5 replications of 20 simulated minutes after 2 minutes of warm-up), and divides
 //! by the replica's GPUs.
 
 use capsim::scenario;
@@ -35,9 +35,9 @@ fn yaml(c: &Case, slo: &Slo, b: &Behaviour, users: u32) -> String {
         r#"
 name: users-per-gpu
 seed: 3
-duration: 12m
+duration: 22m
 warmup: 2m
-replications: 3
+replications: 5
 report_interval: 60s
 node_pools: [{{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}}]
 services:
@@ -149,14 +149,14 @@ fn main() {
             batching: "none",
         },
     ];
-    println!("| model | GPUs per replica | users | SLO | users per GPU |");
-    println!("|---|---|---|---|---|");
+    println!("| model | GPUs per replica | users | SLO | users per replica | users per GPU |");
+    println!("|---|---|---|---|---|---|");
     for c in &cases {
         for b in &behaviours {
             for slo in &slos {
                 let u = max_users(c, slo, b);
                 println!(
-                    "| {} | {} | {} | {} | {:.1} |",
+                    "| {} | {} | {} | {} | {u} | {:.2} |",
                     c.model,
                     c.gpus,
                     b.name,

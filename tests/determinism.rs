@@ -6,8 +6,13 @@ use std::process::Command;
 
 /// A short quickstart run with `threads` rayon threads and any `extra` arguments.
 fn run(threads: &str, out: &Path, extra: &[&str]) {
+    run_scenario("scenarios/quickstart.yaml", threads, out, extra)
+}
+
+/// A short run of `scenario` with `threads` rayon threads and any `extra` arguments.
+fn run_scenario(scenario: &str, threads: &str, out: &Path, extra: &[&str]) {
     let status = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(["run", "scenarios/quickstart.yaml", "--replications", "4"])
+        .args(["run", scenario, "--replications", "4"])
         .args(["--set", "duration=20s", "--set", "warmup=2s"])
         .args(["--set", "report_interval=1s"])
         .args(extra)
@@ -29,12 +34,21 @@ fn out_dir(name: &str) -> PathBuf {
 
 #[test]
 fn results_are_byte_identical_at_any_thread_count() {
-    let a = out_dir("t1");
-    let b = out_dir("t2");
-    let c = out_dir("t2-again");
-    run("1", &a, &[]);
-    run("2", &b, &[]);
-    run("2", &c, &[]);
+    identical_at_any_thread_count("scenarios/quickstart.yaml", "qs");
+}
+
+#[test]
+fn llm_results_are_byte_identical_at_any_thread_count() {
+    identical_at_any_thread_count("scenarios/llm-chat-a100.yaml", "llm");
+}
+
+fn identical_at_any_thread_count(scenario: &str, tag: &str) {
+    let a = out_dir(&format!("{tag}-t1"));
+    let b = out_dir(&format!("{tag}-t2"));
+    let c = out_dir(&format!("{tag}-t2-again"));
+    run_scenario(scenario, "1", &a, &[]);
+    run_scenario(scenario, "2", &b, &[]);
+    run_scenario(scenario, "2", &c, &[]);
     for f in ["summary.csv", "summary.json", "timeseries.csv"] {
         let x = std::fs::read(a.join(f)).expect("result file");
         assert!(!x.is_empty());

@@ -3,7 +3,7 @@
 //! arrivals at a rate that keeps a running batch of about 32 sequences.
 
 /// Arrivals per second that keep about 32 sequences running.
-pub const LLM_RATE: f64 = 14.0;
+pub const LLM_RATE: f64 = 8.5;
 
 /// Scenario text for about `requests` requests, one replication.
 pub fn llm_yaml(requests: f64) -> String {
