@@ -428,3 +428,32 @@ fn models_that_do_not_fit_and_bad_engine_settings_are_refused() {
         &["fp8"],
     );
 }
+
+#[test]
+fn saturation_is_judged_by_the_queue_not_by_an_always_iterating_engine() {
+    let open = |rate: &str| {
+        run(&closed_yaml(
+            "llama2-7b",
+            "a100-80gb",
+            1,
+            1,
+            "1s",
+            512,
+            128,
+            continuous(),
+            "4m",
+        )
+        .replace(
+            "{closed: {users: 1, think_time: 1s}}",
+            &format!("{{poisson: {{rate: {rate}}}}}"),
+        ))
+    };
+    // 5 requests/s keep the engine iterating all the time (utilization 1) with a batch of
+    // about 15: busy, not saturated.
+    let busy = open("5/s");
+    assert!(busy.mean("s", "gpu_utilization") > 0.99);
+    assert_eq!(busy.mean("s", "saturated"), 0.0);
+    // 30 requests/s is more than its prefills alone can take.
+    let over = open("30/s");
+    assert_eq!(over.mean("s", "saturated"), 1.0);
+}

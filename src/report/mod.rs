@@ -149,22 +149,34 @@ pub fn text_table(report: &Report) -> String {
             comps.push(&r.component);
         }
     }
+    let shown = |r: &&crate::sim::Row| {
+        (r.component == "cluster" || SHOWN.contains(&r.metric)) && r.estimate.mean.is_finite()
+    };
+    // Wide enough for the longest metric shown (the LLM ones are longer).
+    let width = report
+        .rows
+        .iter()
+        .filter(|r| r.component != "engine")
+        .filter(shown)
+        .map(|r| r.metric.len())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     for c in comps {
         let _ = writeln!(out, "\n  {c}");
-        for r in report.rows.iter().filter(|r| r.component == c) {
-            if c != "cluster" && !SHOWN.contains(&r.metric) {
-                continue;
-            }
+        for r in report
+            .rows
+            .iter()
+            .filter(|r| r.component == c)
+            .filter(shown)
+        {
             let e = &r.estimate;
-            if !e.mean.is_finite() {
-                continue;
-            }
             let ci = if e.ci95_low.is_finite() {
                 format!("  [{} .. {}]", fmt_num(e.ci95_low), fmt_num(e.ci95_high))
             } else {
                 String::new()
             };
-            let _ = writeln!(out, "    {:<27} {:>12}{ci}", r.metric, fmt_num(e.mean));
+            let _ = writeln!(out, "    {:<width$} {:>12}{ci}", r.metric, fmt_num(e.mean));
         }
     }
     // Little's law is a self-check: a large error outside saturation means too short a run.

@@ -324,11 +324,16 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             // (Closed loops are bounded by their users and never qualify.)
             // (A replication stopped before the midpoint by another service has no
             // second half to judge.)
+            // An LLM engine iterates whenever it holds a request, so it is "never idle" far
+            // below capacity: its queue must also have grown by more than chance allows.
             None if open_loop
                 && s.busy_at_mid.is_some_and(|mid| {
                     s.busy.area_secs(end) - mid >= 0.995 * slots * window / 2.0
                 })
-                && s.waiting > s.waiting_at_mid =>
+                && s.waiting > s.waiting_at_mid
+                && (!llm
+                    || (s.waiting - s.waiting_at_mid) as f64
+                        > (0.01 * s.arrivals as f64 / 2.0).max(10.0)) =>
             {
                 let g = ratio((s.waiting - s.waiting_at_mid) as f64, window / 2.0);
                 saturated.push((sp.name.clone(), false, g));
