@@ -1249,21 +1249,23 @@ mod tests {
         // Batch 1 -> batch 16 decode costs little more (weights are read once for all).
         let one = ms(c.iteration(&IterShape::decode(1, 512)));
         let sixteen = ms(c.iteration(&IterShape::decode(16, 16 * 512)));
-        assert!(sixteen < 1.3 * one, "{one} {sixteen}");
+        // (16 x 512 tokens of MHA KV cache, 4 GiB, add about a third to the 12.6 GiB of weights.)
+        assert!(sixteen < 1.4 * one, "{one} {sixteen}");
         // Prefill grows linearly once compute-bound: 8192 tokens ~ 4x 2048 tokens (attention
         // grows faster, so a bit more than 4x).
         let p2 = ms(c.iteration(&IterShape::prefill(2048))) - fixed;
         let p8 = ms(c.iteration(&IterShape::prefill(8192))) - fixed;
         assert!(p8 / p2 > 4.0 && p8 / p2 < 5.0, "{p2} {p8}");
-        // 2048 tokens: 2 x 6.48e9 x 2048 / (312e12 x 0.72) = 118 ms of matmuls, plus attention.
-        assert!((115.0..140.0).contains(&p2), "{p2}");
+        // 2048 tokens: 2 x 6.48e9 x 2048 / (312e12 x 0.72) = 118 ms of matmuls, half as much
+        // again for the rest of the forward pass (prefill_non_gemm), plus attention.
+        assert!((170.0..200.0).contains(&p2), "{p2}");
     }
 
     #[test]
     fn vllm_mistral_point_in_range() {
-        // FACTS.md: vLLM 0.5.4, Mistral-7B bf16 on one A100-80GB: TPOT mean 12.1 ms with a
-        // running batch of up to 10; TTFT mean 138 ms for ten prompts (1,585 tokens) prefilled
-        // together. The placeholders land near, not on, these; tests/llm_calibration.rs fits them.
+        // FACTS.md: vLLM, Mistral-7B bf16 on one A100-80GB: TPOT mean 12.1 ms with a running
+        // batch of up to 10; ten prompts (1,585 tokens) prefilled together give their first
+        // tokens after about 153 ms. tests/llm_calibration.rs checks them end to end.
         let c = cost("mistral-7b", "a100-80gb", 1);
         let tpot = ms(c.iteration(&IterShape::decode(10, 10 * 600)));
         assert!((9.0..15.0).contains(&tpot), "{tpot}");
@@ -1274,7 +1276,7 @@ mod tests {
             ..IterShape::default()
         };
         let ttft = ms(c.iteration(&prompts));
-        assert!((80.0..150.0).contains(&ttft), "{ttft}");
+        assert!((130.0..177.0).contains(&ttft), "{ttft}");
     }
 
     #[test]
