@@ -1,5 +1,5 @@
 //! Simulation of a resolved scenario: replications in parallel on rayon, each a
-//! single-threaded event loop ([`world`]).
+//! single-threaded event loop (the private `world` module).
 
 pub mod plan;
 pub mod result;
