@@ -10,6 +10,8 @@
 #[derive(Debug, Clone)]
 pub struct Pool {
     free: Vec<u32>,
+    // Nodes removed by the cluster autoscaler keep their index (pods refer to nodes by it).
+    removed: Vec<bool>,
     // by_free[f] holds the nodes with exactly f free units, lowest index first.
     by_free: Vec<std::collections::BTreeSet<u32>>,
     units_per_node: u32,
@@ -22,6 +24,7 @@ impl Pool {
         by_free[units_per_node as usize] = (0..nodes).collect();
         Pool {
             free: vec![units_per_node; nodes as usize],
+            removed: vec![false; nodes as usize],
             by_free,
             units_per_node,
         }
@@ -56,18 +59,68 @@ impl Pool {
     pub fn allocated(&self) -> u64 {
         self.free
             .iter()
-            .map(|&f| (self.units_per_node - f) as u64)
+            .zip(&self.removed)
+            .filter(|(_, r)| !**r)
+            .map(|(&f, _)| (self.units_per_node - f) as u64)
             .sum()
     }
 
     /// Units in all.
     pub fn capacity(&self) -> u64 {
-        self.free.len() as u64 * self.units_per_node as u64
+        self.nodes() as u64 * self.units_per_node as u64
     }
 
-    /// Nodes in the pool.
+    /// Nodes in the pool (removed ones not counted).
     pub fn nodes(&self) -> u32 {
+        self.removed.iter().filter(|r| !**r).count() as u32
+    }
+
+    /// Node indices ever used (removed ones included): the range of node numbers.
+    pub fn node_slots(&self) -> u32 {
         self.free.len() as u32
+    }
+
+    /// Units per node.
+    pub fn units_per_node(&self) -> u32 {
+        self.units_per_node
+    }
+
+    /// Free units of `node` (0 for a removed node).
+    pub fn free_units(&self, node: u32) -> u32 {
+        self.free[node as usize]
+    }
+
+    /// Whether `node` is in the pool and holds no pod.
+    pub fn is_empty_node(&self, node: u32) -> bool {
+        !self.removed[node as usize] && self.free[node as usize] == self.units_per_node
+    }
+
+    /// Whether `node` was removed.
+    pub fn is_removed(&self, node: u32) -> bool {
+        self.removed[node as usize]
+    }
+
+    /// Adds an empty node (the cluster autoscaler's scale-up); returns its index.
+    pub fn add_node(&mut self) -> u32 {
+        let node = self.free.len() as u32;
+        self.free.push(self.units_per_node);
+        self.removed.push(false);
+        self.by_free[self.units_per_node as usize].insert(node);
+        node
+    }
+
+    /// Removes an empty node (the cluster autoscaler's scale-down).
+    pub fn remove_node(&mut self, node: u32) {
+        debug_assert!(self.is_empty_node(node));
+        self.by_free[self.free[node as usize] as usize].remove(&node);
+        self.free[node as usize] = 0;
+        self.removed[node as usize] = true;
+    }
+
+    /// Places a pod needing `units` on `node` (which must have room).
+    pub fn place_on(&mut self, node: u32, units: u32) {
+        debug_assert!(self.free[node as usize] >= units);
+        self.set_free(node, self.free[node as usize] - units);
     }
 }
 

@@ -1,7 +1,8 @@
 //! The serde types of a scenario file, field for field as SPEC.md names them.
 
-use super::units::Duration;
+use super::units::{Bytes, Duration};
 use crate::engine::SimTime;
+use crate::hardware::Bandwidth;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
 use crate::models::llm::LlmSpec;
@@ -120,6 +121,38 @@ pub struct NodePoolSpec {
     /// Price of one whole GPU for one hour, for cost figures.
     #[serde(default)]
     pub price_per_gpu_hour: f64,
+    /// Cluster autoscaler: fewest nodes (default `nodes`).
+    #[serde(default)]
+    pub min_nodes: Option<u64>,
+    /// Cluster autoscaler: most nodes (default `nodes`: no autoscaling).
+    #[serde(default)]
+    pub max_nodes: Option<u64>,
+    /// Cluster autoscaler: from the scale-up decision to a Ready node.
+    #[serde(default)]
+    pub provision_time: Duration,
+    /// Cluster autoscaler: how long a node must be unneeded before it is removed
+    /// (`--scale-down-unneeded-time`, default 10m).
+    #[serde(default)]
+    pub scale_down_unneeded_time: Option<Duration>,
+    /// How fast a node pulls container images, for services that give `image_size`.
+    #[serde(default)]
+    pub image_pull_bandwidth: Option<Bandwidth>,
+    /// Low-priority placeholder pods that hold warm headroom for the cluster autoscaler.
+    #[serde(default)]
+    pub balloons: Option<BalloonSpec>,
+}
+
+/// Balloon (placeholder) pods: low-priority pods that reserve capacity, are preempted by any
+/// real pod that needs their room, and then wait Pending, which makes the cluster autoscaler
+/// add a node for them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalloonSpec {
+    /// Number of balloon pods.
+    pub pods: u64,
+    /// Units (GPUs or shares) each balloon pod requests.
+    #[serde(default = "one")]
+    pub gpus_per_pod: u64,
 }
 
 fn default_gpus_per_node() -> u64 {
@@ -249,9 +282,28 @@ pub struct ServiceSpec {
     /// Replicas (pods).
     #[serde(default = "one")]
     pub replicas: u64,
-    /// Image pull plus model load before a pod is Ready.
+    /// Fixed start-up time after scheduling (image pull plus model load, when they are not
+    /// given apart), added to the times below.
     #[serde(default)]
     pub startup_time: Duration,
+    /// Size of the container image: pulled at the pool's `image_pull_bandwidth` the first time
+    /// a node runs the service; cached on the node after.
+    #[serde(default)]
+    pub image_size: Option<Bytes>,
+    /// Time to pull the image on a node that does not have it (instead of `image_size`).
+    #[serde(default)]
+    pub image_pull_time: Option<Duration>,
+    /// Time to load the model after the image is there.
+    #[serde(default)]
+    pub model_load_time: Duration,
+    /// Readiness-probe delay after the model is loaded, before the pod is Ready.
+    #[serde(default)]
+    pub readiness_delay: Duration,
+    /// How long a pod being removed may finish its in-flight requests
+    /// (`terminationGracePeriodSeconds`, default 30s).
+    #[serde(default)]
+    pub termination_grace_period: Option<Duration>,
+
     /// Request routing over replicas.
     #[serde(default)]
     pub routing: Routing,

@@ -325,6 +325,52 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             );
             ok = false;
         }
+        let min_nodes = p
+            .min_nodes
+            .unwrap_or(p.nodes.min(p.max_nodes.unwrap_or(p.nodes)));
+        let max_nodes = p.max_nodes.unwrap_or(p.nodes.max(min_nodes));
+        if max_nodes > limits::MAX_NODES {
+            e.at(
+                &at("max_nodes"),
+                format!(
+                    "{max_nodes} nodes is above the limit of {} per pool",
+                    limits::MAX_NODES
+                ),
+            );
+            ok = false;
+        } else if min_nodes > max_nodes {
+            e.at(
+                &at("min_nodes"),
+                format!("min_nodes ({min_nodes}) is above max_nodes ({max_nodes})"),
+            );
+            ok = false;
+        } else if p.nodes < min_nodes || p.nodes > max_nodes {
+            e.at(
+                &at("nodes"),
+                format!(
+                    "the initial {} nodes must be from min_nodes ({min_nodes}) to max_nodes ({max_nodes})",
+                    p.nodes
+                ),
+            );
+            ok = false;
+        }
+        if let Some(b) = &p.balloons
+            && (b.pods > limits::MAX_REPLICAS
+                || b.gpus_per_pod == 0
+                || b.gpus_per_pod > p.gpus_per_node)
+        {
+            e.at(
+                &at("balloons"),
+                format!(
+                    "balloons: from 0 to {} pods of 1 to gpus_per_node ({}) units each (found {} pods of {})",
+                    limits::MAX_REPLICAS,
+                    p.gpus_per_node,
+                    b.pods,
+                    b.gpus_per_pod
+                ),
+            );
+            ok = false;
+        }
         if !(0.0..=limits::MAX_PRICE).contains(&p.price_per_gpu_hour) {
             e.at(
                 &at("price_per_gpu_hour"),
@@ -356,14 +402,28 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 continue;
             }
         };
-        pools.push(ok.then(|| PoolPlan {
-            name: p.name.clone(),
-            gpu: gpu.clone(),
-            // In range: checked against the limits above (ok is false otherwise).
-            gpus_per_node: p.gpus_per_node as u32,
-            nodes: p.nodes as u32,
-            share,
-            price_per_gpu_hour: p.price_per_gpu_hour,
+        pools.push(ok.then(|| {
+            PoolPlan {
+                name: p.name.clone(),
+                gpu: gpu.clone(),
+                // In range: checked against the limits above (ok is false otherwise).
+                gpus_per_node: p.gpus_per_node as u32,
+                nodes: p.nodes as u32,
+                share,
+                price_per_gpu_hour: p.price_per_gpu_hour,
+                min_nodes: min_nodes as u32,
+                max_nodes: max_nodes as u32,
+                provision_time: p.provision_time.0,
+                // Cluster autoscaler's --scale-down-unneeded-time default.
+                unneeded_time: p
+                    .scale_down_unneeded_time
+                    .map_or(SimTime::from_secs(600), |d| d.0),
+                pull_bandwidth: p.image_pull_bandwidth.map(|b| b.0),
+                balloons: p
+                    .balloons
+                    .as_ref()
+                    .map_or((0, 0), |b| (b.pods as u32, b.gpus_per_pod as u32)),
+            }
         }));
     }
     let pool_names: Vec<&str> = sc.node_pools.iter().map(|p| p.name.as_str()).collect();
@@ -436,6 +496,26 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 format!(
                     "queue_capacity must be from 1 to {} (found {c})",
                     limits::MAX_QUEUE
+                ),
+            );
+            ok = false;
+        }
+        if s.image_size.is_some() && s.image_pull_time.is_some() {
+            e.at(
+                &at("image_pull_time"),
+                "give either image_size (pulled at the pool's image_pull_bandwidth) or image_pull_time, not both",
+            );
+            ok = false;
+        }
+        if let Some(pool) = pool
+            && s.image_size.is_some()
+            && pool.pull_bandwidth.is_none()
+        {
+            e.at(
+                &at("image_size"),
+                format!(
+                    "node pool `{}` has no image_pull_bandwidth (e.g. `image_pull_bandwidth: 200MB/s`) to pull the image with; give it, or image_pull_time instead",
+                    pool.name
                 ),
             );
             ok = false;
@@ -627,6 +707,14 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                 gpus_per_replica: s.gpus_per_replica as f64 / pool.share.units_per_gpu as f64,
                 replicas: s.replicas as u32,
                 startup: s.startup_time.0,
+                image_bytes: s.image_size.map_or(0.0, |b| b.0),
+                image_pull_time: s.image_pull_time.map(|d| d.0),
+                model_load: s.model_load_time.0,
+                readiness_delay: s.readiness_delay.0,
+                // Kubernetes' default terminationGracePeriodSeconds.
+                grace: s
+                    .termination_grace_period
+                    .map_or(SimTime::from_secs(30), |d| d.0),
                 routing: s.routing,
                 batching,
                 concurrency: s.concurrency as u32,

@@ -418,6 +418,16 @@ impl<R: LlmRequest> Engine<R> {
         }
     }
 
+    /// Empties the engine (its pod was killed): returns every request it held, frees the
+    /// cache, forgets the iteration in flight.
+    pub fn drain(&mut self) -> Vec<R> {
+        self.in_flight = false;
+        self.free_blocks = self.cfg.kv_blocks;
+        let mut out: Vec<R> = self.running.drain(..).map(|s| s.req).collect();
+        out.extend(self.preempted.drain(..).map(|s| s.req));
+        out
+    }
+
     /// Ends the iteration in flight at `now`: prefills advance, decodes emit a token, finished
     /// sequences leave and free their blocks.
     pub fn complete(&mut self, now: SimTime, out: &mut Outcome<R>) {

@@ -48,6 +48,18 @@ pub struct PoolPlan {
     pub share: Share,
     /// Price of a whole GPU hour.
     pub price_per_gpu_hour: f64,
+    /// Cluster autoscaler: fewest nodes.
+    pub min_nodes: u32,
+    /// Cluster autoscaler: most nodes (equal to `nodes` and `min_nodes`: no autoscaling).
+    pub max_nodes: u32,
+    /// From a scale-up decision to a Ready node.
+    pub provision_time: SimTime,
+    /// How long a node stays unneeded before it is removed.
+    pub unneeded_time: SimTime,
+    /// Image pull bandwidth of a node, bytes per second.
+    pub pull_bandwidth: Option<f64>,
+    /// Balloon pods: (count, units each).
+    pub balloons: (u32, u32),
 }
 
 impl PoolPlan {
@@ -131,8 +143,18 @@ pub struct ServicePlan {
     pub gpus_per_replica: f64,
     /// Replicas.
     pub replicas: u32,
-    /// Time from scheduling to Ready.
+    /// Fixed time from scheduling to Ready, besides the parts below.
     pub startup: SimTime,
+    /// Image size, bytes (0: no pull modelled), pulled at the pool's bandwidth.
+    pub image_bytes: f64,
+    /// Image pull time on a node without the image, when given directly.
+    pub image_pull_time: Option<SimTime>,
+    /// Model load after the image is there.
+    pub model_load: SimTime,
+    /// Readiness-probe delay after the model is loaded.
+    pub readiness_delay: SimTime,
+    /// Termination grace period of a pod being removed.
+    pub grace: SimTime,
     /// Routing policy.
     pub routing: Routing,
     /// Batching policy.

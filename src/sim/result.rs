@@ -28,8 +28,16 @@ pub mod ts_metric {
     pub const TTFT_P95_MS: u8 = 9;
     /// KV cache blocks in use over all blocks, at the sample (LLM services).
     pub const KV_CACHE_UTILIZATION: u8 = 10;
+    /// The replica count the autoscaler (or the scenario) asks for.
+    pub const DESIRED_REPLICAS: u8 = 11;
+    /// Cluster: nodes in all pools.
+    pub const NODES: u8 = 12;
+    /// Cluster: nodes asked for and not Ready yet.
+    pub const NODES_PROVISIONING: u8 = 13;
+    /// Cluster: GPUs held by pods (balloons included), whole-GPU equivalents.
+    pub const GPUS_ALLOCATED: u8 = 14;
     /// Names, indexed by code.
-    pub const NAMES: [&str; 11] = [
+    pub const NAMES: [&str; 15] = [
         "replicas",
         "ready",
         "pending_pods",
@@ -41,6 +49,10 @@ pub mod ts_metric {
         "gpu_utilization",
         "ttft_p95_ms",
         "kv_cache_utilization",
+        "desired_replicas",
+        "nodes",
+        "nodes_provisioning",
+        "gpus_allocated",
     ];
 }
 
@@ -95,10 +107,13 @@ pub const SERVICE_METRICS: &[&str] = &[
 /// Metrics of the `cluster` component.
 pub const CLUSTER_METRICS: &[&str] = &[
     "nodes",
+    "nodes_max",
     "gpus",
     "gpus_allocated",
     "gpu_allocation",
     "pods_pending",
+    "gpu_hours",
+    "cost",
 ];
 
 /// Metrics of the `engine` component.
@@ -144,20 +159,20 @@ pub(super) struct SvcParts {
     pub waiting: u64,
     pub pending_pods: u32,
     pub closed_users: u32,
-    pub scheduled: u32,
     pub ttft: LatencyHist,
     pub tpot: LatencyHist,
     pub preemptions: u64,
     pub generated_tokens: u64,
     pub kv_used: TimeIntegral,
-    pub kv_blocks: u64,
     pub overhead_ns: u128,
+    pub kv_capacity: TimeIntegral,
 }
 
 /// The world's state at the end of a replication.
 pub(super) struct Parts {
     pub svcs: Vec<SvcParts>,
     pub pools_allocated: Vec<u64>,
+    pub pools_nodes: Vec<(TimeIntegral, i64)>,
     pub ts: Vec<TsPoint>,
     pub events: u64,
 }
@@ -237,18 +252,23 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         };
         put("prompt_tokens_mean", per_request(s.prompt_tokens));
         put("output_tokens_mean", per_request(s.output_tokens));
-        let gpus = s.scheduled as f64 * sp.gpus_per_replica;
-        let llm = s.kv_blocks > 0;
+        // Pods come and go with autoscaling: GPUs and slots are time averages over the window.
+        let replicas_mean = ratio(s.replicas.area_secs(end), window);
+        let gpus = replicas_mean * sp.gpus_per_replica;
+        let llm = matches!(sp.cost, super::plan::Cost::Llm(_));
         let llm_only = |v: f64| if llm { v } else { f64::NAN };
         let tokens_per_s = llm_only(ratio(s.generated_tokens as f64, window));
         put("output_tokens_per_s", tokens_per_s);
         put("output_tokens_per_s_per_gpu", ratio(tokens_per_s, gpus));
         put(
             "kv_cache_utilization",
-            llm_only(ratio(s.kv_used.area_secs(end), s.kv_blocks as f64 * window)),
+            llm_only(ratio(
+                s.kv_used.area_secs(end),
+                s.kv_capacity.area_secs(end),
+            )),
         );
         put("preemptions", llm_only(s.preemptions as f64));
-        let slots = s.scheduled as f64 * sp.concurrency as f64;
+        let slots = replicas_mean * sp.concurrency as f64;
         let utilization = ratio(s.busy.area_secs(end), slots * window);
         put("gpu_utilization", utilization);
         // Time in the API server outside the engine counts as in the system.
@@ -263,7 +283,6 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             "littles_law_error",
             ratio((in_system - lw).abs(), in_system),
         );
-        let replicas_mean = ratio(s.replicas.area_secs(end), window);
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
         put("pods_pending", s.pending_pods as f64);
@@ -345,13 +364,29 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         put("saturated", if is_saturated { 1.0 } else { 0.0 });
         put("queue_growth_rps", growth);
     }
+    // Nodes come and go with the cluster autoscaler: time averages over the window, and the
+    // GPU hours and cost of every node (idle ones and balloons' included).
     let mut nodes = 0.0;
+    let mut nodes_max = 0.0;
     let mut gpus = 0.0;
     let mut allocated = 0.0;
-    for (p, &a) in plan.pools.iter().zip(&parts.pools_allocated) {
-        nodes += p.nodes as f64;
-        gpus += p.nodes as f64 * p.gpus_per_node as f64;
+    let mut gpu_hours = 0.0;
+    let mut cost = 0.0;
+    for ((p, &a), (integral, max)) in plan
+        .pools
+        .iter()
+        .zip(&parts.pools_allocated)
+        .zip(parts.pools_nodes.iter().cloned())
+    {
+        let mut integral = integral;
+        let mean = ratio(integral.area_secs(end), window);
+        nodes += mean;
+        nodes_max += max as f64;
+        gpus += mean * p.gpus_per_node as f64;
         allocated += a as f64 / p.share.units_per_gpu as f64;
+        let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
+        gpu_hours += hours;
+        cost += hours * p.price_per_gpu_hour;
     }
     let pending: f64 = m
         .iter()
@@ -360,10 +395,13 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         .sum();
     let c = "cluster".to_string();
     m.push((c.clone(), "nodes", nodes));
+    m.push((c.clone(), "nodes_max", nodes_max));
     m.push((c.clone(), "gpus", gpus));
     m.push((c.clone(), "gpus_allocated", allocated));
     m.push((c.clone(), "gpu_allocation", ratio(allocated, gpus)));
     m.push((c.clone(), "pods_pending", pending));
+    m.push((c.clone(), "gpu_hours", gpu_hours));
+    m.push((c.clone(), "cost", cost));
     m.push(("engine".to_string(), "events", parts.events as f64));
     debug_assert!(m.iter().all(|(c, k, _)| match c.as_str() {
         "cluster" => CLUSTER_METRICS.contains(k),
@@ -467,7 +505,9 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
         .map(|((sample, comp, metric), (sum, n))| {
             (
                 sample as f64 * dt,
-                plan.services[comp as usize].name.clone(),
+                plan.services
+                    .get(comp as usize)
+                    .map_or_else(|| "cluster".to_string(), |s| s.name.clone()),
                 ts_metric::NAMES[metric as usize],
                 sum / n as f64,
             )

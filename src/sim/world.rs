@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A request in flight. Small and `Copy`: a finished request leaves only counters and
 /// histogram entries behind.
 #[derive(Clone, Copy, Debug)]
-struct Req {
-    arrival: SimTime,
-    started: SimTime,
-    wl: u32,
+pub(super) struct Req {
+    pub(super) arrival: SimTime,
+    pub(super) started: SimTime,
+    pub(super) wl: u32,
     /// Token counts from the workload (0 when it gives none).
-    prompt: u32,
-    output: u32,
+    pub(super) prompt: u32,
+    pub(super) output: u32,
 }
 
 impl LlmRequest for Req {
@@ -41,7 +41,7 @@ impl LlmRequest for Req {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Ev {
+pub(super) enum Ev {
     Arrival(u32),
     Think(u32),
     Done {
@@ -53,6 +53,12 @@ enum Ev {
     /// Routes requests held while no replica was Ready; runs after every Ready of the same
     /// instant, so that pods starting together share the backlog.
     Release(u32),
+    /// A terminating pod's grace period ended: whatever it still holds is killed.
+    GraceEnd(u32),
+    /// The cluster autoscaler's periodic scan.
+    CaScan,
+    /// A node the cluster autoscaler asked for is Ready in pool `.0`.
+    NodeReady(u16),
     WarmupEnd,
     /// Halfway through the measured window: a snapshot for saturation detection.
     Midpoint,
@@ -86,7 +92,7 @@ fn schedule_arrival(q: &mut EventQueue<Ev>, at: SimTime, w: u32) {
 
 /// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
 #[inline]
-fn think_again(plan: &Plan, wl: &mut Wl, q: &mut EventQueue<Ev>, now: SimTime, w: u32) {
+pub(super) fn think_again(plan: &Plan, wl: &mut Wl, q: &mut EventQueue<Ev>, now: SimTime, w: u32) {
     if let Load::Closed { think, .. } = &plan.workloads[w as usize].load {
         let t = think.sample_time(&mut wl.think_rng);
         q.schedule(now + t, Ev::Think(w));
@@ -94,119 +100,147 @@ fn think_again(plan: &Plan, wl: &mut Wl, q: &mut EventQueue<Ev>, now: SimTime, w
 }
 
 #[inline]
-fn shared_queue(r: Routing) -> bool {
+pub(super) fn shared_queue(r: Routing) -> bool {
     r == Routing::SharedQueue
 }
 
 /// Timer owners: a service's shared queue, or one replica's queue.
 const REPLICA_OWNER: u32 = 1 << 31;
 
-struct Slot {
-    batch: Vec<Req>,
+pub(super) struct Slot {
+    pub(super) batch: Vec<Req>,
 }
 
-struct Replica {
-    svc: u32,
-    ready: bool,
-    queue: VecDeque<Req>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    outstanding: u32,
-    timer: bool,
+pub(super) struct Replica {
+    pub(super) svc: u32,
+    pub(super) ready: bool,
+    pub(super) queue: VecDeque<Req>,
+    pub(super) slots: Vec<Slot>,
+    pub(super) free: Vec<u32>,
+    pub(super) outstanding: u32,
+    pub(super) timer: bool,
     /// The continuous-batching engine of an LLM replica.
-    llm: Option<Engine<Req>>,
+    pub(super) llm: Option<Engine<Req>>,
     /// Tokens the iteration in flight generates.
-    iter_tokens: u32,
+    pub(super) iter_tokens: u32,
+    pub(super) state: PodState,
+    /// Pool node it is bound to (NO_NODE while Pending).
+    pub(super) node: u32,
+    pub(super) created: SimTime,
+    pub(super) ready_since: SimTime,
 }
 
-struct Svc {
+/// Where a pod is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PodState {
+    /// Not bound to a node.
+    Pending,
+    /// Bound: pulling its image, loading the model, waiting for readiness.
+    Starting,
+    /// Serving.
+    Ready,
+    /// Being removed: no new requests, finishing what it holds within the grace period.
+    Terminating,
+    /// Gone.
+    Gone,
+}
+
+/// A pod's node while it has none.
+pub(super) const NO_NODE: u32 = u32::MAX;
+
+pub(super) struct Svc {
     // Shared queue, or the holding queue while no replica is Ready.
-    queue: VecDeque<Req>,
-    idle: Vec<(u32, u32)>,
-    reps: Vec<u32>,
-    ready: Vec<u32>,
-    rr: usize,
-    timer: bool,
-    release_pending: bool,
-    route_rng: SimRng,
-    service_rng: SimRng,
-    waiting: u64,
-    running: u64,
-    pending_pods: u32,
-    closed_users: u32,
+    pub(super) queue: VecDeque<Req>,
+    pub(super) idle: Vec<(u32, u32)>,
+    pub(super) reps: Vec<u32>,
+    pub(super) ready: Vec<u32>,
+    pub(super) rr: usize,
+    pub(super) timer: bool,
+    pub(super) release_pending: bool,
+    pub(super) route_rng: SimRng,
+    pub(super) service_rng: SimRng,
+    pub(super) waiting: u64,
+    pub(super) running: u64,
+    pub(super) pending_pods: u32,
+    pub(super) closed_users: u32,
     // Window statistics (requests that arrived after warm-up).
-    arrivals: u64,
-    started: u64,
-    waited: u64,
-    completed: u64,
-    completions_in_window: u64,
-    dropped: u64,
-    slo_ok: u64,
-    batches: u64,
-    batch_items: u64,
-    service_ns: u128,
-    prompt_tokens: u64,
-    output_tokens: u64,
-    latency: LatencyHist,
-    wait: LatencyHist,
-    in_system: TimeIntegral,
-    busy: TimeIntegral,
-    replicas: TimeIntegral,
-    replicas_max: i64,
-    saturated_at: Option<SimTime>,
-    in_system_at_window: i64,
-    waiting_at_window: u64,
-    busy_at_mid: Option<f64>,
-    waiting_at_mid: u64,
+    pub(super) arrivals: u64,
+    pub(super) started: u64,
+    pub(super) waited: u64,
+    pub(super) completed: u64,
+    pub(super) completions_in_window: u64,
+    pub(super) dropped: u64,
+    pub(super) slo_ok: u64,
+    pub(super) batches: u64,
+    pub(super) batch_items: u64,
+    pub(super) service_ns: u128,
+    pub(super) prompt_tokens: u64,
+    pub(super) output_tokens: u64,
+    pub(super) latency: LatencyHist,
+    pub(super) wait: LatencyHist,
+    pub(super) in_system: TimeIntegral,
+    pub(super) busy: TimeIntegral,
+    pub(super) replicas: TimeIntegral,
+    pub(super) replicas_max: i64,
+    pub(super) saturated_at: Option<SimTime>,
+    pub(super) in_system_at_window: i64,
+    pub(super) waiting_at_window: u64,
+    pub(super) busy_at_mid: Option<f64>,
+    pub(super) waiting_at_mid: u64,
     // Interval statistics for the timeseries.
-    iv_latency: IntervalHist,
-    iv_arrivals: u64,
-    iv_completions: u64,
-    iv_busy_area: f64,
+    pub(super) iv_latency: IntervalHist,
+    pub(super) iv_arrivals: u64,
+    pub(super) iv_completions: u64,
+    pub(super) iv_busy_area: f64,
     // LLM services.
-    ttft: LatencyHist,
-    tpot: LatencyHist,
-    iv_ttft: IntervalHist,
-    preemptions: u64,
-    generated_tokens: u64,
-    kv_used: TimeIntegral,
-    kv_blocks: u64,
+    pub(super) ttft: LatencyHist,
+    pub(super) tpot: LatencyHist,
+    pub(super) iv_ttft: IntervalHist,
+    pub(super) preemptions: u64,
+    pub(super) generated_tokens: u64,
+    pub(super) kv_used: TimeIntegral,
     /// Request-seconds spent in the API server outside the engine (for Little's law).
-    overhead_ns: u128,
+    pub(super) overhead_ns: u128,
+    // Pod counts: `active` is the replica count (pods not being removed).
+    pub(super) active: u32,
+    pub(super) desired: u32,
+    pub(super) iv_rep_area: f64,
+    pub(super) kv_capacity: TimeIntegral,
 }
 
-struct Wl {
-    svc: u32,
-    proc: Option<ArrivalProcess>,
-    closed: bool,
-    arr_rng: SimRng,
-    size_rng: SimRng,
-    think_rng: SimRng,
-    next_prompt: u32,
-    next_output: u32,
+pub(super) struct Wl {
+    pub(super) svc: u32,
+    pub(super) proc: Option<ArrivalProcess>,
+    pub(super) closed: bool,
+    pub(super) arr_rng: SimRng,
+    pub(super) size_rng: SimRng,
+    pub(super) think_rng: SimRng,
+    pub(super) next_prompt: u32,
+    pub(super) next_output: u32,
 }
 
 /// The state of one replication.
 pub struct World<'p> {
-    plan: &'p Plan,
-    rep_index: u32,
-    q: EventQueue<Ev>,
-    pools: Vec<Pool>,
-    svcs: Vec<Svc>,
-    reps: Vec<Replica>,
-    wls: Vec<Wl>,
-    ts: Vec<TsPoint>,
-    sample_index: u32,
-    stop: bool,
-    events: u64,
-    llm_out: Outcome<Req>,
+    pub(super) plan: &'p Plan,
+    pub(super) rep_index: u32,
+    pub(super) q: EventQueue<Ev>,
+    pub(super) pools: Vec<Pool>,
+    pub(super) svcs: Vec<Svc>,
+    pub(super) reps: Vec<Replica>,
+    pub(super) wls: Vec<Wl>,
+    pub(super) ts: Vec<TsPoint>,
+    pub(super) sample_index: u32,
+    pub(super) stop: bool,
+    pub(super) events: u64,
+    pub(super) llm_out: Outcome<Req>,
+    pub(super) cluster: super::lifecycle::ClusterState,
 }
 
 impl<'p> World<'p> {
     /// Builds replication `rep` of `plan`: places the pods and schedules the first events.
     pub fn new(plan: &'p Plan, rep: u32) -> World<'p> {
         let seed = plan.seed;
-        let mut pools: Vec<Pool> = plan
+        let pools: Vec<Pool> = plan
             .pools
             .iter()
             .map(|p| Pool::new(p.nodes, p.units_per_node()))
@@ -218,11 +252,10 @@ impl<'p> World<'p> {
         } else {
             0
         };
-        let mut q = EventQueue::with_capacity(1024).with_lanes(lanes);
+        let q = EventQueue::with_capacity(1024).with_lanes(lanes);
         let mut svcs = Vec::with_capacity(plan.services.len());
-        let mut reps = Vec::new();
-        for (si, sp) in plan.services.iter().enumerate() {
-            let mut s = Svc {
+        for sp in plan.services.iter() {
+            let s = Svc {
                 queue: VecDeque::new(),
                 idle: Vec::new(),
                 reps: Vec::new(),
@@ -269,42 +302,32 @@ impl<'p> World<'p> {
                 preemptions: 0,
                 generated_tokens: 0,
                 kv_used: TimeIntegral::default(),
-                kv_blocks: 0,
                 overhead_ns: 0,
+                active: 0,
+                desired: sp.replicas,
+                iv_rep_area: 0.0,
+                kv_capacity: TimeIntegral::default(),
             };
-            let engine = match &sp.cost {
-                Cost::Llm(lp) => Some(lp.engine),
-                _ => None,
-            };
-            // Pods are created in order and bound by the scheduler at time zero.
-            for _ in 0..sp.replicas {
-                let node = pools[sp.pool].place(sp.units_per_replica);
-                let r = reps.len() as u32;
-                reps.push(Replica {
-                    svc: si as u32,
-                    ready: false,
-                    queue: VecDeque::new(),
-                    slots: (0..sp.concurrency)
-                        .map(|_| Slot { batch: Vec::new() })
-                        .collect(),
-                    free: Vec::new(),
-                    outstanding: 0,
-                    timer: false,
-                    llm: engine.map(Engine::new),
-                    iter_tokens: 0,
-                });
-                if node.is_some() {
-                    s.reps.push(r);
-                    s.kv_blocks += engine.map_or(0, |e| e.kv_blocks as u64);
-                    s.replicas.add(SimTime::ZERO, 1);
-                    q.schedule(sp.startup, Ev::Ready(r));
-                } else {
-                    s.pending_pods += 1;
-                }
-            }
-            s.replicas_max = s.replicas.value();
             svcs.push(s);
         }
+        let mut world = World {
+            plan,
+            rep_index: rep,
+            q,
+            pools,
+            svcs,
+            reps: Vec::new(),
+            wls: Vec::new(),
+            ts: Vec::new(),
+            sample_index: 0,
+            stop: false,
+            events: 0,
+            llm_out: Outcome::default(),
+            cluster: super::lifecycle::ClusterState::new(plan),
+        };
+        // Pods first: created in order and bound by the scheduler at time zero.
+        world.start_cluster();
+        let World { q, svcs, .. } = &mut world;
         let mut wls = Vec::with_capacity(plan.workloads.len());
         for (wi, wp) in plan.workloads.iter().enumerate() {
             let name = format!("workload/{wi}");
@@ -324,7 +347,7 @@ impl<'p> World<'p> {
                     if let Some(a) = p.next(SimTime::ZERO, &mut w.arr_rng) {
                         w.next_prompt = a.prompt_tokens.unwrap_or(0);
                         w.next_output = a.output_tokens.unwrap_or(0);
-                        schedule_arrival(&mut q, a.at, wi as u32);
+                        schedule_arrival(q, a.at, wi as u32);
                     }
                     w.proc = Some(p);
                 }
@@ -351,20 +374,8 @@ impl<'p> World<'p> {
             q.schedule(plan.report_interval, Ev::Sample);
         }
         q.schedule(plan.duration, Ev::End);
-        World {
-            plan,
-            rep_index: rep,
-            q,
-            pools,
-            svcs,
-            reps,
-            wls,
-            ts: Vec::new(),
-            sample_index: 0,
-            stop: false,
-            events: 0,
-            llm_out: Outcome::default(),
-        }
+        world.wls = wls;
+        world
     }
 
     /// Runs to the end (or to saturation) and returns the replication's figures.
@@ -380,6 +391,9 @@ impl<'p> World<'p> {
                 Ev::BatchTimer(owner) => self.on_timer(now, owner),
                 Ev::Ready(r) => self.on_ready(now, r),
                 Ev::Release(si) => self.on_release(now, si as usize),
+                Ev::GraceEnd(r) => self.on_grace_end(now, r),
+                Ev::CaScan => self.on_ca_scan(now),
+                Ev::NodeReady(p) => self.on_node_ready(now, p as usize),
                 Ev::WarmupEnd => self.on_warmup_end(now),
                 Ev::Midpoint => {
                     for s in &mut self.svcs {
@@ -453,17 +467,22 @@ impl<'p> World<'p> {
                     waiting: s.waiting,
                     pending_pods: s.pending_pods,
                     closed_users: s.closed_users,
-                    scheduled: s.reps.len() as u32,
+                    kv_capacity: s.kv_capacity,
                     ttft: s.ttft,
                     tpot: s.tpot,
                     preemptions: s.preemptions,
                     generated_tokens: s.generated_tokens,
                     kv_used: s.kv_used,
-                    kv_blocks: s.kv_blocks,
                     overhead_ns: s.overhead_ns,
                 })
                 .collect(),
             pools_allocated: self.pools.iter().map(|p| p.allocated()).collect(),
+            pools_nodes: self
+                .cluster
+                .pools
+                .iter()
+                .map(|c| (c.nodes.clone(), c.nodes_max))
+                .collect(),
             ts: self.ts,
             events: self.events,
         }
@@ -760,6 +779,18 @@ impl<'p> World<'p> {
     }
 
     fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
+        match self.reps[r as usize].state {
+            // Killed at the end of its grace period: its requests were counted then.
+            PodState::Gone => return,
+            PodState::Terminating => {
+                self.on_done_live(now, r, slot);
+                self.after_drain_step(now, r);
+            }
+            _ => self.on_done_live(now, r, slot),
+        }
+    }
+
+    fn on_done_live(&mut self, now: SimTime, r: u32, slot: u32) {
         if self.reps[r as usize].llm.is_some() {
             self.llm_done(now, r);
             return;
@@ -807,7 +838,9 @@ impl<'p> World<'p> {
         }
         batch.clear();
         if plan.services[si].routing == Routing::SharedQueue {
-            s.idle.push((r, slot));
+            if rep.state == PodState::Ready {
+                s.idle.push((r, slot));
+            }
             self.pump_shared(now, si);
         } else {
             rep.outstanding -= n as u32;
@@ -988,7 +1021,10 @@ impl<'p> World<'p> {
             }
         }
         out.clear();
-        if !self.llm_step(now, r) && shared_queue(sp.routing) {
+        if !self.llm_step(now, r)
+            && shared_queue(sp.routing)
+            && self.reps[r as usize].state == PodState::Ready
+        {
             self.svcs[si].idle.push((r, 0));
         }
     }
@@ -1008,6 +1044,12 @@ impl<'p> World<'p> {
         let si = self.reps[r as usize].svc as usize;
         let sp = &self.plan.services[si];
         let rep = &mut self.reps[r as usize];
+        // A pod removed while it was starting never becomes Ready.
+        if rep.state != PodState::Starting {
+            return;
+        }
+        rep.state = PodState::Ready;
+        rep.ready_since = now;
         rep.ready = true;
         let slots = rep.slots.len() as u32;
         self.svcs[si].ready.push(r);
@@ -1029,6 +1071,10 @@ impl<'p> World<'p> {
 
     fn on_release(&mut self, now: SimTime, si: usize) {
         self.svcs[si].release_pending = false;
+        if self.svcs[si].ready.is_empty() {
+            // Removed again at the same instant: the requests keep waiting.
+            return;
+        }
         let held: Vec<Req> = self.svcs[si].queue.drain(..).collect();
         for req in held {
             let target = self.route(si);
@@ -1049,11 +1095,18 @@ impl<'p> World<'p> {
             let in_interval = s.busy.area_secs(now) - s.iv_busy_area;
             s.in_system.restart(now);
             s.busy.restart(now);
+            let rep_in_interval = s.replicas.area_secs(now) - s.iv_rep_area;
             s.replicas.restart(now);
+            s.iv_rep_area = -rep_in_interval;
             s.kv_used.restart(now);
+            s.kv_capacity.restart(now);
             s.iv_busy_area = -in_interval;
             s.in_system_at_window = s.in_system.value();
             s.waiting_at_window = s.waiting;
+        }
+        for c in &mut self.cluster.pools {
+            c.nodes.restart(now);
+            c.nodes_max = c.nodes.value();
         }
     }
 
@@ -1063,10 +1116,14 @@ impl<'p> World<'p> {
         let t = self.sample_index;
         for (si, s) in self.svcs.iter_mut().enumerate() {
             let comp = si as u16;
-            let slots = (s.reps.len() as u64 * self.plan.services[si].concurrency as u64) as f64;
             let busy_area = s.busy.area_secs(now);
             let iv_busy = busy_area - s.iv_busy_area;
             s.iv_busy_area = busy_area;
+            // Slot-seconds of the pods bound during the interval (they come and go).
+            let rep_area = s.replicas.area_secs(now);
+            let slots =
+                (rep_area - s.iv_rep_area) * self.plan.services[si].concurrency as f64 / interval;
+            s.iv_rep_area = rep_area;
             let mut put = |m: u8, v: f64| {
                 self.ts.push(TsPoint {
                     sample: t,
@@ -1075,7 +1132,8 @@ impl<'p> World<'p> {
                     value: v,
                 })
             };
-            put(ts_metric::REPLICAS, s.reps.len() as f64);
+            put(ts_metric::DESIRED_REPLICAS, s.desired as f64);
+            put(ts_metric::REPLICAS, s.active as f64);
             put(ts_metric::READY, s.ready.len() as f64);
             put(ts_metric::PENDING_PODS, s.pending_pods as f64);
             put(ts_metric::QUEUE_LENGTH, s.waiting as f64);
@@ -1094,11 +1152,11 @@ impl<'p> World<'p> {
                     f64::NAN
                 },
             );
-            if s.kv_blocks > 0 {
+            if s.kv_capacity.value() > 0 {
                 put(ts_metric::TTFT_P95_MS, s.iv_ttft.quantile_ms(0.95));
                 put(
                     ts_metric::KV_CACHE_UTILIZATION,
-                    s.kv_used.value() as f64 / s.kv_blocks as f64,
+                    s.kv_used.value() as f64 / s.kv_capacity.value() as f64,
                 );
                 s.iv_ttft.reset();
             }
@@ -1106,6 +1164,31 @@ impl<'p> World<'p> {
             s.iv_completions = 0;
             s.iv_latency.reset();
         }
+        // The cluster, after the services.
+        let comp = self.svcs.len() as u16;
+        let mut put = |m: u8, v: f64| {
+            self.ts.push(TsPoint {
+                sample: t,
+                component: comp,
+                metric: m,
+                value: v,
+            })
+        };
+        let nodes: u32 = self.pools.iter().map(|p| p.nodes()).sum();
+        let provisioning: u32 = (0..self.pools.len())
+            .map(|i| self.cluster.provisioning(i))
+            .sum();
+        let pending: usize = (0..self.pools.len()).map(|i| self.cluster.pending(i)).sum();
+        let allocated: f64 = self
+            .pools
+            .iter()
+            .zip(&self.plan.pools)
+            .map(|(p, pp)| p.allocated() as f64 / pp.share.units_per_gpu as f64)
+            .sum();
+        put(ts_metric::NODES, nodes as f64);
+        put(ts_metric::NODES_PROVISIONING, provisioning as f64);
+        put(ts_metric::PENDING_PODS, pending as f64);
+        put(ts_metric::GPUS_ALLOCATED, allocated);
         let next = now + self.plan.report_interval;
         if next <= self.plan.duration {
             self.q.schedule(next, Ev::Sample);
