@@ -23,6 +23,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod control;
 pub mod engine;
 pub mod hardware;
 pub mod models;

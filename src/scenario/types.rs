@@ -303,6 +303,15 @@ pub struct ServiceSpec {
     /// (`terminationGracePeriodSeconds`, default 30s).
     #[serde(default)]
     pub termination_grace_period: Option<Duration>,
+    /// CPU request of a pod, in Kubernetes quantity form (`1000m`, `2`; default `1`), for
+    /// the HPA's CPU metric.
+    #[serde(default)]
+    pub cpu_request: Option<crate::control::hpa::Quantity>,
+    /// An autoscaler of the replica count: `kind: hpa` (an autoscaling/v2 HPA spec with its
+    /// upstream field names), `kind: kpa` (Knative) or `kind: keda`. Read in two steps (the
+    /// kind first, then the kind's own fields) by [`crate::scenario::validate`].
+    #[serde(default)]
+    pub autoscaler: Option<serde::de::IgnoredAny>,
 
     /// Request routing over replicas.
     #[serde(default)]
@@ -325,6 +334,66 @@ pub struct ServiceSpec {
 fn one() -> u64 {
     1
 }
+
+/// Which autoscaler a service has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoscalerKind {
+    /// Kubernetes' HorizontalPodAutoscaler.
+    Hpa,
+    /// Knative's Pod Autoscaler.
+    Kpa,
+    /// KEDA (an HPA on external metrics, plus scale to and from zero).
+    Keda,
+}
+
+/// The fields of an `autoscaler:` block besides the kind's own: the kind, the
+/// kube-controller-manager flags of the HPA, and the metrics pipelines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoscalerCommon {
+    /// `hpa`, `kpa` or `keda`.
+    pub kind: AutoscalerKind,
+    /// `--horizontal-pod-autoscaler-sync-period` (default 15s).
+    #[serde(default)]
+    pub sync_period: Option<Duration>,
+    /// `--horizontal-pod-autoscaler-tolerance` (default 0.1).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (default 5m).
+    #[serde(default)]
+    pub cpu_initialization_period: Option<Duration>,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (default 30s).
+    #[serde(default)]
+    pub initial_readiness_delay: Option<Duration>,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization` (default 5m), used without
+    /// `behavior`.
+    #[serde(default)]
+    pub downscale_stabilization: Option<Duration>,
+    /// metrics-server's `--metric-resolution` (default 15s): how often resource metrics
+    /// (CPU) are scraped, and the window they average over.
+    #[serde(default)]
+    pub metrics_server_resolution: Option<Duration>,
+    /// Prometheus' scrape interval for the custom and external metrics (default 30s).
+    #[serde(default)]
+    pub prometheus_scrape_interval: Option<Duration>,
+    /// The Prometheus adapter's averaging window (`rate(...[1m])`, default 1m).
+    #[serde(default)]
+    pub prometheus_window: Option<Duration>,
+}
+
+/// The keys of [`AutoscalerCommon`], to split an `autoscaler:` block.
+pub const AUTOSCALER_COMMON_KEYS: &[&str] = &[
+    "kind",
+    "syncPeriod",
+    "tolerance",
+    "cpuInitializationPeriod",
+    "initialReadinessDelay",
+    "downscaleStabilization",
+    "metricsServerResolution",
+    "prometheusScrapeInterval",
+    "prometheusWindow",
+];
 
 /// Load offered to one service.
 #[derive(Debug, Clone, Deserialize)]

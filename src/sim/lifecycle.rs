@@ -138,6 +138,8 @@ impl World<'_> {
             node: NO_NODE,
             created: now,
             ready_since: SimTime::ZERO,
+            image_at: SimTime::MAX,
+            started_total: 0,
         });
         let s = &mut self.svcs[si];
         s.active += 1;
@@ -235,6 +237,7 @@ impl World<'_> {
         let key = (sp.pool as u32, node, si as u32);
         let image_at = *self.cluster.images.entry(key).or_insert(now + pull);
         let ready_at = image_at.max(now) + sp.startup + sp.model_load + sp.readiness_delay;
+        self.reps[r as usize].image_at = image_at.max(now);
         let s = &mut self.svcs[si];
         s.replicas.add(now, 1);
         s.replicas_max = s.replicas_max.max(s.replicas.value());

@@ -1,6 +1,9 @@
 //! A scenario resolved for simulation: every name looked up, every profile applied, every
 //! distribution compiled. Built once, shared read-only by all replications.
 
+use crate::control::hpa::{ControllerConfig, HpaSpec};
+use crate::control::keda::KedaConfig;
+use crate::control::kpa::KpaConfig;
 use crate::engine::SimTime;
 use crate::hardware::{GpuProfile, Share};
 use crate::models::llm::LlmCost;
@@ -155,6 +158,10 @@ pub struct ServicePlan {
     pub readiness_delay: SimTime,
     /// Termination grace period of a pod being removed.
     pub grace: SimTime,
+    /// CPU request of a pod, milli-cores (for the HPA's CPU metric).
+    pub cpu_request_milli: i64,
+    /// The autoscaler, if any.
+    pub autoscaler: Option<AutoscalerPlan>,
     /// Routing policy.
     pub routing: Routing,
     /// Batching policy.
@@ -194,4 +201,46 @@ pub struct WorkloadPlan {
     pub prompt_tokens: Option<Sampler>,
     /// Output tokens per request.
     pub output_tokens: Option<Sampler>,
+}
+
+/// How often metrics are collected and over what window they average, per pipeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pipelines {
+    /// metrics-server: resource metrics (CPU) resolution, also their window.
+    pub resource_interval: SimTime,
+    /// Prometheus scrape interval, for custom (Pods) and External metrics.
+    pub custom_interval: SimTime,
+    /// The Prometheus adapter's averaging window.
+    pub custom_window: SimTime,
+}
+
+/// A service's autoscaler, resolved.
+#[derive(Debug, Clone)]
+pub enum AutoscalerPlan {
+    /// A HorizontalPodAutoscaler.
+    Hpa {
+        /// The spec (validated).
+        spec: HpaSpec,
+        /// Controller flags.
+        cfg: ControllerConfig,
+        /// Sync period.
+        sync: SimTime,
+        /// Metric pipelines.
+        pipelines: Pipelines,
+    },
+    /// Knative's KPA.
+    Kpa(KpaConfig),
+    /// KEDA: its executor plus the HPA it creates.
+    Keda {
+        /// The ScaledObject, resolved.
+        keda: KedaConfig,
+        /// The HPA KEDA creates (External metrics `s{i}-{metric}`).
+        spec: HpaSpec,
+        /// Controller flags.
+        cfg: ControllerConfig,
+        /// Sync period.
+        sync: SimTime,
+        /// Metric pipelines.
+        pipelines: Pipelines,
+    },
 }

@@ -59,6 +59,14 @@ pub(super) enum Ev {
     CaScan,
     /// A node the cluster autoscaler asked for is Ready in pool `.0`.
     NodeReady(u16),
+    /// Once a second: an autoscaled service's metric signals are sampled.
+    MetricTick(u32),
+    /// An autoscaler's periodic decision (HPA sync, KPA tick).
+    AutoscalerSync(u32),
+    /// A KEDA poll.
+    KedaPoll(u32),
+    /// A KPA decision at once: requests arrived while at zero (cold start).
+    KpaPoke(u32),
     WarmupEnd,
     /// Halfway through the measured window: a snapshot for saturation detection.
     Midpoint,
@@ -128,6 +136,10 @@ pub(super) struct Replica {
     pub(super) node: u32,
     pub(super) created: SimTime,
     pub(super) ready_since: SimTime,
+    /// When its image is on the node and its containers start.
+    pub(super) image_at: SimTime,
+    /// Requests it has started, cumulative (for requests-per-second metrics).
+    pub(super) started_total: u64,
 }
 
 /// Where a pod is in its life.
@@ -205,6 +217,8 @@ pub(super) struct Svc {
     pub(super) active: u32,
     pub(super) desired: u32,
     pub(super) iv_rep_area: f64,
+    /// Requests admitted, cumulative (for request-rate metrics).
+    pub(super) admitted_total: u64,
     pub(super) kv_capacity: TimeIntegral,
 }
 
@@ -234,6 +248,7 @@ pub struct World<'p> {
     pub(super) events: u64,
     pub(super) llm_out: Outcome<Req>,
     pub(super) cluster: super::lifecycle::ClusterState,
+    pub(super) scalers: Vec<Option<super::autoscale::Scaler>>,
 }
 
 impl<'p> World<'p> {
@@ -306,6 +321,7 @@ impl<'p> World<'p> {
                 active: 0,
                 desired: sp.replicas,
                 iv_rep_area: 0.0,
+                admitted_total: 0,
                 kv_capacity: TimeIntegral::default(),
             };
             svcs.push(s);
@@ -324,9 +340,11 @@ impl<'p> World<'p> {
             events: 0,
             llm_out: Outcome::default(),
             cluster: super::lifecycle::ClusterState::new(plan),
+            scalers: Vec::new(),
         };
         // Pods first: created in order and bound by the scheduler at time zero.
         world.start_cluster();
+        world.start_autoscalers();
         let World { q, svcs, .. } = &mut world;
         let mut wls = Vec::with_capacity(plan.workloads.len());
         for (wi, wp) in plan.workloads.iter().enumerate() {
@@ -394,6 +412,10 @@ impl<'p> World<'p> {
                 Ev::GraceEnd(r) => self.on_grace_end(now, r),
                 Ev::CaScan => self.on_ca_scan(now),
                 Ev::NodeReady(p) => self.on_node_ready(now, p as usize),
+                Ev::MetricTick(si) => self.on_metric_tick(now, si as usize),
+                Ev::AutoscalerSync(si) => self.on_autoscaler_sync(now, si as usize, true),
+                Ev::KpaPoke(si) => self.on_autoscaler_sync(now, si as usize, false),
+                Ev::KedaPoll(si) => self.on_keda_poll(now, si as usize),
                 Ev::WarmupEnd => self.on_warmup_end(now),
                 Ev::Midpoint => {
                     for s in &mut self.svcs {
@@ -547,6 +569,7 @@ impl<'p> World<'p> {
         let sp = &self.plan.services[si];
         let s = &mut self.svcs[si];
         s.iv_arrivals += 1;
+        s.admitted_total += 1;
         if in_window {
             s.arrivals += 1;
         }
@@ -756,6 +779,7 @@ impl<'p> World<'p> {
             Cost::Table(t) => t[(n - 1).min(t.len() - 1)],
             Cost::Llm(_) => unreachable!("LLM replicas run iterations, not batches"),
         };
+        rep.started_total += n as u64;
         for req in batch.iter_mut() {
             req.started = now;
             if req.arrival >= warmup {
@@ -868,6 +892,7 @@ impl<'p> World<'p> {
             outstanding,
             llm,
             iter_tokens,
+            started_total,
             ..
         } = &mut reps[r as usize];
         let si = *svc as usize;
@@ -894,6 +919,7 @@ impl<'p> World<'p> {
             }
         }
         let admitted = out.admitted.len() as u64;
+        *started_total += admitted;
         s.waiting -= admitted;
         s.running += admitted;
         if now >= warmup {
