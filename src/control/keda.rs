@@ -105,7 +105,8 @@ pub struct KedaConfig {
 impl KedaSpec {
     /// Fills in KEDA's defaults and checks what KEDA's admission webhook checks.
     pub fn resolve(&self) -> Result<KedaConfig, String> {
-        let secs = |v: Option<Duration>, def: f64| v.map_or(def, |x| x.0.as_secs_f64());
+        // Exact for whole seconds, unlike `SimTime::as_secs_f64` (a product with 1e-9).
+        let secs = |v: Option<Duration>, def: f64| v.map_or(def, |x| x.0.nanos() as f64 / 1e9);
         let c = KedaConfig {
             polling_interval_s: secs(self.polling_interval, DEFAULT_POLLING_INTERVAL_S),
             cooldown_period_s: secs(self.cooldown_period, DEFAULT_COOLDOWN_PERIOD_S),
@@ -124,14 +125,14 @@ impl KedaSpec {
                 })
                 .collect(),
         };
-        if !(c.polling_interval_s > 0.0) {
+        if c.polling_interval_s.is_nan() || c.polling_interval_s <= 0.0 {
             return Err("pollingInterval must be positive".into());
         }
         if c.triggers.is_empty() {
             return Err("a KEDA autoscaler needs at least one trigger".into());
         }
         for t in &c.triggers {
-            if !(t.threshold > 0.0 && t.threshold.is_finite()) {
+            if t.threshold.is_nan() || t.threshold <= 0.0 || !t.threshold.is_finite() {
                 return Err(format!(
                     "trigger `{}`: threshold must be positive, found {}",
                     t.metric, t.threshold

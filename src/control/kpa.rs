@@ -189,7 +189,8 @@ impl KpaSpec {
     /// Fills in Knative's defaults and checks the ranges Knative's validation enforces.
     pub fn resolve(&self) -> Result<KpaConfig, String> {
         let d = KpaConfig::default();
-        let secs = |v: Option<Duration>, def: f64| v.map_or(def, |x| x.0.as_secs_f64());
+        // Exact for whole seconds, unlike `SimTime::as_secs_f64` (a product with 1e-9).
+        let secs = |v: Option<Duration>, def: f64| v.map_or(def, |x| x.0.nanos() as f64 / 1e9);
         let c = KpaConfig {
             target: self.target.unwrap_or(d.target),
             target_utilization: self.target_utilization.unwrap_or(d.target_utilization),
@@ -231,7 +232,7 @@ impl KpaConfig {
             ));
         }
         // autoscaling.TargetMin = 0.01.
-        if !(self.target_value() >= 0.01) {
+        if self.target_value().is_nan() || self.target_value() < 0.01 {
             return Err(format!(
                 "target x targetUtilization must be at least 0.01, found {}",
                 self.target_value()
@@ -258,19 +259,19 @@ impl KpaConfig {
                 self.panic_threshold_percentage
             ));
         }
-        if !(self.max_scale_up_rate > 1.0) {
+        if self.max_scale_up_rate.is_nan() || self.max_scale_up_rate <= 1.0 {
             return Err(format!(
                 "maxScaleUpRate must be greater than 1, found {}",
                 self.max_scale_up_rate
             ));
         }
-        if !(self.max_scale_down_rate > 1.0) {
+        if self.max_scale_down_rate.is_nan() || self.max_scale_down_rate <= 1.0 {
             return Err(format!(
                 "maxScaleDownRate must be greater than 1, found {}",
                 self.max_scale_down_rate
             ));
         }
-        if !(self.scale_to_zero_grace_period_s > 0.0) {
+        if self.scale_to_zero_grace_period_s.is_nan() || self.scale_to_zero_grace_period_s <= 0.0 {
             return Err("scaleToZeroGracePeriod must be positive".into());
         }
         if self.min_scale < 0 || self.max_scale < 0 || self.initial_scale < 0 {
@@ -288,7 +289,7 @@ impl KpaConfig {
                 self.activation_scale
             ));
         }
-        if !(self.tick_interval_s > 0.0) {
+        if self.tick_interval_s.is_nan() || self.tick_interval_s <= 0.0 {
             return Err("tickInterval must be positive".into());
         }
         Ok(())
@@ -553,7 +554,8 @@ impl Kpa {
     /// One tick: window averages, [`Kpa::autoscale`], then the reconciler's initial scale,
     /// min/max bounds and scale-to-zero grace. `ready_pods` is the number of ready pods now.
     pub fn decide(&mut self, now_s: f64, ready_pods: i32) -> KpaDecision {
-        if ready_pods > 0 && self.active_since.is_none() {
+        // Pods still terminating after a scale to zero do not make the revision active.
+        if ready_pods > 0 && self.active_since.is_none() && self.last_desired > 0 {
             self.active_since = Some(now_s);
         }
         if !self.initialized && ready_pods >= self.cfg.initial_scale {
