@@ -158,3 +158,248 @@ fn scale_down_waits_for_the_stabilization_window() {
     assert!(low.0 >= 1500.0 - 1e-6 && low.0 <= 1500.0 + 45.0, "{low:?}");
     assert!(desired.last().unwrap().1 <= 4.0, "{desired:?}");
 }
+
+/// One pool `p` of 1-GPU nodes under the cluster autoscaler, one service of 1-GPU pods.
+fn ca_yaml(service_extra: &str, pool_extra: &str, arrivals: &str, duration: &str) -> String {
+    format!(
+        r#"
+name: ca
+seed: 4
+duration: {duration}
+replications: 1
+report_interval: 10s
+limits: {{max_queue: 10000000}}
+models:
+  - {{name: m, service_time: {{exponential: {{mean: 100ms}}}}}}
+node_pools:
+  - {{name: p, gpu: a100-80gb, gpus_per_node: 1, nodes: 2, min_nodes: 2, max_nodes: 20,
+     provision_time: 3m, image_pull_bandwidth: 100MB/s{pool_extra}}}
+services:
+  - name: web
+    model: m
+    node_pool: p
+    replicas: 2
+    image_size: 6GB
+    model_load_time: 20s
+    readiness_delay: 5s
+{service_extra}
+workloads:
+  - service: web
+    arrivals: {arrivals}
+"#
+    )
+}
+
+#[test]
+fn pending_pods_wait_for_provisioned_nodes_and_pull_their_image() {
+    // Six replicas on two nodes: four stay Pending until the autoscaler's nodes are Ready
+    // (scan within 10 s, 3 minutes to provision), then pull 6 GB at 100 MB/s (60 s), load
+    // the model (20 s) and pass readiness (5 s).
+    let r = run(&ca_yaml("", "", "{poisson: {rate: 10/s}}", "10m")
+        .replace("    replicas: 2\n", "    replicas: 6\n"));
+    let ready = series(&r, "web", "ready");
+    let pending = series(&r, "web", "pending_pods");
+    let nodes = series(&r, "cluster", "nodes");
+    let at = |s: &[(f64, f64)], t: f64| s.iter().find(|x| x.0 >= t - 1e-6).unwrap().1;
+    // The first two: 60 + 20 + 5 = 85 s to Ready.
+    assert_eq!(at(&ready, 80.0), 0.0);
+    assert_eq!(at(&ready, 90.0), 2.0);
+    assert_eq!(at(&pending, 90.0), 4.0);
+    // New nodes: asked for at the first scan (10 s), Ready at 190 s; pods Ready 85 s later.
+    assert_eq!(at(&nodes, 180.0), 2.0);
+    assert_eq!(at(&nodes, 200.0), 6.0);
+    assert_eq!(at(&pending, 200.0), 0.0);
+    assert_eq!(at(&ready, 270.0), 2.0);
+    assert_eq!(at(&ready, 280.0), 6.0);
+}
+
+#[test]
+fn the_image_is_pulled_once_per_node() {
+    // Two 1-unit pods on one 2-GPU node: the second waits for the first pull, not for its own.
+    let yaml = ca_yaml("", "", "{poisson: {rate: 10/s}}", "3m").replace(
+        "gpus_per_node: 1, nodes: 2, min_nodes: 2, max_nodes: 20",
+        "gpus_per_node: 2, nodes: 1, min_nodes: 1, max_nodes: 1",
+    );
+    let r = run(&yaml);
+    let ready = series(&r, "web", "ready");
+    let at = |t: f64| ready.iter().find(|x| x.0 >= t - 1e-6).unwrap().1;
+    assert_eq!(at(80.0), 0.0);
+    assert_eq!(at(90.0), 2.0);
+}
+
+#[test]
+fn empty_nodes_go_after_the_unneeded_time_and_balloons_keep_headroom() {
+    // Four nodes, two replicas: two nodes are empty from the start and removed after 10
+    // minutes unneeded (checked every 10 s), down to min_nodes 2.
+    let yaml = ca_yaml("", "", "{poisson: {rate: 10/s}}", "15m")
+        .replace("nodes: 2, min_nodes: 2", "nodes: 4, min_nodes: 2");
+    let r = run(&yaml);
+    let nodes = series(&r, "cluster", "nodes");
+    let at = |t: f64| nodes.iter().find(|x| x.0 >= t - 1e-6).unwrap().1;
+    assert_eq!(at(590.0), 4.0);
+    assert_eq!(at(620.0), 2.0);
+    // With two balloon pods, the two spare nodes hold balloons and stay.
+    let r = run(&yaml.replace(
+        "image_pull_bandwidth: 100MB/s",
+        "image_pull_bandwidth: 100MB/s, balloons: {pods: 2}",
+    ));
+    let nodes = series(&r, "cluster", "nodes");
+    assert!(nodes.iter().all(|x| x.1 == 4.0), "{nodes:?}");
+}
+
+#[test]
+fn a_real_pod_preempts_a_balloon_and_the_balloon_gets_a_new_node() {
+    // Two nodes, one replica and one balloon: scaling to two replicas (an HPA on a load step)
+    // takes the balloon's node at once; the balloon goes Pending and the autoscaler adds a
+    // node for it.
+    let yaml = ca_yaml(
+        "    autoscaler:\n      kind: hpa\n      minReplicas: 1\n      maxReplicas: 2\n      prometheusScrapeInterval: 15s\n      prometheusWindow: 15s\n      metrics:\n        - type: Pods\n          pods: {metric: {name: gpu_utilization}, target: {type: AverageValue, averageValue: \"0.5\"}}",
+        ", balloons: {pods: 1}",
+        "{step: {from: 2/s, to: 15/s, at: 5m}}",
+        "15m",
+    )
+    .replace("    replicas: 2\n", "    replicas: 1\n");
+    let r = run(&yaml);
+    let replicas = series(&r, "web", "replicas");
+    let pending = series(&r, "web", "pending_pods");
+    let nodes = series(&r, "cluster", "nodes");
+    let up = replicas.iter().find(|x| x.1 == 2.0).expect("scales to 2").0;
+    // The new replica never waits Pending: the balloon makes way.
+    assert!(pending.iter().all(|x| x.1 == 0.0), "{pending:?}");
+    // The balloon's new node arrives 3 minutes (plus a scan) after the preemption.
+    let third = nodes
+        .iter()
+        .find(|x| x.1 == 3.0)
+        .expect("a node for the balloon")
+        .0;
+    assert!(
+        third >= up + 180.0 - 10.0 && third <= up + 200.0,
+        "{up} {third}"
+    );
+}
+
+/// A service that scales to zero (`autoscaler` block given), with bursts of load separated
+/// by idle time: 5 minutes of 20/s, then 10 minutes of nothing, twice.
+fn to_zero_yaml(autoscaler: &str) -> String {
+    format!(
+        r#"
+name: zero
+seed: 8
+duration: 30m
+replications: 1
+report_interval: 10s
+models:
+  - {{name: m, service_time: {{exponential: {{mean: 100ms}}}}}}
+node_pools:
+  - {{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 2}}
+services:
+  - name: fn
+    model: m
+    node_pool: p
+    replicas: 1
+    startup_time: 30s
+    autoscaler:
+{autoscaler}
+workloads:
+  - service: fn
+    arrivals: {{on_off: {{on_rate: 20/s, on_time: 5m, off_time: 10m}}}}
+"#
+    )
+}
+
+#[test]
+fn knative_scales_to_zero_when_idle_and_cold_starts_on_the_next_request() {
+    let r = run(&to_zero_yaml("      kind: kpa\n      target: 2"));
+    let replicas = series(&r, "fn", "replicas");
+    let arrivals = series(&r, "fn", "arrivals_rps");
+    // It reaches zero in an idle stretch, and comes back when load returns.
+    let zero = replicas
+        .iter()
+        .position(|x| x.1 == 0.0)
+        .expect("scales to zero");
+    let back = replicas[zero..]
+        .iter()
+        .find(|x| x.1 > 0.0)
+        .expect("cold start");
+    // Zero only after a stable window (60 s) plus the grace period (30 s) without requests.
+    let last_busy = arrivals[..zero]
+        .iter()
+        .rev()
+        .find(|x| x.1 > 0.0)
+        .expect("load before")
+        .0;
+    assert!(
+        replicas[zero].0 >= last_busy + 60.0,
+        "{last_busy} {:?}",
+        replicas[zero]
+    );
+    // Requests that arrive at zero wait in the activator for the cold start (30 s
+    // start-up): the slowest are at least that slow, and none is lost.
+    assert_eq!(r.mean("fn", "dropped"), 0.0);
+    assert!(r.mean("fn", "latency_p99_ms") >= 30_000.0);
+    assert!(back.0 > replicas[zero].0);
+    // Scaled on concurrency: in steady load 20/s x 0.1 s = 2 in flight, target 2 x 70%:
+    // 2 pods (after the panics at cold starts, which count the requests the activator holds).
+    let steady = replicas.iter().filter(|x| x.1 > 0.0).last().unwrap();
+    assert!(steady.1 <= 4.0, "{replicas:?}");
+}
+
+#[test]
+fn keda_deactivates_after_the_cooldown_and_activates_on_the_metric() {
+    let r = run(&to_zero_yaml(
+        "      kind: keda\n      cooldownPeriod: 2m\n      pollingInterval: 15s\n      triggers:\n        - {metric: total_inflight_requests, threshold: 1, activationThreshold: 0}",
+    ));
+    let replicas = series(&r, "fn", "replicas");
+    assert!(replicas.iter().any(|x| x.1 == 0.0), "{replicas:?}");
+    let zero = replicas.iter().position(|x| x.1 == 0.0).unwrap();
+    assert!(replicas[zero..].iter().any(|x| x.1 > 0.0), "{replicas:?}");
+    assert_eq!(r.mean("fn", "dropped"), 0.0);
+}
+
+#[test]
+fn a_removed_pod_finishes_its_requests_within_the_grace_period() {
+    // Slow requests (20 s each) on 4 replicas scaled down to 1 by an HPA after the load
+    // drops: requests running on removed pods finish (grace 60 s > 20 s), none is lost.
+    let yaml = format!(
+        r#"
+name: drain
+seed: 2
+duration: 20m
+replications: 1
+report_interval: 10s
+models:
+  - {{name: m, service_time: {{fixed: 20s}}}}
+node_pools:
+  - {{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}}
+services:
+  - name: s
+    model: m
+    node_pool: p
+    replicas: 4
+    concurrency: 4
+    termination_grace_period: {grace}
+    autoscaler:
+      kind: hpa
+      minReplicas: 1
+      maxReplicas: 4
+      behavior: {{scaleDown: {{stabilizationWindowSeconds: 0}}}}
+      metrics:
+        - type: Pods
+          pods: {{metric: {{name: inflight_requests}}, target: {{type: AverageValue, averageValue: "3"}}}}
+workloads:
+  - service: s
+    arrivals: {{step: {{from: 0.5/s, to: 0.05/s, at: 5m}}}}
+"#,
+        grace = "60s"
+    );
+    let r = run(&yaml);
+    let replicas = series(&r, "s", "replicas");
+    assert!(replicas.iter().any(|x| x.1 < 4.0), "{replicas:?}");
+    assert_eq!(r.mean("s", "dropped"), 0.0);
+    // With a 5 s grace period, requests still running on a removed pod are killed.
+    let r = run(&yaml.replace(
+        "termination_grace_period: 60s",
+        "termination_grace_period: 5s",
+    ));
+    assert!(r.mean("s", "dropped") > 0.0);
+}
