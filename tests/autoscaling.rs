@@ -340,7 +340,7 @@ fn knative_scales_to_zero_when_idle_and_cold_starts_on_the_next_request() {
     assert!(back.0 > replicas[zero].0);
     // Scaled on concurrency: in steady load 20/s x 0.1 s = 2 in flight, target 2 x 70%:
     // 2 pods (after the panics at cold starts, which count the requests the activator holds).
-    let steady = replicas.iter().filter(|x| x.1 > 0.0).last().unwrap();
+    let steady = replicas.iter().rev().find(|x| x.1 > 0.0).unwrap();
     assert!(steady.1 <= 4.0, "{replicas:?}");
 }
 

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per command.
 
+mod hpa;
 mod profiles;
 mod run;
 mod validate;
@@ -29,6 +30,9 @@ pub enum Command {
     },
     /// List the built-in GPU and model profiles with their figures and sources.
     Profiles,
+    /// Kubernetes HPA tools: `capsim hpa explain SNAPSHOT.yaml [--json]`.
+    #[command(subcommand)]
+    Hpa(hpa::HpaCommand),
 }
 
 /// Outcome of a command that ran to its end: success, or a failed check (exit 1).
@@ -73,5 +77,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             profiles::print();
             Ok(Outcome::Ok)
         }
+        Command::Hpa(cmd) => hpa::run(cmd),
     }
 }

@@ -957,6 +957,16 @@ fn slo_plan(slo: &SloSpec, e: &mut Errs, i: usize, is_llm: bool) -> SloPlan {
             plan.terms.push(("tpot_p95_ms", b.0.as_millis_f64()));
         }
     }
+    plan.allowed_miss = plan
+        .terms
+        .iter()
+        .map(|(m, _)| match *m {
+            "latency_p99_ms" | "wait_p99_ms" => 0.01,
+            "latency_p95_ms" | "ttft_p95_ms" | "tpot_p95_ms" => 0.05,
+            "latency_p90_ms" => 0.10,
+            _ => 0.5,
+        })
+        .fold(1.0, f64::min);
     if plan.terms.is_empty() && slo.ttft_p95.is_none() && slo.tpot_p95.is_none() {
         e.at(
             &format!("services[{i}].slo"),

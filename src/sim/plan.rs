@@ -129,6 +129,9 @@ pub struct SloPlan {
     pub tpot: Option<SimTime>,
     /// Each term, as (metric name in the summary, bound in ms), for `slo_met`.
     pub terms: Vec<(&'static str, f64)>,
+    /// Share of requests that may miss their per-request bounds in a report interval before
+    /// the interval counts as out of SLO: 1 - q of the strictest percentile term.
+    pub allowed_miss: f64,
 }
 
 /// A service, resolved.

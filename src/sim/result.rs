@@ -98,6 +98,7 @@ pub const SERVICE_METRICS: &[&str] = &[
     "cost_per_1k_requests",
     "slo_attainment",
     "slo_met",
+    "minutes_out_of_slo",
     "users",
     "users_per_gpu",
     "saturated",
@@ -166,6 +167,7 @@ pub(super) struct SvcParts {
     pub kv_used: TimeIntegral,
     pub overhead_ns: u128,
     pub kv_capacity: TimeIntegral,
+    pub out_of_slo_secs: f64,
 }
 
 /// The world's state at the end of a replication.
@@ -314,6 +316,7 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                 v <= *bound
             });
             put("slo_met", if met { 1.0 } else { 0.0 });
+            put("minutes_out_of_slo", s.out_of_slo_secs / 60.0);
         }
         if s.closed_users > 0 {
             put("users", s.closed_users as f64);

@@ -219,6 +219,11 @@ pub(super) struct Svc {
     pub(super) iv_rep_area: f64,
     /// Requests admitted, cumulative (for request-rate metrics).
     pub(super) admitted_total: u64,
+    // Per report interval: requests judged against the SLO, and those that missed it.
+    pub(super) iv_slo_done: u64,
+    pub(super) iv_slo_miss: u64,
+    /// Seconds of report intervals (after warm-up) in which the SLO did not hold.
+    pub(super) out_of_slo_secs: f64,
     pub(super) kv_capacity: TimeIntegral,
 }
 
@@ -322,6 +327,9 @@ impl<'p> World<'p> {
                 desired: sp.replicas,
                 iv_rep_area: 0.0,
                 admitted_total: 0,
+                iv_slo_done: 0,
+                iv_slo_miss: 0,
+                out_of_slo_secs: 0.0,
                 kv_capacity: TimeIntegral::default(),
             };
             svcs.push(s);
@@ -496,6 +504,7 @@ impl<'p> World<'p> {
                     generated_tokens: s.generated_tokens,
                     kv_used: s.kv_used,
                     overhead_ns: s.overhead_ns,
+                    out_of_slo_secs: s.out_of_slo_secs,
                 })
                 .collect(),
             pools_allocated: self.pools.iter().map(|p| p.allocated()).collect(),
@@ -503,7 +512,7 @@ impl<'p> World<'p> {
                 .cluster
                 .pools
                 .iter()
-                .map(|c| (c.nodes.clone(), c.nodes_max))
+                .map(|c| (c.nodes, c.nodes_max))
                 .collect(),
             ts: self.ts,
             events: self.events,
@@ -645,6 +654,10 @@ impl<'p> World<'p> {
     fn drop_req(&mut self, now: SimTime, si: usize, req: Req) {
         if self.in_window(now) {
             self.svcs[si].dropped += 1;
+        }
+        if self.plan.services[si].slo.is_some() {
+            self.svcs[si].iv_slo_done += 1;
+            self.svcs[si].iv_slo_miss += 1;
         }
         self.after_response(now, req);
     }
@@ -805,7 +818,7 @@ impl<'p> World<'p> {
     fn on_done(&mut self, now: SimTime, r: u32, slot: u32) {
         match self.reps[r as usize].state {
             // Killed at the end of its grace period: its requests were counted then.
-            PodState::Gone => return,
+            PodState::Gone => {}
             PodState::Terminating => {
                 self.on_done_live(now, r, slot);
                 self.after_drain_step(now, r);
@@ -850,8 +863,11 @@ impl<'p> World<'p> {
                 if let Some(slo) = slo {
                     let ok_latency = slo.latency.is_none_or(|b| latency <= b);
                     let ok_wait = slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b);
+                    s.iv_slo_done += 1;
                     if ok_latency && ok_wait {
                         s.slo_ok += 1;
+                    } else {
+                        s.iv_slo_miss += 1;
                     }
                 }
             }
@@ -1036,8 +1052,11 @@ impl<'p> World<'p> {
                         && slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b)
                         && slo.ttft.is_none_or(|b| ttft <= b)
                         && slo.tpot.is_none_or(|b| tpot.is_none_or(|t| t <= b));
+                    s.iv_slo_done += 1;
                     if ok {
                         s.slo_ok += 1;
+                    } else {
+                        s.iv_slo_miss += 1;
                     }
                 }
             }
@@ -1186,6 +1205,22 @@ impl<'p> World<'p> {
                 );
                 s.iv_ttft.reset();
             }
+            // An interval is out of SLO when more of its requests missed than the SLO's
+            // percentile allows, or when requests waited and none completed (a cold start).
+            if let Some(slo) = &self.plan.services[si].slo
+                && now > self.plan.warmup
+            {
+                let out = if s.iv_slo_done > 0 {
+                    s.iv_slo_miss as f64 > slo.allowed_miss * s.iv_slo_done as f64
+                } else {
+                    s.waiting > 0
+                };
+                if out {
+                    s.out_of_slo_secs += interval;
+                }
+            }
+            s.iv_slo_done = 0;
+            s.iv_slo_miss = 0;
             s.iv_arrivals = 0;
             s.iv_completions = 0;
             s.iv_latency.reset();

@@ -1138,7 +1138,8 @@ fn spec(min: i32, max: i32, behavior: Option<Behavior>) -> HpaSpec {
 /// 5-minute downscale stabilization window; desired 3)
 #[test]
 fn normalize_desired_replicas() {
-    let cases: [(&str, Vec<(f64, i32)>, i32); 5] = [
+    type Case = (&'static str, Vec<(f64, i32)>, i32);
+    let cases: [Case; 5] = [
         ("empty log", vec![], 5),
         ("stabilize", vec![(120.0, 4), (60.0, 5)], 5),
         ("no stabilize", vec![(120.0, 1), (60.0, 2)], 3),
@@ -1225,7 +1226,10 @@ fn controller_syncs() {
     let mut c = HpaController::new(spec(1, 100, None), 300.0);
     let pods = cpu_pods(2, &[ONE; 2], &[1000, 1000]);
     let d = c.sync(0.0, 2, &pods, &MetricInputs::default());
-    assert_eq!((d.desired, d.limited_by.as_str()), (4, "ScaleUpLimit"));
+    assert_eq!(
+        (d.desired, d.limited_by.as_str()),
+        (4, "DesiredWithinRange")
+    );
     // Low load right after: the 5-minute window holds the count up.
     let pods = cpu_pods(4, &[ONE; 4], &[100, 100, 100, 100]);
     let d = c.sync(15.0, 4, &pods, &MetricInputs::default());
@@ -1235,6 +1239,10 @@ fn controller_syncs() {
     );
     let d = c.sync(15.0 + 301.0, 4, &pods, &MetricInputs::default());
     assert_eq!(d.desired, 1);
+    // A burst: 1 pod at 400% wants 8, but without behavior at most max(2 x 1, 4) = 4.
+    let pods = cpu_pods(1, &[ONE], &[4000]);
+    let d = c.sync(400.0, 1, &pods, &MetricInputs::default());
+    assert_eq!((d.desired, d.limited_by.as_str()), (4, "ScaleUpLimit"));
 }
 
 /// All metrics failing keeps the count (upstream returns an error and does not scale).
