@@ -403,3 +403,60 @@ workloads:
     ));
     assert!(r.mean("s", "dropped") > 0.0);
 }
+
+#[test]
+fn invalid_autoscaler_specs_get_the_api_servers_answer_with_their_place() {
+    let base = hpa_yaml("", "{poisson: {rate: 10/s}}", "1m");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            base.replace(
+                "target: {type: AverageValue, averageValue: \"0.5\"}",
+                "targetAverageValue: \"0.5\"",
+            ),
+            vec![
+                "services[0].autoscaler.metrics[0].pods.targetAverageValue",
+                "autoscaling/v2beta1",
+            ],
+        ),
+        (
+            base.replace("maxReplicas: 300", "maxReplicas: 1"),
+            vec!["services[0].autoscaler.maxReplicas", "minReplicas"],
+        ),
+        (
+            base.replace("kind: hpa", "kind: vpa"),
+            vec!["services[0].autoscaler.kind", "hpa"],
+        ),
+        (
+            base.replace("name: gpu_utilization", "name: gpu_util"),
+            vec!["pods.metric.name", "`gpu_util`", "known: gpu_utilization"],
+        ),
+        (
+            base.replace(
+                "      minReplicas: 2\n",
+                "      minReplicas: 2\n      bogus: 1\n",
+            ),
+            vec!["services[0].autoscaler", "bogus"],
+        ),
+    ];
+    for (i, (yaml, needles)) in cases.into_iter().enumerate() {
+        let path = std::env::temp_dir().join(format!(
+            "capsim-bad-autoscaler-{}-{i}.yaml",
+            std::process::id()
+        ));
+        std::fs::write(&path, yaml).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+            .arg("validate")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
+        assert!(
+            err.contains(&format!("{}:", path.display())),
+            "case {i}: {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "case {i}: expected `{n}` in {err}");
+        }
+    }
+}

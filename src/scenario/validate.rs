@@ -1297,10 +1297,9 @@ fn autoscaler_plan(e: &mut Errs, i: usize, replicas: u64) -> Option<AutoscalerPl
                 e.at(
                     &format!("{path}.metrics[{m}].{field}"),
                     format!(
-                        "the simulator serves no {} metric `{name}`{}; it serves: {}",
+                        "the simulator serves no {} metric `{name}`{}",
                         metric.type_,
                         did_you_mean(&name, known),
-                        known.join(", ")
                     ),
                 );
                 ok = false;
@@ -1382,10 +1381,9 @@ fn autoscaler_plan(e: &mut Errs, i: usize, replicas: u64) -> Option<AutoscalerPl
                     e.at(
                         &format!("{path}.triggers[{t}].metric"),
                         format!(
-                            "the simulator serves no external metric `{}`{}; it serves: {}",
+                            "the simulator serves no external metric `{}`{}",
                             trig.metric,
                             did_you_mean(&trig.metric, autoscaler_metrics::EXTERNAL),
-                            autoscaler_metrics::EXTERNAL.join(", ")
                         ),
                     );
                     return None;
