@@ -460,3 +460,39 @@ fn invalid_autoscaler_specs_get_the_api_servers_answer_with_their_place() {
         }
     }
 }
+
+#[test]
+fn an_autoscaled_service_gets_a_chart_of_its_replicas_load_and_latency() {
+    let dir = std::env::temp_dir().join(format!("capsim-chart-{}", std::process::id()));
+    let yaml = std::env::temp_dir().join(format!("capsim-chart-{}.yaml", std::process::id()));
+    std::fs::write(
+        &yaml,
+        hpa_yaml("", "{step: {from: 10/s, to: 200/s, at: 5m}}", "10m"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .arg("run")
+        .arg(&yaml)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.join("web-timeseries.svg")).expect("chart written");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for label in [
+        "desired_replicas",
+        "ready",
+        "arrivals_rps",
+        "latency_p95_ms",
+        "simulated time (min)",
+    ] {
+        assert!(svg.contains(label), "{label}");
+    }
+    // Three panels, one polyline per series that has samples.
+    assert!(svg.matches("<polyline").count() >= 6);
+}

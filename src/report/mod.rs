@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+pub mod svg;
+
 /// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for
 /// NaN (a figure that could not be measured, e.g. a confidence interval of one replication).
 pub fn fmt_num(x: f64) -> String {
@@ -106,7 +108,39 @@ pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join("summary.json"), json)?;
     let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("timeseries.csv"))?);
     f.write_all(timeseries_csv(report).as_bytes())?;
-    f.flush()
+    f.flush()?;
+    // A chart of every service whose replica count moved (autoscaled ones).
+    let mut services: Vec<&str> = Vec::new();
+    for (_, c, m, _) in &report.timeseries {
+        if *m == "desired_replicas" && !services.contains(&c.as_str()) {
+            services.push(c);
+        }
+    }
+    for svc in services {
+        let counts: Vec<f64> = report
+            .timeseries
+            .iter()
+            .filter(|(_, c, m, _)| c == svc && *m == "desired_replicas")
+            .map(|x| x.3)
+            .collect();
+        if counts.windows(2).all(|w| w[0] == w[1]) {
+            continue;
+        }
+        if let Some(chart) = svg::service_chart(report, svc) {
+            let file: String = svc
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            std::fs::write(dir.join(format!("{file}-timeseries.svg")), chart)?;
+        }
+    }
+    Ok(())
 }
 
 /// The figures a planner reads first, one table per service, for the terminal.
