@@ -42,14 +42,37 @@ fn llm_results_are_byte_identical_at_any_thread_count() {
     identical_at_any_thread_count("scenarios/llm-chat-a100.yaml", "llm");
 }
 
+#[test]
+fn autoscaled_results_are_byte_identical_at_any_thread_count() {
+    // Long enough for the HPAs to scale up and down across the spike.
+    identical_with(
+        "scenarios/llm-spike-hpa.yaml",
+        "hpa",
+        &["--set", "duration=14m", "--set", "report_interval=15s"],
+    );
+}
+
 fn identical_at_any_thread_count(scenario: &str, tag: &str) {
+    identical_with(scenario, tag, &[]);
+}
+
+fn identical_with(scenario: &str, tag: &str, extra: &[&str]) {
     let a = out_dir(&format!("{tag}-t1"));
     let b = out_dir(&format!("{tag}-t2"));
     let c = out_dir(&format!("{tag}-t2-again"));
-    run_scenario(scenario, "1", &a, &[]);
-    run_scenario(scenario, "2", &b, &[]);
-    run_scenario(scenario, "2", &c, &[]);
+    run_scenario(scenario, "1", &a, extra);
+    run_scenario(scenario, "2", &b, extra);
+    run_scenario(scenario, "2", &c, extra);
+    // Every file written (charts included), and at least the three result files.
+    let mut files: Vec<String> = std::fs::read_dir(&a)
+        .expect("results folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
     for f in ["summary.csv", "summary.json", "timeseries.csv"] {
+        assert!(files.iter().any(|x| x == f), "{f} missing");
+    }
+    for f in &files {
         let x = std::fs::read(a.join(f)).expect("result file");
         assert!(!x.is_empty());
         assert_eq!(
