@@ -250,6 +250,8 @@ impl World<'_> {
     /// Scales service `si` to `desired` replicas: creates pods, or removes the ones the
     /// ReplicaSet controller would remove first.
     pub(super) fn scale_to(&mut self, now: SimTime, si: usize, desired: u32) {
+        // An unbounded autoscaler (a KPA without maxScale) stops at the replica limit.
+        let desired = desired.min(crate::scenario::types::limits::MAX_REPLICAS as u32);
         self.svcs[si].desired = desired;
         let active = self.svcs[si].active;
         if desired > active {
