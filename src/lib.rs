@@ -29,6 +29,7 @@ pub mod hardware;
 pub mod models;
 pub mod report;
 pub mod scenario;
+pub mod search;
 pub mod serving;
 pub mod sim;
 pub mod stats;

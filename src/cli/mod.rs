@@ -3,6 +3,7 @@
 mod hpa;
 mod profiles;
 mod run;
+mod search;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ pub enum Command {
     /// Kubernetes HPA tools: `capsim hpa explain SNAPSHOT.yaml [--json]`.
     #[command(subcommand)]
     Hpa(hpa::HpaCommand),
+    /// Find the largest load of a service's first workload that meets its SLO, per GPU.
+    Search(search::SearchArgs),
 }
 
 /// Outcome of a command that ran to its end: success, or a failed check (exit 1).
@@ -78,5 +81,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Hpa(cmd) => hpa::run(cmd),
+        Command::Search(args) => search::run(args),
     }
 }

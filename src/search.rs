@@ -1,0 +1,686 @@
+//! Capacity search (`capsim search`): the largest load of a service's first workload at which
+//! the service's SLO still holds, and what that means per GPU.
+//!
+//! The searched load is the arrival rate of an open-loop workload (every rate of its arrival
+//! process scaled by one factor) or the number of users of a closed-loop one. Each candidate
+//! load is a full simulation of the scenario with that load set by a `--set`-style override,
+//! with the scenario's seed and replications: the same random streams for every candidate
+//! (common random numbers), so that pass/fail is as monotone in the load as the model is and
+//! the search is deterministic.
+//!
+//! A candidate passes only if every SLO term holds at the pessimistic end of its 95%
+//! confidence interval (`ci95_high` of the bounded metric at most the bound) and the service
+//! saturated in no replication. The search brackets the largest passing load by doubling (or
+//! halving) from the scenario's own load, then bisects to 1% of the load (or one user).
+
+use crate::scenario::{self, InputErrors, LoadError, yaml};
+use crate::sim::Report;
+use crate::workload::ArrivalSpec;
+use std::path::{Path, PathBuf};
+
+/// Relative resolution of the search: on an arrival rate, and on users (never finer than
+/// one user).
+pub const RATE_RESOLUTION: f64 = 0.01;
+/// Doublings (or halvings) tried from the scenario's load before giving up on a bracket.
+pub const MAX_BRACKET_STEPS: u32 = 24;
+/// Most users a closed loop may have (the scenario's own limit on `closed.users`).
+pub const MAX_USERS: u64 = 10_000_000;
+
+/// What the search varies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadKind {
+    /// An open loop: every rate field of the arrival process, scaled by one factor. The
+    /// load is expressed as that factor times `base_rps`.
+    Open {
+        /// The arrival process's key in the scenario (`poisson`, `on_off`, ...).
+        process: &'static str,
+        /// Each rate field of the process, with its value in the scenario (per second).
+        fields: Vec<(&'static str, f64)>,
+        /// The nominal mean rate of the process in the scenario (per second); for processes
+        /// other than Poisson the reported rate is the measured mean arrival rate instead.
+        base_rps: f64,
+    },
+    /// A closed loop: the number of users.
+    Closed {
+        /// Users in the scenario.
+        base_users: u64,
+    },
+}
+
+impl LoadKind {
+    /// True for a closed loop.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, LoadKind::Closed { .. })
+    }
+}
+
+/// A load the user wants to be sized for (`--target-rate` / `--target-users`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// Requests per second (open loop).
+    RateRps(f64),
+    /// Concurrent users (closed loop).
+    Users(u64),
+}
+
+/// One SLO term judged on one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermCheck {
+    /// The metric's name in the summary (`latency_p99_ms`, ...), or `dropped_fraction`.
+    pub metric: String,
+    /// The bound (ms for latencies).
+    pub bound: f64,
+    /// The mean over replications.
+    pub mean: f64,
+    /// The value judged: `ci95_high`, or the mean when there is no interval (one
+    /// replication). NaN when nothing was measured (which fails).
+    pub value: f64,
+    /// `value <= bound`.
+    pub holds: bool,
+}
+
+/// One simulated candidate load.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The load: users (closed loop) or the scale factor of the scenario's rates (open loop).
+    pub load: f64,
+    /// The arrival rate it stands for (open loop: nominal for Poisson, else measured mean).
+    pub rate_rps: f64,
+    /// Whether the SLO held (every term, no saturation).
+    pub pass: bool,
+    /// Replications in which the service saturated.
+    pub saturated_replications: u32,
+    /// Each term, in the order of the SLO.
+    pub terms: Vec<TermCheck>,
+    /// The simulation's report.
+    pub report: Report,
+}
+
+impl Candidate {
+    /// The term that fails worst (highest value over bound), or `saturated` when the service
+    /// could not keep up; `None` if the candidate passed.
+    pub fn binding(&self) -> Option<Binding> {
+        if self.pass {
+            return None;
+        }
+        if self.saturated_replications > 0 {
+            return Some(Binding {
+                metric: "saturated".into(),
+                value: self.saturated_replications as f64,
+                bound: 0.0,
+            });
+        }
+        // A term measured as nothing (NaN) is the worst of all: nothing completed.
+        let score = |t: &TermCheck| {
+            if t.value.is_finite() {
+                t.value / t.bound
+            } else {
+                f64::INFINITY
+            }
+        };
+        self.terms
+            .iter()
+            .filter(|t| !t.holds)
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
+            .map(|t| Binding {
+                metric: t.metric.clone(),
+                value: t.value,
+                bound: t.bound,
+            })
+    }
+}
+
+/// The SLO term that stops the load from growing further.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The metric (`latency_p99_ms`, ...), or `saturated` (then `value` counts the
+    /// replications that saturated).
+    pub metric: String,
+    /// Its pessimistic value just above the maximum load.
+    pub value: f64,
+    /// Its bound.
+    pub bound: f64,
+}
+
+/// Resources needed for a target load, assuming capacity grows linearly with replicas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizing {
+    /// The target: requests per second or users.
+    pub target: f64,
+    /// Replicas: ceil(target / capacity of one replica at the maximum load).
+    pub replicas: u64,
+    /// GPUs: replicas x GPUs per replica (whole-GPU equivalents).
+    pub gpus: f64,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Service searched.
+    pub service: String,
+    /// Index of the workload whose load was varied.
+    pub workload: usize,
+    /// What was varied.
+    pub kind: LoadKind,
+    /// Replications per candidate.
+    pub replications: u32,
+    /// The SLO terms: (metric, bound).
+    pub slo: Vec<(String, f64)>,
+    /// Every candidate simulated, in the order they ran.
+    pub candidates: Vec<Candidate>,
+    /// Index into `candidates` of the largest passing load; `None` when the SLO held at no
+    /// load tried.
+    pub best: Option<usize>,
+    /// Index into `candidates` of the smallest failing load above the best; `None` when no
+    /// load up to the bracket limit failed (the maximum is then a lower bound).
+    pub above: Option<usize>,
+    /// Whole-GPU equivalents of one replica.
+    pub gpus_per_replica: f64,
+}
+
+impl SearchResult {
+    fn best_candidate(&self) -> Option<&Candidate> {
+        self.best.map(|i| &self.candidates[i])
+    }
+
+    /// Largest arrival rate meeting the SLO (open loop; NaN when none or closed loop).
+    pub fn max_rate_rps(&self) -> f64 {
+        match (&self.kind, self.best_candidate()) {
+            (LoadKind::Open { .. }, Some(c)) => c.rate_rps,
+            _ => f64::NAN,
+        }
+    }
+
+    /// Largest number of users meeting the SLO (closed loop).
+    pub fn max_users(&self) -> Option<u64> {
+        match (&self.kind, self.best_candidate()) {
+            (LoadKind::Closed { .. }, Some(c)) => Some(c.load as u64),
+            _ => None,
+        }
+    }
+
+    fn at_best(&self, metric: &str) -> f64 {
+        self.best_candidate()
+            .map_or(f64::NAN, |c| c.report.mean(&self.service, metric))
+    }
+
+    /// The service's mean GPUs at the maximum load.
+    pub fn gpus(&self) -> f64 {
+        self.at_best("gpus")
+    }
+
+    /// Measured throughput at the maximum load, requests per second.
+    pub fn throughput_rps(&self) -> f64 {
+        self.at_best("throughput_rps")
+    }
+
+    /// Throughput at the maximum load per GPU.
+    pub fn rps_per_gpu(&self) -> f64 {
+        self.throughput_rps() / self.gpus()
+    }
+
+    /// Users per GPU at the maximum load (closed loop; NaN otherwise).
+    pub fn users_per_gpu(&self) -> f64 {
+        self.max_users()
+            .map_or(f64::NAN, |u| u as f64 / self.gpus())
+    }
+
+    /// Cost of 1,000 requests at the maximum load.
+    pub fn cost_per_1k_requests(&self) -> f64 {
+        self.at_best("cost_per_1k_requests")
+    }
+
+    /// The binding SLO term, judged at the smallest failing load above the maximum.
+    pub fn binding(&self) -> Option<Binding> {
+        self.above.and_then(|i| self.candidates[i].binding())
+    }
+
+    /// The load of the smallest failing candidate above the maximum, as a rate (open loop)
+    /// or users (closed loop).
+    pub fn binding_load(&self) -> f64 {
+        self.above.map_or(f64::NAN, |i| {
+            let c = &self.candidates[i];
+            if self.kind.is_closed() {
+                c.load
+            } else {
+                c.rate_rps
+            }
+        })
+    }
+
+    /// Replicas and GPUs for `target`, scaling the maximum load linearly with replicas
+    /// (exact for per-replica routing, where replicas are independent queues; conservative
+    /// for a shared queue, which pools better as it grows). `None` when no load passed or
+    /// the target's kind does not match the loop.
+    pub fn size_for(&self, target: Target) -> Option<Sizing> {
+        let c = self.best_candidate()?;
+        let (t, max) = match (target, &self.kind) {
+            (Target::RateRps(r), LoadKind::Open { .. }) => (r, c.rate_rps),
+            (Target::Users(u), LoadKind::Closed { .. }) => (u as f64, c.load),
+            _ => return None,
+        };
+        let replicas_mean = c.report.mean(&self.service, "replicas_mean");
+        if !(max > 0.0 && replicas_mean > 0.0) {
+            return None;
+        }
+        let per_replica = max / replicas_mean;
+        // A hair of tolerance so that a target equal to the maximum needs no extra replica.
+        let replicas = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0) as u64;
+        Some(Sizing {
+            target: t,
+            replicas,
+            gpus: replicas as f64 * self.gpus_per_replica,
+        })
+    }
+}
+
+/// A prepared search: the scenario read and checked, the service and workload found.
+pub struct Search {
+    file: String,
+    bytes: Vec<u8>,
+    base_dir: PathBuf,
+    overrides: Vec<String>,
+    service: String,
+    workload: usize,
+    kind: LoadKind,
+}
+
+impl Search {
+    /// Reads `path` with `overrides` (`--set`, seed, replications) and prepares a search on
+    /// `service`. Bad input (unreadable or invalid scenario, unknown service, no `slo:`, a
+    /// load that cannot be scaled) is an [`InputErrors`] naming the file and field.
+    pub fn from_file(
+        path: &Path,
+        overrides: &[String],
+        service: &str,
+    ) -> Result<Self, InputErrors> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| LoadError {
+            file: file.clone(),
+            line: 0,
+            col: 0,
+            field: String::new(),
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        Self::from_bytes(
+            &file,
+            bytes,
+            path.parent().unwrap_or(Path::new(".")),
+            overrides,
+            service,
+        )
+    }
+
+    /// Like [`Search::from_file`], on scenario text named `file` in messages.
+    pub fn from_bytes(
+        file: &str,
+        bytes: Vec<u8>,
+        base_dir: &Path,
+        overrides: &[String],
+        service: &str,
+    ) -> Result<Self, InputErrors> {
+        let loaded = scenario::load_bytes(file, &bytes, overrides, base_dir)?;
+        // The whole scenario must be valid before anything is searched.
+        let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
+        let flag_error = |message: String| LoadError {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            field: "--service".into(),
+            message,
+        };
+        let Some(si) = plan.services.iter().position(|s| s.name == service) else {
+            let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+            let hint = yaml::suggest(service, &names)
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            return Err(flag_error(format!(
+                "the scenario has no service `{service}`; {hint}its services are {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        };
+        let at = |path: &str, message: String| yaml::error_at(file, &loaded.tree, path, message);
+        if plan.services[si]
+            .slo
+            .as_ref()
+            .is_none_or(|s| s.terms.is_empty())
+        {
+            return Err(at(
+                &format!("services[{si}].slo"),
+                format!(
+                    "service `{service}` has no `slo:`; the search needs a bound to meet, e.g. `slo: {{latency_p99: 500ms}}`"
+                ),
+            )
+            .into());
+        }
+        let Some(wi) = loaded
+            .scenario
+            .workloads
+            .iter()
+            .position(|w| w.service == service)
+        else {
+            return Err(at(
+                "workloads",
+                format!(
+                    "no workload sends requests to service `{service}`: there is no load to search"
+                ),
+            )
+            .into());
+        };
+        let arrivals = &loaded.scenario.workloads[wi].arrivals;
+        let kind = load_kind(arrivals).map_err(|m| at(&format!("workloads[{wi}].arrivals"), m))?;
+        Ok(Search {
+            file: file.to_string(),
+            bytes,
+            base_dir: base_dir.to_path_buf(),
+            overrides: overrides.to_vec(),
+            service: service.to_string(),
+            workload: wi,
+            kind,
+        })
+    }
+
+    /// What the search varies.
+    pub fn kind(&self) -> &LoadKind {
+        &self.kind
+    }
+
+    /// The overrides that set the load of a candidate.
+    fn load_overrides(&self, load: f64) -> Vec<String> {
+        let w = self.workload;
+        match &self.kind {
+            LoadKind::Open {
+                process, fields, ..
+            } => fields
+                .iter()
+                .map(|(f, base)| format!("workloads.{w}.arrivals.{process}.{f}={}/s", base * load))
+                .collect(),
+            LoadKind::Closed { .. } => {
+                vec![format!(
+                    "workloads.{w}.arrivals.closed.users={}",
+                    load as u64
+                )]
+            }
+        }
+    }
+
+    /// Simulates one candidate load and judges it.
+    pub fn evaluate(&self, load: f64) -> Result<Candidate, InputErrors> {
+        let mut overrides = self.overrides.clone();
+        overrides.extend(self.load_overrides(load));
+        let shown = match &self.kind {
+            LoadKind::Open { base_rps, .. } => format!("an arrival rate of {}/s", base_rps * load),
+            LoadKind::Closed { .. } => format!("{} users", load as u64),
+        };
+        // A candidate can break a limit the scenario itself met (expected arrivals): say at
+        // which load, since the user never wrote that value.
+        let with_load = |InputErrors(es): InputErrors| {
+            InputErrors(
+                es.into_iter()
+                    .map(|mut e| {
+                        e.message = format!("{} (while trying {shown})", e.message);
+                        e
+                    })
+                    .collect(),
+            )
+        };
+        let loaded = scenario::load_bytes(&self.file, &self.bytes, &overrides, &self.base_dir)
+            .map_err(with_load)?;
+        let plan = scenario::build_plan(&loaded)
+            .map_err(InputErrors)
+            .map_err(with_load)?;
+        let report = crate::sim::simulate(&plan, false);
+        let svc = plan.services.iter().find(|s| s.name == self.service);
+        let slo = svc.and_then(|s| s.slo.clone()).unwrap_or_default();
+        let mut terms: Vec<TermCheck> = slo
+            .terms
+            .iter()
+            .map(|(metric, bound)| {
+                let est = report.get(&self.service, metric);
+                let mean = est.map_or(f64::NAN, |e| e.mean);
+                let high = est.map_or(f64::NAN, |e| e.ci95_high);
+                // One replication has no interval: judge its value.
+                let value = if high.is_finite() { high } else { mean };
+                TermCheck {
+                    metric: metric.to_string(),
+                    bound: *bound,
+                    mean,
+                    value,
+                    holds: value <= *bound,
+                }
+            })
+            .collect();
+        // A bounded queue never saturates: it drops instead, and a dropped request missed its
+        // objective. Allow the share of requests the strictest percentile term lets miss.
+        if svc.is_some_and(|s| s.queue_capacity.is_some()) {
+            let requests = report.mean(&self.service, "requests");
+            let dropped = report.mean(&self.service, "dropped");
+            let share = if requests > 0.0 {
+                dropped / requests
+            } else {
+                0.0
+            };
+            terms.push(TermCheck {
+                metric: "dropped_fraction".into(),
+                bound: slo.allowed_miss,
+                mean: share,
+                value: share,
+                holds: share <= slo.allowed_miss,
+            });
+        }
+        let saturated_replications = report
+            .saturated
+            .iter()
+            .find(|s| s.service == self.service)
+            .map_or(0, |s| s.replications);
+        let pass = saturated_replications == 0 && terms.iter().all(|t| t.holds);
+        let rate_rps = match &self.kind {
+            LoadKind::Open {
+                process: "poisson",
+                base_rps,
+                ..
+            } => base_rps * load,
+            _ => report.mean(&self.service, "arrival_rate_rps"),
+        };
+        Ok(Candidate {
+            load,
+            rate_rps,
+            pass,
+            saturated_replications,
+            terms,
+            report,
+        })
+    }
+
+    /// Runs the search. `on_candidate` sees each candidate as it is judged (progress).
+    pub fn run(
+        &self,
+        mut on_candidate: impl FnMut(&Candidate),
+    ) -> Result<SearchResult, InputErrors> {
+        let closed = self.kind.is_closed();
+        let start = match self.kind {
+            LoadKind::Open { .. } => 1.0,
+            LoadKind::Closed { base_users } => base_users as f64,
+        };
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut eval = |load: f64, cands: &mut Vec<Candidate>| -> Result<usize, InputErrors> {
+            let c = self.evaluate(load)?;
+            on_candidate(&c);
+            cands.push(c);
+            Ok(cands.len() - 1)
+        };
+        let first = eval(start, &mut candidates)?;
+        // Bracket: lo passes, hi fails (either may stay unknown at the limits).
+        let (mut lo, mut hi): (Option<usize>, Option<usize>) = if candidates[first].pass {
+            (Some(first), None)
+        } else {
+            (None, Some(first))
+        };
+        let load_of = |i: usize, c: &[Candidate]| c[i].load;
+        if lo.is_some() {
+            for _ in 0..MAX_BRACKET_STEPS {
+                let prev = load_of(lo.unwrap_or(first), &candidates);
+                let next = if closed {
+                    (prev * 2.0).min(MAX_USERS as f64)
+                } else {
+                    prev * 2.0
+                };
+                if next <= prev {
+                    break;
+                }
+                let i = eval(next, &mut candidates)?;
+                if candidates[i].pass {
+                    lo = Some(i);
+                } else {
+                    hi = Some(i);
+                    break;
+                }
+            }
+        } else {
+            for _ in 0..MAX_BRACKET_STEPS {
+                let prev = load_of(hi.unwrap_or(first), &candidates);
+                let next = if closed {
+                    (prev / 2.0).floor().max(1.0)
+                } else {
+                    prev / 2.0
+                };
+                if next >= prev {
+                    break;
+                }
+                let i = eval(next, &mut candidates)?;
+                if candidates[i].pass {
+                    lo = Some(i);
+                    break;
+                }
+                hi = Some(i);
+            }
+        }
+        // Bisect between a passing and a failing load.
+        if let (Some(mut l), Some(mut h)) = (lo, hi) {
+            loop {
+                let (a, b) = (load_of(l, &candidates), load_of(h, &candidates));
+                let mid = if closed {
+                    // 1% of the users, but never finer than one user.
+                    if b - a <= (RATE_RESOLUTION * a).max(1.0) {
+                        break;
+                    }
+                    ((a + b) / 2.0).floor()
+                } else {
+                    if b - a <= RATE_RESOLUTION * a {
+                        break;
+                    }
+                    (a + b) / 2.0
+                };
+                let i = eval(mid, &mut candidates)?;
+                if candidates[i].pass {
+                    l = i;
+                } else {
+                    h = i;
+                }
+            }
+            lo = Some(l);
+            hi = Some(h);
+        }
+        let replications = candidates[first].report.replications;
+        let slo = candidates[first]
+            .terms
+            .iter()
+            .map(|t| (t.metric.clone(), t.bound))
+            .collect();
+        let gpus_per_replica = {
+            let loaded =
+                scenario::load_bytes(&self.file, &self.bytes, &self.overrides, &self.base_dir)?;
+            let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
+            plan.services
+                .iter()
+                .find(|s| s.name == self.service)
+                .map_or(1.0, |s| s.gpus_per_replica)
+        };
+        Ok(SearchResult {
+            scenario: candidates[first].report.scenario.clone(),
+            service: self.service.clone(),
+            workload: self.workload,
+            kind: self.kind.clone(),
+            replications,
+            slo,
+            candidates,
+            best: lo,
+            above: hi,
+            gpus_per_replica,
+        })
+    }
+}
+
+/// How the load of an arrival process is varied, or why it cannot be.
+fn load_kind(arrivals: &ArrivalSpec) -> Result<LoadKind, String> {
+    let (process, fields, base_rps): (&'static str, Vec<(&'static str, f64)>, f64) = match arrivals
+    {
+        ArrivalSpec::Closed { users, .. } => {
+            return Ok(LoadKind::Closed {
+                base_users: (*users).max(1),
+            });
+        }
+        ArrivalSpec::Poisson { rate } => ("poisson", vec![("rate", rate.0)], rate.0),
+        ArrivalSpec::OnOff {
+            on_rate,
+            off_rate,
+            on_time,
+            off_time,
+        } => {
+            let (on, off) = (on_time.0.as_secs_f64(), off_time.0.as_secs_f64());
+            let mean = (on_rate.0 * on + off_rate.0 * off) / (on + off);
+            (
+                "on_off",
+                vec![("on_rate", on_rate.0), ("off_rate", off_rate.0)],
+                mean,
+            )
+        }
+        ArrivalSpec::Diurnal {
+            min_rate,
+            peak_rate,
+            ..
+        } => (
+            "diurnal",
+            vec![("min_rate", min_rate.0), ("peak_rate", peak_rate.0)],
+            (min_rate.0 + peak_rate.0) / 2.0,
+        ),
+        ArrivalSpec::Step { from, to, .. } => (
+            "step",
+            vec![("from", from.0), ("to", to.0)],
+            from.0.max(to.0),
+        ),
+        ArrivalSpec::Ramp { from, to, .. } => (
+            "ramp",
+            vec![("from", from.0), ("to", to.0)],
+            from.0.max(to.0),
+        ),
+        ArrivalSpec::Trace { .. } => {
+            return Err(
+                "a trace replays recorded arrival times, which the search cannot scale; \
+                 replace it by `poisson: {rate: ...}` at the trace's mean rate, or vary \
+                 `time_scale` with `capsim run --set`"
+                    .into(),
+            );
+        }
+    };
+    // Zero rates stay zero under scaling: only the positive ones are overridden.
+    let fields: Vec<(&'static str, f64)> = fields.into_iter().filter(|(_, r)| *r > 0.0).collect();
+    if fields.is_empty() || !base_rps.is_finite() || base_rps <= 0.0 {
+        return Err(
+            "the arrival rate is zero: give a positive starting rate, from which the search doubles or halves"
+                .into(),
+        );
+    }
+    Ok(LoadKind::Open {
+        process,
+        fields,
+        base_rps,
+    })
+}

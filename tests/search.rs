@@ -1,0 +1,288 @@
+//! `capsim search` against closed forms: the largest arrival rate of an M/M/c queue under a
+//! mean-latency bound (Erlang C), of an M/M/1 queue under a p99 bound (exponential sojourn
+//! time), and the largest user count of a closed loop under a mean-latency bound (the
+//! machine-repairman model); plus the command line's JSON and its bad-input exits.
+//!
+//! The search judges each SLO term at the pessimistic end of its 95% interval, so it should
+//! land at or slightly below the closed form, never much above it.
+
+use capsim::search::{LoadKind, Search};
+use capsim::stats::analytic::{machine_repairman, mmc_mean_wait};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A generic queue of `servers` single-slot replicas with exponential 10 ms service.
+fn queue(
+    servers: u32,
+    routing: &str,
+    arrivals: &str,
+    slo: &str,
+    duration_s: u32,
+    reps: u32,
+) -> String {
+    format!(
+        r#"
+name: search-test
+seed: 3
+duration: {duration_s}s
+warmup: {warm}s
+replications: {reps}
+report_interval: {duration_s}s
+models:
+  - name: exp10
+    service_time: {{exponential: {{mean: 10ms}}}}
+node_pools:
+  - {{name: p, gpu: t4, gpus_per_node: 8, nodes: 1, price_per_gpu_hour: 0.35}}
+services:
+  - {{name: s, model: exp10, node_pool: p, replicas: {servers}, routing: {routing}, slo: {slo}}}
+workloads:
+  - service: s
+    arrivals: {arrivals}
+"#,
+        warm = duration_s / 20,
+    )
+}
+
+fn search(yaml: &str) -> capsim::search::SearchResult {
+    Search::from_bytes("t.yaml", yaml.as_bytes().to_vec(), Path::new("."), &[], "s")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .run(|_| {})
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Largest x in (lo, hi) with ok(x), for an ok that holds below some point only.
+fn solve(mut lo: f64, mut hi: f64, ok: impl Fn(f64) -> bool) -> f64 {
+    for _ in 0..200 {
+        let mid = (lo + hi) / 2.0;
+        if ok(mid) { lo = mid } else { hi = mid }
+    }
+    lo
+}
+
+#[test]
+fn mmc_mean_latency_bound_matches_erlang_c() {
+    // M/M/4, mu = 100/s, SLO latency_mean <= 15 ms, i.e. Wq <= 5 ms.
+    let exact = solve(1.0, 399.999, |l| {
+        mmc_mean_wait(4, l, 100.0) + 0.010 <= 0.015
+    });
+    let r = search(&queue(
+        4,
+        "shared_queue",
+        "{poisson: {rate: 200/s}}",
+        "{latency_mean: 15ms}",
+        300,
+        8,
+    ));
+    let found = r.max_rate_rps();
+    let err = found / exact - 1.0;
+    eprintln!(
+        "M/M/4: closed form {exact:.2}/s, search {found:.2}/s ({:+.2}%)",
+        err * 100.0
+    );
+    assert!((-0.05..=0.01).contains(&err), "{found} vs {exact}");
+    assert_eq!(
+        r.binding().expect("a failing load above").metric,
+        "latency_mean_ms"
+    );
+    assert!((r.gpus() - 4.0).abs() < 1e-9);
+    assert!((r.rps_per_gpu() / (found / 4.0) - 1.0).abs() < 0.02);
+    // The sizing scales per replica: 10x the load needs about 10x the replicas.
+    let s = r
+        .size_for(capsim::search::Target::RateRps(10.0 * found))
+        .expect("sizing");
+    assert_eq!(s.replicas, 40);
+}
+
+#[test]
+fn mm1_p99_bound_matches_exponential_sojourn() {
+    // M/M/1, mu = 100/s: the sojourn time is exponential with rate mu - lambda, so
+    // p99 = ln(100) / (mu - lambda) <= 100 ms gives lambda_max = mu - ln(100) / 0.1.
+    let exact = 100.0 - 100f64.ln() / 0.1;
+    let r = search(&queue(
+        1,
+        "shared_queue",
+        "{poisson: {rate: 20/s}}",
+        "{latency_p99: 100ms}",
+        600,
+        10,
+    ));
+    let found = r.max_rate_rps();
+    let err = found / exact - 1.0;
+    eprintln!(
+        "M/M/1: closed form {exact:.2}/s, search {found:.2}/s ({:+.2}%)",
+        err * 100.0
+    );
+    assert!((-0.06..=0.01).contains(&err), "{found} vs {exact}");
+    assert_eq!(
+        r.binding().expect("a failing load above").metric,
+        "latency_p99_ms"
+    );
+}
+
+#[test]
+fn closed_loop_users_match_machine_repairman() {
+    // 2 servers, exponential 10 ms service, exponential 1 s think, latency_mean <= 20 ms.
+    let exact = (1..400u32)
+        .take_while(|&n| machine_repairman(n, 2, 1.0, 0.010).1 <= 0.020)
+        .last()
+        .expect("one user meets the bound") as f64;
+    let r = search(&queue(
+        2,
+        "shared_queue",
+        "{closed: {users: 50, think_time: 1s}}",
+        "{latency_mean: 20ms}",
+        300,
+        8,
+    ));
+    assert!(matches!(r.kind, LoadKind::Closed { base_users: 50 }));
+    let found = r.max_users().expect("some users meet the SLO") as f64;
+    let err = found / exact - 1.0;
+    eprintln!(
+        "M/M/2//N: closed form {exact} users, search {found} ({:+.2}%)",
+        err * 100.0
+    );
+    assert!((-0.06..=0.02).contains(&err), "{found} vs {exact}");
+    assert!((r.users_per_gpu() - found / 2.0).abs() < 1e-9);
+}
+
+fn tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capsim-search-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn capsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(args)
+        .output()
+        .expect("capsim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_json_has_the_spec_fields() {
+    let closed = tmp(
+        "closed.yaml",
+        &queue(
+            2,
+            "least_outstanding",
+            "{closed: {users: 20, think_time: 1s}}",
+            "{latency_p99: 50ms}",
+            60,
+            5,
+        ),
+    );
+    let (code, out, err) = capsim(&[
+        "search",
+        closed.to_str().unwrap(),
+        "--service",
+        "s",
+        "--json",
+        "--target-users",
+        "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    for k in [
+        "max_users",
+        "gpus",
+        "rps_per_gpu",
+        "users_per_gpu",
+        "cost_per_1k_requests",
+        "binding_slo_term",
+        "target",
+    ] {
+        assert!(
+            v.get(k).is_some_and(|x| !x.is_null()),
+            "{k} missing in {out}"
+        );
+    }
+    let upg = v["users_per_gpu"].as_f64().unwrap();
+    // Alone, a request's p99 is already ln(100) x 10 ms = 46 ms, so the 50 ms bound leaves
+    // little room for queueing: about ten users per server (the search measured 11.5).
+    assert!((5.0..50.0).contains(&upg), "users_per_gpu {upg}");
+    assert_eq!(v["binding_slo_term"]["metric"], "latency_p99_ms");
+    assert!(v["target"]["replicas"].as_u64().unwrap() >= 10);
+
+    let open = tmp(
+        "open.yaml",
+        &queue(
+            1,
+            "random",
+            "{poisson: {rate: 50/s}}",
+            "{latency_p99: 100ms}",
+            60,
+            5,
+        ),
+    );
+    let (code, out, err) = capsim(&["search", open.to_str().unwrap(), "--service", "s", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    for k in [
+        "max_rate_rps",
+        "gpus",
+        "rps_per_gpu",
+        "cost_per_1k_requests",
+        "binding_slo_term",
+    ] {
+        assert!(
+            v.get(k).is_some_and(|x| !x.is_null()),
+            "{k} missing in {out}"
+        );
+    }
+    // The text table names the same figures.
+    let (code, out, _) = capsim(&["search", open.to_str().unwrap(), "--service", "s"]);
+    assert_eq!(code, 0);
+    for k in [
+        "max_rate_rps",
+        "rps_per_gpu",
+        "cost_per_1k_requests",
+        "binding SLO term",
+    ] {
+        assert!(out.contains(k), "{k} not in {out}");
+    }
+}
+
+#[test]
+fn bad_inputs_exit_2() {
+    let good = queue(
+        1,
+        "random",
+        "{poisson: {rate: 50/s}}",
+        "{latency_p99: 100ms}",
+        10,
+        2,
+    );
+    let p = tmp("good.yaml", &good);
+    let f = p.to_str().unwrap();
+    // Unknown service: the flag is named, with a suggestion.
+    let (code, _, err) = capsim(&["search", f, "--service", "t"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--service") && err.contains("`s`"), "{err}");
+    // No slo: the field is named.
+    let no_slo = tmp(
+        "no-slo.yaml",
+        &good.replace(", slo: {latency_p99: 100ms}", ""),
+    );
+    let (code, _, err) = capsim(&["search", no_slo.to_str().unwrap(), "--service", "s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("services[0].slo"), "{err}");
+    // A trace cannot be scaled; a zero rate gives nowhere to start.
+    let zero = tmp("zero.yaml", &good.replace("rate: 50/s", "rate: 0"));
+    let (code, _, err) = capsim(&["search", zero.to_str().unwrap(), "--service", "s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("workloads[0].arrivals"), "{err}");
+    // A sizing target of the wrong kind.
+    let (code, _, err) = capsim(&["search", f, "--service", "s", "--target-users", "5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target-users"), "{err}");
+    // Missing file.
+    let (code, _, _) = capsim(&["search", "/nonexistent/x.yaml", "--service", "s"]);
+    assert_eq!(code, 2);
+}
