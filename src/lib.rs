@@ -33,4 +33,5 @@ pub mod search;
 pub mod serving;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod workload;

@@ -1,9 +1,11 @@
 //! Command-line interface: clap definitions, one file per command.
 
 mod hpa;
+mod merge;
 mod profiles;
 mod run;
 mod search;
+mod sweep;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,10 @@ pub enum Command {
     Hpa(hpa::HpaCommand),
     /// Find the largest load of a service's first workload that meets its SLO, per GPU.
     Search(search::SearchArgs),
+    /// Run the scenario's `sweep:` grid in parallel (optionally one shard of it).
+    Sweep(sweep::SweepArgs),
+    /// Join the output folders of a sharded sweep into what one unsharded sweep writes.
+    Merge(merge::MergeArgs),
 }
 
 /// Outcome of a command that ran to its end: success, or a failed check (exit 1).
@@ -82,5 +88,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Hpa(cmd) => hpa::run(cmd),
         Command::Search(args) => search::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }

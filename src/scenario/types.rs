@@ -50,6 +50,9 @@ pub struct Scenario {
     /// Guards against runaway runs.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// The grid `capsim sweep` runs; `capsim run` ignores it.
+    #[serde(default)]
+    pub sweep: Option<crate::sweep::SweepSpec>,
 }
 
 fn default_seed() -> u64 {
