@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per command.
 
+mod check;
 mod hpa;
 mod merge;
 mod profiles;
@@ -36,6 +37,8 @@ pub enum Command {
     /// Kubernetes HPA tools: `capsim hpa explain SNAPSHOT.yaml [--json]`.
     #[command(subcommand)]
     Hpa(hpa::HpaCommand),
+    /// Run scenarios, evaluate their checks and compare every figure with a baseline file.
+    Check(check::CheckArgs),
     /// Find the largest load of a service's first workload that meets its SLO, per GPU.
     Search(search::SearchArgs),
     /// Run the scenario's `sweep:` grid in parallel (optionally one shard of it).
@@ -87,6 +90,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Hpa(cmd) => hpa::run(cmd),
+        Command::Check(args) => check::check(args),
         Command::Search(args) => search::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),

@@ -62,30 +62,49 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         super::emitln(&format!("\nresults written to {}/", dir.display()));
     }
     // Checks are gates: print each, fail the run (exit 1) if one does not hold.
-    let mut failed = false;
-    for c in &loaded.scenario.checks {
+    let results = evaluate_checks(&loaded.scenario.checks, &report);
+    for r in &results {
+        if args.json {
+            eprintln!("{}", r.line);
+        } else {
+            super::emitln(&r.line);
+        }
+    }
+    let failed = results.iter().any(|r| !r.passed);
+    Ok(if failed {
+        Outcome::ChecksFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// One evaluated `checks:` entry.
+pub(super) struct CheckResult {
+    /// Whether it holds.
+    pub passed: bool,
+    /// `check passed: ENTRY (measured VALUE)` or `check FAILED: ...`.
+    pub line: String,
+}
+
+/// Evaluates a scenario's `checks:` on its report; `run` and `check` share it so that a gate
+/// means the same in both. Entries that do not parse were rejected as bad input before the
+/// simulation, so they are skipped here.
+pub(super) fn evaluate_checks(checks: &[String], report: &crate::sim::Report) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    for c in checks {
         let Ok(check) = parse_check(c) else { continue };
         let value = report.mean(&check.component, &check.metric);
-        let pass = check.op.holds(value, check.value);
-        failed |= !pass;
+        let passed = check.op.holds(value, check.value);
         let line = format!(
             "check {}: {c} (measured {})",
-            if pass { "passed" } else { "FAILED" },
+            if passed { "passed" } else { "FAILED" },
             if value.is_finite() {
                 report::fmt_num(value)
             } else {
                 "nothing".into()
             }
         );
-        if args.json {
-            eprintln!("{line}");
-        } else {
-            super::emitln(&line);
-        }
+        out.push(CheckResult { passed, line });
     }
-    Ok(if failed {
-        Outcome::ChecksFailed
-    } else {
-        Outcome::Ok
-    })
+    out
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+pub mod baseline;
 pub mod svg;
 
 /// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for

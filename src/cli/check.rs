@@ -1,0 +1,366 @@
+//! `capsim check`: run scenarios, evaluate their `checks:` and compare every summary figure
+//! with a baseline file (the regression gate CI runs). The rule for "moved" lives in
+//! [`crate::report::baseline`].
+
+use super::Outcome;
+use super::run::evaluate_checks;
+use crate::report::baseline::{Baseline, Change, Comparison};
+use crate::report::{self, baseline};
+use crate::scenario::{self, InputErrors, LoadError};
+use clap::Args;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `capsim check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// The baseline file (summary.csv's columns, all scenarios in one file).
+    #[arg(long, default_value = "results/baseline.csv")]
+    pub baseline: PathBuf,
+    /// Rewrite the baseline rows of the given scenarios from this run (other scenarios'
+    /// rows are kept) instead of comparing.
+    #[arg(long)]
+    pub update_baseline: bool,
+    /// Relative change a figure may make before it counts as moved: a fraction (0.05) or a
+    /// percentage (5%).
+    #[arg(long, default_value = "5%", value_parser = parse_tolerance)]
+    pub tolerance: f64,
+    /// Also write each scenario's result files to DIR/<scenario name>/.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the number of replications of every scenario.
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// Override the seed of every scenario.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any field of every scenario by dotted path, e.g. `services.chat.replicas=4`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// `5%` or `0.05`; finite and not negative.
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    // Divided, not multiplied by 0.01, so that `5%` is exactly the same f64 as `0.05`.
+    let (num, divisor) = match s.trim().strip_suffix('%') {
+        Some(p) => (p, 100.0),
+        None => (s.trim(), 1.0),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .map(|x| x / divisor)
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| format!("expected a fraction (0.05) or a percentage (5%), found `{s}`"))
+}
+
+/// One scenario's outcome, for the verdicts printed at the end.
+struct ScenarioOutcome {
+    name: String,
+    file: String,
+    checks: usize,
+    checks_failed: usize,
+    /// `None` when the baseline has no row of the scenario at all (or with
+    /// `--update-baseline`, where nothing is compared).
+    compared: Option<Vec<Comparison>>,
+    rows_written: Option<usize>,
+}
+
+pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
+    let mut overrides = args.set.clone();
+    if let Some(r) = args.replications {
+        overrides.push(format!("replications={r}"));
+    }
+    if let Some(s) = args.seed {
+        overrides.push(format!("seed={s}"));
+    }
+    // Every scenario and the baseline are read before anything is simulated, so bad input
+    // is exit 2 at once, not after minutes of simulation.
+    let mut errors = Vec::new();
+    let mut loaded = Vec::new();
+    for f in &args.scenarios {
+        match scenario::load_file(f, &overrides).and_then(|l| {
+            scenario::build_plan(&l)
+                .map(|p| (l, p))
+                .map_err(InputErrors)
+        }) {
+            Ok((l, p)) => {
+                // Baseline rows are keyed by scenario name: two files of one name would
+                // overwrite each other's rows.
+                if let Some((other, _, _)) = loaded
+                    .iter()
+                    .find(|(_, _, q): &&(PathBuf, _, crate::sim::Plan)| q.name == p.name)
+                {
+                    errors.push(LoadError {
+                        file: f.display().to_string(),
+                        line: 0,
+                        col: 0,
+                        field: "name".into(),
+                        message: if other == f {
+                            "the file is given twice".to_string()
+                        } else {
+                            format!(
+                                "scenario name `{}` is also the name of {}; baseline rows are \
+                                 kept by scenario name, so names must differ",
+                                p.name,
+                                other.display()
+                            )
+                        },
+                    });
+                }
+                loaded.push((f.clone(), l, p));
+            }
+            Err(InputErrors(es)) => errors.extend(es),
+        }
+    }
+    let mut base = match Baseline::read(&args.baseline) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(InputErrors(errors).into());
+    }
+    if base.is_none() && !args.update_baseline {
+        // A missing baseline fails (exit 1) rather than passing as "all new": a CI job whose
+        // baseline went missing must not turn green.
+        eprintln!(
+            "capsim: no baseline at {}: create it with `capsim check SCENARIO.yaml ... \
+             --baseline {} --update-baseline` and commit it",
+            args.baseline.display(),
+            args.baseline.display()
+        );
+        return Ok(Outcome::ChecksFailed);
+    }
+
+    let mut outcomes = Vec::new();
+    for (file, l, plan) in &loaded {
+        super::emitln(&format!("== {} ({})", plan.name, file.display()));
+        let report = crate::sim::simulate(plan, true);
+        if let Some(out) = &args.out {
+            let dir = out.join(&report.scenario);
+            report::write_all(&report, &dir).map_err(|e| {
+                InputErrors(vec![LoadError {
+                    file: dir.display().to_string(),
+                    line: 0,
+                    col: 0,
+                    field: "--out".into(),
+                    message: format!("cannot write the results: {e}"),
+                }])
+            })?;
+        }
+        let results = evaluate_checks(&l.scenario.checks, &report);
+        for r in &results {
+            super::emitln(&format!("  {}", r.line));
+        }
+        let rows = baseline::report_rows(&report);
+        let mut outcome = ScenarioOutcome {
+            name: report.scenario.clone(),
+            file: file.display().to_string(),
+            checks: results.len(),
+            checks_failed: results.iter().filter(|r| !r.passed).count(),
+            compared: None,
+            rows_written: None,
+        };
+        if args.update_baseline {
+            outcome.rows_written = Some(rows.len());
+            base.get_or_insert_with(Baseline::default)
+                .replace_scenario(&report.scenario, rows);
+        } else if let Some(b) = &base {
+            let old: Vec<_> = b.scenario_rows(&report.scenario).collect();
+            if !old.is_empty() {
+                outcome.compared = Some(baseline::compare(&old, &rows, args.tolerance));
+            }
+        }
+        outcomes.push(outcome);
+    }
+
+    if args.update_baseline
+        && let Some(b) = &base
+    {
+        write_baseline(&args.baseline, b)?;
+    }
+
+    super::emit(&moved_table(&outcomes, args.tolerance));
+    let mut failed = false;
+    super::emitln("");
+    for o in &outcomes {
+        let (line, ok) = verdict(o, &args);
+        failed |= !ok;
+        super::emitln(&line);
+    }
+    if args.update_baseline {
+        super::emitln(&format!(
+            "baseline {} updated for {} scenario{}",
+            args.baseline.display(),
+            outcomes.len(),
+            if outcomes.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(if failed {
+        Outcome::ChecksFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Writes the baseline through a temporary file and a rename, so that an interrupted
+/// update never leaves half a baseline behind.
+fn write_baseline(path: &Path, b: &Baseline) -> Result<(), InputErrors> {
+    let fail = |e: std::io::Error| {
+        InputErrors(vec![LoadError {
+            file: path.display().to_string(),
+            line: 0,
+            col: 0,
+            field: "--baseline".into(),
+            message: format!("cannot write the baseline: {e}"),
+        }])
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, b.to_csv()).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// The table of the figures that failed the comparison, over all scenarios; empty when
+/// none did.
+fn moved_table(outcomes: &[ScenarioOutcome], tolerance: f64) -> String {
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for o in outcomes {
+        for c in o.compared.iter().flatten().filter(|c| c.change.fails()) {
+            let change = match (c.change, c.change_percent()) {
+                (Change::New, _) => "new".to_string(),
+                (Change::Removed, _) => "removed".to_string(),
+                (_, Some(p)) => format!("{p:+.1}%"),
+                // No percentage from 0, or to or from "not measured".
+                (_, None) => match c.old.map(|e| e.mean) {
+                    Some(0.0) => "from 0".to_string(),
+                    Some(m) if m.is_nan() => "now measured".to_string(),
+                    _ => "not measured".to_string(),
+                },
+            };
+            let side = |e: &Option<crate::stats::Estimate>| {
+                e.as_ref().map_or("-".to_string(), baseline::fmt_estimate)
+            };
+            rows.push([
+                o.name.clone(),
+                c.component.clone(),
+                c.metric.clone(),
+                side(&c.old),
+                side(&c.new),
+                change,
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "scenario",
+        "component",
+        "metric",
+        "baseline mean [95% CI]",
+        "new mean [95% CI]",
+        "change",
+    ];
+    let mut width = header.map(str::len);
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nmoved (beyond {}% and outside both 95% intervals), new or removed:",
+        report::fmt_num(tolerance * 100.0)
+    );
+    let line = |cells: &[&str]| {
+        let mut s = String::from(" ");
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            // The change column is the last: no padding after it.
+            if i + 1 == cells.len() {
+                let _ = write!(s, " {cell:>w$}");
+            } else {
+                let _ = write!(s, " {cell:<w$}");
+            }
+        }
+        s
+    };
+    let _ = writeln!(out, "{}", line(&header));
+    for r in &rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}", line(&cells));
+    }
+    out
+}
+
+/// The one-line verdict of a scenario, and whether it passed.
+fn verdict(o: &ScenarioOutcome, args: &CheckArgs) -> (String, bool) {
+    let checks = if o.checks == 0 {
+        "no checks".to_string()
+    } else if o.checks_failed == 0 {
+        format!("{} of {} checks passed", o.checks, o.checks)
+    } else {
+        format!("{} of {} checks FAILED", o.checks_failed, o.checks)
+    };
+    let mut ok = o.checks_failed == 0;
+    let baseline = if let Some(n) = o.rows_written {
+        format!("{n} baseline rows written")
+    } else if let Some(compared) = &o.compared {
+        let moved = compared.iter().filter(|c| c.change.fails()).count();
+        let noise = compared
+            .iter()
+            .filter(|c| c.change == Change::WithinNoise)
+            .count();
+        ok &= moved == 0;
+        let mut s = if moved == 0 {
+            format!("{} metrics compared, none moved", compared.len())
+        } else {
+            format!("{moved} of {} metrics MOVED", compared.len())
+        };
+        if noise > 0 {
+            let _ = write!(s, " ({noise} changed within tolerance or noise)");
+        }
+        s
+    } else {
+        ok = false;
+        format!(
+            "NOT IN THE BASELINE {}: add it with --update-baseline",
+            args.baseline.display()
+        )
+    };
+    let tag = match (ok, o.rows_written.is_some()) {
+        (false, _) => "FAIL",
+        (true, true) => "UPDATED",
+        (true, false) => "PASS",
+    };
+    (
+        format!("{tag:<7} {} ({}): {checks}; {baseline}", o.name, o.file),
+        ok,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_tolerance;
+
+    #[test]
+    fn tolerance_as_fraction_or_percent() {
+        assert_eq!(parse_tolerance("5%"), Ok(0.05));
+        assert_eq!(parse_tolerance("0.1"), Ok(0.1));
+        assert_eq!(parse_tolerance("0"), Ok(0.0));
+        assert!(parse_tolerance("-1").is_err());
+        assert!(parse_tolerance("fast").is_err());
+        assert!(parse_tolerance("inf").is_err());
+    }
+}
