@@ -9,11 +9,11 @@ use capsim::sweep;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::Path;
 
-/// Eight points of about 100,000 customers each; one replication, so only the flattening of
+/// Eight points of about 500,000 customers each; one replication, so only the flattening of
 /// (point, replication) pairs can use the second core.
 const SCENARIO: &str = r#"
 name: sweep-bench
-duration: 400s
+duration: 2000s
 replications: 1
 report_interval: 60s
 models: [{name: m, service_time: {exponential: {mean: 10ms}}}]
