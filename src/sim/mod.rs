@@ -31,21 +31,13 @@ pub fn simulate(plan: &Plan, progress: bool) -> Report {
     let reps: Vec<RepResult> = std::thread::scope(|scope| {
         if show {
             let total = plan.duration.0 / 1000 * plan.replications as u64;
-            let (done, finished) = (&done, &finished);
-            scope.spawn(move || {
-                let bar = indicatif::ProgressBar::new(total.max(1));
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} simulating [{bar:40}] {percent}% ({elapsed} elapsed, ~{eta} left)",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                while !finished.load(Ordering::Relaxed) {
-                    bar.set_position(done.load(Ordering::Relaxed));
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                bar.finish_and_clear();
-            });
+            progress_bar(
+                scope,
+                total,
+                "{spinner} simulating [{bar:40}] {percent}% ({elapsed} elapsed, ~{eta} left)",
+                &done,
+                &finished,
+            );
         }
         let reps = (0..plan.replications)
             .into_par_iter()
@@ -55,4 +47,27 @@ pub fn simulate(plan: &Plan, progress: bool) -> Report {
         reps
     });
     aggregate(plan, &reps)
+}
+
+/// Draws a progress bar on stderr from a scoped thread: `done` out of `total`, until
+/// `finished` is set. (Callers show it only when stderr is a terminal.)
+pub(crate) fn progress_bar<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    total: u64,
+    template: &'static str,
+    done: &'scope AtomicU64,
+    finished: &'scope AtomicBool,
+) {
+    scope.spawn(move || {
+        let bar = indicatif::ProgressBar::new(total.max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !finished.load(Ordering::Relaxed) {
+            bar.set_position(done.load(Ordering::Relaxed));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    });
 }

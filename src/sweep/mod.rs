@@ -289,22 +289,13 @@ where
     let show = progress && std::io::stderr().is_terminal() && !tasks.is_empty();
     std::thread::scope(|scope| {
         if show {
-            let total = tasks.len() as u64;
-            let (done, finished) = (&done, &finished);
-            scope.spawn(move || {
-                let bar = indicatif::ProgressBar::new(total);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} sweeping [{bar:40}] {pos}/{len} runs ({elapsed} elapsed, ~{eta} left)",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                while !finished.load(Ordering::Relaxed) {
-                    bar.set_position(done.load(Ordering::Relaxed));
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                bar.finish_and_clear();
-            });
+            crate::sim::progress_bar(
+                scope,
+                tasks.len() as u64,
+                "{spinner} sweeping [{bar:40}] {pos}/{len} runs ({elapsed} elapsed, ~{eta} left)",
+                &done,
+                &finished,
+            );
         }
         let result = tasks.par_iter().try_for_each(|&(j, r)| {
             let mut rep = run_replication(&plans[j], r);
