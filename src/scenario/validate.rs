@@ -539,11 +539,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
             Some(m) => m.llm.as_ref().and_then(|spec| spec.resolve(&m.name).ok()),
             None => llm::builtin_llm(&s.model),
         };
-        let is_llm = llm_arch.is_some()
-            || sc
-                .models
-                .iter()
-                .any(|m| m.name == s.model && m.llm.is_some());
+        let is_llm = names_llm(sc, &s.model);
         let default_batching = if is_llm {
             BatchingSpec::Continuous(Default::default())
         } else {
@@ -790,11 +786,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         };
         if let Some(si) = svc {
             let model = &sc.services[si].model;
-            let llm_service = llm::builtin_llm(model).is_some()
-                || sc
-                    .models
-                    .iter()
-                    .any(|m| &m.name == model && m.llm.is_some());
+            let llm_service = names_llm(sc, model);
             let trace = matches!(w.arrivals, ArrivalSpec::Trace { .. });
             if llm_service && !trace {
                 for (field, d) in [
@@ -890,6 +882,13 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         services: services.into_iter().flatten().collect(),
         workloads,
     })
+}
+
+/// Whether `model` is an LLM: a built-in one, or a user model with `llm:` (even one whose
+/// architecture is invalid, so that its service is not also judged as a non-LLM).
+fn names_llm(sc: &Scenario, model: &str) -> bool {
+    llm::builtin_llm(model).is_some()
+        || sc.models.iter().any(|m| m.name == model && m.llm.is_some())
 }
 
 fn model_index(sc: &Scenario, name: &str) -> usize {
