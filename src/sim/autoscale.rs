@@ -193,16 +193,21 @@ impl World<'_> {
             if !matches!(rep.state, PodState::Ready | PodState::Terminating) {
                 continue;
             }
-            let slots = rep.slots.len().max(1) as f64;
-            let running: usize = rep.slots.iter().map(|s| s.batch.len()).sum();
-            let busy_slots = rep.slots.iter().filter(|s| !s.batch.is_empty()).count();
             let (busy, held, kv) = match &rep.llm {
                 Some(e) => (
                     if e.busy() { 1.0 } else { 0.0 },
                     e.held(),
                     f64::from(e.used_blocks()) / f64::from(e.config().kv_blocks.max(1)),
                 ),
-                None => (busy_slots as f64 / slots, running, 0.0),
+                None => {
+                    let busy_slots = rep.slots.iter().filter(|s| !s.batch.is_empty()).count();
+                    let running: usize = rep.slots.iter().map(|s| s.batch.len()).sum();
+                    (
+                        busy_slots as f64 / rep.slots.len().max(1) as f64,
+                        running,
+                        0.0,
+                    )
+                }
             };
             let sig = PodSignal {
                 busy,
