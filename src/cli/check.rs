@@ -142,9 +142,11 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     for (file, l, plan) in &loaded {
         super::emitln(&format!("== {} ({})", plan.name, file.display()));
         let report = crate::sim::simulate(plan, true);
+        let results = evaluate_checks(&l.scenario.checks, &report);
         if let Some(out) = &args.out {
             let dir = out.join(&report.scenario);
-            report::write_all(&report, &dir).map_err(|e| {
+            let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
+            report::write_all(&report, &dir, &lines).map_err(|e| {
                 InputErrors(vec![LoadError {
                     file: dir.display().to_string(),
                     line: 0,
@@ -154,7 +156,6 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 }])
             })?;
         }
-        let results = evaluate_checks(&l.scenario.checks, &report);
         for r in &results {
             super::emitln(&format!("  {}", r.line));
         }

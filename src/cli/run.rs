@@ -43,8 +43,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
+    // Checks are gates: print each, fail the run (exit 1) if one does not hold.
+    let results = evaluate_checks(&loaded.scenario.checks, &report);
+    let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
     // An unwritable --out is the user's to fix: report it as bad input (exit 2).
-    report::write_all(&report, &dir).map_err(|e| {
+    report::write_all(&report, &dir, &lines).map_err(|e| {
         scenario::InputErrors(vec![scenario::LoadError {
             file: dir.display().to_string(),
             line: 0,
@@ -59,10 +62,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         ))?);
     } else {
         super::emit(&report::text_table(&report));
-        super::emitln(&format!("\nresults written to {}/", dir.display()));
+        super::emitln(&format!(
+            "\nresults written to {}/ (open index.html)",
+            dir.display()
+        ));
     }
-    // Checks are gates: print each, fail the run (exit 1) if one does not hold.
-    let results = evaluate_checks(&loaded.scenario.checks, &report);
     for r in &results {
         if args.json {
             eprintln!("{}", r.line);

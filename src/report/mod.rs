@@ -9,7 +9,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 pub mod baseline;
-pub mod svg;
+pub mod figures;
+pub mod html;
+pub mod plot;
 
 /// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for
 /// NaN (a figure that could not be measured, e.g. a confidence interval of one replication).
@@ -100,8 +102,10 @@ pub fn timeseries_csv(report: &Report) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// Writes summary.csv, summary.json and timeseries.csv into `dir` (created if needed).
-pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
+/// Writes summary.csv, summary.json, timeseries.csv and latency_cdf.csv into `dir` (created
+/// if needed), the charts as PNG and SVG, and index.html showing the summary, `checks` (the
+/// evaluated `checks:` lines) and the charts.
+pub fn write_all(report: &Report, dir: &Path, checks: &[String]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("summary.csv"), summary_csv(report))?;
     let mut json = serde_json::to_string_pretty(&summary_json(report))?;
@@ -110,38 +114,59 @@ pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("timeseries.csv"))?);
     f.write_all(timeseries_csv(report).as_bytes())?;
     f.flush()?;
-    // A chart of every service whose replica count moved (autoscaled ones).
-    let mut services: Vec<&str> = Vec::new();
-    for (_, c, m, _) in &report.timeseries {
-        if *m == "desired_replicas" && !services.contains(&c.as_str()) {
-            services.push(c);
-        }
+    std::fs::write(dir.join("latency_cdf.csv"), latency_cdf_csv(report))?;
+    let charts = figures::run_charts(report);
+    for c in &charts {
+        plot::write(&c.figure, dir, &c.stem)?;
     }
-    for svc in services {
-        let counts: Vec<f64> = report
-            .timeseries
-            .iter()
-            .filter(|(_, c, m, _)| c == svc && *m == "desired_replicas")
-            .map(|x| x.3)
-            .collect();
-        if counts.windows(2).all(|w| w[0] == w[1]) {
-            continue;
-        }
-        if let Some(chart) = svg::service_chart(report, svc) {
-            let file: String = svc
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            std::fs::write(dir.join(format!("{file}-timeseries.svg")), chart)?;
-        }
-    }
+    std::fs::write(
+        dir.join("index.html"),
+        html::run_index(report, &charts, checks),
+    )?;
     Ok(())
+}
+
+/// Writes a whole sweep's charts (PNG and SVG) and index.html into `dir`, from the rows of
+/// its points as sweep.csv holds them (`columns` are the swept paths).
+pub fn write_sweep_pages(
+    dir: &Path,
+    scenario: &str,
+    columns: &[String],
+    points: &[Vec<Vec<String>>],
+) -> std::io::Result<()> {
+    let charts = figures::sweep_charts(columns, points);
+    for c in &charts {
+        plot::write(&c.figure, dir, &c.stem)?;
+    }
+    std::fs::write(
+        dir.join("index.html"),
+        html::sweep_index(scenario, columns, points, &charts),
+    )
+}
+
+/// latency_cdf.csv: `component,probability,latency_ms,ci95_low,ci95_high`: the latency
+/// below which each fraction of a service's requests completed (the data of latency-cdf).
+pub fn latency_cdf_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "component",
+        "probability",
+        "latency_ms",
+        "ci95_low",
+        "ci95_high",
+    ]);
+    for c in &report.latency_cdf {
+        for (p, e) in &c.points {
+            let _ = w.write_record([
+                c.component.clone(),
+                fmt_num(*p),
+                fmt_num(e.mean),
+                fmt_num(e.ci95_low),
+                fmt_num(e.ci95_high),
+            ]);
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// The figures a planner reads first, one table per service, for the terminal.

@@ -8,7 +8,7 @@ pub mod result;
 mod world;
 
 pub use plan::Plan;
-pub use result::{RepResult, Report, Row, aggregate};
+pub use result::{CDF_PROBABILITIES, LatencyCdf, RepResult, Report, Row, aggregate};
 
 use rayon::prelude::*;
 use std::io::IsTerminal;

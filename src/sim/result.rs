@@ -192,7 +192,26 @@ pub struct RepResult {
     pub saturated: Vec<(String, bool, f64)>,
     /// Events processed.
     pub events: u64,
+    /// Latency of each service at [`CDF_PROBABILITIES`], in ms (NaN when nothing completed).
+    pub latency_quantiles: Vec<Vec<f64>>,
 }
+
+/// Where the latency CDF is sampled: every percent, with the tail resolved finer because
+/// planners read p99 and beyond from it.
+pub const CDF_PROBABILITIES: [f64; 104] = {
+    let mut p = [0.0; 104];
+    let mut i = 0;
+    while i < 99 {
+        p[i] = (i + 1) as f64 / 100.0;
+        i += 1;
+    }
+    p[99] = 0.995;
+    p[100] = 0.998;
+    p[101] = 0.999;
+    p[102] = 0.9995;
+    p[103] = 0.9999;
+    p
+};
 
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
@@ -202,7 +221,14 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
     let window = end.since(plan.warmup).as_secs_f64();
     let mut m: Vec<(String, &'static str, f64)> = Vec::new();
     let mut saturated = Vec::new();
+    let mut latency_quantiles = Vec::with_capacity(plan.services.len());
     for (sp, mut s) in plan.services.iter().zip(parts.svcs) {
+        latency_quantiles.push(
+            CDF_PROBABILITIES
+                .iter()
+                .map(|&q| s.latency.quantile_ms(q))
+                .collect(),
+        );
         let pool = &plan.pools[sp.pool];
         let c = sp.name.clone();
         let mut put = |k: &'static str, v: f64| m.push((c.clone(), k, v));
@@ -416,6 +442,7 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         timeseries: parts.ts,
         saturated,
         events: parts.events,
+        latency_quantiles,
     }
 }
 
@@ -456,6 +483,18 @@ pub struct Report {
     pub saturated: Vec<Saturation>,
     /// Replications run.
     pub replications: u32,
+    /// Latency distribution of each service that completed requests.
+    pub latency_cdf: Vec<LatencyCdf>,
+}
+
+/// A service's latency distribution: at each probability of [`CDF_PROBABILITIES`], the
+/// latency in ms averaged over replications with its 95% interval.
+#[derive(Debug, Clone)]
+pub struct LatencyCdf {
+    /// Service name.
+    pub component: String,
+    /// (probability, latency estimate in ms), probabilities increasing.
+    pub points: Vec<(f64, Estimate)>,
 }
 
 impl Report {
@@ -533,11 +572,36 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
             });
         }
     }
+    // Quantiles averaged across replications at equal probability (a Vincentized CDF), so
+    // the CI of each point is the usual one over independent replications.
+    let mut latency_cdf = Vec::new();
+    for (si, sp) in plan.services.iter().enumerate() {
+        let points: Vec<(f64, Estimate)> = CDF_PROBABILITIES
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| {
+                let values: Vec<f64> = reps
+                    .iter()
+                    .filter_map(|r| r.latency_quantiles.get(si).and_then(|q| q.get(k)))
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                (p, Estimate::from_values(&values))
+            })
+            .collect();
+        if points.iter().all(|(_, e)| e.mean.is_finite()) {
+            latency_cdf.push(LatencyCdf {
+                component: sp.name.clone(),
+                points,
+            });
+        }
+    }
     Report {
         scenario: plan.name.clone(),
         rows,
         timeseries,
         saturated,
         replications: reps.len() as u32,
+        latency_cdf,
     }
 }

@@ -391,6 +391,11 @@ fn assemble(
     let bytes = output::csv_bytes(&header, all.iter().flatten());
     output::write_atomic(&dir.join("sweep.csv"), &bytes)
         .map_err(|e| dir_error(dir, "--out", format!("cannot write sweep.csv: {e}")))?;
+    // Charts only of a whole sweep: a shard's would show a slice, and the merge draws them.
+    if manifest.shard.is_none() {
+        crate::report::write_sweep_pages(dir, &manifest.scenario, &manifest.columns, &all)
+            .map_err(|e| dir_error(dir, "--out", format!("cannot write the charts: {e}")))?;
+    }
     Ok(all)
 }
 

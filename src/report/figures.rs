@@ -1,0 +1,567 @@
+//! Which charts a run and a sweep get, built from their results: the choice of metrics,
+//! axes and labels lives here; drawing lives in [`super::plot`].
+
+use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
+use crate::scenario::units;
+use crate::sim::Report;
+
+/// A chart to write: file stem, what it is (for index.html), and the figure.
+pub struct Chart {
+    /// File name without extension.
+    pub stem: String,
+    /// One line saying what the chart shows.
+    pub caption: String,
+    /// The figure.
+    pub figure: Figure,
+}
+
+/// A file-name-safe form of a component name.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Services of a report, in summary order.
+fn services(report: &Report) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for r in &report.rows {
+        if r.component != "cluster"
+            && r.component != "engine"
+            && !out.contains(&r.component.as_str())
+        {
+            out.push(&r.component);
+        }
+    }
+    out
+}
+
+/// The charts of one run: the latency CDF of every service, the timeseries of every service
+/// (and of the cluster when its size moved), and, with several services, their per-GPU
+/// figures side by side.
+pub fn run_charts(report: &Report) -> Vec<Chart> {
+    let mut charts = Vec::new();
+    if let Some(c) = latency_cdf(report) {
+        charts.push(c);
+    }
+    let end = report.timeseries.iter().map(|t| t.0).fold(0.0f64, f64::max);
+    let (scale, unit) = if end >= 600.0 {
+        (1.0 / 60.0, "min")
+    } else {
+        (1.0, "s")
+    };
+    let x_label = format!("simulated time ({unit})");
+    let series_of = |comp: &str, metric: &str| -> Vec<(f64, f64)> {
+        report
+            .timeseries
+            .iter()
+            .filter(|(_, c, m, _)| c == comp && *m == metric)
+            .map(|(t, _, _, v)| (t * scale, *v))
+            .collect()
+    };
+    let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
+        let series: Vec<Series> = metrics
+            .iter()
+            .map(|m| Series {
+                label: m.to_string(),
+                points: series_of(comp, m),
+                band: Band::None,
+            })
+            .filter(|s| s.points.iter().any(|p| p.1.is_finite()))
+            .collect();
+        (!series.is_empty()).then(|| Panel {
+            y_label: y_label.to_string(),
+            y_log: false,
+            y_range: None,
+            series,
+        })
+    };
+    for svc in services(report) {
+        let panels: Vec<Panel> = [
+            panel(svc, "pods", &["desired_replicas", "ready", "pending_pods"]),
+            panel(svc, "requests/s", &["arrivals_rps", "throughput_rps"]),
+            panel(svc, "requests", &["queue_length", "in_flight"]),
+            panel(svc, "latency (ms)", &["latency_p95_ms", "ttft_p95_ms"]),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if panels.is_empty() {
+            continue;
+        }
+        charts.push(Chart {
+            stem: format!("{}-timeseries", file_safe(svc)),
+            caption: format!(
+                "{svc}: replicas, load, queue and p95 latency over time (mean over replications, \
+                 one point per report interval)"
+            ),
+            figure: Figure::Lines(Lines {
+                title: format!("{svc}: replicas, load, queue and latency"),
+                x_label: x_label.clone(),
+                x_log: false,
+                panels,
+            }),
+        });
+    }
+    let nodes = series_of("cluster", "nodes");
+    if nodes.windows(2).any(|w| w[0].1 != w[1].1) {
+        let panels: Vec<Panel> = [
+            panel("cluster", "nodes", &["nodes", "nodes_provisioning"]),
+            panel("cluster", "GPUs", &["gpus_allocated"]),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        charts.push(Chart {
+            stem: "cluster-timeseries".into(),
+            caption: "cluster: nodes (Ready and provisioning) and GPUs held by pods over time"
+                .into(),
+            figure: Figure::Lines(Lines {
+                title: "cluster: nodes and GPUs".into(),
+                x_label,
+                x_log: false,
+                panels,
+            }),
+        });
+    }
+    if let Some(c) = per_gpu(report) {
+        charts.push(c);
+    }
+    charts
+}
+
+fn latency_cdf(report: &Report) -> Option<Chart> {
+    if report.latency_cdf.is_empty() {
+        return None;
+    }
+    let series: Vec<Series> = report
+        .latency_cdf
+        .iter()
+        .map(|c| Series {
+            label: c.component.clone(),
+            points: c.points.iter().map(|(p, e)| (e.mean, *p)).collect(),
+            band: Band::X(
+                c.points
+                    .iter()
+                    .map(|(p, e)| (*p, e.ci95_low, e.ci95_high))
+                    .collect(),
+            ),
+        })
+        .collect();
+    // A log axis when latencies span more than a decade, as they do in any queue near its
+    // capacity; the tail is what planners read.
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .filter(|v| *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let x_log = lo.is_finite() && hi / lo > 10.0;
+    Some(Chart {
+        stem: "latency-cdf".into(),
+        caption: format!(
+            "Latency distribution of each service: the fraction of requests completed within x \
+             (shaded: 95% confidence interval over {} replications)",
+            report.replications
+        ),
+        figure: Figure::Lines(Lines {
+            title: "Latency CDF".into(),
+            x_label: format!("latency (ms{})", if x_log { ", log scale" } else { "" }),
+            x_log,
+            panels: vec![Panel {
+                y_label: "fraction of requests".into(),
+                y_log: false,
+                y_range: Some((0.0, 1.0)),
+                series,
+            }],
+        }),
+    })
+}
+
+/// Several services (e.g. one per GPU type): throughput and users per GPU and the cost of
+/// 1,000 requests, side by side, the cheapest highlighted.
+fn per_gpu(report: &Report) -> Option<Chart> {
+    let svcs = services(report);
+    if svcs.len() < 2 {
+        return None;
+    }
+    let est = |s: &str, m: &str| report.get(s, m).cloned();
+    let per_gpu_rps: Vec<(f64, Option<(f64, f64)>)> = svcs
+        .iter()
+        .map(|s| {
+            let g = report.mean(s, "gpus");
+            match est(s, "throughput_rps") {
+                Some(e) if g > 0.0 => (e.mean / g, Some((e.ci95_low / g, e.ci95_high / g))),
+                _ => (f64::NAN, None),
+            }
+        })
+        .collect();
+    let values = |m: &str| -> Vec<(f64, Option<(f64, f64)>)> {
+        svcs.iter()
+            .map(|s| match est(s, m) {
+                Some(e) => (e.mean, Some((e.ci95_low, e.ci95_high))),
+                None => (f64::NAN, None),
+            })
+            .collect()
+    };
+    let mut panels = vec![BarPanel {
+        y_label: "requests/s per GPU".into(),
+        values: per_gpu_rps,
+    }];
+    for (m, label) in [
+        ("users_per_gpu", "users per GPU"),
+        ("output_tokens_per_s_per_gpu", "output tokens/s per GPU"),
+        ("cost_per_1k_requests", "$ per 1k requests"),
+    ] {
+        let v = values(m);
+        // All zero is "not measured" here (no price given, or no closed loop).
+        if v.iter().any(|x| x.0.is_finite() && x.0 != 0.0) {
+            panels.push(BarPanel {
+                y_label: label.into(),
+                values: v,
+            });
+        }
+    }
+    let cost = values("cost_per_1k_requests");
+    let highlight = cost
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            c.0.is_finite() && c.0 > 0.0 && !report.saturated.iter().any(|s| s.service == svcs[*i])
+        })
+        .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+        .map(|x| x.0);
+    Some(Chart {
+        stem: "per-gpu".into(),
+        caption: "Each service per GPU: throughput, users (closed loops), output tokens (LLMs) \
+                  and cost per 1,000 requests; the cheapest service that keeps up in orange, \
+                  95% intervals as whiskers"
+            .into(),
+        figure: Figure::Bars(Bars {
+            title: "Services per GPU".into(),
+            categories: svcs.iter().map(|s| s.to_string()).collect(),
+            panels,
+            highlight,
+        }),
+    })
+}
+
+/// A swept value as a number: plain, a rate (per second) or a duration (seconds).
+fn numeric(v: &str) -> Option<f64> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .or_else(|| units::parse_rate(v).ok())
+        .or_else(|| units::parse_duration(v).ok().map(|t| t.as_secs_f64()))
+        .filter(|x| x.is_finite())
+}
+
+/// The unit a swept value was written in, for the axis label.
+fn unit_of(v: &str) -> &'static str {
+    let v = v.trim();
+    if v.parse::<f64>().is_ok() {
+        ""
+    } else if units::parse_rate(v).is_ok() {
+        " (requests/s)"
+    } else if units::parse_duration(v).is_ok() {
+        " (s)"
+    } else {
+        ""
+    }
+}
+
+/// One sweep point read back from sweep.csv rows: its values and its figures.
+struct Point<'a> {
+    values: &'a [String],
+    rows: &'a [Vec<String>],
+}
+
+impl Point<'_> {
+    fn get(&self, k: usize, comp: &str, metric: &str) -> Option<(f64, f64, f64)> {
+        let r = self
+            .rows
+            .iter()
+            .find(|r| r[k] == comp && r[k + 1] == metric)?;
+        let f = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+        let mean = f(&r[k + 2]);
+        mean.is_finite().then(|| (mean, f(&r[k + 3]), f(&r[k + 4])))
+    }
+}
+
+/// A short name for a swept path: its last segment, or the whole path when two axes end
+/// alike.
+fn short_names(columns: &[String]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| {
+            let last = c.rsplit('.').next().unwrap_or(c);
+            let clash = columns
+                .iter()
+                .filter(|o| o.rsplit('.').next() == Some(last))
+                .count()
+                > 1;
+            if clash { c.clone() } else { last.to_string() }
+        })
+        .collect()
+}
+
+/// The charts of a sweep, from its sweep.csv rows (`columns` swept paths, then component,
+/// metric, mean, ci95_low, ci95_high, replications), one point per entry of `points`.
+///
+/// With a numeric axis (the load when one is swept), each service gets latency percentiles,
+/// throughput and utilization (and TTFT/TPOT, SLO attainment where measured) against it,
+/// one line per combination of the other axes, 95% bands shaded. Without one, and for a
+/// sweep over GPU types, bars compare the points.
+pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Chart> {
+    let k = columns.len();
+    let pts: Vec<Point> = points
+        .iter()
+        .filter_map(|rows| {
+            rows.first().map(|r| Point {
+                values: &r[..k],
+                rows,
+            })
+        })
+        .collect();
+    if pts.is_empty() {
+        return Vec::new();
+    }
+    let mut svcs: Vec<&str> = Vec::new();
+    for r in pts[0].rows {
+        let c = r[k].as_str();
+        if c != "cluster" && c != "engine" && !svcs.contains(&c) {
+            svcs.push(c);
+        }
+    }
+    let short = short_names(columns);
+    // Numeric axes; the load (arrivals or users) first, else the one with most values.
+    let distinct = |a: usize| {
+        let mut v: Vec<&str> = pts.iter().map(|p| p.values[a].as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let mut numeric_axes: Vec<usize> = (0..k)
+        .filter(|&a| distinct(a) > 1 && pts.iter().all(|p| numeric(&p.values[a]).is_some()))
+        .collect();
+    numeric_axes.sort_by_key(|&a| {
+        let is_load = columns[a].contains("arrivals") || columns[a].ends_with(".users");
+        (!is_load, usize::MAX - distinct(a), a)
+    });
+    let mut charts = Vec::new();
+    if let Some(&x_axis) = numeric_axes.first() {
+        let x_label = format!("{}{}", columns[x_axis], unit_of(&pts[0].values[x_axis]));
+        // Lines: one per combination of the other axes, in the order the points come.
+        let mut groups: Vec<(String, Vec<&Point>)> = Vec::new();
+        for p in &pts {
+            let label: Vec<String> = (0..k)
+                .filter(|&a| a != x_axis)
+                .map(|a| format!("{}={}", short[a], p.values[a]))
+                .collect();
+            let label = label.join(", ");
+            match groups.iter_mut().find(|g| g.0 == label) {
+                Some(g) => g.1.push(p),
+                None => groups.push((label, vec![p])),
+            }
+        }
+        for svc in &svcs {
+            let panel = |metric: &str, y_label: &str, range: Option<(f64, f64)>| -> Option<Panel> {
+                let mut any = false;
+                let series: Vec<Series> = groups
+                    .iter()
+                    .map(|(label, members)| {
+                        let mut line: Vec<(f64, f64, f64, f64)> = members
+                            .iter()
+                            .filter_map(|p| {
+                                let x = numeric(&p.values[x_axis])?;
+                                let (m, lo, hi) = p.get(k, svc, metric)?;
+                                Some((x, m, lo, hi))
+                            })
+                            .collect();
+                        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                        any |= !line.is_empty();
+                        Series {
+                            label: label.clone(),
+                            points: line.iter().map(|t| (t.0, t.1)).collect(),
+                            band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
+                        }
+                    })
+                    .collect();
+                if !any {
+                    return None;
+                }
+                let (lo, hi) = series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.1))
+                    .filter(|v| *v > 0.0)
+                    .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+                // Latencies near saturation grow by orders of magnitude: log scale then.
+                let y_log = range.is_none() && lo.is_finite() && hi / lo > 30.0;
+                Some(Panel {
+                    y_label: if y_log {
+                        format!("{y_label}, log")
+                    } else {
+                        y_label.to_string()
+                    },
+                    y_log,
+                    y_range: range,
+                    series,
+                })
+            };
+            let x_log = {
+                let xs: Vec<f64> = pts
+                    .iter()
+                    .filter_map(|p| numeric(&p.values[x_axis]))
+                    .collect();
+                let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = xs.iter().copied().fold(0.0, f64::max);
+                lo > 0.0 && hi / lo >= 8.0
+            };
+            let mut add = |stem: &str, what: &str, panels: Vec<Option<Panel>>| {
+                let panels: Vec<Panel> = panels.into_iter().flatten().collect();
+                if panels.is_empty() {
+                    return;
+                }
+                charts.push(Chart {
+                    stem: format!("sweep-{}-{stem}", file_safe(svc)),
+                    caption: format!(
+                        "{svc}: {what} against {}, one line per {}; shaded: 95% confidence \
+                         interval over replications",
+                        columns[x_axis],
+                        if k > 1 {
+                            "combination of the other swept values"
+                        } else {
+                            "service"
+                        }
+                    ),
+                    figure: Figure::Lines(Lines {
+                        title: format!("{svc}: {what}"),
+                        x_label: x_label.clone(),
+                        x_log,
+                        panels,
+                    }),
+                });
+            };
+            add(
+                "latency",
+                "latency percentiles",
+                vec![
+                    panel("latency_p50_ms", "p50 latency (ms)", None),
+                    panel("latency_p95_ms", "p95 latency (ms)", None),
+                    panel("latency_p99_ms", "p99 latency (ms)", None),
+                ],
+            );
+            add(
+                "throughput",
+                "throughput and utilization",
+                vec![
+                    panel("throughput_rps", "throughput (requests/s)", None),
+                    panel("gpu_utilization", "GPU utilization (0-1)", Some((0.0, 1.0))),
+                ],
+            );
+            add(
+                "llm",
+                "time to first token, time per output token, tokens per GPU",
+                vec![
+                    panel("ttft_p95_ms", "p95 TTFT (ms)", None),
+                    panel("tpot_p95_ms", "p95 TPOT (ms)", None),
+                    panel(
+                        "output_tokens_per_s_per_gpu",
+                        "output tokens/s per GPU",
+                        None,
+                    ),
+                ],
+            );
+            add(
+                "slo",
+                "SLO attainment and users per GPU",
+                vec![
+                    panel("slo_attainment", "SLO attainment (0-1)", Some((0.0, 1.05))),
+                    panel("users_per_gpu", "users per GPU", None),
+                ],
+            );
+        }
+    }
+    // Bars when points are categories (e.g. GPU types), or a GPU type is swept.
+    let gpu_axis = (0..k).find(|&a| columns[a].ends_with(".gpu"));
+    // More bars than about eight would not leave room to name them.
+    if (numeric_axes.is_empty() || gpu_axis.is_some()) && pts.len() <= 8 {
+        let categories: Vec<String> = pts
+            .iter()
+            .map(|p| {
+                (0..k)
+                    .map(|a| p.values[a].clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        for svc in &svcs {
+            let bar = |metric: &str| -> Vec<(f64, Option<(f64, f64)>)> {
+                pts.iter()
+                    .map(|p| match p.get(k, svc, metric) {
+                        Some((m, lo, hi)) => (m, Some((lo, hi))),
+                        None => (f64::NAN, None),
+                    })
+                    .collect()
+            };
+            let per_gpu: Vec<(f64, Option<(f64, f64)>)> = pts
+                .iter()
+                .map(|p| {
+                    let g = p.get(k, svc, "gpus").map_or(f64::NAN, |g| g.0);
+                    match p.get(k, svc, "throughput_rps") {
+                        Some((m, lo, hi)) if g > 0.0 => (m / g, Some((lo / g, hi / g))),
+                        _ => (f64::NAN, None),
+                    }
+                })
+                .collect();
+            let mut panels = Vec::new();
+            for (label, values) in [
+                ("users per GPU", bar("users_per_gpu")),
+                ("requests/s per GPU", per_gpu),
+                ("p95 latency (ms)", bar("latency_p95_ms")),
+                ("$ per 1k requests", bar("cost_per_1k_requests")),
+            ] {
+                if values.iter().any(|v| v.0.is_finite() && v.0 != 0.0) {
+                    panels.push(BarPanel {
+                        y_label: label.into(),
+                        values,
+                    });
+                }
+            }
+            if panels.is_empty() {
+                continue;
+            }
+            let cost = bar("cost_per_1k_requests");
+            let highlight = cost
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| {
+                    c.0.is_finite()
+                        && c.0 > 0.0
+                        && pts[*i].get(k, svc, "saturated").is_none_or(|s| s.0 == 0.0)
+                })
+                .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+                .map(|x| x.0);
+            charts.push(Chart {
+                stem: format!("sweep-{}-per-gpu", file_safe(svc)),
+                caption: format!(
+                    "{svc} at each point ({}): users and requests per GPU, p95 latency and cost \
+                     per 1,000 requests; the cheapest point that keeps up in orange",
+                    columns.join(", ")
+                ),
+                figure: Figure::Bars(Bars {
+                    title: format!("{svc}: per GPU at each point"),
+                    categories: categories.clone(),
+                    panels,
+                    highlight,
+                }),
+            });
+        }
+    }
+    charts
+}
