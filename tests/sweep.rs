@@ -328,6 +328,18 @@ fn refused(case: &str, text: &str, line_col: (u32, u32), needles: &[&str]) {
         !dir.join("o").exists(),
         "{case}: a refused sweep wrote output"
     );
+    // `capsim validate` checks the grid the same way, every point included.
+    if case != "no-sweep-block" {
+        let (code, _, stderr) = capsim(&["validate", s(&sc)]);
+        assert_eq!(code, 2, "validate {case}: {stderr}");
+        assert!(stderr.contains(&place), "validate {case}: {stderr}");
+        for n in needles {
+            assert!(
+                stderr.contains(n),
+                "validate {case}: want `{n}` in {stderr}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -151,6 +151,24 @@ pub fn load_bytes(file: &str, bytes: &[u8], base_dir: &Path) -> Result<Sweep, In
 }
 
 impl Sweep {
+    /// The plans of points `indexes`, all checked first: if any is invalid, the errors of the
+    /// first invalid one, with a count of the others.
+    pub fn plans(&self, indexes: &[usize]) -> Result<Vec<Plan>, InputErrors> {
+        let plans: Vec<Result<Plan, InputErrors>> =
+            indexes.par_iter().map(|&i| self.plan(i)).collect();
+        let bad = plans.iter().filter(|p| p.is_err()).count();
+        if let Some(Err(InputErrors(mut first))) = plans.iter().find(|p| p.is_err()).cloned() {
+            if bad > 1
+                && let Some(last) = first.last_mut()
+            {
+                last.message
+                    .push_str(&format!(" (and {} more invalid points)", bad - 1));
+            }
+            return Err(InputErrors(first));
+        }
+        Ok(plans.into_iter().flatten().collect())
+    }
+
     /// For point `i`, the index of its value on each axis. In cartesian mode the first axis
     /// varies slowest (nested loops in the order written); in zip mode all are `i`.
     pub fn value_indexes(&self, i: usize) -> Vec<usize> {
@@ -425,19 +443,7 @@ pub fn run(
             !reusable
         })
         .collect();
-    let plans: Vec<Result<Plan, InputErrors>> =
-        pending.par_iter().map(|&i| sweep.plan(i)).collect();
-    let bad = plans.iter().filter(|p| p.is_err()).count();
-    if let Some(Err(InputErrors(mut first))) = plans.iter().find(|p| p.is_err()).cloned() {
-        if bad > 1
-            && let Some(last) = first.last_mut()
-        {
-            last.message
-                .push_str(&format!(" (and {} more invalid points)", bad - 1));
-        }
-        return Err(InputErrors(first));
-    }
-    let plans: Vec<Plan> = plans.into_iter().flatten().collect();
+    let plans = sweep.plans(&pending)?;
     // The folder is claimed only once every point is known to be valid, so a typo in the
     // grid does not leave a manifest behind that would refuse the corrected scenario.
     let io = |e: std::io::Error| dir_error(dir, "--out", format!("cannot write the results: {e}"));
