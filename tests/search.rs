@@ -286,3 +286,245 @@ fn bad_inputs_exit_2() {
     let (code, _, _) = capsim(&["search", "/nonexistent/x.yaml", "--service", "s"]);
     assert_eq!(code, 2);
 }
+
+/// BERT-large on one replica, closed loop, one user's request alone takes 3.02 ms on a T4,
+/// 1.47 ms on an A100 and 1.34 ms on an H100: under a 3 ms p99 the T4 meets the SLO at no
+/// load, although its price is the lowest. `sweep` is the scenario's `sweep:` block.
+fn gpu_types(sweep: &str) -> String {
+    format!(
+        r#"
+name: sweep-search-test
+seed: 3
+duration: 60s
+warmup: 3s
+replications: 2
+node_pools:
+  - {{name: p, gpu: t4, gpus_per_node: 8, nodes: 1, price_per_gpu_hour: 0.01}}
+services:
+  - {{name: s, model: bert-large, node_pool: p, replicas: 1, slo: {{latency_p99: 3ms}}}}
+workloads:
+  - service: s
+    arrivals: {{closed: {{users: 20, think_time: 1s}}}}
+{sweep}"#
+    )
+}
+
+const GPUS: [(&str, f64); 3] = [("t4", 0.01), ("a100-80gb", 2.10), ("h100-80gb", 4.00)];
+
+const GPU_SWEEP: &str = "sweep:
+  mode: zip
+  grid:
+    node_pools.p.gpu: [t4, a100-80gb, h100-80gb]
+    node_pools.p.price_per_gpu_hour: [0.01, 2.10, 4.00]
+";
+
+#[test]
+fn sweep_points_equal_single_searches_with_the_values_set() {
+    let swept = tmp("gpus.yaml", &gpu_types(GPU_SWEEP));
+    let points = capsim::search::run_sweep(&swept, &[], "s").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(points.len(), GPUS.len());
+    // The same scenario without a sweep, each GPU and its price set by hand.
+    let plain = tmp("gpus-plain.yaml", &gpu_types(""));
+    for (p, (gpu, price)) in points.iter().zip(GPUS) {
+        let single = Search::from_file(
+            &plain,
+            &[
+                format!("node_pools.p.gpu={gpu}"),
+                format!("node_pools.p.price_per_gpu_hour={price}"),
+            ],
+            "s",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .run(|_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = &p.result;
+        assert_eq!(
+            p.values,
+            vec![
+                ("node_pools.p.gpu".to_string(), gpu.to_string()),
+                (
+                    "node_pools.p.price_per_gpu_hour".to_string(),
+                    format!("{price:?}")
+                ),
+            ]
+        );
+        assert_eq!(r.gpu, gpu);
+        assert_eq!(r.price_per_gpu_hour, price);
+        let loads = |r: &capsim::search::SearchResult| -> Vec<(f64, bool)> {
+            r.candidates.iter().map(|c| (c.load, c.pass)).collect()
+        };
+        assert_eq!(loads(r), loads(&single), "{gpu}");
+        assert_eq!(r.max_users(), single.max_users(), "{gpu}");
+        // Bit-equal figures (NaN where no load passed).
+        for (a, b) in [
+            (r.gpus(), single.gpus()),
+            (r.rps_per_gpu(), single.rps_per_gpu()),
+            (r.users_per_gpu(), single.users_per_gpu()),
+            (r.cost_per_1k_requests(), single.cost_per_1k_requests()),
+            (r.cost_per_user_hour(), single.cost_per_user_hour()),
+        ] {
+            assert_eq!(a.to_bits(), b.to_bits(), "{gpu}: {a} vs {b}");
+        }
+    }
+    assert!(points[0].result.best.is_none(), "the T4 cannot meet 3 ms");
+    assert!(points[1].result.max_users().is_some_and(|u| u >= 2));
+}
+
+#[test]
+fn sweep_table_marks_the_cheapest_feasible_point() {
+    let swept = tmp("gpus-cli.yaml", &gpu_types(GPU_SWEEP));
+    let f = swept.to_str().unwrap();
+    let args = [
+        "search",
+        f,
+        "--service",
+        "s",
+        "--json",
+        "--target-users",
+        "100",
+    ];
+    let (code, out, err) = capsim(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let points = v["points"].as_array().expect("points");
+    assert_eq!(points.len(), 3);
+    // By hand: the price of the GPUs at the maximum over the users, among points that met
+    // the SLO at some load.
+    let mut by_hand: Option<(usize, f64)> = None;
+    let mut for_target: Option<(usize, f64)> = None;
+    for (i, (p, (gpu, price))) in points.iter().zip(GPUS).enumerate() {
+        assert_eq!(p["values"]["node_pools.p.gpu"], gpu);
+        assert_eq!(p["price_per_gpu_hour"].as_f64(), Some(price));
+        let Some(users) = p["max_users"].as_f64() else {
+            assert!(p["cost_per_user_hour"].is_null());
+            continue;
+        };
+        let gpus = p["gpus"].as_f64().unwrap();
+        let cost = price * gpus / users;
+        let reported = p["cost_per_user_hour"].as_f64().unwrap();
+        assert!(
+            (reported / cost - 1.0).abs() < 1e-12,
+            "{reported} vs {cost}"
+        );
+        // The target's GPUs at the pool's price.
+        let t = &p["target"];
+        let expect = t["gpus"].as_f64().unwrap() * price;
+        assert!((t["cost_per_hour"].as_f64().unwrap() - expect).abs() < 1e-9);
+        if by_hand.is_none_or(|(_, c)| cost < c) {
+            by_hand = Some((i, cost));
+        }
+        if for_target.is_none_or(|(_, c)| expect < c) {
+            for_target = Some((i, expect));
+        }
+    }
+    assert_eq!(
+        v["cheapest_for_target"].as_u64(),
+        for_target.map(|(i, _)| i as u64)
+    );
+    // The T4 is the cheapest GPU per hour but met the SLO at no load: never the cheapest.
+    assert!(points[0]["max_users"].is_null());
+    let (want, cost) = by_hand.expect("a point meets the SLO");
+    assert_ne!(want, 0);
+    assert_eq!(v["cheapest"].as_u64(), Some(want as u64), "{out}");
+    // The same at one thread: points run in parallel, the answer may not depend on it.
+    let one = Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("capsim runs");
+    assert_eq!(String::from_utf8_lossy(&one.stdout), out);
+    // The text table: "none" on the T4's row, the verdict names the cheapest point.
+    let (code, out, err) = capsim(&["search", f, "--service", "s"]);
+    assert_eq!(code, 0, "{err}");
+    let t4 = out.lines().find(|l| l.contains(" t4 ")).expect("a t4 row");
+    assert!(t4.contains("none") && !t4.starts_with('*'), "{out}");
+    let gpu = GPUS[want].0;
+    let row = out.lines().find(|l| l.contains(gpu)).expect("a row");
+    assert!(row.starts_with('*'), "{out}");
+    assert!(
+        out.contains(&format!(
+            "cheapest at the SLO: node_pools.p.gpu={gpu}, node_pools.p.price_per_gpu_hour="
+        )) && out.contains(&format!("${} per user-hour", capsim::report::fmt_num(cost))),
+        "{out}"
+    );
+}
+
+#[test]
+fn sweep_of_an_open_loop_compares_cost_per_1k_requests() {
+    // Exponential 10 ms service whatever the GPU: only the price differs, so the cheaper
+    // pool wins; with no load meeting the SLO anywhere the exit is 1 and nothing is cheapest.
+    let scenario = queue(
+        1,
+        "random",
+        "{poisson: {rate: 20/s}}",
+        "{latency_p99: 100ms}",
+        60,
+        3,
+    ) + "sweep:\n  grid:\n    node_pools.p.price_per_gpu_hour: [0.9, 0.3, 0.6]\n";
+    let p = tmp("open-sweep.yaml", &scenario);
+    let (code, out, err) = capsim(&["search", p.to_str().unwrap(), "--service", "s", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["compared_by"], "cost_per_1k_requests");
+    let costs: Vec<f64> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["cost_per_1k_requests"].as_f64().unwrap())
+        .collect();
+    let min = (0..3)
+        .min_by(|&a, &b| costs[a].total_cmp(&costs[b]))
+        .unwrap();
+    assert_eq!(min, 1, "{costs:?}");
+    assert_eq!(v["cheapest"].as_u64(), Some(1));
+    // 1 ms is below the service time's own p99 (46 ms): no load passes at any point.
+    let (code, out, err) = capsim(&[
+        "search",
+        p.to_str().unwrap(),
+        "--service",
+        "s",
+        "--json",
+        "--set",
+        "services.s.slo={latency_p99: 1ms}",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(v["cheapest"].is_null(), "{out}");
+}
+
+#[test]
+fn sweep_bad_inputs_exit_2_at_the_grid_entry() {
+    let text = gpu_types("sweep:\n  grid:\n    node_pools.q.gpu: [t4, a100-80gb]\n");
+    let line = text
+        .lines()
+        .position(|l| l.contains("node_pools.q.gpu"))
+        .unwrap()
+        + 1;
+    let p = tmp("bad-sweep.yaml", &text);
+    let f = p.to_str().unwrap();
+    let (code, out, err) = capsim(&["search", f, "--service", "s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains(&format!("{f}:{line}:5: sweep.grid.node_pools.q.gpu:"))
+            && err.contains("no item named `q`"),
+        "{err}"
+    );
+    // A value that names no GPU: the grid entry's place, and the point.
+    let p = tmp(
+        "bad-gpu.yaml",
+        &text.replace(
+            "node_pools.q.gpu: [t4, a100-80gb]",
+            "node_pools.p.gpu: [t4, a100-90gb]",
+        ),
+    );
+    let f = p.to_str().unwrap();
+    let (code, _, err) = capsim(&["search", f, "--service", "s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{f}:{line}:5:"))
+            && err.contains("sweep point 1 (node_pools.p.gpu=a100-90gb)")
+            && err.contains("a100-90gb"),
+        "{err}"
+    );
+}

@@ -39,7 +39,8 @@ pub enum Command {
     Hpa(hpa::HpaCommand),
     /// Run scenarios, evaluate their checks and compare every figure with a baseline file.
     Check(check::CheckArgs),
-    /// Find the largest load of a service's first workload that meets its SLO, per GPU.
+    /// Find the largest load of a service's first workload that meets its SLO, per GPU (at
+    /// each point of a `sweep:`, with the cheapest marked).
     Search(search::SearchArgs),
     /// Run the scenario's `sweep:` grid in parallel (optionally one shard of it).
     Sweep(sweep::SweepArgs),

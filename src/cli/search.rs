@@ -3,16 +3,20 @@
 use super::Outcome;
 use crate::report::fmt_num;
 use crate::scenario::{InputErrors, LoadError};
-use crate::search::{Candidate, LoadKind, Search, SearchResult, Target};
+use crate::search::{
+    Candidate, LoadKind, PointSearch, Search, SearchResult, Sizing, SweepSearch, Target, cheapest,
+    cheapest_for,
+};
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `capsim search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// The scenario file.
+    /// The scenario file; with a `sweep:` block, one search per point and a table of which
+    /// point is cheapest at the SLO.
     pub scenario: PathBuf,
     /// The service whose SLO must hold; the load of its first workload is searched.
     #[arg(long)]
@@ -56,60 +60,25 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     if let Some(s) = args.seed {
         overrides.push(format!("seed={s}"));
     }
-    let search = Search::from_file(&args.scenario, &overrides, &args.service)?;
-    let target = match (args.target_rate, args.target_users, search.kind()) {
-        (Some(r), _, LoadKind::Open { .. }) if r.is_finite() && r > 0.0 => Some(Target::RateRps(r)),
-        (Some(r), _, LoadKind::Open { .. }) => {
-            return Err(flag_error(
-                &file,
-                "--target-rate",
-                format!("must be a positive number of requests per second, found {r}"),
-            )
-            .into());
-        }
-        (Some(_), _, LoadKind::Closed { .. }) => {
-            return Err(flag_error(
-                &file,
-                "--target-rate",
-                "the service's first workload is a closed loop: size it with --target-users".into(),
-            )
-            .into());
-        }
-        (None, Some(u), LoadKind::Closed { .. }) if u > 0 => Some(Target::Users(u)),
-        (None, Some(_), LoadKind::Closed { .. }) => {
-            return Err(flag_error(&file, "--target-users", "must be at least 1".into()).into());
-        }
-        (None, Some(_), LoadKind::Open { .. }) => {
-            return Err(flag_error(
-                &file,
-                "--target-users",
-                "the service's first workload is an open loop: size it with --target-rate".into(),
-            )
-            .into());
-        }
-        (None, None, _) => None,
-    };
+    // As InputErrors, so that an unreadable file is bad input (exit 2).
+    let bytes = crate::scenario::read_file(&args.scenario).map_err(InputErrors::from)?;
+    let base_dir = args.scenario.parent().unwrap_or(Path::new("."));
+    if let Some(sweep) =
+        SweepSearch::from_bytes(&file, bytes.clone(), base_dir, &overrides, &args.service)?
+    {
+        return run_sweep(&args, &file, &sweep);
+    }
+    let search = Search::from_bytes(&file, bytes, base_dir, &overrides, &args.service)?;
+    let target = target(&args, &file, search.kind())?;
     // Progress, one line per candidate, only for a person watching a terminal.
     let show = std::io::stderr().is_terminal();
     let closed = search.kind().is_closed();
     let result = search.run(|c: &Candidate| {
         if show {
-            eprintln!(
-                "  tried {}: {}",
-                load_text(closed, c),
-                if c.pass {
-                    "meets the SLO"
-                } else {
-                    "misses the SLO"
-                }
-            );
+            eprintln!("  {}", tried_text(closed, c));
         }
     })?;
-    if result.replications < 2 {
-        eprintln!(
-            "capsim: warning: one replication gives no confidence interval; the SLO was judged on single values (use --replications 5 or more)"
-        );
-    }
+    warn_one_replication(&result);
     let sizing = target.and_then(|t| result.size_for(t));
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&to_json(&result, sizing))?);
@@ -122,6 +91,126 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::ChecksFailed
     })
+}
+
+/// The `--target-*` flag, checked against the kind of load searched.
+fn target(args: &SearchArgs, file: &str, kind: &LoadKind) -> Result<Option<Target>, InputErrors> {
+    Ok(match (args.target_rate, args.target_users, kind) {
+        (Some(r), _, LoadKind::Open { .. }) if r.is_finite() && r > 0.0 => Some(Target::RateRps(r)),
+        (Some(r), _, LoadKind::Open { .. }) => {
+            return Err(flag_error(
+                file,
+                "--target-rate",
+                format!("must be a positive number of requests per second, found {r}"),
+            ));
+        }
+        (Some(_), _, LoadKind::Closed { .. }) => {
+            return Err(flag_error(
+                file,
+                "--target-rate",
+                "the service's first workload is a closed loop: size it with --target-users".into(),
+            ));
+        }
+        (None, Some(u), LoadKind::Closed { .. }) if u > 0 => Some(Target::Users(u)),
+        (None, Some(_), LoadKind::Closed { .. }) => {
+            return Err(flag_error(
+                file,
+                "--target-users",
+                "must be at least 1".into(),
+            ));
+        }
+        (None, Some(_), LoadKind::Open { .. }) => {
+            return Err(flag_error(
+                file,
+                "--target-users",
+                "the service's first workload is an open loop: size it with --target-rate".into(),
+            ));
+        }
+        (None, None, _) => None,
+    })
+}
+
+fn warn_one_replication(r: &SearchResult) {
+    if r.replications < 2 {
+        eprintln!(
+            "capsim: warning: one replication gives no confidence interval; the SLO was judged on single values (use --replications 5 or more)"
+        );
+    }
+}
+
+fn tried_text(closed: bool, c: &Candidate) -> String {
+    format!(
+        "tried {}: {}",
+        load_text(closed, c),
+        if c.pass {
+            "meets the SLO"
+        } else {
+            "misses the SLO"
+        }
+    )
+}
+
+/// A search at every point of the scenario's `sweep:` grid, and the comparison table.
+fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Result<Outcome> {
+    let target = target(args, file, sweep.kind())?;
+    let show = std::io::stderr().is_terminal();
+    let closed = sweep.kind().is_closed();
+    let labels: Vec<String> = (0..sweep.len()).map(|i| sweep.label(i)).collect();
+    let points = sweep.run(|i, c| {
+        if show {
+            eprintln!("  point {i} ({}): {}", labels[i], tried_text(closed, c));
+        }
+    })?;
+    warn_one_replication(&points[0].result);
+    warn_prices(&points);
+    let best = cheapest(&points);
+    if args.json {
+        let json = sweep_json(&sweep.axes, &points, best, target);
+        super::emitln(&serde_json::to_string_pretty(&json)?);
+    } else {
+        super::emit(&sweep_text(&sweep.axes, &points, best, target));
+    }
+    Ok(if points.iter().any(|p| p.result.best.is_some()) {
+        Outcome::Ok
+    } else {
+        Outcome::ChecksFailed
+    })
+}
+
+/// Costs compare only between points with real prices: say when they are not.
+fn warn_prices(points: &[PointSearch]) {
+    let unpriced: Vec<String> = points
+        .iter()
+        .filter(|p| p.result.best.is_some() && p.result.price_per_gpu_hour <= 0.0)
+        .map(|p| p.index.to_string())
+        .collect();
+    if !unpriced.is_empty() {
+        eprintln!(
+            "capsim: note: no price_per_gpu_hour at point {}: its costs read 0 and it is not compared",
+            unpriced.join(", ")
+        );
+    }
+    // capsim has no built-in prices: a sweep over GPU types that leaves the pool's one price
+    // in place makes every GPU cost the same per hour, and the largest GPU look cheapest.
+    for (i, a) in points.iter().enumerate() {
+        if let Some(b) = points[i + 1..].iter().find(|b| {
+            b.result.gpu != a.result.gpu
+                && b.result.price_per_gpu_hour > 0.0
+                && b.result.price_per_gpu_hour == a.result.price_per_gpu_hour
+        }) {
+            eprintln!(
+                "capsim: note: points {} ({}) and {} ({}) have the same price_per_gpu_hour ({}); \
+                 sweep node_pools.{}.price_per_gpu_hour alongside the GPU (mode: zip) to compare real prices",
+                a.index,
+                a.result.gpu,
+                b.index,
+                b.result.gpu,
+                fmt_num(a.result.price_per_gpu_hour),
+                a.result.pool
+            );
+            return;
+        }
+    }
 }
 
 fn load_text(closed: bool, c: &Candidate) -> String {
@@ -137,7 +226,7 @@ fn num(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
-fn to_json(r: &SearchResult, sizing: Option<crate::search::Sizing>) -> Value {
+fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
     let closed = r.kind.is_closed();
     let mut out = serde_json::Map::new();
     out.insert("scenario".into(), json!(r.scenario));
@@ -212,27 +301,33 @@ fn to_json(r: &SearchResult, sizing: Option<crate::search::Sizing>) -> Value {
     Value::Object(out)
 }
 
-fn to_text(r: &SearchResult, sizing: Option<crate::search::Sizing>) -> String {
-    let closed = r.kind.is_closed();
-    let mut t = String::new();
+/// What was searched and the rule: the first lines of the text output. `at` says where
+/// (empty, or which sweep points).
+fn heading(r: &SearchResult, at: &str) -> String {
     let what = match &r.kind {
         LoadKind::Closed { .. } => "users of a closed loop".to_string(),
         LoadKind::Open { process, .. } => format!("arrival rate ({process})"),
     };
-    t.push_str(&format!(
-        "search: service {} of scenario {}, load: {what} of workloads[{}]\n",
-        r.service, r.scenario, r.workload
-    ));
     let slo: Vec<String> = r
         .slo
         .iter()
         .map(|(m, b)| format!("{m} <= {}", fmt_num(*b)))
         .collect();
-    t.push_str(&format!(
-        "SLO: {} (each at the upper end of its 95% CI over {} replications; no saturation)\n\n",
+    format!(
+        "search: service {} of scenario {}{at}, load: {what} of workloads[{}]\n\
+         SLO: {} (each at the upper end of its 95% CI over {} replications; no saturation)\n",
+        r.service,
+        r.scenario,
+        r.workload,
         slo.join(", "),
         r.replications
-    ));
+    )
+}
+
+fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
+    let closed = r.kind.is_closed();
+    let mut t = heading(r, "");
+    t.push('\n');
     t.push_str(&format!(
         "{:>16}  {:<6}  {}\n",
         if closed { "users" } else { "rate_rps" },
@@ -310,6 +405,193 @@ fn to_text(r: &SearchResult, sizing: Option<crate::search::Sizing>) -> String {
             s.replicas,
             fmt_num(s.gpus)
         ));
+    }
+    t
+}
+
+/// Per point: the single search's JSON, plus the point's values and its prices.
+fn sweep_json(
+    axes: &[String],
+    points: &[PointSearch],
+    best: Option<usize>,
+    target: Option<Target>,
+) -> Value {
+    let first = &points[0].result;
+    let closed = first.kind.is_closed();
+    let rows: Vec<Value> = points
+        .iter()
+        .map(|p| {
+            let r = &p.result;
+            let sizing = target.and_then(|t| r.size_for(t));
+            let mut v = to_json(r, sizing);
+            let values: serde_json::Map<String, Value> = p
+                .values
+                .iter()
+                .map(|(k, x)| (k.clone(), json!(x)))
+                .collect();
+            if let Value::Object(o) = &mut v {
+                o.insert("index".into(), json!(p.index));
+                o.insert("values".into(), Value::Object(values));
+                o.insert("pool".into(), json!(r.pool));
+                o.insert("gpu".into(), json!(r.gpu));
+                o.insert("price_per_gpu_hour".into(), num(r.price_per_gpu_hour));
+                o.insert("cost_per_hour".into(), num(r.cost_per_hour()));
+                o.insert("cost_per_user_hour".into(), num(r.cost_per_user_hour()));
+                if let (Some(s), Some(Value::Object(t))) = (sizing, o.get_mut("target")) {
+                    t.insert("cost_per_hour".into(), num(s.cost_per_hour));
+                }
+            }
+            v
+        })
+        .collect();
+    json!({
+        "scenario": first.scenario,
+        "service": first.service,
+        "load": if closed { "users" } else { "arrival_rate" },
+        "axes": axes,
+        "price_source": "price_per_gpu_hour of the service's node pool at each point (no built-in GPU prices)",
+        "compared_by": comparison_name(closed),
+        "points": rows,
+        "cheapest": best,
+        "cheapest_for_target": target.map(|t| cheapest_for(points, t)),
+    })
+}
+
+fn comparison_name(closed: bool) -> &'static str {
+    if closed {
+        "cost_per_user_hour"
+    } else {
+        "cost_per_1k_requests"
+    }
+}
+
+/// One row per point, the cheapest marked `*`, and a verdict line.
+fn sweep_text(
+    axes: &[String],
+    points: &[PointSearch],
+    best: Option<usize>,
+    target: Option<Target>,
+) -> String {
+    let first = &points[0].result;
+    let closed = first.kind.is_closed();
+    let mut t = heading(first, &format!(" at each of {} sweep points", points.len()));
+    let pools: Vec<&str> = {
+        let mut v: Vec<&str> = points.iter().map(|p| p.result.pool.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    t.push_str(&format!(
+        "prices: price_per_gpu_hour of node pool {} at each point (capsim has no built-in GPU prices)\n",
+        pools
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let target_text = target.map(|t| match t {
+        Target::Users(u) => format!("{u} users"),
+        Target::RateRps(r) => format!("{}/s", fmt_num(r)),
+    });
+    if let Some(tt) = &target_text {
+        t.push_str(&format!(
+            "target: {tt} (replicas = ceil(target / max load per replica), assuming capacity grows linearly with replicas)\n",
+        ));
+    }
+    t.push('\n');
+    let mut headers: Vec<&str> = vec![""];
+    headers.extend(axes.iter().map(String::as_str));
+    headers.push(if closed { "max_users" } else { "max_rate_rps" });
+    headers.extend(["gpus", "rps_per_gpu"]);
+    if closed {
+        headers.push("users_per_gpu");
+    }
+    headers.extend(["cost_per_hour", "cost_per_1k_requests"]);
+    if closed {
+        headers.push("cost_per_user_hour");
+    }
+    if target.is_some() {
+        headers.extend(["target_replicas", "target_gpus", "target_cost_per_hour"]);
+    }
+    headers.push("binding SLO term");
+    let cell = |x: f64| {
+        if x.is_finite() {
+            fmt_num(x)
+        } else {
+            "-".to_string()
+        }
+    };
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let r = &p.result;
+            let mut row = vec![if best == Some(i) { "*" } else { "" }.to_string()];
+            row.extend(p.values.iter().map(|(_, v)| v.clone()));
+            row.push(match (r.best, closed) {
+                (None, _) => "none".to_string(),
+                (Some(_), true) => cell(r.max_users().map_or(f64::NAN, |u| u as f64)),
+                (Some(_), false) => cell(r.max_rate_rps()),
+            });
+            row.extend([cell(r.gpus()), cell(r.rps_per_gpu())]);
+            if closed {
+                row.push(cell(r.users_per_gpu()));
+            }
+            row.extend([cell(r.cost_per_hour()), cell(r.cost_per_1k_requests())]);
+            if closed {
+                row.push(cell(r.cost_per_user_hour()));
+            }
+            if let Some(target) = target {
+                match r.size_for(target) {
+                    Some(s) => {
+                        row.extend([s.replicas.to_string(), cell(s.gpus), cell(s.cost_per_hour)])
+                    }
+                    None => row.extend(["-".to_string(), "-".to_string(), "-".to_string()]),
+                }
+            }
+            row.push(match r.binding() {
+                Some(b) => b.metric,
+                None if r.best.is_some() => "none up to the search limit".into(),
+                None => "-".into(),
+            });
+            row
+        })
+        .collect();
+    t.push_str(&crate::hardware::render_table(&headers, &rows));
+    t.push('\n');
+    let compared = comparison_name(closed);
+    match best {
+        Some(i) => {
+            let p = &points[i];
+            let (cost, unit) = if closed {
+                (p.result.cost_per_user_hour(), "per user-hour")
+            } else {
+                (p.result.cost_per_1k_requests(), "per 1,000 requests")
+            };
+            t.push_str(&format!(
+                "* cheapest at the SLO: {}, ${} {unit}\n",
+                p.label(),
+                fmt_num(cost)
+            ));
+        }
+        None if points.iter().all(|p| p.result.best.is_none()) => {
+            t.push_str("no point meets the SLO at any load tried\n");
+        }
+        None => t.push_str(&format!(
+            "no point that meets the SLO has a price_per_gpu_hour: {compared} cannot be compared\n"
+        )),
+    }
+    if let (Some(target), Some(tt)) = (target, target_text) {
+        let sized = cheapest_for(points, target)
+            .and_then(|i| Some((&points[i], points[i].result.size_for(target)?)));
+        if let Some((p, s)) = sized {
+            t.push_str(&format!(
+                "  cheapest for {tt}: {}, {} replicas, ${} per hour (whole replicas)\n",
+                p.label(),
+                s.replicas,
+                fmt_num(s.cost_per_hour)
+            ));
+        }
     }
     t
 }

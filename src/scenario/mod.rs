@@ -48,16 +48,21 @@ pub struct Loaded {
     pub base_dir: std::path::PathBuf,
 }
 
-/// Reads and parses a scenario file, applying `--set` overrides.
-pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, InputErrors> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError {
-        file: file.clone(),
+/// Reads a scenario file's bytes; the error names the file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|e| LoadError {
+        file: path.display().to_string(),
         line: 0,
         col: 0,
         field: String::new(),
         message: format!("cannot read the scenario file: {e}"),
-    })?;
+    })
+}
+
+/// Reads and parses a scenario file, applying `--set` overrides.
+pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, InputErrors> {
+    let file = path.display().to_string();
+    let bytes = read_file(path)?;
     load_bytes(
         &file,
         &bytes,

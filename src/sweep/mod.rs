@@ -87,13 +87,7 @@ impl FromStr for Shard {
 /// Reads a scenario file and expands its `sweep:` grid.
 pub fn load_file(path: &Path) -> Result<Sweep, InputErrors> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError {
-        file: file.clone(),
-        line: 0,
-        col: 0,
-        field: String::new(),
-        message: format!("cannot read the scenario file: {e}"),
-    })?;
+    let bytes = scenario::read_file(path)?;
     load_bytes(&file, &bytes, path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -103,7 +97,18 @@ pub fn load_file(path: &Path) -> Result<Sweep, InputErrors> {
 /// path leads somewhere in the scenario (by applying its first value). Whether every point
 /// is a valid scenario is checked by [`Sweep::plan`].
 pub fn load_bytes(file: &str, bytes: &[u8], base_dir: &Path) -> Result<Sweep, InputErrors> {
-    let loaded = scenario::load_bytes(file, bytes, &[], base_dir)?;
+    load_bytes_with(file, bytes, &[], base_dir)
+}
+
+/// Like [`load_bytes`], with `--set` overrides applied to the scenario before the grid (every
+/// point starts from the overridden scenario).
+pub fn load_bytes_with(
+    file: &str,
+    bytes: &[u8],
+    overrides: &[String],
+    base_dir: &Path,
+) -> Result<Sweep, InputErrors> {
+    let loaded = scenario::load_bytes(file, bytes, overrides, base_dir)?;
     let mode = loaded
         .scenario
         .sweep

@@ -12,6 +12,13 @@
 //! confidence interval (`ci95_high` of the bounded metric at most the bound) and the service
 //! saturated in no replication. The search brackets the largest passing load by doubling (or
 //! halving) from the scenario's own load, then bisects to 1% of the load (or one user).
+//!
+//! A scenario with a `sweep:` block is searched once per point of its grid ([`sweep`]), for
+//! a table of which GPU type (or any other swept value) serves the load cheapest.
+
+pub mod sweep;
+
+pub use sweep::{PointSearch, SweepSearch, cheapest, cheapest_for, run_sweep};
 
 use crate::scenario::{self, InputErrors, LoadError, yaml};
 use crate::sim::Report;
@@ -151,6 +158,8 @@ pub struct Sizing {
     pub replicas: u64,
     /// GPUs: replicas x GPUs per replica (whole-GPU equivalents).
     pub gpus: f64,
+    /// Price of those GPUs for one hour (`gpus` x the pool's `price_per_gpu_hour`).
+    pub cost_per_hour: f64,
 }
 
 /// What a search found.
@@ -178,6 +187,13 @@ pub struct SearchResult {
     pub above: Option<usize>,
     /// Whole-GPU equivalents of one replica.
     pub gpus_per_replica: f64,
+    /// The service's node pool.
+    pub pool: String,
+    /// The GPU profile of that pool.
+    pub gpu: String,
+    /// The pool's `price_per_gpu_hour` (0 when the scenario gives none; capsim has no
+    /// built-in GPU prices).
+    pub price_per_gpu_hour: f64,
 }
 
 impl SearchResult {
@@ -232,6 +248,19 @@ impl SearchResult {
         self.at_best("cost_per_1k_requests")
     }
 
+    /// Price per hour of the service's GPUs at the maximum load: `gpus` x the pool's
+    /// `price_per_gpu_hour`.
+    pub fn cost_per_hour(&self) -> f64 {
+        self.gpus() * self.price_per_gpu_hour
+    }
+
+    /// Price per hour of one user at the maximum load: [`Self::cost_per_hour`] over
+    /// `max_users` (closed loop; NaN otherwise).
+    pub fn cost_per_user_hour(&self) -> f64 {
+        self.max_users()
+            .map_or(f64::NAN, |u| self.cost_per_hour() / u as f64)
+    }
+
     /// The binding SLO term, judged at the smallest failing load above the maximum.
     pub fn binding(&self) -> Option<Binding> {
         self.above.and_then(|i| self.candidates[i].binding())
@@ -268,10 +297,12 @@ impl SearchResult {
         let per_replica = max / replicas_mean;
         // A hair of tolerance so that a target equal to the maximum needs no extra replica.
         let replicas = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0) as u64;
+        let gpus = replicas as f64 * self.gpus_per_replica;
         Some(Sizing {
             target: t,
             replicas,
-            gpus: replicas as f64 * self.gpus_per_replica,
+            gpus,
+            cost_per_hour: gpus * self.price_per_gpu_hour,
         })
     }
 }
@@ -297,13 +328,7 @@ impl Search {
         service: &str,
     ) -> Result<Self, InputErrors> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| LoadError {
-            file: file.clone(),
-            line: 0,
-            col: 0,
-            field: String::new(),
-            message: format!("cannot read the scenario file: {e}"),
-        })?;
+        let bytes = scenario::read_file(path)?;
         Self::from_bytes(
             &file,
             bytes,
@@ -594,15 +619,15 @@ impl Search {
             .iter()
             .map(|t| (t.metric.clone(), t.bound))
             .collect();
-        let gpus_per_replica = {
-            let loaded =
-                scenario::load_bytes(&self.file, &self.bytes, &self.overrides, &self.base_dir)?;
-            let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
-            plan.services
-                .iter()
-                .find(|s| s.name == self.service)
-                .map_or(1.0, |s| s.gpus_per_replica)
-        };
+        let loaded =
+            scenario::load_bytes(&self.file, &self.bytes, &self.overrides, &self.base_dir)?;
+        let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
+        let svc = plan
+            .services
+            .iter()
+            .find(|s| s.name == self.service)
+            .expect("the service was found when the search was prepared");
+        let pool = &plan.pools[svc.pool];
         Ok(SearchResult {
             scenario: candidates[first].report.scenario.clone(),
             service: self.service.clone(),
@@ -613,7 +638,10 @@ impl Search {
             candidates,
             best: lo,
             above: hi,
-            gpus_per_replica,
+            gpus_per_replica: svc.gpus_per_replica,
+            pool: pool.name.clone(),
+            gpu: pool.gpu.name.clone(),
+            price_per_gpu_hour: pool.price_per_gpu_hour,
         })
     }
 }
