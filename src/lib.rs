@@ -29,7 +29,6 @@ pub mod hardware;
 pub mod models;
 pub mod report;
 pub mod scenario;
-pub mod search;
 pub mod serving;
 pub mod sim;
 pub mod stats;

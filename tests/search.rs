@@ -6,8 +6,8 @@
 //! The search judges each SLO term at the pessimistic end of its 95% interval, so it should
 //! land at or slightly below the closed form, never much above it.
 
-use capsim::search::{LoadKind, Search};
 use capsim::stats::analytic::{machine_repairman, mmc_mean_wait};
+use capsim::sweep::search::{LoadKind, Search};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,7 +43,7 @@ workloads:
     )
 }
 
-fn search(yaml: &str) -> capsim::search::SearchResult {
+fn search(yaml: &str) -> capsim::sweep::search::SearchResult {
     Search::from_bytes("t.yaml", yaml.as_bytes().to_vec(), Path::new("."), &[], "s")
         .unwrap_or_else(|e| panic!("{e}"))
         .run(|_| {})
@@ -88,7 +88,7 @@ fn mmc_mean_latency_bound_matches_erlang_c() {
     assert!((r.rps_per_gpu() / (found / 4.0) - 1.0).abs() < 0.02);
     // The sizing scales per replica: 10x the load needs about 10x the replicas.
     let s = r
-        .size_for(capsim::search::Target::RateRps(10.0 * found))
+        .size_for(capsim::sweep::search::Target::RateRps(10.0 * found))
         .expect("sizing");
     assert_eq!(s.replicas, 40);
 }
@@ -321,7 +321,8 @@ const GPU_SWEEP: &str = "sweep:
 #[test]
 fn sweep_points_equal_single_searches_with_the_values_set() {
     let swept = tmp("gpus.yaml", &gpu_types(GPU_SWEEP));
-    let points = capsim::search::run_sweep(&swept, &[], "s").unwrap_or_else(|e| panic!("{e}"));
+    let points =
+        capsim::sweep::search::run_sweep(&swept, &[], "s").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(points.len(), GPUS.len());
     // The same scenario without a sweep, each GPU and its price set by hand.
     let plain = tmp("gpus-plain.yaml", &gpu_types(""));
@@ -350,7 +351,7 @@ fn sweep_points_equal_single_searches_with_the_values_set() {
         );
         assert_eq!(r.gpu, gpu);
         assert_eq!(r.price_per_gpu_hour, price);
-        let loads = |r: &capsim::search::SearchResult| -> Vec<(f64, bool)> {
+        let loads = |r: &capsim::sweep::search::SearchResult| -> Vec<(f64, bool)> {
             r.candidates.iter().map(|c| (c.load, c.pass)).collect()
         };
         assert_eq!(loads(r), loads(&single), "{gpu}");

@@ -3,7 +3,7 @@
 use super::Outcome;
 use crate::report::fmt_num;
 use crate::scenario::{InputErrors, LoadError};
-use crate::search::{
+use crate::sweep::search::{
     Candidate, LoadKind, PointSearch, Search, SearchResult, Sizing, SweepSearch, Target, cheapest,
     cheapest_for,
 };

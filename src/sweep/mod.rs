@@ -16,6 +16,7 @@
 
 pub mod grid;
 pub mod output;
+pub mod search;
 
 pub use grid::{Axis, AxisValue, GridKeys, MAX_POINTS, SweepMode, SweepSpec};
 pub use output::Manifest;

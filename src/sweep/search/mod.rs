@@ -16,9 +16,9 @@
 //! A scenario with a `sweep:` block is searched once per point of its grid ([`sweep`]), for
 //! a table of which GPU type (or any other swept value) serves the load cheapest.
 
-pub mod sweep;
+pub mod table;
 
-pub use sweep::{PointSearch, SweepSearch, cheapest, cheapest_for, run_sweep};
+pub use table::{PointSearch, SweepSearch, cheapest, cheapest_for, run_sweep};
 
 use crate::scenario::{self, InputErrors, LoadError, yaml};
 use crate::sim::Report;
