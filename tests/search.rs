@@ -529,3 +529,43 @@ fn sweep_bad_inputs_exit_2_at_the_grid_entry() {
         "{err}"
     );
 }
+
+#[test]
+fn out_writes_the_json_the_charts_and_a_page() {
+    let swept = tmp("gpus-out.yaml", &gpu_types(GPU_SWEEP));
+    let dir = swept.with_file_name("gpus-out");
+    let _ = std::fs::remove_dir_all(&dir);
+    let f = swept.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, json, err) = capsim(&["search", f, "--service", "s", "--json", "--out", d]);
+    assert_eq!(code, 0, "{err}");
+    // search.json is what --json prints.
+    let written = std::fs::read_to_string(dir.join("search.json")).expect("search.json");
+    assert_eq!(written.trim_end(), json.trim_end());
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("index.html");
+    for stem in ["search-slo", "search-per-gpu"] {
+        let png = std::fs::read(dir.join(format!("{stem}.png"))).expect("png");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(html.contains(&format!("<img src=\"{stem}.svg\"")), "{stem}");
+    }
+    // The SLO chart has a line per point and the bound; the bars name each GPU, and the
+    // cheapest point (in orange) is the one the JSON names.
+    let slo = std::fs::read_to_string(dir.join("search-slo.svg")).expect("svg");
+    assert!(
+        slo.contains("SLO: latency_p99_ms &lt;= 3") || slo.contains("SLO: latency_p99_ms <= 3")
+    );
+    let bars = std::fs::read_to_string(dir.join("search-per-gpu.svg")).expect("svg");
+    for (gpu, _) in GPUS {
+        assert!(slo.contains(gpu) && bars.contains(gpu), "{gpu}");
+    }
+    assert!(v["cheapest"].as_u64().is_some(), "a cheapest point");
+    // Orange is #D55E00 (213, 94, 0): one bar in each of the two panels (users per GPU,
+    // $ per user-hour).
+    assert_eq!(bars.matches("fill=\"#D55E00\"").count(), 2);
+    assert!(html.contains("cheapest at the SLO"));
+    // The printed table is on the page.
+    let (_, text, _) = capsim(&["search", f, "--service", "s"]);
+    let first_row = text.lines().find(|l| l.contains("a100-80gb")).expect("row");
+    assert!(html.contains(first_row.trim()), "{first_row}");
+}

@@ -24,6 +24,9 @@ pub struct SearchArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also write search.json, charts (PNG and SVG) and index.html into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Size for this arrival rate (requests per second, open loop): GPUs and replicas.
     #[arg(long, value_name = "R", conflicts_with = "target_users")]
     pub target_rate: Option<f64>,
@@ -80,10 +83,16 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     })?;
     warn_one_replication(&result);
     let sizing = target.and_then(|t| result.size_for(t));
+    let (json, text) = (to_json(&result, sizing), to_text(&result, sizing));
+    if let Some(dir) = &args.out {
+        let title = format!("{}: capacity search on {}", result.scenario, result.service);
+        let searches = [(result.service.clone(), &result)];
+        write_out(dir, &title, &json, &text, &searches, None)?;
+    }
     if args.json {
-        super::emitln(&serde_json::to_string_pretty(&to_json(&result, sizing))?);
+        super::emitln(&serde_json::to_string_pretty(&json)?);
     } else {
-        super::emit(&to_text(&result, sizing));
+        super::emit(&text);
     }
     // No load met the SLO: the answer is "none", a failed gate (exit 1).
     Ok(if result.best.is_some() {
@@ -164,16 +173,50 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     warn_one_replication(&points[0].result);
     warn_prices(&points);
     let best = cheapest(&points);
+    let json = sweep_json(&sweep.axes, &points, best, target);
+    let text = sweep_text(&sweep.axes, &points, best, target);
+    if let (Some(dir), Some(first)) = (&args.out, points.first()) {
+        let title = format!(
+            "{}: capacity search on {} at each sweep point",
+            first.result.scenario, first.result.service
+        );
+        // Bars are named by the point's values alone; the paths are in the table.
+        let searches: Vec<(String, &SearchResult)> = points
+            .iter()
+            .map(|p| {
+                let values: Vec<&str> = p.values.iter().map(|v| v.1.as_str()).collect();
+                (values.join(" "), &p.result)
+            })
+            .collect();
+        write_out(dir, &title, &json, &text, &searches, best)?;
+    }
     if args.json {
-        let json = sweep_json(&sweep.axes, &points, best, target);
         super::emitln(&serde_json::to_string_pretty(&json)?);
     } else {
-        super::emit(&sweep_text(&sweep.axes, &points, best, target));
+        super::emit(&text);
     }
     Ok(if points.iter().any(|p| p.result.best.is_some()) {
         Outcome::Ok
     } else {
         Outcome::ChecksFailed
+    })
+}
+
+/// Writes `--out`; a folder that cannot be written is the user's to fix (exit 2).
+fn write_out(
+    dir: &Path,
+    title: &str,
+    json: &Value,
+    text: &str,
+    searches: &[(String, &SearchResult)],
+    highlight: Option<usize>,
+) -> Result<(), InputErrors> {
+    crate::report::write_search(dir, title, json, text, searches, highlight).map_err(|e| {
+        flag_error(
+            &dir.display().to_string(),
+            "--out",
+            format!("cannot write the results: {e}"),
+        )
     })
 }
 

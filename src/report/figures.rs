@@ -565,3 +565,156 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
     }
     charts
 }
+
+/// The charts of a capacity search, `searches` being (label, result) pairs: one for a plain
+/// search, one per point over a sweep.
+///
+/// `search-slo`: each SLO term's measured mean (95% band) against the load tried, one line
+/// per search, with the bound; `search-per-gpu` (with two or more searches): the capacity
+/// per GPU and its cost, the cheapest (`highlight`) in orange.
+pub fn search_charts(
+    searches: &[(String, &crate::sweep::search::SearchResult)],
+    highlight: Option<usize>,
+) -> Vec<Chart> {
+    let Some((_, first)) = searches.first() else {
+        return Vec::new();
+    };
+    let closed = first.kind.is_closed();
+    let load = |c: &crate::sweep::search::Candidate| if closed { c.load } else { c.rate_rps };
+    let x_label = if closed {
+        "users (closed loop)".to_string()
+    } else {
+        "arrival rate (requests/s)".to_string()
+    };
+    let mut charts = Vec::new();
+    let mut panels = Vec::new();
+    for (metric, bound) in &first.slo {
+        let mut series: Vec<Series> = searches
+            .iter()
+            .map(|(label, r)| {
+                let mut pts: Vec<(f64, f64, f64, f64)> = r
+                    .candidates
+                    .iter()
+                    .filter_map(|c| {
+                        let e = c.report.get(&r.service, metric)?;
+                        e.mean
+                            .is_finite()
+                            .then_some((load(c), e.mean, e.ci95_low, e.ci95_high))
+                    })
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Series {
+                    label: if searches.len() == 1 {
+                        r.service.clone()
+                    } else {
+                        label.clone()
+                    },
+                    points: pts.iter().map(|t| (t.0, t.1)).collect(),
+                    band: Band::Y(pts.iter().map(|t| (t.0, t.2, t.3)).collect()),
+                }
+            })
+            .collect();
+        if series.iter().all(|s| s.points.is_empty()) {
+            continue;
+        }
+        let (x0, x1) = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        series.push(Series {
+            label: format!("SLO: {metric} <= {}", super::fmt_num(*bound)),
+            points: vec![(x0, *bound), (x1, *bound)],
+            band: Band::None,
+        });
+        let (lo, hi) = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|v| *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let y_log = lo.is_finite() && hi / lo > 30.0;
+        panels.push(Panel {
+            y_label: format!("{metric}{}", if y_log { ", log" } else { "" }),
+            y_log,
+            y_range: None,
+            series,
+        });
+    }
+    if !panels.is_empty() {
+        let x_log = searches.len() > 1;
+        charts.push(Chart {
+            stem: "search-slo".into(),
+            caption: format!(
+                "Each SLO term against the load tried by the bisection (mean over replications, \
+                 95% interval shaded), with its bound: the search keeps the largest load whose \
+                 interval stays under the bound{}",
+                if searches.len() > 1 {
+                    "; one line per sweep point"
+                } else {
+                    ""
+                }
+            ),
+            figure: Figure::Lines(Lines {
+                title: format!("{}: SLO against load", first.service),
+                x_label: format!("{x_label}{}", if x_log { ", log scale" } else { "" }),
+                x_log,
+                panels,
+            }),
+        });
+    }
+    if searches.len() >= 2 {
+        let value = |f: &dyn Fn(&crate::sweep::search::SearchResult) -> f64| {
+            searches
+                .iter()
+                .map(|(_, r)| (f(r), None))
+                .collect::<Vec<_>>()
+        };
+        let mut panels = vec![if closed {
+            BarPanel {
+                y_label: "users per GPU at the SLO".into(),
+                values: value(&|r| r.users_per_gpu()),
+            }
+        } else {
+            BarPanel {
+                y_label: "requests/s per GPU at the SLO".into(),
+                values: value(&|r| r.rps_per_gpu()),
+            }
+        }];
+        let cost = if closed {
+            BarPanel {
+                y_label: "$ per user-hour".into(),
+                values: value(&|r| r.cost_per_user_hour()),
+            }
+        } else {
+            BarPanel {
+                y_label: "$ per 1k requests".into(),
+                values: value(&|r| r.cost_per_1k_requests()),
+            }
+        };
+        if cost.values.iter().any(|v| v.0.is_finite() && v.0 > 0.0) {
+            panels.push(cost);
+        }
+        charts.push(Chart {
+            stem: "search-per-gpu".into(),
+            caption: format!(
+                "The largest load per GPU that meets the SLO at each sweep point, and what it \
+                 costs{}",
+                if highlight.is_some() {
+                    "; the cheapest in orange"
+                } else {
+                    ""
+                }
+            ),
+            figure: Figure::Bars(Bars {
+                title: format!(
+                    "{}: {} per GPU at the SLO",
+                    first.service,
+                    if closed { "users" } else { "requests/s" }
+                ),
+                categories: searches.iter().map(|(l, _)| l.clone()).collect(),
+                panels,
+                highlight,
+            }),
+        });
+    }
+    charts
+}

@@ -213,6 +213,20 @@ pub fn sweep_index(
     page(&format!("{scenario} (sweep)"), &b)
 }
 
+/// The page of a capacity search: its printed result (`text`, as on the terminal) and the
+/// charts.
+pub fn search_index(title: &str, text: &str, charts: &[Chart]) -> String {
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<h1>{}</h1>\n<p>Data: <a href=\"search.json\">search.json</a>.</p>\n<pre>{}</pre>",
+        esc(title),
+        esc(text)
+    );
+    figures(&mut b, charts);
+    page(title, &b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,6 +274,30 @@ pub fn text_table(report: &Report) -> String {
     out
 }
 
+/// Writes a capacity search's results into `dir`: `search.json` (`json`), the charts of
+/// [`figures::search_charts`] and index.html showing `text` (the table as printed).
+pub fn write_search(
+    dir: &Path,
+    title: &str,
+    json: &serde_json::Value,
+    text: &str,
+    searches: &[(String, &crate::sweep::search::SearchResult)],
+    highlight: Option<usize>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut j = serde_json::to_string_pretty(json)?;
+    j.push('\n');
+    std::fs::write(dir.join("search.json"), j)?;
+    let charts = figures::search_charts(searches, highlight);
+    for c in &charts {
+        plot::write(&c.figure, dir, &c.stem)?;
+    }
+    std::fs::write(
+        dir.join("index.html"),
+        html::search_index(title, text, &charts),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -261,7 +261,7 @@ pub fn tick(v: f64) -> String {
         return "0".into();
     }
     let a = v.abs();
-    if !(1e-4..1e7).contains(&a) {
+    if !(1e-6..1e7).contains(&a) {
         return format!("{v:.1e}");
     }
     let digits = (3 - a.log10().floor() as i32).max(0) as usize;
