@@ -312,7 +312,7 @@ pub struct ServiceSpec {
     pub cpu_request: Option<crate::control::hpa::Quantity>,
     /// An autoscaler of the replica count: `kind: hpa` (an autoscaling/v2 HPA spec with its
     /// upstream field names), `kind: kpa` (Knative) or `kind: keda`. Read in two steps (the
-    /// kind first, then the kind's own fields) by [`crate::scenario::validate`].
+    /// kind first, then the kind's own fields) by `scenario::validate`.
     #[serde(default)]
     pub autoscaler: Option<serde::de::IgnoredAny>,
 

@@ -13,7 +13,7 @@
 //! saturated in no replication. The search brackets the largest passing load by doubling (or
 //! halving) from the scenario's own load, then bisects to 1% of the load (or one user).
 //!
-//! A scenario with a `sweep:` block is searched once per point of its grid ([`sweep`]), for
+//! A scenario with a `sweep:` block is searched once per point of its grid ([`table`]), for
 //! a table of which GPU type (or any other swept value) serves the load cheapest.
 
 pub mod table;
