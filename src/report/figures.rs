@@ -66,7 +66,7 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
             .collect()
     };
     let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
-        let series: Vec<Series> = metrics
+        let mut series: Vec<Series> = metrics
             .iter()
             .map(|m| Series {
                 label: m.to_string(),
@@ -75,9 +75,24 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
             })
             .filter(|s| s.points.iter().any(|p| p.1.is_finite()))
             .collect();
-        (!series.is_empty()).then(|| Panel {
-            y_label: y_label.to_string(),
-            y_log: false,
+        if series.is_empty() {
+            return None;
+        }
+        // Latency spans orders of magnitude when a queue builds (a cold start, a spike):
+        // on a linear axis the rest of the day would be a flat line at zero.
+        let y_log = y_label.contains("(ms)") && spread(&series) > 30.0;
+        if y_log {
+            for s in &mut series {
+                s.points.retain(|p| p.1 > 0.0);
+            }
+        }
+        Some(Panel {
+            y_label: if y_log {
+                format!("{y_label}, log")
+            } else {
+                y_label.to_string()
+            },
+            y_log,
             y_range: None,
             series,
         })
@@ -156,12 +171,7 @@ fn latency_cdf(report: &Report) -> Option<Chart> {
         .collect();
     // A log axis when latencies span more than a decade, as they do in any queue near its
     // capacity; the tail is what planners read.
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .filter(|v| *v > 0.0)
-        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-    let x_log = lo.is_finite() && hi / lo > 10.0;
+    let x_log = spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0))) > 10.0;
     Some(Chart {
         stem: "latency-cdf".into(),
         caption: format!(
@@ -249,6 +259,20 @@ fn per_gpu(report: &Report) -> Option<Chart> {
             highlight,
         }),
     })
+}
+
+/// Largest over smallest positive y of some series (1 when there is none).
+fn spread(series: &[Series]) -> f64 {
+    spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
+}
+
+/// Largest over smallest positive value (1 when there is none): how many times a log axis
+/// would have to stretch.
+fn spread_of(values: impl Iterator<Item = f64>) -> f64 {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    if lo.is_finite() { hi / lo } else { 1.0 }
 }
 
 /// A swept value as a number: plain, a rate (per second) or a duration (seconds).
@@ -395,13 +419,8 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                 if !any {
                     return None;
                 }
-                let (lo, hi) = series
-                    .iter()
-                    .flat_map(|s| s.points.iter().map(|p| p.1))
-                    .filter(|v| *v > 0.0)
-                    .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
                 // Latencies near saturation grow by orders of magnitude: log scale then.
-                let y_log = range.is_none() && lo.is_finite() && hi / lo > 30.0;
+                let y_log = range.is_none() && spread(&series) > 30.0;
                 Some(Panel {
                     y_label: if y_log {
                         format!("{y_label}, log")
@@ -418,9 +437,7 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                     .iter()
                     .filter_map(|p| numeric(&p.values[x_axis]))
                     .collect();
-                let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = xs.iter().copied().fold(0.0, f64::max);
-                lo > 0.0 && hi / lo >= 8.0
+                xs.iter().all(|x| *x > 0.0) && spread_of(xs.iter().copied()) >= 8.0
             };
             let mut add = |stem: &str, what: &str, panels: Vec<Option<Panel>>| {
                 let panels: Vec<Panel> = panels.into_iter().flatten().collect();
@@ -626,12 +643,7 @@ pub fn search_charts(
             points: vec![(x0, *bound), (x1, *bound)],
             band: Band::None,
         });
-        let (lo, hi) = series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .filter(|v| *v > 0.0)
-            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-        let y_log = lo.is_finite() && hi / lo > 30.0;
+        let y_log = spread(&series) > 30.0;
         panels.push(Panel {
             y_label: format!("{metric}{}", if y_log { ", log" } else { "" }),
             y_log,

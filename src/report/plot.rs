@@ -348,7 +348,12 @@ where
         }
         let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(inside).collect();
         chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            // Each line a little thinner than the one before, so that a line hidden under
+            // a later one with the same values (desired and ready replicas) still shows.
+            .draw_series(LineSeries::new(
+                pts.clone(),
+                color.stroke_width(if i == 0 { 4 } else { 2 }),
+            ))
             .map_err(e2s)?
             .label(s.label.as_str())
             .legend(move |(x, y)| {
