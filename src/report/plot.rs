@@ -234,7 +234,11 @@ fn fit(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> (f64, f
         // range, so values below it would go unlabelled.
         let floor = 10f64.powf(lo.log10().floor());
         let lo = if floor < lo { floor } else { lo * 0.9 };
-        return (lo, hi * 1.15);
+        // Up to a whole multiple of the last power of ten (1600 -> 2000), where plotters
+        // puts a label, so that the largest values are not past the last one.
+        let top = hi * 1.05;
+        let step = 10f64.powf(top.log10().floor());
+        return (lo, (top / step).ceil() * step);
     }
     if from_zero && lo >= 0.0 {
         lo = 0.0;
