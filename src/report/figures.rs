@@ -66,7 +66,7 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
             .collect()
     };
     let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
-        let mut series: Vec<Series> = metrics
+        let series: Vec<Series> = metrics
             .iter()
             .map(|m| Series {
                 label: m.to_string(),
@@ -80,22 +80,12 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
         }
         // Latency spans orders of magnitude when a queue builds (a cold start, a spike):
         // on a linear axis the rest of the day would be a flat line at zero.
-        let y_log = y_label.contains("(ms)") && spread(&series) > 30.0;
-        if y_log {
-            for s in &mut series {
-                s.points.retain(|p| p.1 > 0.0);
-            }
-        }
-        Some(Panel {
-            y_label: if y_log {
-                format!("{y_label}, log")
-            } else {
-                y_label.to_string()
-            },
-            y_log,
-            y_range: None,
+        Some(fitted_panel(
+            y_label,
             series,
-        })
+            None,
+            y_label.contains("(ms)"),
+        ))
     };
     for svc in services(report) {
         let panels: Vec<Panel> = [
@@ -261,6 +251,32 @@ fn per_gpu(report: &Report) -> Option<Chart> {
     })
 }
 
+/// A panel of `series`, on a log y axis (zeros left out, the label saying so) when `may_log`,
+/// no fixed `range` is given and the values span more than 30x.
+fn fitted_panel(
+    y_label: &str,
+    mut series: Vec<Series>,
+    range: Option<(f64, f64)>,
+    may_log: bool,
+) -> Panel {
+    let y_log = may_log && range.is_none() && spread(&series) > 30.0;
+    if y_log {
+        for s in &mut series {
+            s.points.retain(|p| p.1 > 0.0);
+        }
+    }
+    Panel {
+        y_label: if y_log {
+            format!("{y_label}, log")
+        } else {
+            y_label.to_string()
+        },
+        y_log,
+        y_range: range,
+        series,
+    }
+}
+
 /// Largest over smallest positive y of some series (1 when there is none).
 fn spread(series: &[Series]) -> f64 {
     spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
@@ -274,6 +290,11 @@ fn spread_of(values: impl Iterator<Item = f64>) -> f64 {
         .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
     if lo.is_finite() { hi / lo } else { 1.0 }
 }
+
+/// Lines in one sweep chart: as many as the palette has distinct colours.
+const LINES_PER_CHART: usize = 7;
+/// Charts of one kind per service at most; a grid with more lines is read from sweep.csv.
+const MAX_PARTS: usize = 6;
 
 /// A swept value as a number: plain, a rate (per second) or a duration (seconds).
 fn numeric(v: &str) -> Option<f64> {
@@ -382,126 +403,150 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
         let x_label = format!("{}{}", columns[x_axis], unit_of(&pts[0].values[x_axis]));
         // Lines: one per combination of the other axes, in the order the points come.
         let mut groups: Vec<(String, Vec<&Point>)> = Vec::new();
+        let mut group_of: std::collections::HashMap<String, usize> = Default::default();
         for p in &pts {
             let label: Vec<String> = (0..k)
                 .filter(|&a| a != x_axis)
                 .map(|a| format!("{}={}", short[a], p.values[a]))
                 .collect();
             let label = label.join(", ");
-            match groups.iter_mut().find(|g| g.0 == label) {
-                Some(g) => g.1.push(p),
-                None => groups.push((label, vec![p])),
+            match group_of.get(&label) {
+                Some(&g) => groups[g].1.push(p),
+                None => {
+                    group_of.insert(label.clone(), groups.len());
+                    groups.push((label, vec![p]));
+                }
             }
         }
-        for svc in &svcs {
-            let panel = |metric: &str, y_label: &str, range: Option<(f64, f64)>| -> Option<Panel> {
-                let mut any = false;
-                let series: Vec<Series> = groups
-                    .iter()
-                    .map(|(label, members)| {
-                        let mut line: Vec<(f64, f64, f64, f64)> = members
+        // A chart holds as many lines as the palette has colours; more go to further charts
+        // (`-2`, `-3`, ...), up to MAX_PARTS of them: sweep.csv has the rest.
+        let parts: Vec<&[(String, Vec<&Point>)]> = groups.chunks(LINES_PER_CHART).collect();
+        let shown = parts.len().min(MAX_PARTS);
+        for (part, chunk) in parts.iter().take(shown).enumerate() {
+            let suffix = if part == 0 {
+                String::new()
+            } else {
+                format!("-{}", part + 1)
+            };
+            let which = if parts.len() == 1 {
+                String::new()
+            } else {
+                format!(
+                    " (lines {} to {} of {}{})",
+                    part * LINES_PER_CHART + 1,
+                    part * LINES_PER_CHART + chunk.len(),
+                    groups.len(),
+                    if shown < parts.len() {
+                        format!(
+                            "; the first {} are drawn, sweep.csv has all",
+                            shown * LINES_PER_CHART
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            for svc in &svcs {
+                let panel =
+                    |metric: &str, y_label: &str, range: Option<(f64, f64)>| -> Option<Panel> {
+                        let mut any = false;
+                        let series: Vec<Series> = chunk
                             .iter()
-                            .filter_map(|p| {
-                                let x = numeric(&p.values[x_axis])?;
-                                let (m, lo, hi) = p.get(k, svc, metric)?;
-                                Some((x, m, lo, hi))
+                            .map(|(label, members)| {
+                                let mut line: Vec<(f64, f64, f64, f64)> = members
+                                    .iter()
+                                    .filter_map(|p| {
+                                        let x = numeric(&p.values[x_axis])?;
+                                        let (m, lo, hi) = p.get(k, svc, metric)?;
+                                        Some((x, m, lo, hi))
+                                    })
+                                    .collect();
+                                line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                                any |= !line.is_empty();
+                                Series {
+                                    label: label.clone(),
+                                    points: line.iter().map(|t| (t.0, t.1)).collect(),
+                                    band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
+                                }
                             })
                             .collect();
-                        line.sort_by(|a, b| a.0.total_cmp(&b.0));
-                        any |= !line.is_empty();
-                        Series {
-                            label: label.clone(),
-                            points: line.iter().map(|t| (t.0, t.1)).collect(),
-                            band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
+                        if !any {
+                            return None;
                         }
-                    })
-                    .collect();
-                if !any {
-                    return None;
-                }
-                // Latencies near saturation grow by orders of magnitude: log scale then.
-                let y_log = range.is_none() && spread(&series) > 30.0;
-                Some(Panel {
-                    y_label: if y_log {
-                        format!("{y_label}, log")
-                    } else {
-                        y_label.to_string()
-                    },
-                    y_log,
-                    y_range: range,
-                    series,
-                })
-            };
-            let x_log = {
-                let xs: Vec<f64> = pts
-                    .iter()
-                    .filter_map(|p| numeric(&p.values[x_axis]))
-                    .collect();
-                xs.iter().all(|x| *x > 0.0) && spread_of(xs.iter().copied()) >= 8.0
-            };
-            let mut add = |stem: &str, what: &str, panels: Vec<Option<Panel>>| {
-                let panels: Vec<Panel> = panels.into_iter().flatten().collect();
-                if panels.is_empty() {
-                    return;
-                }
-                charts.push(Chart {
-                    stem: format!("sweep-{}-{stem}", file_safe(svc)),
-                    caption: format!(
-                        "{svc}: {what} against {}, one line per {}; shaded: 95% confidence \
-                         interval over replications",
-                        columns[x_axis],
-                        if k > 1 {
-                            "combination of the other swept values"
-                        } else {
-                            "service"
-                        }
-                    ),
-                    figure: Figure::Lines(Lines {
-                        title: format!("{svc}: {what}"),
-                        x_label: x_label.clone(),
-                        x_log,
-                        panels,
-                    }),
-                });
-            };
-            add(
-                "latency",
-                "latency percentiles",
-                vec![
-                    panel("latency_p50_ms", "p50 latency (ms)", None),
-                    panel("latency_p95_ms", "p95 latency (ms)", None),
-                    panel("latency_p99_ms", "p99 latency (ms)", None),
-                ],
-            );
-            add(
-                "throughput",
-                "throughput and utilization",
-                vec![
-                    panel("throughput_rps", "throughput (requests/s)", None),
-                    panel("gpu_utilization", "GPU utilization (0-1)", Some((0.0, 1.0))),
-                ],
-            );
-            add(
-                "llm",
-                "time to first token, time per output token, tokens per GPU",
-                vec![
-                    panel("ttft_p95_ms", "p95 TTFT (ms)", None),
-                    panel("tpot_p95_ms", "p95 TPOT (ms)", None),
-                    panel(
-                        "output_tokens_per_s_per_gpu",
-                        "output tokens/s per GPU",
-                        None,
-                    ),
-                ],
-            );
-            add(
-                "slo",
-                "SLO attainment and users per GPU",
-                vec![
-                    panel("slo_attainment", "SLO attainment (0-1)", Some((0.0, 1.05))),
-                    panel("users_per_gpu", "users per GPU", None),
-                ],
-            );
+                        // Latencies near saturation grow by orders of magnitude.
+                        Some(fitted_panel(y_label, series, range, true))
+                    };
+                let x_log = {
+                    let xs: Vec<f64> = pts
+                        .iter()
+                        .filter_map(|p| numeric(&p.values[x_axis]))
+                        .collect();
+                    xs.iter().all(|x| *x > 0.0) && spread_of(xs.iter().copied()) >= 8.0
+                };
+                let mut add = |stem: &str, what: &str, panels: Vec<Option<Panel>>| {
+                    let panels: Vec<Panel> = panels.into_iter().flatten().collect();
+                    if panels.is_empty() {
+                        return;
+                    }
+                    charts.push(Chart {
+                        stem: format!("sweep-{}-{stem}{suffix}", file_safe(svc)),
+                        caption: format!(
+                            "{svc}: {what} against {}, one line per {}; shaded: 95% confidence \
+                         interval over replications{which}",
+                            columns[x_axis],
+                            if k > 1 {
+                                "combination of the other swept values"
+                            } else {
+                                "service"
+                            }
+                        ),
+                        figure: Figure::Lines(Lines {
+                            title: format!("{svc}: {what}"),
+                            x_label: x_label.clone(),
+                            x_log,
+                            panels,
+                        }),
+                    });
+                };
+                add(
+                    "latency",
+                    "latency percentiles",
+                    vec![
+                        panel("latency_p50_ms", "p50 latency (ms)", None),
+                        panel("latency_p95_ms", "p95 latency (ms)", None),
+                        panel("latency_p99_ms", "p99 latency (ms)", None),
+                    ],
+                );
+                add(
+                    "throughput",
+                    "throughput and utilization",
+                    vec![
+                        panel("throughput_rps", "throughput (requests/s)", None),
+                        panel("gpu_utilization", "GPU utilization (0-1)", Some((0.0, 1.0))),
+                    ],
+                );
+                add(
+                    "llm",
+                    "time to first token, time per output token, tokens per GPU",
+                    vec![
+                        panel("ttft_p95_ms", "p95 TTFT (ms)", None),
+                        panel("tpot_p95_ms", "p95 TPOT (ms)", None),
+                        panel(
+                            "output_tokens_per_s_per_gpu",
+                            "output tokens/s per GPU",
+                            None,
+                        ),
+                    ],
+                );
+                add(
+                    "slo",
+                    "SLO attainment and users per GPU",
+                    vec![
+                        panel("slo_attainment", "SLO attainment (0-1)", Some((0.0, 1.05))),
+                        panel("users_per_gpu", "users per GPU", None),
+                    ],
+                );
+            }
         }
     }
     // Bars when points are categories (e.g. GPU types), or a GPU type is swept.
@@ -643,13 +688,7 @@ pub fn search_charts(
             points: vec![(x0, *bound), (x1, *bound)],
             band: Band::None,
         });
-        let y_log = spread(&series) > 30.0;
-        panels.push(Panel {
-            y_label: format!("{metric}{}", if y_log { ", log" } else { "" }),
-            y_log,
-            y_range: None,
-            series,
-        });
+        panels.push(fitted_panel(metric, series, None, true));
     }
     if !panels.is_empty() {
         let x_log = searches.len() > 1;
@@ -729,4 +768,72 @@ pub fn search_charts(
         });
     }
     charts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sweep rows of a grid `a` (categories) x `rate`, each point with one latency figure.
+    fn grid(a: usize, rates: &[&str]) -> (Vec<String>, Vec<Vec<Vec<String>>>) {
+        let columns = vec![
+            "services.s.replicas".to_string(),
+            "workloads.0.arrivals.poisson.rate".to_string(),
+        ];
+        let mut points = Vec::new();
+        for i in 0..a {
+            for (j, r) in rates.iter().enumerate() {
+                let row = |m: &str, v: f64| -> Vec<String> {
+                    [&(i + 1).to_string(), *r, "s", m]
+                        .iter()
+                        .map(|x| x.to_string())
+                        .chain([v, v * 0.9, v * 1.1].iter().map(|x| x.to_string()))
+                        .chain(["2".to_string()])
+                        .collect()
+                };
+                points.push(vec![
+                    row("latency_p99_ms", 10.0 + j as f64),
+                    row("throughput_rps", 5.0),
+                ]);
+            }
+        }
+        (columns, points)
+    }
+
+    #[test]
+    fn the_load_is_the_x_axis_and_lines_split_over_charts_of_seven() {
+        let (columns, points) = grid(10, &["10/s", "20/s", "40/s"]);
+        let charts = sweep_charts(&columns, &points);
+        let stems: Vec<&str> = charts.iter().map(|c| c.stem.as_str()).collect();
+        assert_eq!(
+            stems,
+            [
+                "sweep-s-latency",
+                "sweep-s-throughput",
+                "sweep-s-latency-2",
+                "sweep-s-throughput-2"
+            ]
+        );
+        let Figure::Lines(l) = &charts[0].figure else {
+            panic!("lines")
+        };
+        assert_eq!(l.x_label, "workloads.0.arrivals.poisson.rate (requests/s)");
+        let labels: Vec<&str> = l.panels[0]
+            .series
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect();
+        assert_eq!(labels.len(), 7);
+        assert_eq!(labels[0], "replicas=1");
+        // Points of a line in x order, with their interval as the band.
+        assert_eq!(
+            l.panels[0].series[0].points,
+            [(10.0, 10.0), (20.0, 11.0), (40.0, 12.0)]
+        );
+        let Figure::Lines(l2) = &charts[2].figure else {
+            panic!("lines")
+        };
+        assert_eq!(l2.panels[0].series.len(), 3);
+        assert!(charts[2].caption.contains("lines 8 to 10 of 10"));
+    }
 }

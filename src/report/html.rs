@@ -137,6 +137,9 @@ const SWEEP_COLUMNS: [&str; 9] = [
     "cost_per_1k_requests",
 ];
 
+/// Rows of a sweep's table at most: a page of 100,000 rows would not open.
+const MAX_TABLE_POINTS: usize = 1000;
+
 /// The page of a sweep: one table row per point (its values, then each service's main
 /// figures), and the charts.
 pub fn sweep_index(
@@ -184,7 +187,7 @@ pub fn sweep_index(
             let _ = write!(b, "<th>{}</th>", esc(m));
         }
         b.push_str("<th class=\"l\">saturated</th></tr>\n");
-        for (i, rows) in points.iter().enumerate() {
+        for (i, rows) in points.iter().enumerate().take(MAX_TABLE_POINTS) {
             let Some(first) = rows.first() else { continue };
             let _ = write!(b, "<tr><td>{i}</td>");
             for v in &first[..k] {
@@ -208,6 +211,13 @@ pub fn sweep_index(
             );
         }
         b.push_str("</table>\n");
+        if points.len() > MAX_TABLE_POINTS {
+            let _ = writeln!(
+                b,
+                "<p>The first {MAX_TABLE_POINTS} of {} points; sweep.csv has them all.</p>",
+                points.len()
+            );
+        }
     }
     figures(&mut b, charts);
     page(&format!("{scenario} (sweep)"), &b)
