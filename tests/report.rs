@@ -25,6 +25,17 @@ fn capsim(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes `yaml` into a fresh folder and runs `capsim CMD` on it with `--out`; returns the
+/// output folder and stdout.
+fn simulate(test: &str, cmd: &str, yaml: &str) -> (PathBuf, String) {
+    let dir = scratch(test);
+    let sc = dir.join("scenario.yaml");
+    std::fs::write(&sc, yaml).expect("scenario written");
+    let out = dir.join("out");
+    let stdout = capsim(&[cmd, sc.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    (out, stdout)
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -65,10 +76,9 @@ fn assert_charts_shown(dir: &Path, stems: &[&str]) {
 fn the_latency_cdf_of_an_mm1_queue_is_exponential() {
     // M/M/1, lambda = 60/s, mu = 100/s: the sojourn time of FCFS is exponential with rate
     // mu - lambda = 40/s, so its p-quantile is -ln(1 - p) / 40 s.
-    let dir = scratch("mm1");
-    let sc = dir.join("mm1.yaml");
-    std::fs::write(
-        &sc,
+    let (out, _) = simulate(
+        "mm1",
+        "run",
         "name: mm1-cdf
 seed: 5
 duration: 3000s
@@ -79,18 +89,19 @@ node_pools: [{name: p, gpu: t4, gpus_per_node: 1, nodes: 1}]
 services: [{name: q, model: exp, node_pool: p, replicas: 1}]
 workloads: [{service: q, arrivals: {poisson: {rate: 60/s}}}]
 ",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    capsim(&["run", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    );
     let csv = read(&out.join("latency_cdf.csv"));
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("component,probability,latency_ms,ci95_low,ci95_high")
+        Some("component,metric,probability,value_ms,ci95_low,ci95_high")
     );
+    // Only end-to-end latency: this service has no LLM engine, so no TTFT.
     let rows: Vec<Vec<f64>> = lines
-        .map(|l| l.split(',').skip(1).map(|x| x.parse().unwrap()).collect())
+        .map(|l| {
+            assert!(l.starts_with("q,latency,"), "{l}");
+            l.split(',').skip(2).map(|x| x.parse().unwrap()).collect()
+        })
         .collect();
     assert!(rows.len() > 100);
     // Probabilities increase, and so do latencies (a CDF).
@@ -109,16 +120,16 @@ workloads: [{service: q, arrivals: {poisson: {rate: 60/s}}}]
         assert!(r[2] <= r[1] && r[1] <= r[3], "interval holds the mean");
     }
     assert_charts_shown(&out, &["latency-cdf", "q-timeseries"]);
+    assert!(!out.join("ttft-cdf.png").exists());
     let svg = read(&out.join("latency-cdf.svg"));
     assert!(svg.contains("fraction of requests") && svg.contains("latency (ms"));
 }
 
 #[test]
 fn a_run_page_shows_every_figure_of_the_summary_and_every_chart() {
-    let dir = scratch("run");
-    let sc = dir.join("two.yaml");
-    std::fs::write(
-        &sc,
+    let (out, stdout) = simulate(
+        "run",
+        "run",
         "name: two-services
 seed: 2
 duration: 10m
@@ -137,10 +148,7 @@ workloads:
 checks:
   - on-t4.latency_p99_ms <= 10000
 ",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let stdout = capsim(&["run", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    );
     assert!(stdout.contains("open index.html"), "{stdout}");
     assert_charts_shown(
         &out,
@@ -184,10 +192,9 @@ checks:
 
 #[test]
 fn a_sweep_draws_one_line_per_swept_value_and_bars_for_gpu_types() {
-    let dir = scratch("sweep");
-    let sc = dir.join("s.yaml");
-    std::fs::write(
-        &sc,
+    let (out, _) = simulate(
+        "sweep",
+        "sweep",
         "name: chart-sweep
 seed: 4
 duration: 30s
@@ -203,15 +210,7 @@ sweep:
     services.web.replicas: [1, 2]
     workloads.0.arrivals.poisson.rate: [20/s, 80/s]
 ",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    capsim(&[
-        "sweep",
-        sc.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    );
     assert_charts_shown(
         &out,
         &[
@@ -237,4 +236,60 @@ sweep:
     // The page's table: one row per point.
     let html = read(&out.join("index.html"));
     assert_eq!(html.matches("<tr><td>").count(), 8);
+}
+
+#[test]
+fn an_llm_service_gets_a_ttft_cdf_consistent_with_its_summary() {
+    let (out, _) = simulate(
+        "ttft",
+        "run",
+        "name: ttft-cdf
+seed: 9
+duration: 5m
+warmup: 30s
+replications: 3
+node_pools: [{name: a100, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}]
+services:
+  - {name: chat, model: llama2-7b, node_pool: a100, replicas: 1}
+workloads:
+  - service: chat
+    arrivals: {poisson: {rate: 2/s}}
+    prompt_tokens: {lognormal: {mean: 512, sd: 256}}
+    output_tokens: {lognormal: {mean: 128, sd: 64}}
+",
+    );
+    assert_charts_shown(&out, &["latency-cdf", "ttft-cdf", "chat-timeseries"]);
+    let csv = read(&out.join("latency_cdf.csv"));
+    let value = |metric: &str, p: &str| -> f64 {
+        let prefix = format!("chat,{metric},{p},");
+        let line = csv.lines().find(|l| l.starts_with(&prefix)).expect("row");
+        line[prefix.len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The CDF's quantile averaged over replications is what the summary reports as the
+    // mean of the per-replication percentiles.
+    let summary = read(&out.join("summary.csv"));
+    let mean = |metric: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.contains(&format!(",chat,{metric},")))
+            .expect("summary row");
+        line.split(',').nth(3).unwrap().parse().unwrap()
+    };
+    for (p, m) in [
+        ("0.5", "ttft_p50_ms"),
+        ("0.95", "ttft_p95_ms"),
+        ("0.99", "ttft_p99_ms"),
+    ] {
+        assert!((value("ttft", p) / mean(m) - 1.0).abs() < 1e-5, "{m}");
+    }
+    assert!((value("latency", "0.99") / mean("latency_p99_ms") - 1.0).abs() < 1e-5);
+    // Every request gets its first token before its last.
+    assert!(value("ttft", "0.5") < value("latency", "0.5"));
+    let svg = read(&out.join("ttft-cdf.svg"));
+    assert!(svg.contains("time to first token (ms"));
 }

@@ -47,9 +47,8 @@ fn services(report: &Report) -> Vec<&str> {
 /// figures side by side.
 pub fn run_charts(report: &Report) -> Vec<Chart> {
     let mut charts = Vec::new();
-    if let Some(c) = latency_cdf(report) {
-        charts.push(c);
-    }
+    charts.extend(cdf_chart(report, "latency"));
+    charts.extend(cdf_chart(report, "ttft"));
     let end = report.timeseries.iter().map(|t| t.0).fold(0.0f64, f64::max);
     let (scale, unit) = if end >= 600.0 {
         (1.0 / 60.0, "min")
@@ -141,13 +140,12 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     charts
 }
 
-fn latency_cdf(report: &Report) -> Option<Chart> {
-    if report.latency_cdf.is_empty() {
-        return None;
-    }
+/// The CDF of `metric` (`latency` or `ttft`) of every service that measured it.
+fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
     let series: Vec<Series> = report
         .latency_cdf
         .iter()
+        .filter(|c| c.metric == metric)
         .map(|c| Series {
             label: c.component.clone(),
             points: c.points.iter().map(|(p, e)| (e.mean, *p)).collect(),
@@ -159,19 +157,39 @@ fn latency_cdf(report: &Report) -> Option<Chart> {
             ),
         })
         .collect();
+    if series.is_empty() {
+        return None;
+    }
+    let (name, what, done) = if metric == "ttft" {
+        (
+            "time to first token",
+            "Time to first token of each LLM service",
+            "received their first token",
+        )
+    } else {
+        (
+            "latency",
+            "Latency distribution of each service",
+            "completed",
+        )
+    };
     // A log axis when latencies span more than a decade, as they do in any queue near its
     // capacity; the tail is what planners read.
     let x_log = spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0))) > 10.0;
     Some(Chart {
-        stem: "latency-cdf".into(),
+        stem: format!("{metric}-cdf"),
         caption: format!(
-            "Latency distribution of each service: the fraction of requests completed within x \
-             (shaded: 95% confidence interval over {} replications)",
+            "{what}: the fraction of requests that {done} within x (shaded: 95% confidence \
+             interval over {} replications)",
             report.replications
         ),
         figure: Figure::Lines(Lines {
-            title: "Latency CDF".into(),
-            x_label: format!("latency (ms{})", if x_log { ", log scale" } else { "" }),
+            title: if metric == "ttft" {
+                "Time to first token CDF".into()
+            } else {
+                "Latency CDF".into()
+            },
+            x_label: format!("{name} (ms{})", if x_log { ", log scale" } else { "" }),
             x_log,
             panels: vec![Panel {
                 y_label: "fraction of requests".into(),

@@ -144,14 +144,16 @@ pub fn write_sweep_pages(
     )
 }
 
-/// latency_cdf.csv: `component,probability,latency_ms,ci95_low,ci95_high`: the latency
-/// below which each fraction of a service's requests completed (the data of latency-cdf).
+/// latency_cdf.csv: `component,metric,probability,value_ms,ci95_low,ci95_high`: the latency
+/// (`metric` = `latency`), or for LLM services also the time to first token (`ttft`), below
+/// which each fraction of a service's requests fell (the data of latency-cdf and ttft-cdf).
 pub fn latency_cdf_csv(report: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
         "component",
+        "metric",
         "probability",
-        "latency_ms",
+        "value_ms",
         "ci95_low",
         "ci95_high",
     ]);
@@ -159,6 +161,7 @@ pub fn latency_cdf_csv(report: &Report) -> String {
         for (p, e) in &c.points {
             let _ = w.write_record([
                 c.component.clone(),
+                c.metric.to_string(),
                 fmt_num(*p),
                 fmt_num(e.mean),
                 fmt_num(e.ci95_low),

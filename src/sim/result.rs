@@ -194,6 +194,9 @@ pub struct RepResult {
     pub events: u64,
     /// Latency of each service at [`CDF_PROBABILITIES`], in ms (NaN when nothing completed).
     pub latency_quantiles: Vec<Vec<f64>>,
+    /// Time to first token of each service at [`CDF_PROBABILITIES`], in ms (NaN for services
+    /// without an LLM engine).
+    pub ttft_quantiles: Vec<Vec<f64>>,
 }
 
 /// Where the latency CDF is sampled: every percent, with the tail resolved finer because
@@ -222,13 +225,16 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
     let mut m: Vec<(String, &'static str, f64)> = Vec::new();
     let mut saturated = Vec::new();
     let mut latency_quantiles = Vec::with_capacity(plan.services.len());
+    let mut ttft_quantiles = Vec::with_capacity(plan.services.len());
     for (sp, mut s) in plan.services.iter().zip(parts.svcs) {
-        latency_quantiles.push(
+        let at = |h: &LatencyHist| -> Vec<f64> {
             CDF_PROBABILITIES
                 .iter()
-                .map(|&q| s.latency.quantile_ms(q))
-                .collect(),
-        );
+                .map(|&q| h.quantile_ms(q))
+                .collect()
+        };
+        latency_quantiles.push(at(&s.latency));
+        ttft_quantiles.push(at(&s.ttft));
         let pool = &plan.pools[sp.pool];
         let c = sp.name.clone();
         let mut put = |k: &'static str, v: f64| m.push((c.clone(), k, v));
@@ -443,6 +449,7 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         saturated,
         events: parts.events,
         latency_quantiles,
+        ttft_quantiles,
     }
 }
 
@@ -483,7 +490,8 @@ pub struct Report {
     pub saturated: Vec<Saturation>,
     /// Replications run.
     pub replications: u32,
-    /// Latency distribution of each service that completed requests.
+    /// Latency distribution of each service that completed requests, then the TTFT
+    /// distribution of each LLM service.
     pub latency_cdf: Vec<LatencyCdf>,
 }
 
@@ -493,6 +501,8 @@ pub struct Report {
 pub struct LatencyCdf {
     /// Service name.
     pub component: String,
+    /// `latency` (end to end) or `ttft` (time to first token).
+    pub metric: &'static str,
     /// (probability, latency estimate in ms), probabilities increasing.
     pub points: Vec<(f64, Estimate)>,
 }
@@ -575,25 +585,33 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
     // Quantiles averaged across replications at equal probability (a Vincentized CDF), so
     // the CI of each point is the usual one over independent replications.
     let mut latency_cdf = Vec::new();
-    for (si, sp) in plan.services.iter().enumerate() {
-        let points: Vec<(f64, Estimate)> = CDF_PROBABILITIES
-            .iter()
-            .enumerate()
-            .map(|(k, &p)| {
-                let values: Vec<f64> = reps
-                    .iter()
-                    .filter_map(|r| r.latency_quantiles.get(si).and_then(|q| q.get(k)))
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                (p, Estimate::from_values(&values))
-            })
-            .collect();
-        if points.iter().all(|(_, e)| e.mean.is_finite()) {
-            latency_cdf.push(LatencyCdf {
-                component: sp.name.clone(),
-                points,
-            });
+    type Quantiles = fn(&RepResult) -> &Vec<Vec<f64>>;
+    let kinds: [(&'static str, Quantiles); 2] = [
+        ("latency", |r| &r.latency_quantiles),
+        ("ttft", |r| &r.ttft_quantiles),
+    ];
+    for (metric, quantiles) in kinds {
+        for (si, sp) in plan.services.iter().enumerate() {
+            let points: Vec<(f64, Estimate)> = CDF_PROBABILITIES
+                .iter()
+                .enumerate()
+                .map(|(k, &p)| {
+                    let values: Vec<f64> = reps
+                        .iter()
+                        .filter_map(|r| quantiles(r).get(si).and_then(|q| q.get(k)))
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .collect();
+                    (p, Estimate::from_values(&values))
+                })
+                .collect();
+            if points.iter().all(|(_, e)| e.mean.is_finite()) {
+                latency_cdf.push(LatencyCdf {
+                    component: sp.name.clone(),
+                    metric,
+                    points,
+                });
+            }
         }
     }
     Report {
