@@ -31,15 +31,9 @@ pub struct CheckArgs {
     /// Also write each scenario's result files to DIR/<scenario name>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Override the number of replications of every scenario.
-    #[arg(long)]
-    pub replications: Option<u32>,
-    /// Override the seed of every scenario.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any field of every scenario by dotted path, e.g. `services.chat.replicas=4`.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
+    /// Overrides of scenario fields.
+    #[command(flatten)]
+    pub overrides: super::Overrides,
 }
 
 /// `5%` or `0.05`; finite and not negative.
@@ -70,13 +64,7 @@ struct ScenarioOutcome {
 }
 
 pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
-    let mut overrides = args.set.clone();
-    if let Some(r) = args.replications {
-        overrides.push(format!("replications={r}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
-    }
+    let overrides = args.overrides.to_list();
     // Every scenario and the baseline are read before anything is simulated, so bad input
     // is exit 2 at once, not after minutes of simulation.
     let mut errors = Vec::new();

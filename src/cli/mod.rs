@@ -9,8 +9,36 @@ mod search;
 mod sweep;
 mod validate;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// `--replications`, `--seed` and `--set`, shared by the commands that simulate a scenario.
+#[derive(Debug, Args)]
+pub struct Overrides {
+    /// Override the number of replications (same as `--set replications=N`).
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// Override the seed (same as `--set seed=S`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any field by dotted path, e.g. `services.chat.replicas=4`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl Overrides {
+    /// The overrides as `path=value` assignments, `--set` first.
+    pub fn to_list(&self) -> Vec<String> {
+        let mut list = self.set.clone();
+        if let Some(r) = self.replications {
+            list.push(format!("replications={r}"));
+        }
+        if let Some(s) = self.seed {
+            list.push(format!("seed={s}"));
+        }
+        list
+    }
+}
 
 /// capsim: a discrete-event capacity simulator for GPU clusters on Kubernetes.
 #[derive(Debug, Parser)]
@@ -24,7 +52,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Simulate a scenario and write summary.csv, summary.json and timeseries.csv.
+    /// Simulate a scenario and write its results, charts and index.html.
     Run(run::RunArgs),
     /// Parse and check scenario files without simulating.
     Validate {

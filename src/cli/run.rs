@@ -17,25 +17,13 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Override the number of replications.
-    #[arg(long)]
-    pub replications: Option<u32>,
-    /// Override the seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any field by dotted path, e.g. `services.chat.replicas=4`.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
+    /// Overrides of scenario fields.
+    #[command(flatten)]
+    pub overrides: super::Overrides,
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let mut overrides = args.set.clone();
-    if let Some(r) = args.replications {
-        overrides.push(format!("replications={r}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
-    }
+    let overrides = args.overrides.to_list();
     let loaded = scenario::load_file(&args.scenario, &overrides)?;
     let plan = scenario::build_plan(&loaded).map_err(scenario::InputErrors)?;
     let report = crate::sim::simulate(&plan, true);

@@ -33,15 +33,9 @@ pub struct SearchArgs {
     /// Size for this many users (closed loop): GPUs and replicas.
     #[arg(long, value_name = "U")]
     pub target_users: Option<u64>,
-    /// Override the number of replications of each candidate.
-    #[arg(long)]
-    pub replications: Option<u32>,
-    /// Override the seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any field by dotted path, e.g. `services.chat.replicas=4`.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
+    /// Overrides of scenario fields.
+    #[command(flatten)]
+    pub overrides: super::Overrides,
 }
 
 fn flag_error(file: &str, flag: &str, message: String) -> InputErrors {
@@ -56,13 +50,7 @@ fn flag_error(file: &str, flag: &str, message: String) -> InputErrors {
 
 pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     let file = args.scenario.display().to_string();
-    let mut overrides = args.set.clone();
-    if let Some(r) = args.replications {
-        overrides.push(format!("replications={r}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
-    }
+    let overrides = args.overrides.to_list();
     // As InputErrors, so that an unreadable file is bad input (exit 2).
     let bytes = crate::scenario::read_file(&args.scenario).map_err(InputErrors::from)?;
     let base_dir = args.scenario.parent().unwrap_or(Path::new("."));
