@@ -25,16 +25,8 @@ use crate::stats::Estimate;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The columns of summary.csv and of the baseline file, in order.
-pub const COLUMNS: [&str; 7] = [
-    "scenario",
-    "component",
-    "metric",
-    "mean",
-    "ci95_low",
-    "ci95_high",
-    "replications",
-];
+/// The columns of the baseline file: summary.csv's.
+pub const COLUMNS: [&str; 7] = super::SUMMARY_COLUMNS;
 
 /// The scale below which a baseline figure counts as zero for the relative tolerance, so
 /// that a figure that was exactly 0 (drops, pending pods) moves on any change the intervals
@@ -274,15 +266,15 @@ pub fn report_rows(report: &Report) -> Vec<BaselineRow> {
         .rows
         .iter()
         .map(|r| {
-            let e = &r.estimate;
+            let [component, metric, mean, low, high, n] = super::row_fields(r);
             let fields = [
                 report.scenario.clone(),
-                r.component.clone(),
-                r.metric.to_string(),
-                fmt_num(e.mean),
-                fmt_num(e.ci95_low),
-                fmt_num(e.ci95_high),
-                e.n.to_string(),
+                component,
+                metric,
+                mean,
+                low,
+                high,
+                n,
             ];
             let fig = |s: &str| parse_figure(s).unwrap_or(f64::NAN);
             BaselineRow {
@@ -293,7 +285,7 @@ pub fn report_rows(report: &Report) -> Vec<BaselineRow> {
                     mean: fig(&fields[3]),
                     ci95_low: fig(&fields[4]),
                     ci95_high: fig(&fields[5]),
-                    n: e.n,
+                    n: r.estimate.n,
                 },
                 fields,
             }

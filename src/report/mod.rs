@@ -3,7 +3,7 @@
 //! Numbers are written with six significant digits by one function, so the same report gives
 //! the same bytes on every machine; wall-clock times never appear.
 
-use crate::sim::Report;
+use crate::sim::{Report, Row};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -44,29 +44,38 @@ fn json_num(x: f64) -> serde_json::Value {
     }
 }
 
+/// The columns of summary.csv (and of the baseline file), in order.
+pub const SUMMARY_COLUMNS: [&str; 7] = [
+    "scenario",
+    "component",
+    "metric",
+    "mean",
+    "ci95_low",
+    "ci95_high",
+    "replications",
+];
+
+/// A summary row as summary.csv writes it after the scenario: component, metric, mean,
+/// ci95_low, ci95_high, replications. summary.csv, the baseline and sweep.csv share it, so
+/// that their figures compare as text.
+pub fn row_fields(r: &Row) -> [String; 6] {
+    let e = &r.estimate;
+    [
+        r.component.clone(),
+        r.metric.to_string(),
+        fmt_num(e.mean),
+        fmt_num(e.ci95_low),
+        fmt_num(e.ci95_high),
+        e.n.to_string(),
+    ]
+}
+
 /// summary.csv: `scenario,component,metric,mean,ci95_low,ci95_high,replications`.
 pub fn summary_csv(report: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        "scenario",
-        "component",
-        "metric",
-        "mean",
-        "ci95_low",
-        "ci95_high",
-        "replications",
-    ]);
+    let _ = w.write_record(SUMMARY_COLUMNS);
     for r in &report.rows {
-        let e = &r.estimate;
-        let _ = w.write_record([
-            report.scenario.as_str(),
-            r.component.as_str(),
-            r.metric,
-            &fmt_num(e.mean),
-            &fmt_num(e.ci95_low),
-            &fmt_num(e.ci95_high),
-            &e.n.to_string(),
-        ]);
+        let _ = w.write_record(std::iter::once(report.scenario.clone()).chain(row_fields(r)));
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

@@ -4,20 +4,14 @@
 //! The point files are the record of truth: resuming and merging only ever read them back,
 //! so an interrupted, resumed, sharded or merged sweep writes the same bytes as one run.
 
-use crate::report::fmt_num;
+use crate::report::row_fields;
 use crate::sim::Report;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The columns after the swept paths, in sweep.csv and in every point file.
-pub const FIXED_COLUMNS: [&str; 6] = [
-    "component",
-    "metric",
-    "mean",
-    "ci95_low",
-    "ci95_high",
-    "replications",
-];
+/// The columns after the swept paths, in sweep.csv and in every point file: summary.csv's
+/// after `scenario`.
+pub const FIXED_COLUMNS: &[&str] = crate::report::SUMMARY_COLUMNS.split_at(1).1;
 
 /// `sweep.json`: identifies the sweep a folder belongs to, so that resuming or merging never
 /// mixes points of different scenarios.
@@ -110,21 +104,7 @@ pub fn point_rows(values: &[String], report: &Report) -> Vec<Vec<String>> {
     report
         .rows
         .iter()
-        .map(|r| {
-            let e = &r.estimate;
-            values
-                .iter()
-                .cloned()
-                .chain([
-                    r.component.clone(),
-                    r.metric.to_string(),
-                    fmt_num(e.mean),
-                    fmt_num(e.ci95_low),
-                    fmt_num(e.ci95_high),
-                    e.n.to_string(),
-                ])
-                .collect()
-        })
+        .map(|r| values.iter().cloned().chain(row_fields(r)).collect())
         .collect()
 }
 
