@@ -70,6 +70,22 @@ pub struct Series {
     pub band: Band,
 }
 
+impl Series {
+    /// Every y (`vertical`) or every x the series draws: its points and the edges of a band
+    /// along that axis, so that the axis range holds the band too.
+    fn extent(&self, vertical: bool) -> Vec<f64> {
+        let band: &[(f64, f64, f64)] = match (&self.band, vertical) {
+            (Band::Y(b), true) | (Band::X(b), false) => b,
+            _ => &[],
+        };
+        self.points
+            .iter()
+            .map(|p| if vertical { p.1 } else { p.0 })
+            .chain(band.iter().flat_map(|&(_, lo, hi)| [lo, hi]))
+            .collect()
+    }
+}
+
 /// A confidence band around a line.
 pub enum Band {
     /// No band.
@@ -163,13 +179,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Res 
     match fig {
         Figure::Lines(l) => {
             let (x0, x1) = fit(
-                l.panels.iter().flat_map(|p| p.series.iter()).flat_map(|s| {
-                    let band: Vec<f64> = match &s.band {
-                        Band::X(b) => b.iter().flat_map(|&(_, lo, hi)| [lo, hi]).collect(),
-                        _ => Vec::new(),
-                    };
-                    s.points.iter().map(|p| p.0).chain(band)
-                }),
+                l.panels
+                    .iter()
+                    .flat_map(|p| p.series.iter())
+                    .flat_map(|s| s.extent(false)),
                 l.x_log,
                 false,
             );
@@ -178,13 +191,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Res 
                 let x_label = if i + 1 == n { l.x_label.as_str() } else { "" };
                 let (y0, y1) = panel.y_range.unwrap_or_else(|| {
                     fit(
-                        panel.series.iter().flat_map(|s| {
-                            let band: Vec<f64> = match &s.band {
-                                Band::Y(b) => b.iter().flat_map(|&(_, lo, hi)| [lo, hi]).collect(),
-                                _ => Vec::new(),
-                            };
-                            s.points.iter().map(|p| p.1).chain(band)
-                        }),
+                        panel.series.iter().flat_map(|s| s.extent(true)),
                         panel.y_log,
                         true,
                     )
