@@ -208,52 +208,24 @@ fn per_gpu(report: &Report) -> Option<Chart> {
     if svcs.len() < 2 {
         return None;
     }
-    let est = |s: &str, m: &str| report.get(s, m).cloned();
-    let per_gpu_rps: Vec<(f64, Option<(f64, f64)>)> = svcs
-        .iter()
-        .map(|s| {
-            let g = report.mean(s, "gpus");
-            match est(s, "throughput_rps") {
-                Some(e) if g > 0.0 => (e.mean / g, Some((e.ci95_low / g, e.ci95_high / g))),
-                _ => (f64::NAN, None),
-            }
-        })
-        .collect();
-    let values = |m: &str| -> Vec<(f64, Option<(f64, f64)>)> {
-        svcs.iter()
-            .map(|s| match est(s, m) {
-                Some(e) => (e.mean, Some((e.ci95_low, e.ci95_high))),
-                None => (f64::NAN, None),
-            })
-            .collect()
-    };
-    let mut panels = vec![BarPanel {
-        y_label: "requests/s per GPU".into(),
-        values: per_gpu_rps,
-    }];
-    for (m, label) in [
-        ("users_per_gpu", "users per GPU"),
-        ("output_tokens_per_s_per_gpu", "output tokens/s per GPU"),
-        ("cost_per_1k_requests", "$ per 1k requests"),
-    ] {
-        let v = values(m);
-        // All zero is "not measured" here (no price given, or no closed loop).
-        if v.iter().any(|x| x.0.is_finite() && x.0 != 0.0) {
-            panels.push(BarPanel {
-                y_label: label.into(),
-                values: v,
-            });
-        }
+    let (panels, highlight) = bar_panels(
+        svcs.len(),
+        |i, m| {
+            report
+                .get(svcs[i], m)
+                .map(|e| (e.mean, e.ci95_low, e.ci95_high))
+        },
+        |i| !report.saturated.iter().any(|s| s.service == svcs[i]),
+        &[
+            ("rps_per_gpu", "requests/s per GPU"),
+            ("users_per_gpu", "users per GPU"),
+            ("output_tokens_per_s_per_gpu", "output tokens/s per GPU"),
+            ("cost_per_1k_requests", "$ per 1k requests"),
+        ],
+    );
+    if panels.is_empty() {
+        return None;
     }
-    let cost = values("cost_per_1k_requests");
-    let highlight = cost
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| {
-            c.0.is_finite() && c.0 > 0.0 && !report.saturated.iter().any(|s| s.service == svcs[*i])
-        })
-        .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
-        .map(|x| x.0);
     Some(Chart {
         stem: "per-gpu".into(),
         caption: "Each service per GPU: throughput, users (closed loops), output tokens (LLMs) \
@@ -313,6 +285,49 @@ fn spread_of(values: impl Iterator<Item = f64>) -> f64 {
 const LINES_PER_CHART: usize = 7;
 /// Charts of one kind per service at most; a grid with more lines is read from sweep.csv.
 const MAX_PARTS: usize = 6;
+
+/// Bar panels of `metrics` (summary name, axis label) over `n` categories, whose figures
+/// (mean, ci95_low, ci95_high) `get(i, metric)` gives; `rps_per_gpu` is throughput over
+/// GPUs. A panel where nothing was measured, or all is zero (no price, no closed loop), is
+/// left out. Also the category to highlight: the lowest positive cost per 1,000 requests
+/// among those that `kept_up` (a saturated one is cheap only because it fails).
+fn bar_panels(
+    n: usize,
+    get: impl Fn(usize, &str) -> Option<(f64, f64, f64)>,
+    kept_up: impl Fn(usize) -> bool,
+    metrics: &[(&str, &str)],
+) -> (Vec<BarPanel>, Option<usize>) {
+    let values = |metric: &str| -> Vec<(f64, Option<(f64, f64)>)> {
+        (0..n)
+            .map(|i| {
+                let fig = if metric == "rps_per_gpu" {
+                    let g = get(i, "gpus").map_or(f64::NAN, |g| g.0);
+                    get(i, "throughput_rps")
+                        .filter(|_| g > 0.0)
+                        .map(|(m, lo, hi)| (m / g, lo / g, hi / g))
+                } else {
+                    get(i, metric)
+                };
+                fig.map_or((f64::NAN, None), |(m, lo, hi)| (m, Some((lo, hi))))
+            })
+            .collect()
+    };
+    let panels = metrics
+        .iter()
+        .map(|(metric, label)| BarPanel {
+            y_label: label.to_string(),
+            values: values(metric),
+        })
+        .filter(|p| p.values.iter().any(|v| v.0.is_finite() && v.0 != 0.0))
+        .collect();
+    let highlight = values("cost_per_1k_requests")
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.0.is_finite() && c.0 > 0.0 && kept_up(*i))
+        .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+        .map(|x| x.0);
+    (panels, highlight)
+}
 
 /// A swept value as a number: plain, a rate (per second) or a duration (seconds).
 fn numeric(v: &str) -> Option<f64> {
@@ -581,52 +596,20 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             })
             .collect();
         for svc in &svcs {
-            let bar = |metric: &str| -> Vec<(f64, Option<(f64, f64)>)> {
-                pts.iter()
-                    .map(|p| match p.get(k, svc, metric) {
-                        Some((m, lo, hi)) => (m, Some((lo, hi))),
-                        None => (f64::NAN, None),
-                    })
-                    .collect()
-            };
-            let per_gpu: Vec<(f64, Option<(f64, f64)>)> = pts
-                .iter()
-                .map(|p| {
-                    let g = p.get(k, svc, "gpus").map_or(f64::NAN, |g| g.0);
-                    match p.get(k, svc, "throughput_rps") {
-                        Some((m, lo, hi)) if g > 0.0 => (m / g, Some((lo / g, hi / g))),
-                        _ => (f64::NAN, None),
-                    }
-                })
-                .collect();
-            let mut panels = Vec::new();
-            for (label, values) in [
-                ("users per GPU", bar("users_per_gpu")),
-                ("requests/s per GPU", per_gpu),
-                ("p95 latency (ms)", bar("latency_p95_ms")),
-                ("$ per 1k requests", bar("cost_per_1k_requests")),
-            ] {
-                if values.iter().any(|v| v.0.is_finite() && v.0 != 0.0) {
-                    panels.push(BarPanel {
-                        y_label: label.into(),
-                        values,
-                    });
-                }
-            }
+            let (panels, highlight) = bar_panels(
+                pts.len(),
+                |i, m| pts[i].get(k, svc, m),
+                |i| pts[i].get(k, svc, "saturated").is_none_or(|s| s.0 == 0.0),
+                &[
+                    ("users_per_gpu", "users per GPU"),
+                    ("rps_per_gpu", "requests/s per GPU"),
+                    ("latency_p95_ms", "p95 latency (ms)"),
+                    ("cost_per_1k_requests", "$ per 1k requests"),
+                ],
+            );
             if panels.is_empty() {
                 continue;
             }
-            let cost = bar("cost_per_1k_requests");
-            let highlight = cost
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| {
-                    c.0.is_finite()
-                        && c.0 > 0.0
-                        && pts[*i].get(k, svc, "saturated").is_none_or(|s| s.0 == 0.0)
-                })
-                .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
-                .map(|x| x.0);
             charts.push(Chart {
                 stem: format!("sweep-{}-per-gpu", file_safe(svc)),
                 caption: format!(
