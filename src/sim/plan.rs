@@ -134,6 +134,27 @@ pub struct SloPlan {
     pub allowed_miss: f64,
 }
 
+impl SloPlan {
+    /// Whether one request met every per-request bound. A figure it does not have (no TTFT
+    /// outside an LLM engine, no TPOT for a single output token) meets its bound.
+    pub fn met(
+        &self,
+        latency: SimTime,
+        wait: SimTime,
+        ttft: Option<SimTime>,
+        tpot: Option<SimTime>,
+    ) -> bool {
+        let within = |v: Option<SimTime>, b: Option<SimTime>| match (v, b) {
+            (Some(v), Some(b)) => v <= b,
+            _ => true,
+        };
+        within(Some(latency), self.latency)
+            && within(Some(wait), self.wait)
+            && within(ttft, self.ttft)
+            && within(tpot, self.tpot)
+    }
+}
+
 /// A service, resolved.
 #[derive(Debug, Clone)]
 pub struct ServicePlan {

@@ -227,6 +227,19 @@ pub(super) struct Svc {
     pub(super) kv_capacity: TimeIntegral,
 }
 
+impl Svc {
+    /// Counts one request's verdict against the per-request SLO bounds: for the current
+    /// report interval (`minutes_out_of_slo`) and, when met, for `slo_attainment`.
+    fn count_slo(&mut self, ok: bool) {
+        self.iv_slo_done += 1;
+        if ok {
+            self.slo_ok += 1;
+        } else {
+            self.iv_slo_miss += 1;
+        }
+    }
+}
+
 pub(super) struct Wl {
     pub(super) svc: u32,
     pub(super) proc: Option<ArrivalProcess>,
@@ -656,8 +669,7 @@ impl<'p> World<'p> {
             self.svcs[si].dropped += 1;
         }
         if self.plan.services[si].slo.is_some() {
-            self.svcs[si].iv_slo_done += 1;
-            self.svcs[si].iv_slo_miss += 1;
+            self.svcs[si].count_slo(false);
         }
         self.after_response(now, req);
     }
@@ -861,14 +873,8 @@ impl<'p> World<'p> {
                 s.output_tokens += req.output as u64;
                 s.latency.record(latency);
                 if let Some(slo) = slo {
-                    let ok_latency = slo.latency.is_none_or(|b| latency <= b);
-                    let ok_wait = slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b);
-                    s.iv_slo_done += 1;
-                    if ok_latency && ok_wait {
-                        s.slo_ok += 1;
-                    } else {
-                        s.iv_slo_miss += 1;
-                    }
+                    let wait = req.started.since(req.arrival);
+                    s.count_slo(slo.met(latency, wait, None, None));
                 }
             }
             let wl = &mut wls[req.wl as usize];
@@ -1048,16 +1054,8 @@ impl<'p> World<'p> {
                     s.tpot.record(t);
                 }
                 if let Some(slo) = slo {
-                    let ok = slo.latency.is_none_or(|b| latency <= b)
-                        && slo.wait.is_none_or(|b| req.started.since(req.arrival) <= b)
-                        && slo.ttft.is_none_or(|b| ttft <= b)
-                        && slo.tpot.is_none_or(|b| tpot.is_none_or(|t| t <= b));
-                    s.iv_slo_done += 1;
-                    if ok {
-                        s.slo_ok += 1;
-                    } else {
-                        s.iv_slo_miss += 1;
-                    }
+                    let wait = req.started.since(req.arrival);
+                    s.count_slo(slo.met(latency, wait, Some(ttft), tpot));
                 }
             }
             let wl = &mut wls[req.wl as usize];
