@@ -648,14 +648,13 @@ impl Search {
 
 /// How the load of an arrival process is varied, or why it cannot be.
 fn load_kind(arrivals: &ArrivalSpec) -> Result<LoadKind, String> {
-    let (process, fields, base_rps): (&'static str, Vec<(&'static str, f64)>, f64) = match arrivals
-    {
+    let (fields, base_rps): (Vec<(&'static str, f64)>, f64) = match arrivals {
         ArrivalSpec::Closed { users, .. } => {
             return Ok(LoadKind::Closed {
                 base_users: (*users).max(1),
             });
         }
-        ArrivalSpec::Poisson { rate } => ("poisson", vec![("rate", rate.0)], rate.0),
+        ArrivalSpec::Poisson { rate } => (vec![("rate", rate.0)], rate.0),
         ArrivalSpec::OnOff {
             on_rate,
             off_rate,
@@ -664,31 +663,19 @@ fn load_kind(arrivals: &ArrivalSpec) -> Result<LoadKind, String> {
         } => {
             let (on, off) = (on_time.0.as_secs_f64(), off_time.0.as_secs_f64());
             let mean = (on_rate.0 * on + off_rate.0 * off) / (on + off);
-            (
-                "on_off",
-                vec![("on_rate", on_rate.0), ("off_rate", off_rate.0)],
-                mean,
-            )
+            (vec![("on_rate", on_rate.0), ("off_rate", off_rate.0)], mean)
         }
         ArrivalSpec::Diurnal {
             min_rate,
             peak_rate,
             ..
         } => (
-            "diurnal",
             vec![("min_rate", min_rate.0), ("peak_rate", peak_rate.0)],
             (min_rate.0 + peak_rate.0) / 2.0,
         ),
-        ArrivalSpec::Step { from, to, .. } => (
-            "step",
-            vec![("from", from.0), ("to", to.0)],
-            from.0.max(to.0),
-        ),
-        ArrivalSpec::Ramp { from, to, .. } => (
-            "ramp",
-            vec![("from", from.0), ("to", to.0)],
-            from.0.max(to.0),
-        ),
+        ArrivalSpec::Step { from, to, .. } | ArrivalSpec::Ramp { from, to, .. } => {
+            (vec![("from", from.0), ("to", to.0)], from.0.max(to.0))
+        }
         ArrivalSpec::Trace { .. } => {
             return Err(
                 "a trace replays recorded arrival times, which the search cannot scale; \
@@ -707,7 +694,7 @@ fn load_kind(arrivals: &ArrivalSpec) -> Result<LoadKind, String> {
         );
     }
     Ok(LoadKind::Open {
-        process,
+        process: arrivals.name(),
         fields,
         base_rps,
     })
