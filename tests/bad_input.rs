@@ -2,7 +2,9 @@
 //! file, the line and column, and the field.
 
 use std::path::PathBuf;
-use std::process::Command;
+
+mod common;
+use common::capsim;
 
 const GOOD: &str = r#"name: ok
 duration: 10s
@@ -28,19 +30,6 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("write temp file");
     p
-}
-
-/// Runs `capsim <args>`; returns (exit code, stderr).
-fn capsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .output()
-        .expect("capsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Replaces `from` by `to` in the good scenario (which must contain it).

@@ -2,7 +2,13 @@
 //! binary. Each test works in its own temporary folder with small, fast scenarios.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+
+/// Runs `capsim ARGS` in `dir`: exit code, stdout, stderr.
+fn capsim(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    common::capsim_in(Some(dir), &[], args)
+}
 
 /// A generic queue with a fixed service time: its service-time figures are deterministic
 /// (zero-width intervals), so the tolerance alone decides for them.
@@ -54,20 +60,6 @@ fn workdir(name: &str) -> PathBuf {
     std::fs::write(dir.join("generic.yaml"), GENERIC).unwrap();
     std::fs::write(dir.join("gpu.yaml"), GPU).unwrap();
     dir
-}
-
-/// Runs `capsim ARGS` in `dir`: exit code, stdout, stderr.
-fn capsim(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("capsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Writes `baseline.csv` in `dir` from both scenarios.

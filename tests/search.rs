@@ -9,7 +9,9 @@
 use capsim::stats::analytic::{machine_repairman, mmc_mean_wait};
 use capsim::sweep::search::{LoadKind, Search};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::capsim;
 
 /// A generic queue of `servers` single-slot replicas with exponential 10 ms service.
 fn queue(
@@ -151,18 +153,6 @@ fn tmp(name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write");
     p
-}
-
-fn capsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .output()
-        .expect("capsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -428,12 +418,8 @@ fn sweep_table_marks_the_cheapest_feasible_point() {
     assert_ne!(want, 0);
     assert_eq!(v["cheapest"].as_u64(), Some(want as u64), "{out}");
     // The same at one thread: points run in parallel, the answer may not depend on it.
-    let one = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("capsim runs");
-    assert_eq!(String::from_utf8_lossy(&one.stdout), out);
+    let (_, one, _) = common::capsim_in(None, &[("RAYON_NUM_THREADS", "1")], &args);
+    assert_eq!(one, out);
     // The text table: "none" on the T4's row, the verdict names the cheapest point.
     let (code, out, err) = capsim(&["search", f, "--service", "s"]);
     assert_eq!(code, 0, "{err}");

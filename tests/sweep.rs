@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::capsim;
 
 /// A 3 x 3 grid of small M/M/c queues: fast, and with enough points for 3 shards.
 const SCENARIO: &str = r#"name: tiny-sweep
@@ -48,24 +50,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write scenario");
     p
-}
-
-/// Runs capsim with `args` and extra environment; returns (exit code, stdout, stderr).
-fn capsim_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("capsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn capsim(args: &[&str]) -> (i32, String, String) {
-    capsim_env(args, &[])
 }
 
 /// Runs a command that must succeed.
@@ -127,9 +111,10 @@ fn output_is_the_same_at_one_and_two_threads() {
     let sc = write(&dir, "s.yaml", SCENARIO);
     let (one, two) = (dir.join("one"), dir.join("two"));
     for (out, threads) in [(&one, "1"), (&two, "2")] {
-        let (code, _, stderr) = capsim_env(
-            &["sweep", s(&sc), "--out", s(out)],
+        let (code, _, stderr) = common::capsim_in(
+            None,
             &[("RAYON_NUM_THREADS", threads)],
+            &["sweep", s(&sc), "--out", s(out)],
         );
         assert_eq!(code, 0, "{stderr}");
     }

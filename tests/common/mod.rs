@@ -5,6 +5,27 @@ use capsim::scenario;
 use capsim::sim::{Plan, Report};
 use std::path::Path;
 
+/// Runs the capsim binary with `args`, in folder `dir` when given and with the extra
+/// environment `env`: (exit code, stdout, stderr).
+pub fn capsim_in(dir: Option<&Path>, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"));
+    cmd.args(args).envs(env.iter().copied());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("capsim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `capsim ARGS`: (exit code, stdout, stderr).
+pub fn capsim(args: &[&str]) -> (i32, String, String) {
+    capsim_in(None, &[], args)
+}
+
 /// Resolves scenario text (relative paths from the repository root).
 pub fn plan(yaml: &str) -> Plan {
     let loaded = scenario::load_bytes("test.yaml", yaml.as_bytes(), &[], Path::new("."))
