@@ -2,6 +2,7 @@
 //! axes and labels lives here; drawing lives in [`super::plot`].
 
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
+use super::{distinct, is_service};
 use crate::scenario::units;
 use crate::sim::Report;
 
@@ -30,16 +31,18 @@ pub fn file_safe(name: &str) -> String {
 
 /// Services of a report, in summary order.
 fn services(report: &Report) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    for r in &report.rows {
-        if r.component != "cluster"
-            && r.component != "engine"
-            && !out.contains(&r.component.as_str())
-        {
-            out.push(&r.component);
-        }
-    }
-    out
+    distinct(
+        report
+            .rows
+            .iter()
+            .map(|r| r.component.as_str())
+            .filter(|c| is_service(c)),
+    )
+}
+
+/// Services of a sweep point's rows (`k` swept columns first), in summary order.
+pub fn point_services(k: usize, rows: &[Vec<String>]) -> Vec<&str> {
+    distinct(rows.iter().map(|r| r[k].as_str()).filter(|c| is_service(c)))
 }
 
 /// The charts of one run: the latency CDF of every service, the timeseries of every service
@@ -409,13 +412,7 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
     if pts.is_empty() {
         return Vec::new();
     }
-    let mut svcs: Vec<&str> = Vec::new();
-    for r in pts[0].rows {
-        let c = r[k].as_str();
-        if c != "cluster" && c != "engine" && !svcs.contains(&c) {
-            svcs.push(c);
-        }
-    }
+    let svcs = point_services(k, pts[0].rows);
     let short = short_names(columns);
     // Numeric axes; the load (arrivals or users) first, else the one with most values.
     let distinct = |a: usize| {

@@ -90,12 +90,7 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
         }
         b.push_str("</ul>\n");
     }
-    let mut comps: Vec<&str> = Vec::new();
-    for r in &report.rows {
-        if !comps.contains(&r.component.as_str()) {
-            comps.push(&r.component);
-        }
-    }
+    let comps = super::distinct(report.rows.iter().map(|r| r.component.as_str()));
     b.push_str("<h2>Summary</h2>\n");
     for c in comps {
         let _ = writeln!(
@@ -160,14 +155,9 @@ pub fn sweep_index(
         esc(&columns.join(", "))
     );
     let num = |s: &str| s.parse::<f64>().ok();
-    let mut comps: Vec<&str> = Vec::new();
-    if let Some(first) = points.first() {
-        for r in first {
-            if r[k] != "cluster" && r[k] != "engine" && !comps.contains(&r[k].as_str()) {
-                comps.push(&r[k]);
-            }
-        }
-    }
+    let comps = points
+        .first()
+        .map_or_else(Vec::new, |first| super::figures::point_services(k, first));
     for c in comps {
         // Only the figures some point measured.
         let shown: Vec<&str> = SWEEP_COLUMNS

@@ -44,6 +44,23 @@ fn json_num(x: f64) -> serde_json::Value {
     }
 }
 
+/// The names of `names` once each, in the order they first come (components of summary
+/// rows, which repeat per metric).
+pub fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for n in names {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Whether a component is a service (not `cluster` or `engine`).
+pub fn is_service(component: &str) -> bool {
+    component != "cluster" && component != "engine"
+}
+
 /// The columns of summary.csv (and of the baseline file), in order.
 pub const SUMMARY_COLUMNS: [&str; 7] = [
     "scenario",
@@ -215,12 +232,13 @@ pub fn text_table(report: &Report) -> String {
         report.replications,
         if report.replications == 1 { "" } else { "s" }
     );
-    let mut comps: Vec<&str> = Vec::new();
-    for r in &report.rows {
-        if !comps.contains(&r.component.as_str()) && r.component != "engine" {
-            comps.push(&r.component);
-        }
-    }
+    let comps = distinct(
+        report
+            .rows
+            .iter()
+            .map(|r| r.component.as_str())
+            .filter(|c| *c != "engine"),
+    );
     let shown = |r: &&crate::sim::Row| {
         (r.component == "cluster" || SHOWN.contains(&r.metric)) && r.estimate.mean.is_finite()
     };
