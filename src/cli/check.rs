@@ -134,15 +134,7 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         if let Some(out) = &args.out {
             let dir = out.join(&report.scenario);
             let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
-            report::write_all(&report, &dir, &lines).map_err(|e| {
-                InputErrors(vec![LoadError {
-                    file: dir.display().to_string(),
-                    line: 0,
-                    col: 0,
-                    field: "--out".into(),
-                    message: format!("cannot write the results: {e}"),
-                }])
-            })?;
+            report::write_all(&report, &dir, &lines).map_err(|e| super::out_error(&dir, e))?;
         }
         for r in &results {
             super::emitln(&format!("  {}", r.line));
@@ -202,13 +194,11 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
 /// update never leaves half a baseline behind.
 fn write_baseline(path: &Path, b: &Baseline) -> Result<(), InputErrors> {
     let fail = |e: std::io::Error| {
-        InputErrors(vec![LoadError {
-            file: path.display().to_string(),
-            line: 0,
-            col: 0,
-            field: "--baseline".into(),
-            message: format!("cannot write the baseline: {e}"),
-        }])
+        InputErrors(vec![LoadError::unplaced(
+            path.display().to_string(),
+            "--baseline",
+            format!("cannot write the baseline: {e}"),
+        )])
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;

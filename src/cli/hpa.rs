@@ -26,13 +26,7 @@ pub struct ExplainArgs {
 pub(super) fn run(cmd: HpaCommand) -> anyhow::Result<Outcome> {
     let HpaCommand::Explain(args) = cmd;
     let file = args.snapshot.display().to_string();
-    let place = |field: &str, message: String| LoadError {
-        file: file.clone(),
-        line: 0,
-        col: 0,
-        field: field.into(),
-        message,
-    };
+    let place = |field: &str, message: String| LoadError::unplaced(file.clone(), field, message);
     let bytes = std::fs::read(&args.snapshot)
         .map_err(|e| InputErrors(vec![place("", format!("cannot read the snapshot: {e}"))]))?;
     let (snapshot, tree) =

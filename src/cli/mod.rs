@@ -12,6 +12,16 @@ mod validate;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// An output folder that cannot be written: the user's to fix, so bad input (exit 2).
+fn out_error(dir: &std::path::Path, e: std::io::Error) -> crate::scenario::InputErrors {
+    crate::scenario::LoadError::unplaced(
+        dir.display().to_string(),
+        "--out",
+        format!("cannot write the results: {e}"),
+    )
+    .into()
+}
+
 /// `--replications`, `--seed` and `--set`, shared by the commands that simulate a scenario.
 #[derive(Debug, Args)]
 pub struct Overrides {

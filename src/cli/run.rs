@@ -35,15 +35,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let results = evaluate_checks(&loaded.scenario.checks, &report);
     let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
     // An unwritable --out is the user's to fix: report it as bad input (exit 2).
-    report::write_all(&report, &dir, &lines).map_err(|e| {
-        scenario::InputErrors(vec![scenario::LoadError {
-            file: dir.display().to_string(),
-            line: 0,
-            col: 0,
-            field: "--out".into(),
-            message: format!("cannot write the results: {e}"),
-        }])
-    })?;
+    report::write_all(&report, &dir, &lines).map_err(|e| super::out_error(&dir, e))?;
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&report::summary_json(
             &report,

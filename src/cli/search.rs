@@ -39,13 +39,7 @@ pub struct SearchArgs {
 }
 
 fn flag_error(file: &str, flag: &str, message: String) -> InputErrors {
-    InputErrors(vec![LoadError {
-        file: file.to_string(),
-        line: 0,
-        col: 0,
-        field: flag.into(),
-        message,
-    }])
+    InputErrors(vec![LoadError::unplaced(file, flag, message)])
 }
 
 pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
@@ -199,13 +193,8 @@ fn write_out(
     searches: &[(String, &SearchResult)],
     highlight: Option<usize>,
 ) -> Result<(), InputErrors> {
-    crate::report::write_search(dir, title, json, text, searches, highlight).map_err(|e| {
-        flag_error(
-            &dir.display().to_string(),
-            "--out",
-            format!("cannot write the results: {e}"),
-        )
-    })
+    crate::report::write_search(dir, title, json, text, searches, highlight)
+        .map_err(|e| super::out_error(dir, e))
 }
 
 /// Costs compare only between points with real prices: say when they are not.

@@ -204,20 +204,14 @@ impl Baseline {
         let file = path.display().to_string();
         match std::fs::read(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(LoadError {
+            Err(e) => Err(LoadError::unplaced(
                 file,
-                line: 0,
-                col: 0,
-                field: String::new(),
-                message: format!("cannot read the baseline: {e}"),
-            }),
+                "",
+                format!("cannot read the baseline: {e}"),
+            )),
             Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| LoadError {
-                    file: file.clone(),
-                    line: 0,
-                    col: 0,
-                    field: String::new(),
-                    message: "the baseline is not UTF-8 text".into(),
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    LoadError::unplaced(file.clone(), "", "the baseline is not UTF-8 text")
                 })?;
                 Baseline::parse(&file, &text).map(Some)
             }

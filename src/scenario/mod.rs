@@ -50,12 +50,12 @@ pub struct Loaded {
 
 /// Reads a scenario file's bytes; the error names the file.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|e| LoadError {
-        file: path.display().to_string(),
-        line: 0,
-        col: 0,
-        field: String::new(),
-        message: format!("cannot read the scenario file: {e}"),
+    std::fs::read(path).map_err(|e| {
+        LoadError::unplaced(
+            path.display().to_string(),
+            "",
+            format!("cannot read the scenario file: {e}"),
+        )
     })
 }
 

@@ -167,6 +167,21 @@ pub struct LoadError {
 }
 
 impl LoadError {
+    /// An error about a whole file or a command-line flag, with no line to point at.
+    pub fn unplaced(
+        file: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        LoadError {
+            file: file.into(),
+            line: 0,
+            col: 0,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     /// An error at `loc`; `origin` is the `--set` assignment behind an override node.
     fn at(file: &str, loc: Loc, origin: Option<&str>, field: &str, message: String) -> Self {
         let file = match origin {

@@ -360,14 +360,7 @@ pub struct RunOutcome {
 
 /// An error about the output folder: the user's to fix, so bad input (exit 2).
 fn dir_error(dir: &Path, field: &str, message: impl Into<String>) -> InputErrors {
-    LoadError {
-        file: dir.display().to_string(),
-        line: 0,
-        col: 0,
-        field: field.to_string(),
-        message: message.into(),
-    }
-    .into()
+    LoadError::unplaced(dir.display().to_string(), field, message).into()
 }
 
 /// Refuses a folder that holds another sweep's points: resuming from them would mix results.

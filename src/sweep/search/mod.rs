@@ -349,13 +349,8 @@ impl Search {
         let loaded = scenario::load_bytes(file, &bytes, overrides, base_dir)?;
         // The whole scenario must be valid before anything is searched.
         let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
-        let flag_error = |message: String| LoadError {
-            file: file.to_string(),
-            line: 0,
-            col: 0,
-            field: "--service".into(),
-            message,
-        };
+        let flag_error =
+            |message: String| LoadError::unplaced(file.to_string(), "--service", message);
         let Some(si) = plan.services.iter().position(|s| s.name == service) else {
             let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
             let hint = yaml::suggest(service, &names)
