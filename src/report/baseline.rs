@@ -235,12 +235,10 @@ impl Baseline {
         let mut rows: Vec<&BaselineRow> = self.rows.iter().collect();
         // Stable: rows of one scenario keep their order.
         rows.sort_by(|a, b| a.scenario.cmp(&b.scenario));
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(COLUMNS);
-        for r in rows {
-            let _ = w.write_record(&r.fields);
-        }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        super::csv_text(
+            COLUMNS.map(String::from),
+            rows.iter().map(|r| r.fields.clone()),
+        )
     }
 }
 

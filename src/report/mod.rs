@@ -87,14 +87,30 @@ pub fn row_fields(r: &Row) -> [String; 6] {
     ]
 }
 
+/// CSV text of a header and rows, every record written by one `csv` writer (quoting
+/// included), for every file capsim writes.
+pub fn csv_text<H: AsRef<[u8]>, F: AsRef<[u8]>, R: IntoIterator<Item = F>>(
+    header: impl IntoIterator<Item = H>,
+    rows: impl IntoIterator<Item = R>,
+) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(header);
+    for r in rows {
+        let _ = w.write_record(r);
+    }
+    // Records of UTF-8 text stay UTF-8 text.
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
 /// summary.csv: `scenario,component,metric,mean,ci95_low,ci95_high,replications`.
 pub fn summary_csv(report: &Report) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(SUMMARY_COLUMNS);
-    for r in &report.rows {
-        let _ = w.write_record(std::iter::once(report.scenario.clone()).chain(row_fields(r)));
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    csv_text(
+        SUMMARY_COLUMNS,
+        report
+            .rows
+            .iter()
+            .map(|r| std::iter::once(report.scenario.clone()).chain(row_fields(r))),
+    )
 }
 
 /// summary.json: `{component: {metric: {mean, ci95_low, ci95_high, replications}}}`, keys
@@ -120,12 +136,12 @@ pub fn summary_json(report: &Report) -> serde_json::Value {
 
 /// timeseries.csv: `time_s,component,metric,value`.
 pub fn timeseries_csv(report: &Report) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["time_s", "component", "metric", "value"]);
-    for (t, comp, metric, v) in &report.timeseries {
-        let _ = w.write_record([fmt_num(*t), comp.clone(), metric.to_string(), fmt_num(*v)]);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    csv_text(
+        ["time_s", "component", "metric", "value"],
+        report.timeseries.iter().map(|(t, comp, metric, v)| {
+            [fmt_num(*t), comp.clone(), metric.to_string(), fmt_num(*v)]
+        }),
+    )
 }
 
 /// Writes summary.csv, summary.json, timeseries.csv and latency_cdf.csv into `dir` (created
@@ -174,28 +190,29 @@ pub fn write_sweep_pages(
 /// (`metric` = `latency`), or for LLM services also the time to first token (`ttft`), below
 /// which each fraction of a service's requests fell (the data of latency-cdf and ttft-cdf).
 pub fn latency_cdf_csv(report: &Report) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
+    let header = [
         "component",
         "metric",
         "probability",
         "value_ms",
         "ci95_low",
         "ci95_high",
-    ]);
-    for c in &report.latency_cdf {
-        for (p, e) in &c.points {
-            let _ = w.write_record([
-                c.component.clone(),
-                c.metric.to_string(),
-                fmt_num(*p),
-                fmt_num(e.mean),
-                fmt_num(e.ci95_low),
-                fmt_num(e.ci95_high),
-            ]);
-        }
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    ];
+    csv_text(
+        header,
+        report.latency_cdf.iter().flat_map(|c| {
+            c.points.iter().map(|(p, e)| {
+                [
+                    c.component.clone(),
+                    c.metric.to_string(),
+                    fmt_num(*p),
+                    fmt_num(e.mean),
+                    fmt_num(e.ci95_low),
+                    fmt_num(e.ci95_high),
+                ]
+            })
+        }),
+    )
 }
 
 /// The figures a planner reads first, one table per service, for the terminal.

@@ -113,12 +113,7 @@ pub fn csv_bytes<'a>(
     header: &[String],
     rows: impl IntoIterator<Item = &'a Vec<String>>,
 ) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(header);
-    for r in rows {
-        let _ = w.write_record(r);
-    }
-    w.into_inner().unwrap_or_default()
+    crate::report::csv_text(header, rows).into_bytes()
 }
 
 /// Reads a point file back: its data rows, if its header is `header` and every row has as
