@@ -415,22 +415,30 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
     let svcs = point_services(k, pts[0].rows);
     let short = short_names(columns);
     // Numeric axes; the load (arrivals or users) first, else the one with most values.
-    let distinct = |a: usize| {
+    // Sorted, not `distinct`: a grid may have 100,000 points on one axis.
+    let value_count = |a: usize| {
         let mut v: Vec<&str> = pts.iter().map(|p| p.values[a].as_str()).collect();
         v.sort_unstable();
         v.dedup();
         v.len()
     };
     let mut numeric_axes: Vec<usize> = (0..k)
-        .filter(|&a| distinct(a) > 1 && pts.iter().all(|p| numeric(&p.values[a]).is_some()))
+        .filter(|&a| value_count(a) > 1 && pts.iter().all(|p| numeric(&p.values[a]).is_some()))
         .collect();
     numeric_axes.sort_by_key(|&a| {
         let is_load = columns[a].contains("arrivals") || columns[a].ends_with(".users");
-        (!is_load, usize::MAX - distinct(a), a)
+        (!is_load, usize::MAX - value_count(a), a)
     });
     let mut charts = Vec::new();
     if let Some(&x_axis) = numeric_axes.first() {
         let x_label = format!("{}{}", columns[x_axis], unit_of(&pts[0].values[x_axis]));
+        let x_log = {
+            let xs: Vec<f64> = pts
+                .iter()
+                .filter_map(|p| numeric(&p.values[x_axis]))
+                .collect();
+            xs.iter().all(|x| *x > 0.0) && spread_of(xs.iter().copied()) >= 8.0
+        };
         // Lines: one per combination of the other axes, in the order the points come.
         let mut groups: Vec<(String, Vec<&Point>)> = Vec::new();
         let mut group_of: std::collections::HashMap<String, usize> = Default::default();
@@ -479,7 +487,6 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             for svc in &svcs {
                 let panel =
                     |metric: &str, y_label: &str, range: Option<(f64, f64)>| -> Option<Panel> {
-                        let mut any = false;
                         let series: Vec<Series> = chunk
                             .iter()
                             .map(|(label, members)| {
@@ -492,7 +499,6 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                                     })
                                     .collect();
                                 line.sort_by(|a, b| a.0.total_cmp(&b.0));
-                                any |= !line.is_empty();
                                 Series {
                                     label: label.clone(),
                                     points: line.iter().map(|t| (t.0, t.1)).collect(),
@@ -500,19 +506,12 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                                 }
                             })
                             .collect();
-                        if !any {
+                        if series.iter().all(|s| s.points.is_empty()) {
                             return None;
                         }
                         // Latencies near saturation grow by orders of magnitude.
                         Some(fitted_panel(y_label, series, range, true))
                     };
-                let x_log = {
-                    let xs: Vec<f64> = pts
-                        .iter()
-                        .filter_map(|p| numeric(&p.values[x_axis]))
-                        .collect();
-                    xs.iter().all(|x| *x > 0.0) && spread_of(xs.iter().copied()) >= 8.0
-                };
                 let mut add = |stem: &str, what: &str, panels: Vec<Option<Panel>>| {
                     let panels: Vec<Panel> = panels.into_iter().flatten().collect();
                     if panels.is_empty() {
