@@ -1,154 +1,560 @@
-//! Nodes and the pod scheduler.
+//! The cluster every workload runs on: nodes, pods, the scheduler, image pulls, balloons,
+//! the ReplicaSets of services, the cluster autoscaler, and node failures as Kubernetes
+//! handles them.
 //!
-//! GPUs (or GPU shares under MIG / time slicing) are an extended resource, as the NVIDIA
-//! device plugin advertises them: a pod asking for k units fits only on a node with k free.
-//! Placement packs pods (the scheduler's `MostAllocated` scoring, the strategy recommended for
-//! GPU bin packing) so that whole nodes stay free for large pods; ties go to the lowest node.
+//! The cluster owns pods and nodes and nothing that runs inside them. What happens to a pod
+//! (created, bound, Ready, being deleted, lost with its node, NotReady, gone) is told to the
+//! rest of the world as a [`Notice`]; the world passes each to the subsystem that owns the
+//! pod (a service's replicas, a training job), which answers by calling back
+//! ([`Cluster::terminating_answer`], [`Cluster::finalize`]). Cluster code never touches
+//! another subsystem's state.
+//!
+//! Its own timers are [`ClusterEv`] events, scheduled through an [`engine::Sink`](Sink), so
+//! the cluster does not know the world's event type.
 
-/// Free capacity of the nodes of one pool, bucketed by free units so that placing a pod costs
-/// O(units per node), not O(nodes).
-#[derive(Debug, Clone)]
-pub struct Pool {
-    free: Vec<u32>,
-    // Nodes removed by the cluster autoscaler keep their index (pods refer to nodes by it).
-    removed: Vec<bool>,
-    // by_free[f] holds the nodes with exactly f free units, lowest index first.
-    by_free: Vec<std::collections::BTreeSet<u32>>,
-    units_per_node: u32,
+mod autoscaler;
+mod failures;
+pub mod plan;
+pub mod pod;
+pub mod pool;
+mod replicaset;
+
+pub use plan::{ClusterPlan, FailurePlan, PodTemplate, PoolPlan};
+pub use pod::{NO_NODE, Owner, Pod, PodId, PodPhase, PodStatus};
+pub use pool::{Health, NodeId, Pool};
+pub use replicaset::{MAX_REPLICAS, ReplicaSet};
+
+use crate::engine::{SimRng, SimTime, Sink, stream};
+use crate::stats::TimeIntegral;
+use std::collections::{BTreeMap, VecDeque};
+
+/// The cluster's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterEv {
+    /// A bound pod's image is there, its containers started and its readiness probe passed.
+    PodStarted(PodId),
+    /// A deleted pod's grace period ended.
+    GraceEnd(PodId),
+    /// The cluster autoscaler's periodic scan.
+    CaScan,
+    /// A node the cluster autoscaler asked for is Ready in this pool.
+    NodeProvisioned(u16),
+    /// A random failure of a node (drawn when it joined).
+    NodeFails(NodeId),
+    /// A scheduled failure of node `.1` of pool `.0`, whatever its generation.
+    ScheduledFailure(u16, u32),
+    /// The node lifecycle controller marks a silent node NotReady.
+    NodeNotReady(NodeId),
+    /// The not-ready taint's toleration ran out: the node's pods are evicted.
+    NodeEviction(NodeId),
+    /// A failed node is repaired and rejoins empty.
+    NodeRepaired(NodeId),
 }
 
-impl Pool {
-    /// `nodes` empty nodes of `units_per_node` units each.
-    pub fn new(nodes: u32, units_per_node: u32) -> Pool {
-        let mut by_free = vec![std::collections::BTreeSet::new(); units_per_node as usize + 1];
-        by_free[units_per_node as usize] = (0..nodes).collect();
-        Pool {
-            free: vec![units_per_node; nodes as usize],
-            removed: vec![false; nodes as usize],
-            by_free,
-            units_per_node,
+/// What happened to a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodChange {
+    /// Created, Pending.
+    Created,
+    /// Bound to a node: it holds the node's room from now.
+    Bound,
+    /// Its Ready condition turned true: it may receive work.
+    Ready,
+    /// Deletion began for a Ready pod: it leaves the endpoints and may finish what it holds.
+    /// The owner answers with [`Cluster::terminating_answer`].
+    Terminating,
+    /// Its grace period ended: the owner kills what it still holds, then calls
+    /// [`Cluster::finalize`].
+    GraceOver,
+    /// Its node failed: it does no work from now, but the API does not know yet (it stays
+    /// Ready and in the endpoints).
+    Lost,
+    /// Its node was marked NotReady: its Ready condition is false and it leaves the
+    /// endpoints.
+    NotReady,
+    /// Gone; `bound` when it held room on a node until now.
+    Gone {
+        /// Whether it was bound to a node.
+        bound: bool,
+    },
+}
+
+/// What happened to a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeChange {
+    /// Joined (added by the cluster autoscaler, or repaired).
+    Joined,
+    /// Stopped working (its heartbeats stop).
+    Failed,
+    /// Marked NotReady and tainted.
+    NotReady,
+    /// Removed by the cluster autoscaler.
+    Removed,
+}
+
+/// A change the cluster tells the rest of the world about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A pod changed.
+    Pod {
+        /// The pod.
+        pod: PodId,
+        /// Who owns it.
+        owner: Owner,
+        /// What happened.
+        change: PodChange,
+    },
+    /// A node changed.
+    Node {
+        /// The node.
+        node: NodeId,
+        /// What happened.
+        change: NodeChange,
+    },
+}
+
+/// Per-pool state of the scheduler and the cluster autoscaler.
+#[derive(Debug, Default)]
+struct PoolState {
+    /// Pods waiting for room, oldest first.
+    pending: VecDeque<PodId>,
+    /// Nodes asked for and not Ready yet.
+    provisioning: u32,
+    /// Since when each node has been empty (None: in use, or removed).
+    unneeded_since: Vec<Option<SimTime>>,
+    /// Nodes in the pool over time.
+    nodes: TimeIntegral,
+    nodes_max: i64,
+    /// Random streams of failures and repairs (pools with failures only).
+    failure_rng: Option<(SimRng, SimRng)>,
+}
+
+/// The cluster of one replication.
+#[derive(Debug)]
+pub struct Cluster {
+    plans: Vec<PoolPlan>,
+    cfg: ClusterPlan,
+    warmup: SimTime,
+    pools: Vec<Pool>,
+    state: Vec<PoolState>,
+    pods: pod::PodTable,
+    sets: Vec<ReplicaSet>,
+    /// Balloon pods, in creation order (the order preemption looks at them).
+    balloons: Vec<PodId>,
+    notices: VecDeque<Notice>,
+    /// Node failures after the warm-up.
+    failures: u64,
+    /// Nodes whose Ready condition is true (failed nodes count until marked NotReady).
+    nodes_ready: TimeIntegral,
+}
+
+/// What one pool held at the end of a replication.
+#[derive(Debug, Clone)]
+pub struct PoolSummary {
+    /// Units held by pods.
+    pub allocated: u64,
+    /// Nodes over time.
+    pub nodes: TimeIntegral,
+    /// Most nodes at once (after the warm-up).
+    pub nodes_max: i64,
+}
+
+impl Cluster {
+    /// The cluster of replication `rep`: the pools' nodes, empty, and one ReplicaSet per
+    /// entry of `sets` (a template and its initial replica count), indexed as given.
+    pub fn new(
+        pools: &[PoolPlan],
+        cfg: ClusterPlan,
+        sets: Vec<(PodTemplate, u32)>,
+        warmup: SimTime,
+        seed: u64,
+        rep: u32,
+    ) -> Cluster {
+        let initial: u32 = pools.iter().map(|p| p.nodes).sum();
+        let mut nodes_ready = TimeIntegral::default();
+        nodes_ready.add(SimTime::ZERO, i64::from(initial));
+        Cluster {
+            plans: pools.to_vec(),
+            cfg,
+            warmup,
+            pools: pools
+                .iter()
+                .map(|p| Pool::new(p.nodes, p.units_per_node()))
+                .collect(),
+            state: pools
+                .iter()
+                .map(|p| {
+                    let mut nodes = TimeIntegral::default();
+                    nodes.add(SimTime::ZERO, i64::from(p.nodes));
+                    PoolState {
+                        unneeded_since: vec![None; p.nodes as usize],
+                        nodes,
+                        nodes_max: i64::from(p.nodes),
+                        failure_rng: p.failures.as_ref().map(|_| {
+                            (
+                                stream(seed, rep, &format!("pool/{}/failures", p.name)),
+                                stream(seed, rep, &format!("pool/{}/repairs", p.name)),
+                            )
+                        }),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            pods: pod::PodTable::default(),
+            sets: sets
+                .into_iter()
+                .map(|(template, desired)| ReplicaSet::new(template, desired))
+                .collect(),
+            balloons: Vec::new(),
+            notices: VecDeque::new(),
+            failures: 0,
+            nodes_ready,
         }
     }
 
-    /// Places a pod needing `units` on the fullest node that still fits it; None when no node
-    /// has room (the pod stays Pending).
-    pub fn place(&mut self, units: u32) -> Option<u32> {
-        if units > self.units_per_node {
+    /// Creates every ReplicaSet's initial pods and the balloons, and starts the cluster
+    /// autoscaler and the failure clocks.
+    pub fn start(&mut self, q: &mut impl Sink<ClusterEv>) {
+        let now = SimTime::ZERO;
+        for rs in 0..self.sets.len() {
+            for _ in 0..self.sets[rs].desired {
+                self.create_pod(now, rs, q);
+            }
+        }
+        for pi in 0..self.plans.len() {
+            let (count, units) = self.plans[pi].balloons;
+            for _ in 0..count {
+                let b = self
+                    .pods
+                    .create(Owner::Balloon(pi as u16), pi as u16, units, now);
+                self.balloons.push(b);
+                if !self.place_balloon(b) {
+                    self.state[pi].pending.push_back(b);
+                }
+            }
+        }
+        if self.plans.iter().any(|p| p.autoscaled()) {
+            q.at(autoscaler::SCAN_INTERVAL, ClusterEv::CaScan);
+        }
+        self.start_failures(q);
+    }
+
+    /// Handles one of the cluster's own events.
+    pub fn handle(&mut self, now: SimTime, ev: ClusterEv, q: &mut impl Sink<ClusterEv>) {
+        match ev {
+            ClusterEv::PodStarted(pod) => self.on_pod_started(now, pod),
+            ClusterEv::GraceEnd(pod) => {
+                if let Some(p) = self.pods.get(pod)
+                    && p.phase == PodPhase::Terminating
+                    && !p.lost
+                {
+                    self.notify(pod, PodChange::GraceOver);
+                }
+            }
+            ClusterEv::CaScan => self.on_ca_scan(now, q),
+            ClusterEv::NodeProvisioned(pool) => self.on_node_provisioned(now, pool as usize, q),
+            ClusterEv::NodeFails(id) => {
+                if self.pools[id.pool as usize].is_current(id) {
+                    self.fail_node(now, id.pool as usize, id.node, q);
+                }
+            }
+            ClusterEv::ScheduledFailure(pool, node) => {
+                if node < self.pools[pool as usize].node_slots() {
+                    self.fail_node(now, pool as usize, node, q);
+                }
+            }
+            ClusterEv::NodeNotReady(id) => self.on_node_not_ready(now, id, q),
+            ClusterEv::NodeEviction(id) => self.on_node_eviction(now, id, q),
+            ClusterEv::NodeRepaired(id) => self.on_node_repaired(now, id, q),
+        }
+    }
+
+    /// The next notice, oldest first.
+    #[inline]
+    pub fn next_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    fn notify(&mut self, pod: PodId, change: PodChange) {
+        let owner = self.pods.pod(pod).owner;
+        self.notices.push_back(Notice::Pod { pod, owner, change });
+    }
+
+    fn notify_node(&mut self, pool: usize, node: u32, change: NodeChange) {
+        let node = self.pools[pool].id(pool as u16, node);
+        self.notices.push_back(Notice::Node { node, change });
+    }
+
+    /// The pod `id` names, if it is still there.
+    #[inline]
+    pub fn pod(&self, id: PodId) -> Option<&Pod> {
+        self.pods.get(id)
+    }
+
+    /// ReplicaSet `rs` (a service's, by service index).
+    pub fn replica_set(&self, rs: usize) -> &ReplicaSet {
+        &self.sets[rs]
+    }
+
+    /// Pods waiting for a node in pool `pool` (balloons included).
+    pub fn pending(&self, pool: usize) -> usize {
+        self.state[pool].pending.len()
+    }
+
+    /// Nodes on their way in pool `pool`.
+    pub fn provisioning(&self, pool: usize) -> u32 {
+        self.state[pool].provisioning
+    }
+
+    /// The nodes of pool `pool`.
+    pub fn pool(&self, pool: usize) -> &Pool {
+        &self.pools[pool]
+    }
+
+    /// Nodes whose Ready condition is true now, over all pools.
+    pub fn nodes_ready(&self) -> i64 {
+        self.nodes_ready.value()
+    }
+
+    /// Restarts the time averages at the end of the warm-up.
+    pub fn warmup_end(&mut self, now: SimTime) {
+        for c in &mut self.state {
+            c.nodes.restart(now);
+            c.nodes_max = c.nodes.value();
+        }
+        self.nodes_ready.restart(now);
+    }
+
+    /// Each pool's figures at the end of a replication.
+    pub fn pool_summaries(&self) -> Vec<PoolSummary> {
+        self.pools
+            .iter()
+            .zip(&self.state)
+            .map(|(p, s)| PoolSummary {
+                allocated: p.allocated(),
+                nodes: s.nodes,
+                nodes_max: s.nodes_max,
+            })
+            .collect()
+    }
+
+    /// Node failures after the warm-up, and the Ready-node integral.
+    pub fn failure_summary(&self) -> (u64, TimeIntegral) {
+        (self.failures, self.nodes_ready)
+    }
+
+    /// Creates one pod of ReplicaSet `rs` and tries to schedule it.
+    fn create_pod(&mut self, now: SimTime, rs: usize, q: &mut impl Sink<ClusterEv>) {
+        let t = self.sets[rs].template;
+        let id = self
+            .pods
+            .create(Owner::Service(rs as u32), t.pool as u16, t.units, now);
+        let set = &mut self.sets[rs];
+        set.active += 1;
+        set.pods.push(id);
+        self.notify(id, PodChange::Created);
+        if !self.try_schedule(now, id, q) {
+            self.sets[rs].pending += 1;
+            self.state[t.pool].pending.push_back(id);
+        }
+    }
+
+    /// Binds `pod` to a node if one has room, preempting balloons if that makes room.
+    fn try_schedule(&mut self, now: SimTime, pod: PodId, q: &mut impl Sink<ClusterEv>) -> bool {
+        let p = self.pods.pod(pod);
+        let (pool, units) = (p.pool as usize, p.units);
+        let node = match self.pools[pool].place(units) {
+            Some(n) => n,
+            None => match self.preempt_balloons_for(pool, units) {
+                Some(n) => {
+                    self.pools[pool].place_on(n, units);
+                    n
+                }
+                None => return false,
+            },
+        };
+        self.bind(now, pod, node, q);
+        true
+    }
+
+    /// Finds a schedulable node where evicting balloons frees `units`, evicts just enough of
+    /// them (they go back to Pending, which makes the cluster autoscaler add room for them)
+    /// and returns it.
+    fn preempt_balloons_for(&mut self, pool: usize, units: u32) -> Option<u32> {
+        let bu = self.plans[pool].balloons.1;
+        if bu == 0 {
             return None;
         }
-        let f = (units as usize..self.by_free.len()).find(|&f| !self.by_free[f].is_empty())?;
-        let node = *self.by_free[f].iter().next()?;
-        self.set_free(node, self.free[node as usize] - units);
+        // Balloons per node, in node order (deterministic).
+        let mut on_node: BTreeMap<u32, Vec<PodId>> = BTreeMap::new();
+        for &b in &self.balloons {
+            let p = self.pods.pod(b);
+            if p.pool as usize == pool
+                && p.node != NO_NODE
+                && matches!(self.pools[pool].health(p.node), Health::Up | Health::Failed)
+            {
+                on_node.entry(p.node).or_default().push(b);
+            }
+        }
+        let p = &self.pools[pool];
+        let (&node, list) = on_node
+            .iter()
+            .find(|(n, l)| p.free_units(**n) + bu * l.len() as u32 >= units)?;
+        let mut free = p.free_units(node);
+        for &b in list.iter().rev() {
+            if free >= units {
+                break;
+            }
+            self.unbind_balloon(b);
+            free += bu;
+        }
         Some(node)
     }
 
-    /// Returns `units` of `node` to the pool.
-    pub fn release(&mut self, node: u32, units: u32) {
-        let f = (self.free[node as usize] + units).min(self.units_per_node);
-        self.set_free(node, f);
+    /// A balloon gives up its room and waits again.
+    fn unbind_balloon(&mut self, b: PodId) {
+        let p = self.pods.pod_mut(b);
+        let (pool, node, units) = (p.pool as usize, p.node, p.units);
+        p.node = NO_NODE;
+        p.phase = PodPhase::Pending;
+        p.lost = false;
+        self.pools[pool].release(node, units);
+        self.pools[pool].remove_pod(node, b);
+        self.state[pool].pending.push_back(b);
     }
 
-    fn set_free(&mut self, node: u32, f: u32) {
-        let old = self.free[node as usize];
-        self.by_free[old as usize].remove(&node);
-        self.by_free[f as usize].insert(node);
-        self.free[node as usize] = f;
+    fn place_balloon(&mut self, b: PodId) -> bool {
+        let p = self.pods.pod(b);
+        let (pool, units) = (p.pool as usize, p.units);
+        match self.pools[pool].place(units) {
+            Some(n) => {
+                let p = self.pods.pod_mut(b);
+                p.node = n;
+                p.phase = PodPhase::Running;
+                p.lost = self.pools[pool].health(n) != Health::Up;
+                self.pools[pool].add_pod(n, b);
+                self.state[pool].unneeded_since[n as usize] = None;
+                true
+            }
+            None => false,
+        }
     }
 
-    /// Units in use.
-    pub fn allocated(&self) -> u64 {
-        self.free
-            .iter()
-            .zip(&self.removed)
-            .filter(|(_, r)| !**r)
-            .map(|(&f, _)| (self.units_per_node - f) as u64)
-            .sum()
+    /// `pod` is bound to `node`: it pulls its image (unless the node has it), starts, waits
+    /// for readiness, then is Ready. On a node that has failed it never starts.
+    fn bind(&mut self, now: SimTime, pod: PodId, node: u32, q: &mut impl Sink<ClusterEv>) {
+        let Owner::Service(rs) = self.pods.pod(pod).owner else {
+            unreachable!("only service pods are bound through the ReplicaSet path")
+        };
+        let t = self.sets[rs as usize].template;
+        let pool = &mut self.pools[t.pool];
+        let image_at = pool.image_ready(node, t.image, now, t.pull);
+        let lost = pool.health(node) != Health::Up;
+        pool.add_pod(node, pod);
+        self.state[t.pool].unneeded_since[node as usize] = None;
+        let p = self.pods.pod_mut(pod);
+        p.phase = PodPhase::Starting;
+        p.node = node;
+        p.image_at = image_at.max(now);
+        p.lost = lost;
+        if !lost {
+            q.at(image_at.max(now) + t.start, ClusterEv::PodStarted(pod));
+        }
+        self.notify(pod, PodChange::Bound);
     }
 
-    /// Units in all.
-    pub fn capacity(&self) -> u64 {
-        self.nodes() as u64 * self.units_per_node as u64
+    fn on_pod_started(&mut self, now: SimTime, pod: PodId) {
+        // A pod deleted while it was starting never becomes Ready.
+        let Some(p) = self.pods.get_mut(pod) else {
+            return;
+        };
+        if p.phase != PodPhase::Starting || p.lost {
+            return;
+        }
+        p.phase = PodPhase::Running;
+        p.ready = true;
+        p.ready_since = now;
+        p.ready_changed = now;
+        self.notify(pod, PodChange::Ready);
     }
 
-    /// Nodes in the pool (removed ones not counted).
-    pub fn nodes(&self) -> u32 {
-        self.removed.iter().filter(|r| !**r).count() as u32
+    /// The owner's answer to [`PodChange::Terminating`]: `drained` when the pod holds no work.
+    /// A drained pod goes now; otherwise its grace period starts. (A pod on a failed node
+    /// waits for its node's eviction: nothing there can answer.)
+    pub fn terminating_answer(
+        &mut self,
+        now: SimTime,
+        pod: PodId,
+        drained: bool,
+        q: &mut impl Sink<ClusterEv>,
+    ) {
+        let Some(p) = self.pods.get(pod) else {
+            return;
+        };
+        if p.lost {
+            return;
+        }
+        if drained {
+            self.finalize(now, pod, q);
+        } else {
+            let Owner::Service(rs) = p.owner else {
+                return;
+            };
+            let grace = self.sets[rs as usize].template.grace;
+            q.at(now + grace, ClusterEv::GraceEnd(pod));
+        }
     }
 
-    /// Node indices ever used (removed ones included): the range of node numbers.
-    pub fn node_slots(&self) -> u32 {
-        self.free.len() as u32
+    /// `pod` is gone: its node's room goes back to the pool, and pending pods get a chance.
+    pub fn finalize(&mut self, now: SimTime, pod: PodId, q: &mut impl Sink<ClusterEv>) {
+        let Some(pool) = self.remove_pod(pod) else {
+            return;
+        };
+        if let Some(pool) = pool {
+            self.retry_pending(now, pool, q);
+        }
     }
 
-    /// Units per node.
-    pub fn units_per_node(&self) -> u32 {
-        self.units_per_node
+    /// Removes `pod` from its ReplicaSet, its node and the table; returns its pool when it
+    /// held room there (None when it was Pending), or None when it was already gone.
+    fn remove_pod(&mut self, pod: PodId) -> Option<Option<usize>> {
+        let p = self.pods.get(pod)?;
+        let (pool, node, units, owner) = (p.pool as usize, p.node, p.units, p.owner);
+        if let Owner::Service(rs) = owner {
+            self.sets[rs as usize].forget(pod);
+        }
+        let bound = node != NO_NODE;
+        if bound {
+            self.pools[pool].remove_pod(node, pod);
+            self.pools[pool].release(node, units);
+        }
+        self.notify(pod, PodChange::Gone { bound });
+        self.pods.remove(pod);
+        Some(bound.then_some(pool))
     }
 
-    /// Free units of `node` (0 for a removed node).
-    pub fn free_units(&self, node: u32) -> u32 {
-        self.free[node as usize]
-    }
-
-    /// Whether `node` is in the pool and holds no pod.
-    pub fn is_empty_node(&self, node: u32) -> bool {
-        !self.removed[node as usize] && self.free[node as usize] == self.units_per_node
-    }
-
-    /// Whether `node` was removed.
-    pub fn is_removed(&self, node: u32) -> bool {
-        self.removed[node as usize]
-    }
-
-    /// Adds an empty node (the cluster autoscaler's scale-up); returns its index.
-    pub fn add_node(&mut self) -> u32 {
-        let node = self.free.len() as u32;
-        self.free.push(self.units_per_node);
-        self.removed.push(false);
-        self.by_free[self.units_per_node as usize].insert(node);
-        node
-    }
-
-    /// Removes an empty node (the cluster autoscaler's scale-down).
-    pub fn remove_node(&mut self, node: u32) {
-        debug_assert!(self.is_empty_node(node));
-        self.by_free[self.free[node as usize] as usize].remove(&node);
-        self.free[node as usize] = 0;
-        self.removed[node as usize] = true;
-    }
-
-    /// Places a pod needing `units` on `node` (which must have room).
-    pub fn place_on(&mut self, node: u32, units: u32) {
-        debug_assert!(self.free[node as usize] >= units);
-        self.set_free(node, self.free[node as usize] - units);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packs_and_refuses_what_does_not_fit() {
-        // Two nodes of 4 GPUs: 3 + 2 + 2 GPU pods -> the 2s share a node... the first 2
-        // goes to node 0 (3 used, 1 free)? No: it needs 2, so node 1; the second 2 fills node 1.
-        let mut p = Pool::new(2, 4);
-        assert_eq!(p.place(3), Some(0));
-        assert_eq!(p.place(2), Some(1));
-        assert_eq!(p.place(2), Some(1));
-        assert_eq!(p.place(1), Some(0));
-        assert_eq!(p.place(1), None);
-        assert_eq!(p.allocated(), 8);
-        p.release(1, 2);
-        assert_eq!(p.place(2), Some(1));
-    }
-
-    #[test]
-    fn a_pod_larger_than_a_node_never_fits() {
-        let mut p = Pool::new(10, 8);
-        assert_eq!(p.place(9), None);
-        // 2-GPU pods on nodes with 1 free GPU each do not fit, whatever the total free.
-        let mut q = Pool::new(3, 1);
-        assert_eq!(q.place(2), None);
+    /// Schedules pending pods of `pool` in order while they fit (real pods may preempt
+    /// balloons; a balloon never preempts anything).
+    fn retry_pending(&mut self, now: SimTime, pool: usize, q: &mut impl Sink<ClusterEv>) {
+        let mut still = VecDeque::new();
+        while let Some(p) = self.state[pool].pending.pop_front() {
+            let placed = match self.pods.pod(p).owner {
+                Owner::Service(rs) => {
+                    let ok = self.try_schedule(now, p, q);
+                    if ok {
+                        self.sets[rs as usize].pending -= 1;
+                    }
+                    ok
+                }
+                Owner::Balloon(_) => self.place_balloon(p),
+                Owner::Job(_) => false,
+            };
+            if !placed {
+                still.push_back(p);
+            }
+        }
+        // (Balloons preempted on the way were appended and tried in the same loop.)
+        still.extend(self.state[pool].pending.drain(..));
+        self.state[pool].pending = still;
     }
 }

@@ -9,6 +9,14 @@
 //!   zero).
 //! - [`keda`]: KEDA's scale-to-zero executor in front of an HPA on external metrics.
 
+//! - [`pipeline`]: the autoscalers as they run in the simulated cluster, with the metric
+//!   pipelines that feed them.
+
 pub mod hpa;
 pub mod keda;
 pub mod kpa;
+pub mod pipeline;
+pub mod plan;
+
+pub use pipeline::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
+pub use plan::{AutoscalerPlan, Pipelines};

@@ -5,8 +5,10 @@
 
 mod queue;
 mod rng;
+mod sink;
 mod time;
 
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
+pub use sink::Sink;
 pub use time::SimTime;

@@ -162,20 +162,7 @@ fn default_gpus_per_node() -> u64 {
     8
 }
 
-/// How requests are spread over a service's replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Routing {
-    /// One queue per service; any free replica takes the oldest request.
-    SharedQueue,
-    /// A uniformly random ready replica (kube-proxy's iptables mode).
-    #[default]
-    Random,
-    /// Ready replicas in turn.
-    RoundRobin,
-    /// The ready replica with the fewest queued plus running requests.
-    LeastOutstanding,
-}
+pub use crate::serving::Routing;
 
 /// Batching policy of a replica.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -423,7 +410,7 @@ pub mod limits {
     /// GPUs in one node.
     pub const MAX_GPUS_PER_NODE: u64 = 64;
     /// Replicas of one service.
-    pub const MAX_REPLICAS: u64 = 100_000;
+    pub const MAX_REPLICAS: u64 = crate::cluster::MAX_REPLICAS as u64;
     /// Execution slots of one replica.
     pub const MAX_CONCURRENCY: u64 = 4096;
     /// Execution slots (replicas x concurrency) of one service: each holds memory.

@@ -424,6 +424,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
                     .balloons
                     .as_ref()
                     .map_or((0, 0), |b| (b.pods as u32, b.gpus_per_pod as u32)),
+                failures: None,
             }
         }));
     }
@@ -879,6 +880,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         report_interval: interval,
         max_queue: sc.limits.max_queue as u32,
         pools: pools.into_iter().flatten().collect(),
+        cluster: crate::cluster::ClusterPlan::default(),
         services: services.into_iter().flatten().collect(),
         workloads,
     })

@@ -1,8 +1,6 @@
 //! Simulation of a resolved scenario: replications in parallel on rayon, each a
 //! single-threaded event loop (the private `world` module).
 
-mod autoscale;
-mod lifecycle;
 pub mod plan;
 pub mod result;
 mod world;

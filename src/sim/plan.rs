@@ -1,15 +1,16 @@
 //! A scenario resolved for simulation: every name looked up, every profile applied, every
 //! distribution compiled. Built once, shared read-only by all replications.
+//!
+//! Each part's plan type lives next to the domain it configures (node pools and failures in
+//! [`crate::cluster`], services and workloads in [`crate::serving`], autoscalers in
+//! [`crate::control`]); they are re-exported here.
 
-use crate::control::hpa::{ControllerConfig, HpaSpec};
-use crate::control::keda::KedaConfig;
-use crate::control::kpa::KpaConfig;
+pub use crate::cluster::{ClusterPlan, FailurePlan, PodTemplate, PoolPlan};
+pub use crate::control::plan::{AutoscalerPlan, Pipelines};
 use crate::engine::SimTime;
-use crate::hardware::{GpuProfile, Share};
-use crate::models::llm::LlmCost;
-use crate::scenario::types::Routing;
-use crate::serving::llm::EngineConfig;
-use crate::workload::{ArrivalProcess, Sampler};
+pub use crate::serving::plan::{
+    Batching, Cost, LlmPlan, Load, Routing, ServicePlan, SloPlan, WorkloadPlan,
+};
 
 /// Everything one replication needs.
 #[derive(Debug, Clone)]
@@ -30,241 +31,10 @@ pub struct Plan {
     pub max_queue: u32,
     /// Node pools.
     pub pools: Vec<PoolPlan>,
+    /// Cluster-wide settings (the node lifecycle controller).
+    pub cluster: ClusterPlan,
     /// Services, in scenario order.
     pub services: Vec<ServicePlan>,
     /// Workloads, in scenario order.
     pub workloads: Vec<WorkloadPlan>,
-}
-
-/// A node pool with its GPU and how GPUs are split.
-#[derive(Debug, Clone)]
-pub struct PoolPlan {
-    /// Pool name.
-    pub name: String,
-    /// The GPU in each node.
-    pub gpu: GpuProfile,
-    /// GPUs per node.
-    pub gpus_per_node: u32,
-    /// Nodes.
-    pub nodes: u32,
-    /// The schedulable unit (a whole GPU, a MIG slice or a time slice).
-    pub share: Share,
-    /// Price of a whole GPU hour.
-    pub price_per_gpu_hour: f64,
-    /// Cluster autoscaler: fewest nodes.
-    pub min_nodes: u32,
-    /// Cluster autoscaler: most nodes (equal to `nodes` and `min_nodes`: no autoscaling).
-    pub max_nodes: u32,
-    /// From a scale-up decision to a Ready node.
-    pub provision_time: SimTime,
-    /// How long a node stays unneeded before it is removed.
-    pub unneeded_time: SimTime,
-    /// Image pull bandwidth of a node, bytes per second.
-    pub pull_bandwidth: Option<f64>,
-    /// Balloon pods: (count, units each).
-    pub balloons: (u32, u32),
-}
-
-impl PoolPlan {
-    /// Schedulable units per node.
-    pub fn units_per_node(&self) -> u32 {
-        self.gpus_per_node * self.share.units_per_gpu
-    }
-}
-
-/// What one execution of a batch costs.
-#[derive(Debug, Clone)]
-pub enum Cost {
-    /// A service time drawn per request, in seconds on a whole GPU, stretched by `scale`
-    /// (1 / compute fraction of the replica's share).
-    Generic {
-        /// Service time on a whole GPU.
-        sampler: Sampler,
-        /// Stretch for a partial GPU.
-        scale: f64,
-    },
-    /// a(b) for b = 1..=len, precomputed from the batch-latency model on this GPU share.
-    Table(Vec<SimTime>),
-    /// An LLM served with continuous batching: each iteration costs what its shape costs.
-    Llm(Box<LlmPlan>),
-}
-
-/// An LLM deployment: the model's cost on the replica's GPUs and the engine's settings.
-#[derive(Debug, Clone)]
-pub struct LlmPlan {
-    /// Iteration cost on the replica's GPUs.
-    pub cost: LlmCost,
-    /// Scheduler limits and KV cache size.
-    pub engine: EngineConfig,
-    /// Latency the API server adds to every request, outside the GPU.
-    pub request_overhead: SimTime,
-}
-
-/// Batching policy, resolved.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Batching {
-    /// One request per execution.
-    None,
-    /// Triton-style: full batch, or the oldest waited `max_delay`.
-    Dynamic {
-        /// Largest batch.
-        max_batch: u32,
-        /// Longest wait of the oldest request.
-        max_delay: SimTime,
-    },
-    /// Iteration-level scheduling of an LLM engine (see [`crate::serving::llm`]).
-    Continuous,
-}
-
-/// Per-request latency bounds of a service's SLO.
-#[derive(Debug, Clone, Default)]
-pub struct SloPlan {
-    /// Per-request latency bound: that of the highest-percentile latency term, if any.
-    pub latency: Option<SimTime>,
-    /// Bound on queueing wait, if any.
-    pub wait: Option<SimTime>,
-    /// Bound on time to first token, if any.
-    pub ttft: Option<SimTime>,
-    /// Bound on time per output token, if any.
-    pub tpot: Option<SimTime>,
-    /// Each term, as (metric name in the summary, bound in ms), for `slo_met`.
-    pub terms: Vec<(&'static str, f64)>,
-    /// Share of requests that may miss their per-request bounds in a report interval before
-    /// the interval counts as out of SLO: 1 - q of the strictest percentile term.
-    pub allowed_miss: f64,
-}
-
-impl SloPlan {
-    /// Whether one request met every per-request bound. A figure it does not have (no TTFT
-    /// outside an LLM engine, no TPOT for a single output token) meets its bound.
-    pub fn met(
-        &self,
-        latency: SimTime,
-        wait: SimTime,
-        ttft: Option<SimTime>,
-        tpot: Option<SimTime>,
-    ) -> bool {
-        let within = |v: Option<SimTime>, b: Option<SimTime>| match (v, b) {
-            (Some(v), Some(b)) => v <= b,
-            _ => true,
-        };
-        within(Some(latency), self.latency)
-            && within(Some(wait), self.wait)
-            && within(ttft, self.ttft)
-            && within(tpot, self.tpot)
-    }
-}
-
-/// A service, resolved.
-#[derive(Debug, Clone)]
-pub struct ServicePlan {
-    /// Service name.
-    pub name: String,
-    /// Model name (for reports).
-    pub model: String,
-    /// Index into [`Plan::pools`].
-    pub pool: usize,
-    /// Schedulable units each replica needs on one node.
-    pub units_per_replica: u32,
-    /// Whole-GPU equivalents of one replica (for cost and users per GPU).
-    pub gpus_per_replica: f64,
-    /// Replicas.
-    pub replicas: u32,
-    /// Fixed time from scheduling to Ready, besides the parts below.
-    pub startup: SimTime,
-    /// Image size, bytes (0: no pull modelled), pulled at the pool's bandwidth.
-    pub image_bytes: f64,
-    /// Image pull time on a node without the image, when given directly.
-    pub image_pull_time: Option<SimTime>,
-    /// Model load after the image is there.
-    pub model_load: SimTime,
-    /// Readiness-probe delay after the model is loaded.
-    pub readiness_delay: SimTime,
-    /// Termination grace period of a pod being removed.
-    pub grace: SimTime,
-    /// CPU request of a pod, milli-cores (for the HPA's CPU metric).
-    pub cpu_request_milli: i64,
-    /// The autoscaler, if any.
-    pub autoscaler: Option<AutoscalerPlan>,
-    /// Routing policy.
-    pub routing: Routing,
-    /// Batching policy.
-    pub batching: Batching,
-    /// Execution slots per replica.
-    pub concurrency: u32,
-    /// Queue bound, arrivals beyond are dropped.
-    pub queue_capacity: Option<u32>,
-    /// Cost of an execution.
-    pub cost: Cost,
-    /// SLO, if any.
-    pub slo: Option<SloPlan>,
-}
-
-/// How a workload generates requests.
-#[derive(Debug, Clone)]
-pub enum Load {
-    /// Open loop: arrivals regardless of responses.
-    Open(ArrivalProcess),
-    /// Closed loop: `users` each wait for the response, think, send again.
-    Closed {
-        /// Number of users.
-        users: u32,
-        /// Think time in seconds.
-        think: Sampler,
-    },
-}
-
-/// A workload, resolved.
-#[derive(Debug, Clone)]
-pub struct WorkloadPlan {
-    /// Index into [`Plan::services`].
-    pub service: usize,
-    /// Arrival process.
-    pub load: Load,
-    /// Prompt tokens per request.
-    pub prompt_tokens: Option<Sampler>,
-    /// Output tokens per request.
-    pub output_tokens: Option<Sampler>,
-}
-
-/// How often metrics are collected and over what window they average, per pipeline.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pipelines {
-    /// metrics-server: resource metrics (CPU) resolution, also their window.
-    pub resource_interval: SimTime,
-    /// Prometheus scrape interval, for custom (Pods) and External metrics.
-    pub custom_interval: SimTime,
-    /// The Prometheus adapter's averaging window.
-    pub custom_window: SimTime,
-}
-
-/// A service's autoscaler, resolved.
-#[derive(Debug, Clone)]
-pub enum AutoscalerPlan {
-    /// A HorizontalPodAutoscaler.
-    Hpa {
-        /// The spec (validated).
-        spec: HpaSpec,
-        /// Controller flags.
-        cfg: ControllerConfig,
-        /// Sync period.
-        sync: SimTime,
-        /// Metric pipelines.
-        pipelines: Pipelines,
-    },
-    /// Knative's KPA.
-    Kpa(KpaConfig),
-    /// KEDA: its executor plus the HPA it creates.
-    Keda {
-        /// The ScaledObject, resolved.
-        keda: KedaConfig,
-        /// The HPA KEDA creates (External metrics `s{i}-{metric}`).
-        spec: HpaSpec,
-        /// Controller flags.
-        cfg: ControllerConfig,
-        /// Sync period.
-        sync: SimTime,
-        /// Metric pipelines.
-        pipelines: Pipelines,
-    },
 }

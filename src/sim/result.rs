@@ -1,8 +1,10 @@
 //! What a replication leaves behind, and how replications combine into a report.
 
 use super::plan::{Load, Plan};
+use crate::cluster::PoolSummary;
 use crate::engine::SimTime;
-use crate::stats::{Estimate, LatencyHist, TimeIntegral};
+use crate::serving::ServiceStats;
+use crate::stats::{Estimate, LatencyHist};
 
 /// Timeseries metric codes and their names in timeseries.csv.
 pub mod ts_metric {
@@ -133,48 +135,18 @@ pub struct TsPoint {
     pub value: f64,
 }
 
-/// Counters of one service at the end of a replication.
+/// What one service left at the end of a replication.
 pub(super) struct SvcParts {
-    pub arrivals: u64,
-    pub started: u64,
-    pub waited: u64,
-    pub completed: u64,
-    pub completions_in_window: u64,
-    pub dropped: u64,
-    pub slo_ok: u64,
-    pub batches: u64,
-    pub batch_items: u64,
-    pub service_ns: u128,
-    pub prompt_tokens: u64,
-    pub output_tokens: u64,
-    pub latency: LatencyHist,
-    pub wait: LatencyHist,
-    pub in_system: TimeIntegral,
-    pub busy: TimeIntegral,
-    pub replicas: TimeIntegral,
-    pub replicas_max: i64,
-    pub saturated_at: Option<SimTime>,
-    pub in_system_at_window: i64,
-    pub busy_at_mid: Option<f64>,
-    pub waiting_at_mid: u64,
+    pub stats: ServiceStats,
     pub waiting: u64,
     pub pending_pods: u32,
     pub closed_users: u32,
-    pub ttft: LatencyHist,
-    pub tpot: LatencyHist,
-    pub preemptions: u64,
-    pub generated_tokens: u64,
-    pub kv_used: TimeIntegral,
-    pub overhead_ns: u128,
-    pub kv_capacity: TimeIntegral,
-    pub out_of_slo_secs: f64,
 }
 
 /// The world's state at the end of a replication.
 pub(super) struct Parts {
     pub svcs: Vec<SvcParts>,
-    pub pools_allocated: Vec<u64>,
-    pub pools_nodes: Vec<(TimeIntegral, i64)>,
+    pub pools: Vec<PoolSummary>,
     pub ts: Vec<TsPoint>,
     pub events: u64,
 }
@@ -220,13 +192,16 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 
-pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> RepResult {
+pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let window = end.since(plan.warmup).as_secs_f64();
     let mut m: Vec<(String, &'static str, f64)> = Vec::new();
     let mut saturated = Vec::new();
     let mut latency_quantiles = Vec::with_capacity(plan.services.len());
     let mut ttft_quantiles = Vec::with_capacity(plan.services.len());
-    for (sp, mut s) in plan.services.iter().zip(parts.svcs) {
+    for (sp, parts_s) in plan.services.iter().zip(parts.svcs) {
+        let (waiting, pending_pods, closed_users) =
+            (parts_s.waiting, parts_s.pending_pods, parts_s.closed_users);
+        let mut s = parts_s.stats;
         let at = |h: &LatencyHist| -> Vec<f64> {
             CDF_PROBABILITIES
                 .iter()
@@ -319,7 +294,7 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
         );
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
-        put("pods_pending", s.pending_pods as f64);
+        put("pods_pending", pending_pods as f64);
         put("gpus", gpus);
         let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
         put("gpu_hours", gpu_hours);
@@ -350,9 +325,9 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
             put("slo_met", if met { 1.0 } else { 0.0 });
             put("minutes_out_of_slo", s.out_of_slo_secs / 60.0);
         }
-        if s.closed_users > 0 {
-            put("users", s.closed_users as f64);
-            put("users_per_gpu", ratio(s.closed_users as f64, gpus));
+        if closed_users > 0 {
+            put("users", closed_users as f64);
+            put("users_per_gpu", ratio(closed_users as f64, gpus));
         }
         let open_loop = plan
             .workloads
@@ -384,12 +359,12 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
                 && s.busy_at_mid.is_some_and(|mid| {
                     s.busy.area_secs(end) - mid >= 0.995 * slots * window / 2.0
                 })
-                && s.waiting > s.waiting_at_mid
+                && waiting > s.waiting_at_mid
                 && (!llm
-                    || (s.waiting - s.waiting_at_mid) as f64
+                    || (waiting - s.waiting_at_mid) as f64
                         > (0.01 * s.arrivals as f64 / 2.0).max(10.0)) =>
             {
-                let g = ratio((s.waiting - s.waiting_at_mid) as f64, window / 2.0);
+                let g = ratio((waiting - s.waiting_at_mid) as f64, window / 2.0);
                 saturated.push((sp.name.clone(), false, g));
                 g
             }
@@ -407,13 +382,8 @@ pub(super) fn collect(plan: &Plan, _rep: u32, end: SimTime, parts: Parts) -> Rep
     let mut allocated = 0.0;
     let mut gpu_hours = 0.0;
     let mut cost = 0.0;
-    for ((p, &a), (integral, max)) in plan
-        .pools
-        .iter()
-        .zip(&parts.pools_allocated)
-        .zip(parts.pools_nodes.iter().cloned())
-    {
-        let mut integral = integral;
+    for (p, summary) in plan.pools.iter().zip(parts.pools) {
+        let (a, mut integral, max) = (summary.allocated, summary.nodes, summary.nodes_max);
         let mean = ratio(integral.area_secs(end), window);
         nodes += mean;
         nodes_max += max as f64;

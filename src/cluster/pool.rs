@@ -1,0 +1,407 @@
+//! The nodes of one pool: free capacity, health, generation and the pods each holds.
+//!
+//! GPUs (or GPU shares under MIG / time slicing) are an extended resource, as the NVIDIA
+//! device plugin advertises them: a pod asking for k units fits only on a node with k free.
+//! Placement packs pods (the scheduler's `MostAllocated` scoring, the strategy recommended for
+//! GPU bin packing) so that whole nodes stay free for large pods; ties go to the lowest node.
+
+use super::pod::PodId;
+use crate::engine::SimTime;
+use std::collections::BTreeSet;
+
+/// A node of a pool, named with its generation: a node that fails and rejoins is a new
+/// generation, so that what was scheduled for the old one is recognised as stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId {
+    /// Index of the pool.
+    pub pool: u16,
+    /// Generation of the node slot (it grows each time the node rejoins).
+    pub generation: u16,
+    /// Index of the node in its pool.
+    pub node: u32,
+}
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Working and Ready.
+    Up,
+    /// Down, but the API does not know yet: it is still Ready there and still schedulable.
+    Failed,
+    /// Down and marked NotReady by the node lifecycle controller: tainted, not schedulable.
+    NotReady,
+    /// Removed by the cluster autoscaler.
+    Removed,
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    free: u32,
+    health: Health,
+    generation: u16,
+    /// When it (re)joined: its heartbeats are at this time plus whole renew intervals.
+    joined: SimTime,
+    /// Pods bound to it, in binding order.
+    pods: Vec<PodId>,
+    /// Images on the node and when each is (or will be) there.
+    images: Vec<(u32, SimTime)>,
+}
+
+/// The nodes of one pool, with free capacity bucketed by free units so that placing a pod
+/// costs O(units per node + log nodes), not O(nodes).
+#[derive(Debug, Clone)]
+pub struct Pool {
+    nodes: Vec<Node>,
+    // by_free[f] holds the schedulable nodes with exactly f free units, lowest index first.
+    by_free: Vec<BTreeSet<u32>>,
+    units_per_node: u32,
+    allocated: u64,
+    present: u32,
+    up: u32,
+}
+
+impl Pool {
+    /// `nodes` empty nodes of `units_per_node` units each, joined at time zero.
+    pub fn new(nodes: u32, units_per_node: u32) -> Pool {
+        let mut by_free = vec![BTreeSet::new(); units_per_node as usize + 1];
+        by_free[units_per_node as usize] = (0..nodes).collect();
+        Pool {
+            nodes: (0..nodes).map(|_| Node::new(units_per_node)).collect(),
+            by_free,
+            units_per_node,
+            allocated: 0,
+            present: nodes,
+            up: nodes,
+        }
+    }
+
+    /// Places a pod needing `units` on the fullest schedulable node that still fits it; None
+    /// when no node has room (the pod stays Pending).
+    pub fn place(&mut self, units: u32) -> Option<u32> {
+        let node = self.fit(units)?;
+        self.take(node, units);
+        Some(node)
+    }
+
+    /// The node [`Pool::place`] would choose, without placing.
+    fn fit(&self, units: u32) -> Option<u32> {
+        if units > self.units_per_node {
+            return None;
+        }
+        let f = (units as usize..self.by_free.len()).find(|&f| !self.by_free[f].is_empty())?;
+        self.by_free[f].first().copied()
+    }
+
+    /// Places every pod of a gang, all or nothing: each on the node [`Pool::place`] would
+    /// choose given the pods placed before it. When one does not fit, the ones placed are
+    /// released and nothing changes (the scheduler's Permit stage refuses the whole group).
+    pub fn place_gang(&mut self, units: &[u32]) -> Option<Vec<u32>> {
+        let mut placed = Vec::with_capacity(units.len());
+        for &u in units {
+            match self.place(u) {
+                Some(n) => placed.push(n),
+                None => {
+                    for (&n, &u) in placed.iter().zip(units) {
+                        self.release(n, u);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(placed)
+    }
+
+    /// Places a pod needing `units` on `node` (which must have room).
+    pub fn place_on(&mut self, node: u32, units: u32) {
+        debug_assert!(self.nodes[node as usize].free >= units);
+        self.take(node, units);
+    }
+
+    fn take(&mut self, node: u32, units: u32) {
+        let f = self.nodes[node as usize].free - units;
+        self.set_free(node, f);
+        self.allocated += u64::from(units);
+    }
+
+    /// Returns `units` of `node` to the pool.
+    pub fn release(&mut self, node: u32, units: u32) {
+        let n = &self.nodes[node as usize];
+        let f = (n.free + units).min(self.units_per_node);
+        self.allocated -= u64::from(f - n.free);
+        self.set_free(node, f);
+    }
+
+    fn schedulable(h: Health) -> bool {
+        matches!(h, Health::Up | Health::Failed)
+    }
+
+    fn set_free(&mut self, node: u32, f: u32) {
+        let n = &mut self.nodes[node as usize];
+        if Self::schedulable(n.health) {
+            self.by_free[n.free as usize].remove(&node);
+            self.by_free[f as usize].insert(node);
+        }
+        n.free = f;
+    }
+
+    /// Units in use on nodes still in the pool.
+    pub fn allocated(&self) -> u64 {
+        self.allocated
+    }
+
+    /// Units in all.
+    pub fn capacity(&self) -> u64 {
+        self.nodes() as u64 * self.units_per_node as u64
+    }
+
+    /// Nodes in the pool, working or not (removed ones not counted).
+    pub fn nodes(&self) -> u32 {
+        self.present
+    }
+
+    /// Nodes working (up, not failed).
+    pub fn nodes_up(&self) -> u32 {
+        self.up
+    }
+
+    /// Node indices ever used (removed ones included): the range of node numbers.
+    pub fn node_slots(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
+    /// Units per node.
+    pub fn units_per_node(&self) -> u32 {
+        self.units_per_node
+    }
+
+    /// Free units of `node`.
+    pub fn free_units(&self, node: u32) -> u32 {
+        self.nodes[node as usize].free
+    }
+
+    /// Whether `node` is in the pool and holds no pod.
+    pub fn is_empty_node(&self, node: u32) -> bool {
+        let n = &self.nodes[node as usize];
+        n.health != Health::Removed && n.free == self.units_per_node
+    }
+
+    /// Whether `node` was removed.
+    pub fn is_removed(&self, node: u32) -> bool {
+        self.nodes[node as usize].health == Health::Removed
+    }
+
+    /// The health of `node`.
+    pub fn health(&self, node: u32) -> Health {
+        self.nodes[node as usize].health
+    }
+
+    /// The current generation of `node`.
+    pub fn generation(&self, node: u32) -> u16 {
+        self.nodes[node as usize].generation
+    }
+
+    /// When `node` last joined.
+    pub fn joined(&self, node: u32) -> SimTime {
+        self.nodes[node as usize].joined
+    }
+
+    /// Adds an empty node joined at `now` (the cluster autoscaler's scale-up); returns its
+    /// index.
+    pub fn add_node(&mut self, now: SimTime) -> u32 {
+        let node = self.nodes.len() as u32;
+        let mut n = Node::new(self.units_per_node);
+        n.joined = now;
+        self.nodes.push(n);
+        self.by_free[self.units_per_node as usize].insert(node);
+        self.present += 1;
+        self.up += 1;
+        node
+    }
+
+    /// Removes an empty node (the cluster autoscaler's scale-down).
+    pub fn remove_node(&mut self, node: u32) {
+        debug_assert!(self.is_empty_node(node));
+        let n = &mut self.nodes[node as usize];
+        if Self::schedulable(n.health) {
+            self.by_free[n.free as usize].remove(&node);
+        }
+        if n.health == Health::Up {
+            self.up -= 1;
+        }
+        n.health = Health::Removed;
+        n.free = 0;
+        n.images.clear();
+        self.present -= 1;
+    }
+
+    /// `node` stops working; the API still sees it Ready (and schedulable).
+    pub fn fail(&mut self, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        debug_assert_eq!(n.health, Health::Up);
+        n.health = Health::Failed;
+        self.up -= 1;
+    }
+
+    /// A failed `node` is marked NotReady and tainted: the scheduler no longer uses it.
+    pub fn mark_not_ready(&mut self, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        debug_assert_eq!(n.health, Health::Failed);
+        self.by_free[n.free as usize].remove(&node);
+        n.health = Health::NotReady;
+    }
+
+    /// A repaired `node` rejoins at `now`, empty and as a new generation. Its pods must have
+    /// been released.
+    pub fn rejoin(&mut self, node: u32, now: SimTime) {
+        let upn = self.units_per_node;
+        let n = &mut self.nodes[node as usize];
+        debug_assert!(matches!(n.health, Health::Failed | Health::NotReady));
+        debug_assert!(n.pods.is_empty() && n.free == upn);
+        if n.health == Health::Failed {
+            self.by_free[n.free as usize].remove(&node);
+        }
+        n.health = Health::Up;
+        n.generation = n.generation.wrapping_add(1);
+        n.joined = now;
+        n.images.clear();
+        self.by_free[upn as usize].insert(node);
+        self.up += 1;
+    }
+
+    /// The id of `node` now.
+    pub fn id(&self, pool: u16, node: u32) -> NodeId {
+        NodeId {
+            pool,
+            generation: self.generation(node),
+            node,
+        }
+    }
+
+    /// Whether `id` names the node as it is now (same generation, not removed).
+    pub fn is_current(&self, id: NodeId) -> bool {
+        self.nodes
+            .get(id.node as usize)
+            .is_some_and(|n| n.generation == id.generation && n.health != Health::Removed)
+    }
+
+    /// Records that `pod` is bound to `node`.
+    pub fn add_pod(&mut self, node: u32, pod: PodId) {
+        self.nodes[node as usize].pods.push(pod);
+    }
+
+    /// Forgets that `pod` is bound to `node`.
+    pub fn remove_pod(&mut self, node: u32, pod: PodId) {
+        let pods = &mut self.nodes[node as usize].pods;
+        if let Some(i) = pods.iter().position(|p| *p == pod) {
+            pods.remove(i);
+        }
+    }
+
+    /// Pods bound to `node`, in binding order.
+    pub fn pods(&self, node: u32) -> &[PodId] {
+        &self.nodes[node as usize].pods
+    }
+
+    /// When `image` is on `node`: the kubelet pulls an image once per node, and later pods
+    /// there wait for that pull. A node without it starts pulling at `now` for `pull`.
+    pub fn image_ready(&mut self, node: u32, image: u32, now: SimTime, pull: SimTime) -> SimTime {
+        let images = &mut self.nodes[node as usize].images;
+        match images.iter().find(|(i, _)| *i == image) {
+            Some(&(_, at)) => at,
+            None => {
+                images.push((image, now + pull));
+                now + pull
+            }
+        }
+    }
+}
+
+impl Node {
+    fn new(units: u32) -> Node {
+        Node {
+            free: units,
+            health: Health::Up,
+            generation: 0,
+            joined: SimTime::ZERO,
+            pods: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_and_refuses_what_does_not_fit() {
+        // Two nodes of 4 GPUs. 3 goes to node 0 (1 free left); 2 does not fit there, so
+        // node 1; the next 2 fills node 1; 1 fills node 0; then nothing fits.
+        let mut p = Pool::new(2, 4);
+        assert_eq!(p.place(3), Some(0));
+        assert_eq!(p.place(2), Some(1));
+        assert_eq!(p.place(2), Some(1));
+        assert_eq!(p.place(1), Some(0));
+        assert_eq!(p.place(1), None);
+        assert_eq!(p.allocated(), 8);
+        p.release(1, 2);
+        assert_eq!(p.place(2), Some(1));
+    }
+
+    #[test]
+    fn a_pod_larger_than_a_node_never_fits() {
+        let mut p = Pool::new(10, 8);
+        assert_eq!(p.place(9), None);
+        // 2-GPU pods on nodes with 1 free GPU each do not fit, whatever the total free.
+        let mut q = Pool::new(3, 1);
+        assert_eq!(q.place(2), None);
+    }
+
+    #[test]
+    fn a_gang_is_placed_whole_or_not_at_all() {
+        // Three nodes of 8; one node half used. A gang of three whole nodes does not fit:
+        // nothing changes. A gang of two whole nodes and a half fits exactly.
+        let mut p = Pool::new(3, 8);
+        assert_eq!(p.place(4), Some(0));
+        assert_eq!(p.place_gang(&[8, 8, 8]), None);
+        assert_eq!(p.allocated(), 4);
+        assert_eq!(
+            (0..3).map(|n| p.free_units(n)).collect::<Vec<_>>(),
+            [4, 8, 8]
+        );
+        assert_eq!(p.place_gang(&[8, 8, 4]), Some(vec![1, 2, 0]));
+        assert_eq!(p.allocated(), 24);
+    }
+
+    #[test]
+    fn a_failed_node_stays_schedulable_until_not_ready_and_rejoins_empty() {
+        let mut p = Pool::new(2, 8);
+        assert_eq!(p.place(8), Some(0));
+        p.fail(0);
+        assert_eq!((p.nodes(), p.nodes_up()), (2, 1));
+        // Its pod's units stay allocated until released.
+        assert_eq!(p.allocated(), 8);
+        p.release(0, 8);
+        // Failed but not yet NotReady: the scheduler still places there.
+        assert_eq!(p.place(4), Some(0));
+        p.mark_not_ready(0);
+        assert_eq!(p.place(8), Some(1));
+        assert_eq!(p.place(1), None);
+        p.release(0, 4);
+        let old = p.id(0, 0);
+        p.rejoin(0, SimTime::from_secs(60));
+        assert!(!p.is_current(old));
+        assert_eq!(p.joined(0), SimTime::from_secs(60));
+        assert_eq!(p.place(8), Some(0));
+        assert_eq!(p.nodes_up(), 2);
+    }
+
+    #[test]
+    fn an_image_is_pulled_once_per_node() {
+        let mut p = Pool::new(1, 8);
+        let s = SimTime::from_secs;
+        assert_eq!(p.image_ready(0, 7, s(0), s(60)), s(60));
+        assert_eq!(p.image_ready(0, 7, s(10), s(60)), s(60));
+        assert_eq!(p.image_ready(0, 8, s(10), s(60)), s(70));
+    }
+}
