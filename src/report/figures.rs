@@ -117,9 +117,19 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
         });
     }
     let nodes = series_of("cluster", "nodes");
-    if nodes.windows(2).any(|w| w[0].1 != w[1].1) {
+    // Nodes that failed are in the pool but not Ready: a line of their own then.
+    let failed = nodes
+        .iter()
+        .zip(series_of("cluster", "nodes_ready"))
+        .any(|(n, r)| n.1 != r.1);
+    if failed || nodes.windows(2).any(|w| w[0].1 != w[1].1) {
+        let node_lines: &[&str] = if failed {
+            &["nodes", "nodes_ready", "nodes_provisioning"]
+        } else {
+            &["nodes", "nodes_provisioning"]
+        };
         let panels: Vec<Panel> = [
-            panel("cluster", "nodes", &["nodes", "nodes_provisioning"]),
+            panel("cluster", "nodes", node_lines),
             panel("cluster", "GPUs", &["gpus_allocated"]),
         ]
         .into_iter()

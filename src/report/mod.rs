@@ -218,7 +218,7 @@ pub fn latency_cdf_csv(report: &Report) -> String {
 /// The figures a planner reads first, one table per service, for the terminal.
 pub fn text_table(report: &Report) -> String {
     // LLM-only rows are empty (and skipped) for other services.
-    const SHOWN: [&str; 21] = [
+    const SHOWN: [&str; 22] = [
         "throughput_rps",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -240,6 +240,7 @@ pub fn text_table(report: &Report) -> String {
         "gpus",
         "cost_per_1k_requests",
         "dropped",
+        "failed",
     ];
     let mut out = String::new();
     let _ = writeln!(
@@ -256,8 +257,19 @@ pub fn text_table(report: &Report) -> String {
             .map(|r| r.component.as_str())
             .filter(|c| *c != "engine"),
     );
+    // Failure figures only where something failed.
+    const FAILURES: &[&str] = &["failed", "node_failures", "nodes_ready"];
+    let any_failure = report
+        .rows
+        .iter()
+        .any(|r| r.metric == "node_failures" && r.estimate.mean > 0.0);
     let shown = |r: &&crate::sim::Row| {
-        (r.component == "cluster" || SHOWN.contains(&r.metric)) && r.estimate.mean.is_finite()
+        let listed = if FAILURES.contains(&r.metric) {
+            any_failure
+        } else {
+            r.component == "cluster" || SHOWN.contains(&r.metric)
+        };
+        listed && r.estimate.mean.is_finite()
     };
     // Wide enough for the longest metric shown (the LLM ones are longer).
     let width = report

@@ -39,6 +39,9 @@ pub struct Scenario {
     /// Node pools: N nodes of G GPUs each.
     #[serde(default)]
     pub node_pools: Vec<NodePoolSpec>,
+    /// Cluster-wide settings: the node lifecycle controller's timing.
+    #[serde(default)]
+    pub cluster: ClusterSpec,
     /// Inference services.
     pub services: Vec<ServiceSpec>,
     /// Load offered to the services.
@@ -143,6 +146,52 @@ pub struct NodePoolSpec {
     /// Low-priority placeholder pods that hold warm headroom for the cluster autoscaler.
     #[serde(default)]
     pub balloons: Option<BalloonSpec>,
+    /// How the pool's nodes fail.
+    #[serde(default)]
+    pub failures: Option<FailureSpec>,
+}
+
+/// Node failures of a pool: random (`mtbf`) and scheduled (`at`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSpec {
+    /// Mean up time of one node: exponential, drawn anew each time it (re)joins; omit for
+    /// no random failures.
+    #[serde(default)]
+    pub mtbf: Option<Duration>,
+    /// From a failure to the node rejoining empty (default 4h): a duration, or a
+    /// distribution drawn at each failure.
+    #[serde(default)]
+    pub repair_time: Option<crate::workload::Delay>,
+    /// Scheduled failures, for what-if runs.
+    #[serde(default)]
+    pub at: Vec<ScheduledFailureSpec>,
+}
+
+/// One scheduled failure: node `node` of the pool (0 is the first) fails at `time`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFailureSpec {
+    /// Index of the node in its pool (nodes the cluster autoscaler adds come after the
+    /// initial ones).
+    pub node: u64,
+    /// When it fails.
+    pub time: Duration,
+}
+
+/// The node lifecycle controller of kube-controller-manager, with its flags' defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// A node silent for longer than this is marked NotReady (default 50s).
+    #[serde(default)]
+    pub node_monitor_grace_period: Option<Duration>,
+    /// How often the controller looks at the nodes (default 5s).
+    #[serde(default)]
+    pub node_monitor_period: Option<Duration>,
+    /// From NotReady to the eviction of the node's pods (default 300s).
+    #[serde(default)]
+    pub pod_eviction_timeout: Option<Duration>,
 }
 
 /// Balloon (placeholder) pods: low-priority pods that reserve capacity, are preempted by any
@@ -433,4 +482,11 @@ pub mod limits {
     pub const MAX_QUEUE: u64 = 10_000_000;
     /// Largest price of one GPU hour.
     pub const MAX_PRICE: f64 = 10_000.0;
+    /// Scheduled failures of one pool.
+    pub const MAX_SCHEDULED_FAILURES: usize = 10_000;
+    /// Expected random node failures in one replication: each costs a few events and the
+    /// pods it replaces, so beyond this a run would take hours.
+    pub const MAX_EXPECTED_FAILURES: f64 = 1e6;
+    /// Longest node monitor period and grace period.
+    pub const MAX_MONITOR_TIME_SECS: u64 = 3600;
 }

@@ -4,7 +4,7 @@ use super::plan::{Load, Plan};
 use crate::cluster::PoolSummary;
 use crate::engine::SimTime;
 use crate::serving::ServiceStats;
-use crate::stats::{Estimate, LatencyHist};
+use crate::stats::{Estimate, LatencyHist, TimeIntegral};
 
 /// Timeseries metric codes and their names in timeseries.csv.
 pub mod ts_metric {
@@ -38,8 +38,11 @@ pub mod ts_metric {
     pub const NODES_PROVISIONING: u8 = 13;
     /// Cluster: GPUs held by pods (balloons included), whole-GPU equivalents.
     pub const GPUS_ALLOCATED: u8 = 14;
+    /// Cluster: nodes whose Ready condition is true (a failed node until it is marked
+    /// NotReady).
+    pub const NODES_READY: u8 = 15;
     /// Names, indexed by code.
-    pub const NAMES: [&str; 15] = [
+    pub const NAMES: [&str; 16] = [
         "replicas",
         "ready",
         "pending_pods",
@@ -55,6 +58,7 @@ pub mod ts_metric {
         "nodes",
         "nodes_provisioning",
         "gpus_allocated",
+        "nodes_ready",
     ];
 }
 
@@ -63,6 +67,7 @@ pub const SERVICE_METRICS: &[&str] = &[
     "requests",
     "completed",
     "dropped",
+    "failed",
     "throughput_rps",
     "arrival_rate_rps",
     "latency_mean_ms",
@@ -111,6 +116,8 @@ pub const SERVICE_METRICS: &[&str] = &[
 pub const CLUSTER_METRICS: &[&str] = &[
     "nodes",
     "nodes_max",
+    "nodes_ready",
+    "node_failures",
     "gpus",
     "gpus_allocated",
     "gpu_allocation",
@@ -147,6 +154,8 @@ pub(super) struct SvcParts {
 pub(super) struct Parts {
     pub svcs: Vec<SvcParts>,
     pub pools: Vec<PoolSummary>,
+    pub node_failures: u64,
+    pub nodes_ready: TimeIntegral,
     pub ts: Vec<TsPoint>,
     pub events: u64,
 }
@@ -217,6 +226,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("requests", s.arrivals as f64);
         put("completed", completed);
         put("dropped", s.dropped as f64);
+        put("failed", s.failed as f64);
         put(
             "throughput_rps",
             ratio(s.completions_in_window as f64, window),
@@ -401,6 +411,13 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let c = "cluster".to_string();
     m.push((c.clone(), "nodes", nodes));
     m.push((c.clone(), "nodes_max", nodes_max));
+    let mut nodes_ready = parts.nodes_ready;
+    m.push((
+        c.clone(),
+        "nodes_ready",
+        ratio(nodes_ready.area_secs(end), window),
+    ));
+    m.push((c.clone(), "node_failures", parts.node_failures as f64));
     m.push((c.clone(), "gpus", gpus));
     m.push((c.clone(), "gpus_allocated", allocated));
     m.push((c.clone(), "gpu_allocation", ratio(allocated, gpus)));

@@ -297,6 +297,7 @@ impl<'p> World<'p> {
 
     fn take_parts(&mut self) -> super::result::Parts {
         let svcs = std::mem::take(&mut self.serving.svcs);
+        let (node_failures, nodes_ready) = self.cluster.failure_summary();
         super::result::Parts {
             svcs: svcs
                 .into_iter()
@@ -309,6 +310,8 @@ impl<'p> World<'p> {
                 })
                 .collect(),
             pools: self.cluster.pool_summaries(),
+            node_failures,
+            nodes_ready,
             ts: std::mem::take(&mut self.ts),
             events: self.events,
         }
@@ -408,6 +411,7 @@ impl<'p> World<'p> {
         put(ts_metric::NODES_PROVISIONING, provisioning as f64);
         put(ts_metric::PENDING_PODS, pending as f64);
         put(ts_metric::GPUS_ALLOCATED, allocated);
+        put(ts_metric::NODES_READY, c.nodes_ready() as f64);
         let next = now + self.plan.report_interval;
         if next <= self.plan.duration {
             self.q.schedule(next, RunEv::Sample.into());

@@ -2,6 +2,7 @@
 //!
 //! - [`dist`]: the distributions a scenario writes for durations (`service_time`, think
 //!   times) and counts (`prompt_tokens`, `output_tokens`), compiled into [`Sampler`]s.
+//! - [`delay`]: durations that may also be distributions (`repair_time`).
 //! - [`arrivals`]: the arrival processes of `workloads[].arrivals` (poisson, on_off,
 //!   diurnal, step, ramp, trace, closed), compiled into an [`ArrivalProcess`] for open loops
 //!   or a [`ClosedLoop`] of users.
@@ -17,8 +18,10 @@
 //! arrivals on any machine.
 
 pub mod arrivals;
+pub mod delay;
 pub mod dist;
 mod trace;
 
 pub use arrivals::{Arrival, ArrivalProcess, ArrivalSpec, Arrivals, ClosedLoop, ThinkTime};
+pub use delay::Delay;
 pub use dist::{Count, Dist, Q, Quantity, Sampler, Secs};
