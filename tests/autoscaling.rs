@@ -2,16 +2,7 @@
 //! to zero, checked against the rules Kubernetes documents for them.
 
 mod common;
-use common::run;
-
-/// `(time_s, value)` of a component's timeseries metric.
-fn series(r: &capsim::sim::Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
-    r.timeseries
-        .iter()
-        .filter(|(_, c, m, _)| c == comp && *m == metric)
-        .map(|(t, _, _, v)| (*t, *v))
-        .collect()
-}
+use common::{run, series};
 
 /// A generic service (exponential 100 ms, one GPU per pod) with an HPA on GPU utilization
 /// (target 0.5), `arrivals` as given, sampled every 15 s.

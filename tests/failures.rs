@@ -4,16 +4,7 @@
 //! Pending, binding and start-up like any new pod.
 
 mod common;
-use common::{capsim, run};
-
-/// `(time_s, value)` of a component's timeseries metric.
-fn series(r: &capsim::sim::Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
-    r.timeseries
-        .iter()
-        .filter(|(_, c, m, _)| c == comp && *m == metric)
-        .map(|(t, _, _, v)| (*t, *v))
-        .collect()
-}
+use common::{capsim, run, series};
 
 /// The value of a timeseries at sample time `t` (seconds).
 fn at(s: &[(f64, f64)], t: f64) -> f64 {

@@ -38,6 +38,15 @@ pub fn run(yaml: &str) -> Report {
     capsim::sim::simulate(&plan(yaml), false)
 }
 
+/// `(time_s, value)` of a component's timeseries metric.
+pub fn series(r: &Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
+    r.timeseries
+        .iter()
+        .filter(|(_, c, m, _)| c == comp && *m == metric)
+        .map(|(t, _, _, v)| (*t, *v))
+        .collect()
+}
+
 /// Relative difference |a - b| / |b|.
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
