@@ -7,7 +7,6 @@
 
 use super::pod::PodId;
 use crate::engine::SimTime;
-use std::collections::BTreeSet;
 
 /// A node of a pool, named with its generation: a node that fails and rejoins is a new
 /// generation, so that what was scheduled for the old one is recognised as stale.
@@ -47,13 +46,68 @@ struct Node {
     images: Vec<(u32, SimTime)>,
 }
 
+/// A set of node indices that finds its lowest member fast: a bitmap with a summary word per
+/// 64 words, so insert and remove are O(1) and `first` scans one summary bit per 4,096 nodes.
+/// (A BTreeSet did the same in O(log nodes), with a cache miss per level: 2.5x slower per pod
+/// at 7,500 nodes than at 75.)
+#[derive(Debug, Clone, Default)]
+struct NodeSet {
+    words: Vec<u64>,
+    // Bit w of summary[w / 64] is set when words[w] is not zero.
+    summary: Vec<u64>,
+    len: u32,
+}
+
+impl NodeSet {
+    fn insert(&mut self, i: u32) {
+        let (w, b) = (i as usize / 64, i % 64);
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+            self.summary.resize(w / 64 + 1, 0);
+        }
+        if self.words[w] & (1 << b) == 0 {
+            self.words[w] |= 1 << b;
+            self.summary[w / 64] |= 1 << (w % 64);
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, i: u32) {
+        let (w, b) = (i as usize / 64, i % 64);
+        if let Some(word) = self.words.get_mut(w)
+            && *word & (1 << b) != 0
+        {
+            *word &= !(1 << b);
+            if *word == 0 {
+                self.summary[w / 64] &= !(1 << (w % 64));
+            }
+            self.len -= 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The lowest member.
+    fn first(&self) -> Option<u32> {
+        let (s, bits) = self
+            .summary
+            .iter()
+            .enumerate()
+            .find(|(_, x)| **x != 0)?;
+        let w = s * 64 + bits.trailing_zeros() as usize;
+        Some((w * 64) as u32 + self.words[w].trailing_zeros())
+    }
+}
+
 /// The nodes of one pool, with free capacity bucketed by free units so that placing a pod
-/// costs O(units per node + log nodes), not O(nodes).
+/// costs O(units per node), not O(nodes).
 #[derive(Debug, Clone)]
 pub struct Pool {
     nodes: Vec<Node>,
-    // by_free[f] holds the schedulable nodes with exactly f free units, lowest index first.
-    by_free: Vec<BTreeSet<u32>>,
+    // by_free[f] holds the schedulable nodes with exactly f free units.
+    by_free: Vec<NodeSet>,
     units_per_node: u32,
     allocated: u64,
     present: u32,
@@ -63,8 +117,10 @@ pub struct Pool {
 impl Pool {
     /// `nodes` empty nodes of `units_per_node` units each, joined at time zero.
     pub fn new(nodes: u32, units_per_node: u32) -> Pool {
-        let mut by_free = vec![BTreeSet::new(); units_per_node as usize + 1];
-        by_free[units_per_node as usize] = (0..nodes).collect();
+        let mut by_free = vec![NodeSet::default(); units_per_node as usize + 1];
+        for n in 0..nodes {
+            by_free[units_per_node as usize].insert(n);
+        }
         Pool {
             nodes: (0..nodes).map(|_| Node::new(units_per_node)).collect(),
             by_free,
@@ -89,7 +145,7 @@ impl Pool {
             return None;
         }
         let f = (units as usize..self.by_free.len()).find(|&f| !self.by_free[f].is_empty())?;
-        self.by_free[f].first().copied()
+        self.by_free[f].first()
     }
 
     /// Places every pod of a gang, all or nothing: each on the node [`Pool::place`] would
@@ -138,7 +194,7 @@ impl Pool {
     fn set_free(&mut self, node: u32, f: u32) {
         let n = &mut self.nodes[node as usize];
         if Self::schedulable(n.health) {
-            self.by_free[n.free as usize].remove(&node);
+            self.by_free[n.free as usize].remove(node);
             self.by_free[f as usize].insert(node);
         }
         n.free = f;
@@ -223,7 +279,7 @@ impl Pool {
         debug_assert!(self.is_empty_node(node));
         let n = &mut self.nodes[node as usize];
         if Self::schedulable(n.health) {
-            self.by_free[n.free as usize].remove(&node);
+            self.by_free[n.free as usize].remove(node);
         }
         if n.health == Health::Up {
             self.up -= 1;
@@ -246,7 +302,7 @@ impl Pool {
     pub fn mark_not_ready(&mut self, node: u32) {
         let n = &mut self.nodes[node as usize];
         debug_assert_eq!(n.health, Health::Failed);
-        self.by_free[n.free as usize].remove(&node);
+        self.by_free[n.free as usize].remove(node);
         n.health = Health::NotReady;
     }
 
@@ -258,7 +314,7 @@ impl Pool {
         debug_assert!(matches!(n.health, Health::Failed | Health::NotReady));
         debug_assert!(n.pods.is_empty() && n.free == upn);
         if n.health == Health::Failed {
-            self.by_free[n.free as usize].remove(&node);
+            self.by_free[n.free as usize].remove(node);
         }
         n.health = Health::Up;
         n.generation = n.generation.wrapping_add(1);
@@ -394,6 +450,26 @@ mod tests {
         assert_eq!(p.joined(0), SimTime::from_secs(60));
         assert_eq!(p.place(8), Some(0));
         assert_eq!(p.nodes_up(), 2);
+    }
+
+    #[test]
+    fn a_node_set_finds_its_lowest_member() {
+        let mut s = NodeSet::default();
+        assert_eq!(s.first(), None);
+        for i in [9000, 70, 4100, 64, 5] {
+            s.insert(i);
+        }
+        s.insert(5);
+        assert_eq!(s.len, 5);
+        let mut order = Vec::new();
+        while let Some(i) = s.first() {
+            order.push(i);
+            s.remove(i);
+        }
+        assert_eq!(order, [5, 64, 70, 4100, 9000]);
+        assert!(s.is_empty());
+        s.remove(3);
+        assert!(s.is_empty());
     }
 
     #[test]
