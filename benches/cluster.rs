@@ -64,8 +64,7 @@ fn gangs(c: &mut Criterion) {
         let mut pool = Pool::new(nodes, GPUS);
         let mut placed: VecDeque<Vec<u32>> = VecDeque::new();
         let whole = [GPUS; GANG];
-        while pool.allocated() + u64::from(GPUS) * GANG as u64 <= u64::from(nodes * GPUS) * 3 / 4
-        {
+        while pool.allocated() + u64::from(GPUS) * GANG as u64 <= u64::from(nodes * GPUS) * 3 / 4 {
             placed.push_back(pool.place_gang(&whole).expect("room for a gang"));
         }
         g.bench_with_input(BenchmarkId::from_parameter(nodes), &nodes, |b, _| {

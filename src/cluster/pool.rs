@@ -91,11 +91,7 @@ impl NodeSet {
 
     /// The lowest member.
     fn first(&self) -> Option<u32> {
-        let (s, bits) = self
-            .summary
-            .iter()
-            .enumerate()
-            .find(|(_, x)| **x != 0)?;
+        let (s, bits) = self.summary.iter().enumerate().find(|(_, x)| **x != 0)?;
         let w = s * 64 + bits.trailing_zeros() as usize;
         Some((w * 64) as u32 + self.words[w].trailing_zeros())
     }

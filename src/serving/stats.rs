@@ -209,6 +209,36 @@ impl ServiceStats {
         }
     }
 
+    /// Closes the report interval of `secs` seconds ending at `now`. With an SLO (`allowed_miss`:
+    /// the share of requests its strictest percentile lets miss), an interval that ends after
+    /// the warm-up is out of SLO when more of its requests missed than that, or when requests
+    /// waited (`waiting` at its end) and none completed (a cold start).
+    pub fn end_interval(
+        &mut self,
+        now: SimTime,
+        secs: f64,
+        allowed_miss: Option<f64>,
+        waiting: u64,
+    ) {
+        if let Some(allowed) = allowed_miss
+            && now > self.warmup
+        {
+            let out = if self.iv_slo_done > 0 {
+                self.iv_slo_miss as f64 > allowed * self.iv_slo_done as f64
+            } else {
+                waiting > 0
+            };
+            if out {
+                self.out_of_slo_secs += secs;
+            }
+        }
+        self.iv_slo_done = 0;
+        self.iv_slo_miss = 0;
+        self.iv_arrivals = 0;
+        self.iv_completions = 0;
+        self.iv_latency.reset();
+    }
+
     /// A pod of the service was bound (+1) or let go of its node (-1) at `now`.
     pub fn bound_pods(&mut self, now: SimTime, delta: i64) {
         self.replicas.add(now, delta);

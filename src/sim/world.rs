@@ -369,25 +369,8 @@ impl<'p> World<'p> {
                 );
                 st.iv_ttft.reset();
             }
-            // An interval is out of SLO when more of its requests missed than the SLO's
-            // percentile allows, or when requests waited and none completed (a cold start).
-            if let Some(slo) = &self.plan.services[si].slo
-                && now > self.plan.warmup
-            {
-                let out = if st.iv_slo_done > 0 {
-                    st.iv_slo_miss as f64 > slo.allowed_miss * st.iv_slo_done as f64
-                } else {
-                    s.waiting > 0
-                };
-                if out {
-                    st.out_of_slo_secs += interval;
-                }
-            }
-            st.iv_slo_done = 0;
-            st.iv_slo_miss = 0;
-            st.iv_arrivals = 0;
-            st.iv_completions = 0;
-            st.iv_latency.reset();
+            let allowed_miss = self.plan.services[si].slo.as_ref().map(|x| x.allowed_miss);
+            st.end_interval(now, interval, allowed_miss, s.waiting);
         }
         // The cluster, after the services.
         let comp = self.serving.svcs.len() as u16;
