@@ -73,7 +73,7 @@
 //! are kept in milli-units, as the controller computes with `MilliValue()`. Resource metric
 //! samples are taken to be fresh (timestamp = now) with window `metricWindow`.
 
-use crate::scenario::units::Duration;
+use crate::units::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use std::collections::BTreeMap;

@@ -23,7 +23,7 @@
 //! Not modelled: `initialCooldownPeriod` (default 0: with no active poll yet, an idle target
 //! is scaled down at the first poll), fallback, pausing and scaling modifiers.
 
-use crate::scenario::units::Duration;
+use crate::units::Duration;
 use serde::Deserialize;
 
 /// One trigger: a metric and its thresholds.

@@ -50,7 +50,7 @@
 //! is scaled back to zero) and an autoscaler restart over a running revision (which starts in
 //! panic mode).
 
-use crate::scenario::units::Duration;
+use crate::units::Duration;
 use serde::Deserialize;
 use std::collections::VecDeque;
 

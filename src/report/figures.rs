@@ -3,8 +3,8 @@
 
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
 use super::{distinct, is_service};
-use crate::scenario::units;
 use crate::sim::Report;
+use crate::units;
 
 /// A chart to write: file stem, what it is (for index.html), and the figure.
 pub struct Chart {

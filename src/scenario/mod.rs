@@ -2,7 +2,6 @@
 //! cross-reference and limit checks, and resolution into a [`Plan`](crate::sim::Plan).
 
 pub mod types;
-pub mod units;
 mod validate;
 pub mod yaml;
 

@@ -1,12 +1,12 @@
 //! The serde types of a scenario file, field for field as SPEC.md names them.
 
-use super::units::{Bytes, Duration};
 use crate::engine::SimTime;
 use crate::hardware::Bandwidth;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
 use crate::models::llm::LlmSpec;
 use crate::serving::llm::ServingStack;
+use crate::units::{Bytes, Duration};
 use crate::workload::{ArrivalSpec, Count, Dist, Secs};
 use serde::Deserialize;
 

@@ -1212,9 +1212,8 @@ fn autoscaler_plan(e: &mut Errs, i: usize, replicas: u64) -> Option<AutoscalerPl
             return None;
         }
     };
-    let secs = |d: Option<crate::scenario::units::Duration>, def: u64| {
-        d.map_or(SimTime::from_secs(def), |d| d.0)
-    };
+    let secs =
+        |d: Option<crate::units::Duration>, def: u64| d.map_or(SimTime::from_secs(def), |d| d.0);
     let cfg = hpa::ControllerConfig {
         tolerance: common.tolerance.unwrap_or(0.1),
         cpu_initialization_period: secs(common.cpu_initialization_period, 300).as_secs_f64(),

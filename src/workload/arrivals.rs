@@ -22,7 +22,7 @@
 use super::dist::{Dist, Q, Sampler, Secs};
 use super::trace::Trace;
 use crate::engine::{SimRng, SimTime};
-use crate::scenario::units::{Duration, MAX_DURATION_SECS, Rate, parse_duration};
+use crate::units::{Duration, MAX_DURATION_SECS, Rate, parse_duration};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::Deserialize;

@@ -24,7 +24,7 @@
 //! [`Dist::compile`] into a [`Sampler`], which the simulator draws from.
 
 use crate::engine::{SimRng, SimTime};
-use crate::scenario::units::{MAX_DURATION_SECS, parse_duration};
+use crate::units::{MAX_DURATION_SECS, parse_duration};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 
 use super::arrivals::Arrival;
 use crate::engine::SimTime;
-use crate::scenario::units::MAX_DURATION_SECS;
+use crate::units::MAX_DURATION_SECS;
 use std::path::Path;
 use std::sync::Arc;
 
