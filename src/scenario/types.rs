@@ -52,7 +52,7 @@ pub struct Scenario {
     pub limits: LimitsSpec,
     /// The grid `capsim sweep` runs; `capsim run` ignores it.
     #[serde(default)]
-    pub sweep: Option<crate::sweep::SweepSpec>,
+    pub sweep: Option<super::sweep::SweepSpec>,
 }
 
 fn default_seed() -> u64 {
