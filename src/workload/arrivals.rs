@@ -19,6 +19,7 @@
 //! rate (the time-change theorem), on/off alternates exponential states, diurnal thins a
 //! Poisson process at the peak rate (Lewis & Shedler 1979).
 
+pub use super::Arrival;
 use super::dist::{Dist, Q, Sampler, Secs};
 use super::trace::Trace;
 use crate::engine::{SimRng, SimTime};
@@ -37,18 +38,6 @@ pub const MAX_RATE: f64 = 1e9;
 pub const MAX_USERS: u64 = 10_000_000;
 /// The largest `time_scale` of a trace.
 pub const MAX_TIME_SCALE: f64 = 1e6;
-
-/// One request arrival. Token counts come only from traces that have those columns; when
-/// absent the workload's `prompt_tokens`/`output_tokens` distributions apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arrival {
-    /// When the request arrives.
-    pub at: SimTime,
-    /// The trace row's prompt tokens, if it has them.
-    pub prompt_tokens: Option<u32>,
-    /// The trace row's output tokens, if it has them.
-    pub output_tokens: Option<u32>,
-}
 
 /// The think time of a closed-loop user. The scenario writes either a distribution
 /// (`{gamma: {mean: 30s, sd: 10s}}`) or a plain duration, which means an exponential with

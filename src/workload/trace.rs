@@ -1,7 +1,7 @@
 //! Replayed arrival traces: a CSV file of request timestamps, optionally per service and with
 //! token counts, played back as they are, scaled in time, once or in a loop.
 
-use super::arrivals::Arrival;
+use super::Arrival;
 use crate::engine::SimTime;
 use crate::units::MAX_DURATION_SECS;
 use std::path::Path;
