@@ -1,7 +1,9 @@
 //! Ports of upstream unit tests (kubernetes/kubernetes pkg/controller/podautoscaler) with
 //! the numbers they assert, plus parsing and validation checks.
 
+use super::replica_calculator::Calc;
 use super::*;
+use std::collections::BTreeMap;
 
 /// The replica calculator's settings in upstream tests (defaultTesting* constants; the fake
 /// metrics client reports a one-minute window).
