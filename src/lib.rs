@@ -25,6 +25,7 @@ pub mod cli;
 pub mod cluster;
 pub mod control;
 pub mod engine;
+pub mod error;
 pub mod hardware;
 pub mod models;
 pub mod report;

@@ -2,6 +2,7 @@
 //! [`LlmArch`].
 
 use super::arch::{LlmArch, WeightDtype, builtin_llm, builtin_llm_names};
+use crate::error::FieldError;
 use crate::hardware::fmt_num;
 use serde::Deserialize;
 
@@ -61,25 +62,30 @@ pub struct LlmSpec {
 }
 
 /// `v` as a u32 within `1..=max`, or an error naming the field and the limit.
-fn field_in(field: &str, v: u64, max: u64) -> Result<u32, String> {
+fn field_in(field: &str, v: u64, max: u64) -> Result<u32, FieldError> {
     if v == 0 || v > max {
-        return Err(format!(
-            "llm.{field}: must be between 1 and {max}, found {v}"
+        return Err(FieldError::new(
+            field,
+            format!("llm.{field}: must be between 1 and {max}, found {v}"),
         ));
     }
     // max <= 2^24 < u32::MAX, so this cannot fail.
-    u32::try_from(v).map_err(|_| format!("llm.{field}: {v} is too large"))
+    u32::try_from(v).map_err(|_| FieldError::new(field, format!("llm.{field}: {v} is too large")))
 }
 
 impl LlmSpec {
     /// Builds the architecture named `name`. Messages name the field (`llm.kv_heads: 7 does not
-    /// divide heads 32`); the caller adds where the spec is.
-    pub fn resolve(&self, name: &str) -> Result<LlmArch, String> {
+    /// divide heads 32`), and so does the error's field (`kv_heads`; empty for the missing
+    /// fields); the caller adds where the spec is.
+    pub fn resolve(&self, name: &str) -> Result<LlmArch, FieldError> {
         let base = match &self.based_on {
             Some(b) => Some(builtin_llm(b).ok_or_else(|| {
-                format!(
-                    "llm.based_on: `{b}` is not a built-in LLM; the built-ins are: {}",
-                    builtin_llm_names()
+                FieldError::new(
+                    "based_on",
+                    format!(
+                        "llm.based_on: `{b}` is not a built-in LLM; the built-ins are: {}",
+                        builtin_llm_names()
+                    ),
                 )
             })?),
             None => None,
@@ -100,12 +106,12 @@ impl LlmSpec {
             .map(|(f, _)| *f)
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
+            return Err(FieldError::whole(format!(
                 "llm: give `based_on: <built-in>` or every architecture field; missing: `{}` \
                  (built-ins: {})",
                 missing.join("`, `"),
                 builtin_llm_names()
-            ));
+            )));
         }
         let pick = |field: &str, given: Option<u64>, inherited: Option<u32>, max: u64| match given {
             Some(v) => field_in(field, v, max),
@@ -135,13 +141,17 @@ impl LlmSpec {
             MAX_CONTEXT,
         )?;
         if !hidden.is_multiple_of(heads) {
-            return Err(format!(
-                "llm.hidden: {hidden} is not a multiple of heads {heads} (head_dim = hidden / heads)"
+            return Err(FieldError::new(
+                "hidden",
+                format!(
+                    "llm.hidden: {hidden} is not a multiple of heads {heads} (head_dim = hidden / heads)"
+                ),
             ));
         }
         if kv_heads > heads || !heads.is_multiple_of(kv_heads) {
-            return Err(format!(
-                "llm.kv_heads: {kv_heads} does not divide heads {heads}"
+            return Err(FieldError::new(
+                "kv_heads",
+                format!("llm.kv_heads: {kv_heads} does not divide heads {heads}"),
             ));
         }
         let tied_embeddings = self
@@ -170,8 +180,9 @@ impl LlmSpec {
         arch.params = match (self.params, b) {
             (Some(p), _) => {
                 if !(p.is_finite() && p > 0.0 && p <= MAX_PARAMS) {
-                    return Err(format!(
-                        "llm.params: must be positive and at most 1e14, found {p}"
+                    return Err(FieldError::new(
+                        "params",
+                        format!("llm.params: must be positive and at most 1e14, found {p}"),
                     ));
                 }
                 p
@@ -182,13 +193,16 @@ impl LlmSpec {
                     || (b.intermediate, b.vocab, b.tied_embeddings)
                         != (intermediate, vocab, tied_embeddings);
                 if reshaped {
-                    return Err(format!(
-                        "llm.params: the overrides change the shape of {}, so its {} parameters \
-                         no longer apply; give `params` too (a Llama-style model of this shape \
-                         has about {:.3e})",
-                        b.name,
-                        fmt_num(b.params / 1e9) + "B",
-                        arch.llama_shape_params()
+                    return Err(FieldError::new(
+                        "params",
+                        format!(
+                            "llm.params: the overrides change the shape of {}, so its {} parameters \
+                             no longer apply; give `params` too (a Llama-style model of this shape \
+                             has about {:.3e})",
+                            b.name,
+                            fmt_num(b.params / 1e9) + "B",
+                            arch.llama_shape_params()
+                        ),
                     ));
                 }
                 b.params
@@ -197,13 +211,16 @@ impl LlmSpec {
         };
         let matrices = if tied_embeddings { 1.0 } else { 2.0 };
         if arch.params <= matrices * arch.embedding_params() {
-            return Err(format!(
-                "llm.params: {:.3e} is no more than the {} vocab x hidden embedding matri{} \
-                 ({:.3e} parameters); the layers need parameters too",
-                arch.params,
-                matrices,
-                if tied_embeddings { "x" } else { "ces" },
-                matrices * arch.embedding_params()
+            return Err(FieldError::new(
+                "params",
+                format!(
+                    "llm.params: {:.3e} is no more than the {} vocab x hidden embedding matri{} \
+                     ({:.3e} parameters); the layers need parameters too",
+                    arch.params,
+                    matrices,
+                    if tied_embeddings { "x" } else { "ces" },
+                    matrices * arch.embedding_params()
+                ),
             ));
         }
         Ok(arch)

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::engine::SimTime;
+use crate::error::FieldError;
 use crate::hardware::{GpuProfile, GpuSharing, Share, builtin_gpu, builtin_gpus, share};
 
 fn gpu(name: &str) -> GpuProfile {
@@ -377,7 +378,8 @@ fn spec_based_on() {
     // A shape change without params is refused, with an estimate.
     let e = spec("{based_on: llama2-7b, layers: 40}")
         .resolve("x")
-        .unwrap_err();
+        .unwrap_err()
+        .message;
     assert!(e.starts_with("llm.params:") && e.contains("8.35"), "{e}");
     // Restating the built-in's own figures is no change.
     assert!(
@@ -423,10 +425,12 @@ fn spec_from_scratch() {
 
 #[test]
 fn spec_errors() {
-    let e = |y: &str| spec(y).resolve("x").unwrap_err();
+    let e = |y: &str| spec(y).resolve("x").unwrap_err().message;
     assert_eq!(
-        e("{based_on: llama2-7b, kv_heads: 7}"),
-        "llm.kv_heads: 7 does not divide heads 32"
+        spec("{based_on: llama2-7b, kv_heads: 7}")
+            .resolve("x")
+            .unwrap_err(),
+        FieldError::new("kv_heads", "llm.kv_heads: 7 does not divide heads 32")
     );
     let msg = e("{based_on: llama9}");
     assert!(msg.contains("`llama9` is not a built-in LLM") && msg.contains("llama2-7b"));

@@ -16,6 +16,7 @@ use super::Loaded;
 use super::types::{Scenario, limits};
 use super::yaml::{LoadError, error_at, locate, suggest};
 use crate::engine::SimTime;
+use crate::error::FieldError;
 use crate::sim::plan::Plan;
 
 struct Errs<'a> {
@@ -29,22 +30,17 @@ impl Errs<'_> {
             .push(error_at(&self.l.file, &self.l.tree, path, msg.into()));
     }
 
-    /// Like [`Errs::at`] for a message of the form `kind: field ...` about the tagged value
-    /// at `path` (`{poisson: {rate: ...}}`): points at `path.kind.field` when the file has it.
-    fn at_param(&mut self, path: &str, msg: String) {
+    /// Places an error about a field of the value at `path`: at `path.field` where the file
+    /// writes that field apart from the value holding it, else at `path`. (A field that a
+    /// `--set` wrote together with its parent is not told apart from it: both are the
+    /// override.)
+    fn at_field(&mut self, path: &str, err: FieldError) {
         let tree = &self.l.tree;
-        let refined = msg.split_once(": ").and_then(|(kind, rest)| {
-            let field: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            let parent = format!("{path}.{kind}");
-            let child = format!("{parent}.{field}");
-            let found = locate(tree, &child);
-            (!field.is_empty() && found.is_some() && found != locate(tree, &parent))
-                .then_some(child)
-        });
-        self.at(refined.as_deref().unwrap_or(path), msg);
+        let child = format!("{path}.{}", err.field);
+        let parent = child.rsplit_once('.').map_or(path, |(p, _)| p);
+        let found = locate(tree, &child);
+        let apart = !err.field.is_empty() && found.is_some() && found != locate(tree, parent);
+        self.at(if apart { &child } else { path }, err.message);
     }
 }
 

@@ -42,19 +42,20 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, builtin_models: &[String]) {
             ),
         }
         if let Some(d) = &m.service_time
-            && let Err(msg) = d.check()
+            && let Err(err) = d.check()
         {
-            e.at_param(&format!("models[{i}].service_time"), msg);
+            e.at_field(&format!("models[{i}].service_time"), err);
         }
         if let Some(b) = &m.batch_latency
             && let Err(msg) = b.check()
         {
             e.at(&format!("models[{i}].batch_latency"), msg);
         }
+        // At the `llm:` block, not at err.field: where these errors have always pointed.
         if let Some(spec) = &m.llm
-            && let Err(msg) = spec.resolve(&m.name)
+            && let Err(err) = spec.resolve(&m.name)
         {
-            e.at_param(&format!("models[{i}].llm"), msg);
+            e.at(&format!("models[{i}].llm"), err.message);
         }
     }
 }

@@ -258,10 +258,10 @@ pub(super) fn resolve(
                         None
                     } else {
                         d.compile(&l.base_dir)
-                            .map_err(|msg| {
+                            .map_err(|err| {
                                 e.at(
                                     &format!("models[{}].service_time", model_index(sc, &m.name)),
-                                    msg,
+                                    err.message,
                                 )
                             })
                             .ok()

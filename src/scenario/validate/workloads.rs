@@ -27,8 +27,8 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
                 ),
             );
         }
-        if let Err(msg) = w.arrivals.check() {
-            e.at_param(&at("arrivals"), msg);
+        if let Err(err) = w.arrivals.check() {
+            e.at_field(&at("arrivals"), err);
             continue;
         }
         let mut sizes = Vec::new();
@@ -40,8 +40,8 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
                 None => None,
                 Some(d) => match d.check().and_then(|_| d.compile(&l.base_dir)) {
                     Ok(s) => Some(s),
-                    Err(msg) => {
-                        e.at_param(&at(field), msg);
+                    Err(err) => {
+                        e.at_field(&at(field), err);
                         None
                     }
                 },
