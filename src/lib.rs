@@ -5,9 +5,9 @@
 //!
 //! A short tour, following the data:
 //!
-//! 1. [`scenario`] reads a YAML scenario (units, defaults, strict fields, `--set` overrides)
-//!    and resolves it into a [`sim::Plan`]: GPU profiles from [`hardware`], model costs from
-//!    [`models`], arrival processes and distributions from [`workload`].
+//! 1. [`scenario`] reads a YAML scenario (quantities with [`units`], defaults, strict fields,
+//!    `--set` overrides) and resolves it into a [`sim::Plan`]: GPU profiles from [`hardware`],
+//!    model costs from [`models`], arrival processes and distributions from [`workload`].
 //! 2. [`sim`] runs replications in parallel; each is a single-threaded event loop over the
 //!    kernel of [`engine`] (integer-nanosecond time, a (time, sequence) event queue, named
 //!    random streams). Pods are placed by [`cluster`]; replicas batch by [`serving`].
@@ -25,6 +25,7 @@ pub mod cli;
 pub mod cluster;
 pub mod control;
 pub mod engine;
+pub mod error;
 pub mod hardware;
 pub mod models;
 pub mod report;
@@ -33,4 +34,5 @@ pub mod serving;
 pub mod sim;
 pub mod stats;
 pub mod sweep;
+pub mod units;
 pub mod workload;

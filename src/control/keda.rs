@@ -23,7 +23,7 @@
 //! Not modelled: `initialCooldownPeriod` (default 0: with no active poll yet, an idle target
 //! is scaled down at the first poll), fallback, pausing and scaling modifiers.
 
-use crate::scenario::units::Duration;
+use crate::units::Duration;
 use serde::Deserialize;
 
 /// One trigger: a metric and its thresholds.
@@ -312,8 +312,7 @@ mod tests {
     use super::*;
 
     fn cfg(yaml: &str) -> KedaConfig {
-        let (spec, _) =
-            crate::scenario::yaml::load::<KedaSpec>("keda.yaml", yaml.as_bytes(), &[]).unwrap();
+        let spec: KedaSpec = serde_saphyr::from_str(yaml).unwrap();
         spec.resolve().unwrap()
     }
 
@@ -341,20 +340,17 @@ mod tests {
 
     #[test]
     fn spec_validation() {
-        let parse = |y: &str| crate::scenario::yaml::load::<KedaSpec>("k.yaml", y.as_bytes(), &[]);
-        assert!(parse("polling_interval: 10s\n").is_err(), "camelCase only");
-        let no_triggers = parse("pollingInterval: 10s\n").unwrap().0;
+        let parse = |y: &str| serde_saphyr::from_str::<KedaSpec>(y);
+        let snake = parse("polling_interval: 10s\n").unwrap_err().to_string();
+        assert!(snake.contains("unknown field"), "camelCase only: {snake}");
+        let no_triggers = parse("pollingInterval: 10s\n").unwrap();
         assert!(no_triggers.resolve().is_err());
         // idleReplicaCount must be less than minReplicaCount (0 by default).
-        let idle = parse(&format!("idleReplicaCount: 0\n{ONE}")).unwrap().0;
+        let idle = parse(&format!("idleReplicaCount: 0\n{ONE}")).unwrap();
         assert!(idle.resolve().is_err());
-        let ok = parse(&format!("idleReplicaCount: 0\nminReplicaCount: 2\n{ONE}"))
-            .unwrap()
-            .0;
+        let ok = parse(&format!("idleReplicaCount: 0\nminReplicaCount: 2\n{ONE}")).unwrap();
         assert!(ok.resolve().is_ok());
-        let minmax = parse(&format!("minReplicaCount: 5\nmaxReplicaCount: 3\n{ONE}"))
-            .unwrap()
-            .0;
+        let minmax = parse(&format!("minReplicaCount: 5\nmaxReplicaCount: 3\n{ONE}")).unwrap();
         assert!(minmax.resolve().is_err());
     }
 

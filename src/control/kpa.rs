@@ -50,7 +50,7 @@
 //! is scaled back to zero) and an autoscaler restart over a running revision (which starts in
 //! panic mode).
 
-use crate::scenario::units::Duration;
+use crate::units::Duration;
 use serde::Deserialize;
 use std::collections::VecDeque;
 
@@ -818,16 +818,19 @@ mod tests {
 
     #[test]
     fn spec_reads_camel_case_and_rejects_unknown_fields() {
-        let yaml = b"target: 10\ntargetUtilization: 80\nstableWindow: 30s\nscaleToZeroGracePeriod: 45s\nminScale: 1\n";
-        let (spec, _) = crate::scenario::yaml::load::<KpaSpec>("kpa.yaml", yaml, &[]).unwrap();
+        let yaml = "target: 10\ntargetUtilization: 80\nstableWindow: 30s\nscaleToZeroGracePeriod: 45s\nminScale: 1\n";
+        let spec: KpaSpec = serde_saphyr::from_str(yaml).unwrap();
         let c = spec.resolve().unwrap();
         assert_eq!(c.target_value(), 8.0);
         assert_eq!(c.stable_window_s, 30.0);
         assert_eq!(c.scale_to_zero_grace_period_s, 45.0);
         assert_eq!(c.min_scale, 1);
         assert_eq!(c.panic_threshold_percentage, 200.0);
-        let bad = b"stable_window: 30s\n";
-        assert!(crate::scenario::yaml::load::<KpaSpec>("kpa.yaml", bad, &[]).is_err());
+        let bad = "stable_window: 30s\n";
+        let err = serde_saphyr::from_str::<KpaSpec>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
         let rate = KpaSpec {
             max_scale_down_rate: Some(1.0),
             ..KpaSpec::default()

@@ -6,9 +6,9 @@
 mod queue;
 mod rng;
 mod sink;
-mod time;
 
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
 pub use sink::Sink;
-pub use time::SimTime;
+// Time is a unit that scenario files and the kernel share; it lives in `units`.
+pub use crate::units::SimTime;

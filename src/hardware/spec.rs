@@ -1,7 +1,7 @@
 //! User-defined GPUs, as a scenario's `gpus:` list writes them.
 
 use super::{GpuProfile, builtin_gpu, builtin_gpu_names};
-use crate::scenario::units::{Bytes, parse_bytes};
+use crate::units::{Bytes, parse_bytes};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;

@@ -22,7 +22,7 @@ use crate::hardware::{
     GpuProfile, GpuSharing, Share, builtin_gpu, builtin_gpu_names, fmt_bytes, fmt_num,
     render_table, share,
 };
-use crate::scenario::units::{Bytes, Duration};
+use crate::units::{Bytes, Duration};
 use serde::Deserialize;
 use std::fmt;
 

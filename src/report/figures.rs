@@ -3,8 +3,8 @@
 
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
 use super::{distinct, is_service};
-use crate::scenario::units;
 use crate::sim::Report;
+use crate::units;
 
 /// A chart to write: file stem, what it is (for index.html), and the figure.
 pub struct Chart {
@@ -642,14 +642,14 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
 /// per search, with the bound; `search-per-gpu` (with two or more searches): the capacity
 /// per GPU and its cost, the cheapest (`highlight`) in orange.
 pub fn search_charts(
-    searches: &[(String, &crate::sweep::search::SearchResult)],
+    searches: &[(String, &super::search::SearchResult)],
     highlight: Option<usize>,
 ) -> Vec<Chart> {
     let Some((_, first)) = searches.first() else {
         return Vec::new();
     };
     let closed = first.kind.is_closed();
-    let load = |c: &crate::sweep::search::Candidate| if closed { c.load } else { c.rate_rps };
+    let load = |c: &super::search::Candidate| if closed { c.load } else { c.rate_rps };
     let x_label = if closed {
         "users (closed loop)".to_string()
     } else {
@@ -720,7 +720,7 @@ pub fn search_charts(
         });
     }
     if searches.len() >= 2 {
-        let value = |f: &dyn Fn(&crate::sweep::search::SearchResult) -> f64| {
+        let value = |f: &dyn Fn(&super::search::SearchResult) -> f64| {
             searches
                 .iter()
                 .map(|(_, r)| (f(r), None))

@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod figures;
 pub mod html;
 pub mod plot;
+pub mod search;
 
 /// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for
 /// NaN (a figure that could not be measured, e.g. a confidence interval of one replication).
@@ -340,7 +341,7 @@ pub fn write_search(
     title: &str,
     json: &serde_json::Value,
     text: &str,
-    searches: &[(String, &crate::sweep::search::SearchResult)],
+    searches: &[(String, &search::SearchResult)],
     highlight: Option<usize>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

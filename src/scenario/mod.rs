@@ -1,8 +1,8 @@
 //! Scenario files: YAML with units, defaults, strict field checking, `--set` overrides,
 //! cross-reference and limit checks, and resolution into a [`Plan`](crate::sim::Plan).
 
+pub mod sweep;
 pub mod types;
-pub mod units;
 mod validate;
 pub mod yaml;
 

@@ -1,12 +1,11 @@
 //! The serde types of a scenario file, field for field as SPEC.md names them.
 
-use super::units::{Bytes, Duration};
 use crate::engine::SimTime;
 use crate::hardware::Bandwidth;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
-use crate::models::llm::LlmSpec;
-use crate::serving::llm::ServingStack;
+use crate::models::llm::{LlmSpec, ServingStack};
+use crate::units::{Bytes, Duration};
 use crate::workload::{ArrivalSpec, Count, Dist, Secs};
 use serde::Deserialize;
 
@@ -55,7 +54,7 @@ pub struct Scenario {
     pub limits: LimitsSpec,
     /// The grid `capsim sweep` runs; `capsim run` ignores it.
     #[serde(default)]
-    pub sweep: Option<crate::sweep::SweepSpec>,
+    pub sweep: Option<super::sweep::SweepSpec>,
 }
 
 fn default_seed() -> u64 {

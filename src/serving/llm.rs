@@ -29,49 +29,11 @@
 
 use crate::engine::SimTime;
 use crate::models::llm::IterShape;
-use serde::Deserialize;
 use std::collections::VecDeque;
 
 /// Latency the API server adds to each request outside the GPU (HTTP, tokenization,
 /// detokenization), when a scenario does not say. Calibrated in `tests/llm_calibration.rs`.
 pub const DEFAULT_REQUEST_OVERHEAD: SimTime = SimTime(0);
-
-/// The serving stack whose host-side costs an LLM replica has: each is a calibration of
-/// [`crate::models::llm::LlmCalibration`]'s `iteration_overhead` and `per_seq_overhead` on
-/// LambdaLabsML/vllm-benchmark's Mistral-7B runs on one A100-80GB (see
-/// `tests/llm_calibration.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum ServingStack {
-    /// vLLM 0.6 with multi-step scheduling and a separate API-server process: the host work
-    /// per token is small.
-    #[default]
-    #[serde(rename = "vllm-0.6")]
-    Vllm06,
-    /// vLLM 0.5, whose API server and engine share one Python process: host work per
-    /// sequence and iteration bounds throughput at large batches.
-    #[serde(rename = "vllm-0.5")]
-    Vllm05,
-}
-
-impl ServingStack {
-    /// Fixed host cost of one iteration.
-    pub fn iteration_overhead(self) -> SimTime {
-        match self {
-            // Calibrated on the light-load TPOT: 12.1 ms at a running batch of up to 10.
-            ServingStack::Vllm06 | ServingStack::Vllm05 => SimTime(2_000_000),
-        }
-    }
-
-    /// Host cost per sequence in an iteration.
-    pub fn sequence_overhead(self) -> SimTime {
-        match self {
-            // 320 prompts at once: 3,052 output tokens/s (vLLM 0.6, results/prompt_320 file).
-            ServingStack::Vllm06 => SimTime(50_000),
-            // 320 prompts at once: 1,591 output tokens/s (vLLM 0.5.4, benchmark_v0.md).
-            ServingStack::Vllm05 => SimTime(350_000),
-        }
-    }
-}
 
 /// What the engine needs to know of a request.
 pub trait LlmRequest: Copy {

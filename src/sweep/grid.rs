@@ -1,4 +1,5 @@
-//! The `sweep:` block: its serde shape, and its expansion into points.
+//! The `sweep:` block's expansion into points (its serde shape is a file type, in
+//! [`crate::scenario::sweep`]).
 //!
 //! Serde only checks the outline (`mode` is `cartesian` or `zip`, `grid` is a mapping, no
 //! unknown fields), so those mistakes get the usual located messages. The axes themselves are
@@ -6,71 +7,13 @@
 //! `--set` assignment and every error must point at the grid entry it comes from.
 
 use crate::report::fmt_num;
+pub use crate::scenario::sweep::{GridKeys, SweepMode, SweepSpec};
 use crate::scenario::yaml::{Key, Loc, Located, Node, suggest};
 use crate::scenario::{InputErrors, LoadError};
-use serde::Deserialize;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 /// Most points one sweep may have; beyond it a typo in a range (`step: 0.0001`) would
 /// silently queue days of simulation.
 pub const MAX_POINTS: usize = 100_000;
-
-/// The `sweep:` block of a scenario, as serde sees it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepSpec {
-    /// How the axes combine.
-    #[serde(default)]
-    pub mode: SweepMode,
-    /// The swept paths, in the order written (the values are read from the located tree).
-    pub grid: GridKeys,
-}
-
-/// How the axes of a grid combine into points.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SweepMode {
-    /// Every combination; the first path varies slowest, as in nested loops.
-    #[default]
-    Cartesian,
-    /// The i-th value of every path together; all paths need as many values.
-    Zip,
-}
-
-impl SweepMode {
-    /// The name used in the scenario and in sweep.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            SweepMode::Cartesian => "cartesian",
-            SweepMode::Zip => "zip",
-        }
-    }
-}
-
-/// The paths of a `grid:` mapping in file order; their values are checked later.
-#[derive(Debug, Clone, Default)]
-pub struct GridKeys(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for GridKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = GridKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a mapping from dotted paths to lists or ranges of values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GridKeys, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    keys.push(k);
-                }
-                Ok(GridKeys(keys))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
 
 /// One value of an axis: the text re-applied as `path=yaml`, and the text shown in sweep.csv.
 #[derive(Debug, Clone, PartialEq)]

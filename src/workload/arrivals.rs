@@ -19,10 +19,12 @@
 //! rate (the time-change theorem), on/off alternates exponential states, diurnal thins a
 //! Poisson process at the peak rate (Lewis & Shedler 1979).
 
+pub use super::Arrival;
 use super::dist::{Dist, Q, Sampler, Secs};
 use super::trace::Trace;
 use crate::engine::{SimRng, SimTime};
-use crate::scenario::units::{Duration, MAX_DURATION_SECS, Rate, parse_duration};
+use crate::error::FieldError;
+use crate::units::{Duration, MAX_DURATION_SECS, Rate, parse_duration};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::Deserialize;
@@ -37,18 +39,6 @@ pub const MAX_RATE: f64 = 1e9;
 pub const MAX_USERS: u64 = 10_000_000;
 /// The largest `time_scale` of a trace.
 pub const MAX_TIME_SCALE: f64 = 1e6;
-
-/// One request arrival. Token counts come only from traces that have those columns; when
-/// absent the workload's `prompt_tokens`/`output_tokens` distributions apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arrival {
-    /// When the request arrives.
-    pub at: SimTime,
-    /// The trace row's prompt tokens, if it has them.
-    pub prompt_tokens: Option<u32>,
-    /// The trace row's output tokens, if it has them.
-    pub output_tokens: Option<u32>,
-}
 
 /// The think time of a closed-loop user. The scenario writes either a distribution
 /// (`{gamma: {mean: 30s, sd: 10s}}`) or a plain duration, which means an exponential with
@@ -192,30 +182,40 @@ pub enum ArrivalSpec {
 }
 
 /// Checks a rate: finite, non-negative, at most [`MAX_RATE`].
-fn check_rate(kind: &str, name: &str, r: Rate) -> Result<(), String> {
+fn check_rate(kind: &str, name: &str, r: Rate) -> Result<(), FieldError> {
     let v = r.0;
     if !v.is_finite() || v < 0.0 {
-        return Err(format!(
-            "{kind}: {name} must be a finite non-negative rate, found {v}/s"
+        return Err(param_error(
+            kind,
+            name,
+            format!("{kind}: {name} must be a finite non-negative rate, found {v}/s"),
         ));
     }
     if v > MAX_RATE {
-        return Err(format!(
-            "{kind}: {name} ({v}/s) is above the limit of 1e9/s"
+        return Err(param_error(
+            kind,
+            name,
+            format!("{kind}: {name} ({v}/s) is above the limit of 1e9/s"),
         ));
     }
     Ok(())
 }
 
 /// Checks a time: at most 10 years.
-fn check_time(kind: &str, name: &str, d: Duration) -> Result<(), String> {
+fn check_time(kind: &str, name: &str, d: Duration) -> Result<(), FieldError> {
     if secs_of(d.0) > MAX_DURATION_SECS {
-        return Err(format!(
-            "{kind}: {name} ({}) is beyond the limit of 10 years",
-            d.0
+        return Err(param_error(
+            kind,
+            name,
+            format!("{kind}: {name} ({}) is beyond the limit of 10 years", d.0),
         ));
     }
     Ok(())
+}
+
+/// An error about field `name` of process `kind` (`poisson.rate`).
+fn param_error(kind: &str, name: &str, message: String) -> FieldError {
+    FieldError::new(format!("{kind}.{name}"), message)
 }
 
 impl ArrivalSpec {
@@ -236,14 +236,19 @@ impl ArrivalSpec {
     /// somewhere; times within 10 years and ordered; on/off times and the diurnal period
     /// positive; a trace's `time_scale` in (0, 1e6]; users in 1..=10,000,000; the think time
     /// distribution. A trace file is read only by [`compile`].
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), FieldError> {
         let k = self.name();
-        let no_rate = || Err(format!("{k}: every rate is zero, so nothing would arrive"));
+        let no_rate = || {
+            Err(FieldError::whole(format!(
+                "{k}: every rate is zero, so nothing would arrive"
+            )))
+        };
+        let field = |name: &str, message: String| Err(param_error(k, name, message));
         match self {
             ArrivalSpec::Poisson { rate } => {
                 check_rate(k, "rate", *rate)?;
                 if rate.0 == 0.0 {
-                    return Err(format!("{k}: rate must be positive"));
+                    return field("rate", format!("{k}: rate must be positive"));
                 }
             }
             ArrivalSpec::OnOff {
@@ -257,10 +262,10 @@ impl ArrivalSpec {
                 check_time(k, "on_time", *on_time)?;
                 check_time(k, "off_time", *off_time)?;
                 if on_time.0 == SimTime::ZERO {
-                    return Err(format!("{k}: on_time must be positive"));
+                    return field("on_time", format!("{k}: on_time must be positive"));
                 }
                 if off_time.0 == SimTime::ZERO {
-                    return Err(format!("{k}: off_time must be positive"));
+                    return field("off_time", format!("{k}: off_time must be positive"));
                 }
                 if on_rate.0 == 0.0 && off_rate.0 == 0.0 {
                     return no_rate();
@@ -276,24 +281,30 @@ impl ArrivalSpec {
                 check_rate(k, "peak_rate", *peak_rate)?;
                 check_time(k, "period", *period)?;
                 if min_rate.0 > peak_rate.0 {
-                    return Err(format!(
-                        "{k}: min_rate ({}/s) is larger than peak_rate ({}/s)",
-                        min_rate.0, peak_rate.0
-                    ));
+                    return field(
+                        "min_rate",
+                        format!(
+                            "{k}: min_rate ({}/s) is larger than peak_rate ({}/s)",
+                            min_rate.0, peak_rate.0
+                        ),
+                    );
                 }
                 if peak_rate.0 == 0.0 {
                     return no_rate();
                 }
                 if period.0 == SimTime::ZERO {
-                    return Err(format!("{k}: period must be positive"));
+                    return field("period", format!("{k}: period must be positive"));
                 }
                 if let Some(p) = peak_at
                     && p.0 >= period.0
                 {
-                    return Err(format!(
-                        "{k}: peak_at ({}) must be less than the period ({})",
-                        p.0, period.0
-                    ));
+                    return field(
+                        "peak_at",
+                        format!(
+                            "{k}: peak_at ({}) must be less than the period ({})",
+                            p.0, period.0
+                        ),
+                    );
                 }
             }
             ArrivalSpec::Step { from, to, at } => {
@@ -315,10 +326,13 @@ impl ArrivalSpec {
                 check_time(k, "start", *start)?;
                 check_time(k, "end", *end)?;
                 if start.0 >= end.0 {
-                    return Err(format!(
-                        "{k}: start ({}) must be before end ({}); use `step` for an instant change",
-                        start.0, end.0
-                    ));
+                    return field(
+                        "start",
+                        format!(
+                            "{k}: start ({}) must be before end ({}); use `step` for an instant change",
+                            start.0, end.0
+                        ),
+                    );
                 }
                 if from.0 == 0.0 && to.0 == 0.0 {
                     return no_rate();
@@ -328,28 +342,31 @@ impl ArrivalSpec {
                 file, time_scale, ..
             } => {
                 if file.trim().is_empty() {
-                    return Err(format!("{k}: file must not be empty"));
+                    return field("file", format!("{k}: file must not be empty"));
                 }
                 let s = *time_scale;
                 if !s.is_finite() || s <= 0.0 || s > MAX_TIME_SCALE {
-                    return Err(format!(
-                        "{k}: time_scale ({s}) must be positive and at most 1e6"
-                    ));
+                    return field(
+                        "time_scale",
+                        format!("{k}: time_scale ({s}) must be positive and at most 1e6"),
+                    );
                 }
             }
             ArrivalSpec::Closed { users, think_time } => {
                 if *users == 0 {
-                    return Err(format!("{k}: users must be at least 1"));
+                    return field("users", format!("{k}: users must be at least 1"));
                 }
                 if *users > MAX_USERS {
-                    return Err(format!(
-                        "{k}: users ({users}) is above the limit of 10,000,000"
-                    ));
+                    return field(
+                        "users",
+                        format!("{k}: users ({users}) is above the limit of 10,000,000"),
+                    );
                 }
+                // At think_time as a whole, as the message says, not at the field inside it.
                 think_time
                     .0
                     .check()
-                    .map_err(|e| format!("{k}: think_time: {e}"))?;
+                    .map_err(|e| param_error(k, "think_time", format!("{k}: think_time: {e}")))?;
             }
         }
         Ok(())
@@ -399,7 +416,7 @@ impl Arrivals {
 /// Checks `spec` and compiles it for the workload of `service`; a trace file is read here,
 /// relative to `base_dir` (the scenario's directory).
 pub fn compile(spec: &ArrivalSpec, service: &str, base_dir: &Path) -> Result<Arrivals, String> {
-    spec.check()?;
+    spec.check().map_err(|e| e.message)?;
     let s = |d: Duration| secs_of(d.0);
     let kind = match spec {
         ArrivalSpec::Poisson { rate } if rate.0 > 0.0 => Kind::Poisson(1e9 / rate.0),
@@ -880,7 +897,20 @@ mod tests {
     }
 
     fn err(yaml: &str) -> String {
-        spec(yaml).check().unwrap_err()
+        spec(yaml).check().unwrap_err().message
+    }
+
+    #[test]
+    fn check_names_the_field() {
+        let field = |yaml: &str| spec(yaml).check().unwrap_err().field;
+        assert_eq!(field("{poisson: {rate: 0/s}}"), "poisson.rate");
+        assert_eq!(
+            field("{diurnal: {min_rate: 9/s, peak_rate: 5/s}}"),
+            "diurnal.min_rate"
+        );
+        assert_eq!(field("{step: {from: 0/s, to: 0/s, at: 1m}}"), "");
+        let think = "{closed: {users: 2, think_time: {uniform: {min: 5s, max: 1s}}}}";
+        assert_eq!(field(think), "closed.think_time");
     }
 
     #[test]
@@ -920,7 +950,12 @@ mod tests {
             to: Rate(2.0),
             at: Duration(SimTime::from_secs(400_000_000)),
         };
-        assert!(long.check().unwrap_err().contains("limit of 10 years"));
+        assert!(
+            long.check()
+                .unwrap_err()
+                .message
+                .contains("limit of 10 years")
+        );
         assert!(
             spec("{step: {from: 10/s, to: 0/s, at: 1m}}")
                 .check()

@@ -3,7 +3,7 @@
 
 use super::dist::{Dist, Q, Secs};
 use crate::engine::SimTime;
-use crate::scenario::units::parse_duration;
+use crate::units::parse_duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;

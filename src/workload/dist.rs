@@ -24,7 +24,8 @@
 //! [`Dist::compile`] into a [`Sampler`], which the simulator draws from.
 
 use crate::engine::{SimRng, SimTime};
-use crate::scenario::units::{MAX_DURATION_SECS, parse_duration};
+use crate::error::FieldError;
+use crate::units::{MAX_DURATION_SECS, parse_duration};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::Deserialize;
@@ -215,43 +216,61 @@ pub enum Dist<U: Quantity> {
     },
 }
 
+/// An error about parameter `name` of `family` (`exponential.mean`).
+fn param_error(family: &str, name: &str, message: String) -> FieldError {
+    FieldError::new(format!("{family}.{name}"), message)
+}
+
 /// Checks one parameter: finite, non-negative, within the limit of its unit.
-fn param<U: Quantity>(family: &str, name: &str, v: f64) -> Result<(), String> {
+fn param<U: Quantity>(family: &str, name: &str, v: f64) -> Result<(), FieldError> {
     if !v.is_finite() {
-        return Err(format!(
-            "{family}: {name} must be a finite number, found {v}"
+        return Err(param_error(
+            family,
+            name,
+            format!("{family}: {name} must be a finite number, found {v}"),
         ));
     }
     if v < 0.0 {
-        return Err(format!(
-            "{family}: {name} ({}) must not be negative",
-            U::show(v)
+        return Err(param_error(
+            family,
+            name,
+            format!("{family}: {name} ({}) must not be negative", U::show(v)),
         ));
     }
     if v > U::LIMIT {
-        return Err(format!(
-            "{family}: {name} ({}) is above the limit of {}",
-            U::show(v),
-            U::LIMIT_TEXT
+        return Err(param_error(
+            family,
+            name,
+            format!(
+                "{family}: {name} ({}) is above the limit of {}",
+                U::show(v),
+                U::LIMIT_TEXT
+            ),
         ));
     }
     Ok(())
 }
 
 /// [`param`], and not zero.
-fn positive<U: Quantity>(family: &str, name: &str, v: f64) -> Result<(), String> {
+fn positive<U: Quantity>(family: &str, name: &str, v: f64) -> Result<(), FieldError> {
     param::<U>(family, name, v)?;
     if v == 0.0 {
-        return Err(format!("{family}: {name} must be positive"));
+        return Err(param_error(
+            family,
+            name,
+            format!("{family}: {name} must be positive"),
+        ));
     }
     Ok(())
 }
 
 /// A shape parameter: no unit, finite and positive.
-fn shape_param(family: &str, v: f64) -> Result<(), String> {
+fn shape_param(family: &str, v: f64) -> Result<(), FieldError> {
     if !v.is_finite() || v <= 0.0 {
-        return Err(format!(
-            "{family}: shape must be a positive number, found {v}"
+        return Err(param_error(
+            family,
+            "shape",
+            format!("{family}: shape must be a positive number, found {v}"),
         ));
     }
     Ok(())
@@ -274,9 +293,10 @@ impl<U: Quantity> Dist<U> {
 
     /// Checks every parameter: finite, non-negative, within the unit's limit (10 years for
     /// durations, 1e9 for counts), `min <= max`, positive means and shapes where the family
-    /// needs them. The message names the family and the parameter. An empirical
-    /// distribution's file is read only by [`Dist::compile`].
-    pub fn check(&self) -> Result<(), String> {
+    /// needs them. The message names the family and the parameter, and so does the error's
+    /// field where the value has it written (`uniform.min`). An empirical distribution's file
+    /// is read only by [`Dist::compile`].
+    pub fn check(&self) -> Result<(), FieldError> {
         let f = self.name();
         match self {
             Dist::Fixed(v) => param::<U>(f, "value", v.0),
@@ -285,10 +305,14 @@ impl<U: Quantity> Dist<U> {
                 param::<U>(f, "min", min.0)?;
                 param::<U>(f, "max", max.0)?;
                 if min.0 > max.0 {
-                    return Err(format!(
-                        "{f}: min ({}) is larger than max ({})",
-                        U::show(min.0),
-                        U::show(max.0)
+                    return Err(param_error(
+                        f,
+                        "min",
+                        format!(
+                            "{f}: min ({}) is larger than max ({})",
+                            U::show(min.0),
+                            U::show(max.0)
+                        ),
                     ));
                 }
                 Ok(())
@@ -313,19 +337,29 @@ impl<U: Quantity> Dist<U> {
             }
             Dist::Empirical { file, column, unit } => {
                 if file.trim().is_empty() {
-                    return Err(format!("{f}: file must not be empty"));
+                    return Err(param_error(
+                        f,
+                        "file",
+                        format!("{f}: file must not be empty"),
+                    ));
                 }
                 if column.trim().is_empty() {
-                    return Err(format!("{f}: column must not be empty"));
+                    return Err(param_error(
+                        f,
+                        "column",
+                        format!("{f}: column must not be empty"),
+                    ));
                 }
-                U::csv_scale(unit.as_deref()).map(|_| ())
+                U::csv_scale(unit.as_deref())
+                    .map(|_| ())
+                    .map_err(FieldError::whole)
             }
         }
     }
 
     /// Checks the distribution and builds its sampler. An empirical distribution reads its
-    /// CSV file here, relative to `base_dir`.
-    pub fn compile(&self, base_dir: &Path) -> Result<Sampler, String> {
+    /// CSV file here, relative to `base_dir`; errors in it are about the value as a whole.
+    pub fn compile(&self, base_dir: &Path) -> Result<Sampler, FieldError> {
         self.check()?;
         Ok(match self {
             Dist::Fixed(v) => Sampler::with(Kind::Fixed(v.0), v.0, 0.0),
@@ -366,12 +400,14 @@ impl<U: Quantity> Dist<U> {
                 sd,
             } => {
                 let (k, theta) = gamma_shape_scale(*shape, *scale, *mean, *sd)?;
-                let g = rand_distr::Gamma::new(k, theta).map_err(|e| format!("gamma: {e}"))?;
+                let g = rand_distr::Gamma::new(k, theta)
+                    .map_err(|e| FieldError::whole(format!("gamma: {e}")))?;
                 Sampler::with(Kind::Gamma(g), k * theta, 1.0 / k)
             }
             Dist::Pareto { scale, shape } => {
                 let (xm, a) = (scale.0, *shape);
-                let p = rand_distr::Pareto::new(xm, a).map_err(|e| format!("pareto: {e}"))?;
+                let p = rand_distr::Pareto::new(xm, a)
+                    .map_err(|e| FieldError::whole(format!("pareto: {e}")))?;
                 let mean = if a > 1.0 {
                     a * xm / (a - 1.0)
                 } else {
@@ -385,8 +421,9 @@ impl<U: Quantity> Dist<U> {
                 Sampler::with(Kind::Pareto(p), mean, c2)
             }
             Dist::Empirical { file, column, unit } => {
-                let scale = U::csv_scale(unit.as_deref())?;
-                let values = read_column::<U>(&base_dir.join(file), column, scale)?;
+                let scale = U::csv_scale(unit.as_deref()).map_err(FieldError::whole)?;
+                let values = read_column::<U>(&base_dir.join(file), column, scale)
+                    .map_err(FieldError::whole)?;
                 let n = values.len() as f64;
                 let mean = values.iter().sum::<f64>() / n;
                 // Population variance: the sampler picks exactly these values uniformly.
@@ -403,7 +440,7 @@ fn gamma_shape_scale<U: Quantity>(
     scale: Option<Q<U>>,
     mean: Option<Q<U>>,
     sd: Option<Q<U>>,
-) -> Result<(f64, f64), String> {
+) -> Result<(f64, f64), FieldError> {
     let f = "gamma";
     let (k, theta) = match (shape, scale, mean, sd) {
         (Some(k), Some(theta), None, None) => {
@@ -419,19 +456,19 @@ fn gamma_shape_scale<U: Quantity>(
             (1.0 / (cv * cv), s.0 * cv)
         }
         _ => {
-            return Err(format!(
+            return Err(FieldError::whole(format!(
                 "{f}: give either `shape` and `scale` or `mean` and `sd` \
                      (e.g. {{gamma: {{shape: 2, scale: 5ms}}}} or {{gamma: {{mean: 10ms, sd: 5ms}}}})"
-            ));
+            )));
         }
     };
     let m = k * theta;
     if !m.is_finite() || m > U::LIMIT || !theta.is_finite() || theta <= 0.0 || k <= 0.0 {
-        return Err(format!(
+        return Err(FieldError::whole(format!(
             "{f}: the mean (shape × scale = {}) is outside the limit of {}",
             U::show(m),
             U::LIMIT_TEXT
-        ));
+        )));
     }
     Ok((k, theta))
 }
@@ -835,11 +872,15 @@ mod tests {
     }
 
     fn err<U: Quantity>(d: Dist<U>) -> String {
-        d.check().unwrap_err()
+        d.check().unwrap_err().message
     }
 
     #[test]
     fn check_names_the_parameter() {
+        let field = |d: Dist<Count>| d.check().unwrap_err().field;
+        assert_eq!(field(count("{uniform: {min: 5, max: 2}}")), "uniform.min");
+        assert_eq!(field(count("{exponential: {mean: 0}}")), "exponential.mean");
+        assert_eq!(field(count("{gamma: {shape: 2}}")), "");
         let e = err(count("{uniform: {min: 5, max: 2}}"));
         assert_eq!(e, "uniform: min (5) is larger than max (2)");
         let e = err(secs("{uniform: {min: 5s, max: 2s}}"));
@@ -911,19 +952,22 @@ mod tests {
 
         let e = secs("{empirical: {file: lat.csv, column: nope}}")
             .compile(&dir)
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(
             e.contains("lat.csv") && e.contains("no column `nope`") && e.contains("latency_ms"),
             "{e}"
         );
         let e = secs("{empirical: {file: missing.csv, column: x}}")
             .compile(&dir)
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(e.contains("missing.csv"), "{e}");
         std::fs::write(dir.join("bad.csv"), "x\n1\nabc\n").unwrap();
         let e = count("{empirical: {file: bad.csv, column: x}}")
             .compile(&dir)
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(
             e.contains("bad.csv") && e.contains("line 3") && e.contains("`abc`"),
             "{e}"
@@ -931,12 +975,14 @@ mod tests {
         std::fs::write(dir.join("neg.csv"), "x\n1\n-2\n").unwrap();
         let e = count("{empirical: {file: neg.csv, column: x}}")
             .compile(&dir)
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(e.contains("line 3") && e.contains("non-negative"), "{e}");
         std::fs::write(dir.join("empty.csv"), "x,y\n,1\n").unwrap();
         let e = count("{empirical: {file: empty.csv, column: x}}")
             .compile(&dir)
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(e.contains("no values"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -22,6 +22,21 @@ pub mod delay;
 pub mod dist;
 mod trace;
 
-pub use arrivals::{Arrival, ArrivalProcess, ArrivalSpec, Arrivals, ClosedLoop, ThinkTime};
+pub use arrivals::{ArrivalProcess, ArrivalSpec, Arrivals, ClosedLoop, ThinkTime};
 pub use delay::Delay;
 pub use dist::{Count, Dist, Q, Quantity, Sampler, Secs};
+
+use crate::engine::SimTime;
+
+// Here, not in arrivals.rs: the processes and trace replay (trace.rs) both produce it.
+/// One request arrival. Token counts come only from traces that have those columns; when
+/// absent the workload's `prompt_tokens`/`output_tokens` distributions apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// When the request arrives.
+    pub at: SimTime,
+    /// The trace row's prompt tokens, if it has them.
+    pub prompt_tokens: Option<u32>,
+    /// The trace row's output tokens, if it has them.
+    pub output_tokens: Option<u32>,
+}

@@ -1,9 +1,9 @@
 //! Replayed arrival traces: a CSV file of request timestamps, optionally per service and with
 //! token counts, played back as they are, scaled in time, once or in a loop.
 
-use super::arrivals::Arrival;
+use super::Arrival;
 use crate::engine::SimTime;
-use crate::scenario::units::MAX_DURATION_SECS;
+use crate::units::MAX_DURATION_SECS;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -1,7 +1,9 @@
 //! Ports of upstream unit tests (kubernetes/kubernetes pkg/controller/podautoscaler) with
 //! the numbers they assert, plus parsing and validation checks.
 
+use super::replica_calculator::Calc;
 use super::*;
+use std::collections::BTreeMap;
 
 /// The replica calculator's settings in upstream tests (defaultTesting* constants; the fake
 /// metrics client reports a one-minute window).
@@ -1280,7 +1282,7 @@ fn quantities() {
 #[test]
 fn validation_messages() {
     let yaml = "hpa:\n  minReplicas: 3\n  maxReplicas: 2\n  metrics:\n    - type: Resource\n      resource: {name: cpu, targetAverageUtilization: 60}\n    - type: Pods\n  behavior:\n    scaleUp: {policies: [{type: Pods, value: 1, periodSeconds: 3600}], stabilizationWindowSeconds: 4000}\ncurrentReplicas: 1\n";
-    let (s, _) = crate::scenario::yaml::load::<Snapshot>("s.yaml", yaml.as_bytes(), &[]).unwrap();
+    let s: Snapshot = serde_saphyr::from_str(yaml).unwrap();
     let errs: Vec<String> = validate(&s.hpa)
         .iter()
         .map(|e| format!("{}: {}", e.path, e.message))

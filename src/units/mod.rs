@@ -1,12 +1,16 @@
-//! Quantities with units as scenario files write them: durations (`250ms`, `90s`, `5m`, `2h`),
-//! rates (`20/s`, `1200/min`) and sizes (`16GiB`, `20GB`).
+//! Quantities with units: simulated time ([`SimTime`]), and durations (`250ms`, `90s`, `5m`,
+//! `2h`), rates (`20/s`, `1200/min`) and sizes (`16GiB`, `20GB`) as scenario files write them.
 //!
 //! A bare number is refused where a unit is needed (except zero), because `90` could mean
 //! seconds or milliseconds and a capacity plan should not hinge on a guess.
+//!
+//! This module names nothing else of the crate, so that every other module may use it.
 
-use crate::engine::SimTime;
+mod time;
+
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use std::fmt;
+pub use time::SimTime;
 
 /// Parses a duration such as `250ms`, `1.5s`, `5m`, `2h`, `100us`, `1d`.
 pub fn parse_duration(s: &str) -> Result<SimTime, String> {

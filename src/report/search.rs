@@ -1,0 +1,280 @@
+//! What a capacity search found: the candidates it simulated and what they mean per GPU.
+//!
+//! `sweep::search` runs the search and fills these types; they live in report, which draws
+//! and writes them, so that report needs nothing of sweep.
+
+use crate::sim::Report;
+
+/// What the search varies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadKind {
+    /// An open loop: every rate field of the arrival process, scaled by one factor. The
+    /// load is expressed as that factor times `base_rps`.
+    Open {
+        /// The arrival process's key in the scenario (`poisson`, `on_off`, ...).
+        process: &'static str,
+        /// Each rate field of the process, with its value in the scenario (per second).
+        fields: Vec<(&'static str, f64)>,
+        /// The nominal mean rate of the process in the scenario (per second); for processes
+        /// other than Poisson the reported rate is the measured mean arrival rate instead.
+        base_rps: f64,
+    },
+    /// A closed loop: the number of users.
+    Closed {
+        /// Users in the scenario.
+        base_users: u64,
+    },
+}
+
+impl LoadKind {
+    /// True for a closed loop.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, LoadKind::Closed { .. })
+    }
+}
+
+/// A load the user wants to be sized for (`--target-rate` / `--target-users`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// Requests per second (open loop).
+    RateRps(f64),
+    /// Concurrent users (closed loop).
+    Users(u64),
+}
+
+/// One SLO term judged on one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermCheck {
+    /// The metric's name in the summary (`latency_p99_ms`, ...), or `dropped_fraction`.
+    pub metric: String,
+    /// The bound (ms for latencies).
+    pub bound: f64,
+    /// The mean over replications.
+    pub mean: f64,
+    /// The value judged: `ci95_high`, or the mean when there is no interval (one
+    /// replication). NaN when nothing was measured (which fails).
+    pub value: f64,
+    /// `value <= bound`.
+    pub holds: bool,
+}
+
+/// One simulated candidate load.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The load: users (closed loop) or the scale factor of the scenario's rates (open loop).
+    pub load: f64,
+    /// The arrival rate it stands for (open loop: nominal for Poisson, else measured mean).
+    pub rate_rps: f64,
+    /// Whether the SLO held (every term, no saturation).
+    pub pass: bool,
+    /// Replications in which the service saturated.
+    pub saturated_replications: u32,
+    /// Each term, in the order of the SLO.
+    pub terms: Vec<TermCheck>,
+    /// The simulation's report.
+    pub report: Report,
+}
+
+impl Candidate {
+    /// The term that fails worst (highest value over bound), or `saturated` when the service
+    /// could not keep up; `None` if the candidate passed.
+    pub fn binding(&self) -> Option<Binding> {
+        if self.pass {
+            return None;
+        }
+        if self.saturated_replications > 0 {
+            return Some(Binding {
+                metric: "saturated".into(),
+                value: self.saturated_replications as f64,
+                bound: 0.0,
+            });
+        }
+        // A term measured as nothing (NaN) is the worst of all: nothing completed.
+        let score = |t: &TermCheck| {
+            if t.value.is_finite() {
+                t.value / t.bound
+            } else {
+                f64::INFINITY
+            }
+        };
+        self.terms
+            .iter()
+            .filter(|t| !t.holds)
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
+            .map(|t| Binding {
+                metric: t.metric.clone(),
+                value: t.value,
+                bound: t.bound,
+            })
+    }
+}
+
+/// The SLO term that stops the load from growing further.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The metric (`latency_p99_ms`, ...), or `saturated` (then `value` counts the
+    /// replications that saturated).
+    pub metric: String,
+    /// Its pessimistic value just above the maximum load.
+    pub value: f64,
+    /// Its bound.
+    pub bound: f64,
+}
+
+/// Resources needed for a target load, assuming capacity grows linearly with replicas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizing {
+    /// The target: requests per second or users.
+    pub target: f64,
+    /// Replicas: ceil(target / capacity of one replica at the maximum load).
+    pub replicas: u64,
+    /// GPUs: replicas x GPUs per replica (whole-GPU equivalents).
+    pub gpus: f64,
+    /// Price of those GPUs for one hour (`gpus` x the pool's `price_per_gpu_hour`).
+    pub cost_per_hour: f64,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Service searched.
+    pub service: String,
+    /// Index of the workload whose load was varied.
+    pub workload: usize,
+    /// What was varied.
+    pub kind: LoadKind,
+    /// Replications per candidate.
+    pub replications: u32,
+    /// The SLO terms: (metric, bound).
+    pub slo: Vec<(String, f64)>,
+    /// Every candidate simulated, in the order they ran.
+    pub candidates: Vec<Candidate>,
+    /// Index into `candidates` of the largest passing load; `None` when the SLO held at no
+    /// load tried.
+    pub best: Option<usize>,
+    /// Index into `candidates` of the smallest failing load above the best; `None` when no
+    /// load up to the bracket limit failed (the maximum is then a lower bound).
+    pub above: Option<usize>,
+    /// Whole-GPU equivalents of one replica.
+    pub gpus_per_replica: f64,
+    /// The service's node pool.
+    pub pool: String,
+    /// The GPU profile of that pool.
+    pub gpu: String,
+    /// The pool's `price_per_gpu_hour` (0 when the scenario gives none; capsim has no
+    /// built-in GPU prices).
+    pub price_per_gpu_hour: f64,
+}
+
+impl SearchResult {
+    fn best_candidate(&self) -> Option<&Candidate> {
+        self.best.map(|i| &self.candidates[i])
+    }
+
+    /// Largest arrival rate meeting the SLO (open loop; NaN when none or closed loop).
+    pub fn max_rate_rps(&self) -> f64 {
+        match (&self.kind, self.best_candidate()) {
+            (LoadKind::Open { .. }, Some(c)) => c.rate_rps,
+            _ => f64::NAN,
+        }
+    }
+
+    /// Largest number of users meeting the SLO (closed loop).
+    pub fn max_users(&self) -> Option<u64> {
+        match (&self.kind, self.best_candidate()) {
+            (LoadKind::Closed { .. }, Some(c)) => Some(c.load as u64),
+            _ => None,
+        }
+    }
+
+    fn at_best(&self, metric: &str) -> f64 {
+        self.best_candidate()
+            .map_or(f64::NAN, |c| c.report.mean(&self.service, metric))
+    }
+
+    /// The service's mean GPUs at the maximum load.
+    pub fn gpus(&self) -> f64 {
+        self.at_best("gpus")
+    }
+
+    /// Measured throughput at the maximum load, requests per second.
+    pub fn throughput_rps(&self) -> f64 {
+        self.at_best("throughput_rps")
+    }
+
+    /// Throughput at the maximum load per GPU.
+    pub fn rps_per_gpu(&self) -> f64 {
+        self.throughput_rps() / self.gpus()
+    }
+
+    /// Users per GPU at the maximum load (closed loop; NaN otherwise).
+    pub fn users_per_gpu(&self) -> f64 {
+        self.max_users()
+            .map_or(f64::NAN, |u| u as f64 / self.gpus())
+    }
+
+    /// Cost of 1,000 requests at the maximum load.
+    pub fn cost_per_1k_requests(&self) -> f64 {
+        self.at_best("cost_per_1k_requests")
+    }
+
+    /// Price per hour of the service's GPUs at the maximum load: `gpus` x the pool's
+    /// `price_per_gpu_hour`.
+    pub fn cost_per_hour(&self) -> f64 {
+        self.gpus() * self.price_per_gpu_hour
+    }
+
+    /// Price per hour of one user at the maximum load: [`Self::cost_per_hour`] over
+    /// `max_users` (closed loop; NaN otherwise).
+    pub fn cost_per_user_hour(&self) -> f64 {
+        self.max_users()
+            .map_or(f64::NAN, |u| self.cost_per_hour() / u as f64)
+    }
+
+    /// The binding SLO term, judged at the smallest failing load above the maximum.
+    pub fn binding(&self) -> Option<Binding> {
+        self.above.and_then(|i| self.candidates[i].binding())
+    }
+
+    /// The load of the smallest failing candidate above the maximum, as a rate (open loop)
+    /// or users (closed loop).
+    pub fn binding_load(&self) -> f64 {
+        self.above.map_or(f64::NAN, |i| {
+            let c = &self.candidates[i];
+            if self.kind.is_closed() {
+                c.load
+            } else {
+                c.rate_rps
+            }
+        })
+    }
+
+    /// Replicas and GPUs for `target`, scaling the maximum load linearly with replicas
+    /// (exact for per-replica routing, where replicas are independent queues; conservative
+    /// for a shared queue, which pools better as it grows). `None` when no load passed or
+    /// the target's kind does not match the loop.
+    pub fn size_for(&self, target: Target) -> Option<Sizing> {
+        let c = self.best_candidate()?;
+        let (t, max) = match (target, &self.kind) {
+            (Target::RateRps(r), LoadKind::Open { .. }) => (r, c.rate_rps),
+            (Target::Users(u), LoadKind::Closed { .. }) => (u as f64, c.load),
+            _ => return None,
+        };
+        let replicas_mean = c.report.mean(&self.service, "replicas_mean");
+        if !(max > 0.0 && replicas_mean > 0.0) {
+            return None;
+        }
+        let per_replica = max / replicas_mean;
+        // A hair of tolerance so that a target equal to the maximum needs no extra replica.
+        let replicas = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0) as u64;
+        let gpus = replicas as f64 * self.gpus_per_replica;
+        Some(Sizing {
+            target: t,
+            replicas,
+            gpus,
+            cost_per_hour: gpus * self.price_per_gpu_hour,
+        })
+    }
+}
