@@ -84,7 +84,11 @@ fn top_level_modules_import_each_other_one_way() {
 #[test]
 fn units_and_the_kernel_stand_alone() {
     let graph = edges();
-    assert_eq!(graph["units"], BTreeSet::new(), "units names nothing of ours");
+    assert_eq!(
+        graph["units"],
+        BTreeSet::new(),
+        "units names nothing of ours"
+    );
     let kernel: Vec<&String> = graph["engine"].iter().collect();
     assert_eq!(kernel, ["units"], "the kernel names only units");
     // The cluster knows nothing of what runs in its pods.
