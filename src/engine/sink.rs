@@ -24,12 +24,12 @@ impl<E, W: From<E>> Sink<E> for EventQueue<W> {
         EventQueue::now(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&mut self, at: SimTime, event: E) {
         self.schedule(at, W::from(event));
     }
 
-    #[inline]
+    #[inline(always)]
     fn at_lane(&mut self, lane: usize, at: SimTime, event: E) {
         if lane < self.lanes() {
             self.schedule_lane(lane, at, W::from(event));

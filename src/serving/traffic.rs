@@ -12,6 +12,8 @@ pub const MAX_ARRIVAL_LANES: usize = 8;
 /// One workload's state.
 pub(super) struct Wl {
     pub(super) svc: u32,
+    /// Closed loop: its users think after each response.
+    closed: bool,
     proc: Option<ArrivalProcess>,
     arr_rng: SimRng,
     size_rng: SimRng,
@@ -21,8 +23,8 @@ pub(super) struct Wl {
 }
 
 /// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
-/// (Open workloads do nothing.)
-#[inline]
+/// (Open workloads do nothing: the flag is tested first, as this runs once per request.)
+#[inline(always)]
 pub(super) fn think_again(
     workloads: &[WorkloadPlan],
     wl: &mut Wl,
@@ -30,6 +32,9 @@ pub(super) fn think_again(
     now: SimTime,
     w: u32,
 ) {
+    if !wl.closed {
+        return;
+    }
     if let Load::Closed { think, .. } = &workloads[w as usize].load {
         let t = think.sample_time(&mut wl.think_rng);
         q.at(now + t, ServingEv::Think(w));
@@ -45,6 +50,7 @@ impl Serving<'_> {
             let name = format!("workload/{wi}");
             let mut w = Wl {
                 svc: wp.service as u32,
+                closed: matches!(wp.load, Load::Closed { .. }),
                 proc: None,
                 arr_rng: stream(seed, rep, &format!("{name}/arrivals")),
                 size_rng: stream(seed, rep, &format!("{name}/sizes")),

@@ -401,3 +401,18 @@ impl<'p> World<'p> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_fits_in_sixteen_bytes() {
+        // The queue stores (time, sequence, event): 16 bytes of event keep an entry at 32.
+        assert!(
+            std::mem::size_of::<Ev>() <= 16,
+            "{}",
+            std::mem::size_of::<Ev>()
+        );
+    }
+}
