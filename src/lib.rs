@@ -10,7 +10,11 @@
 //!    model costs from [`models`], arrival processes and distributions from [`workload`].
 //! 2. [`sim`] runs replications in parallel; each is a single-threaded event loop over the
 //!    kernel of [`engine`] (integer-nanosecond time, a (time, sequence) event queue, named
-//!    random streams). Pods are placed by [`cluster`]; replicas batch by [`serving`].
+//!    random streams) that routes each event to the subsystem that owns it: [`cluster`]
+//!    (nodes, pods, the scheduler, the cluster autoscaler, node failures), [`serving`] (the
+//!    request path: workloads, routing, replicas attached to pods, batching, LLM engines)
+//!    and [`control`] (the HPA, KPA and KEDA with their metric pipelines). The cluster tells
+//!    the owners of its pods what happened to them through notices.
 //! 3. [`stats`] turns what happened into HDR percentiles and Student-t confidence intervals,
 //!    and [`report`] writes summary.csv, summary.json and timeseries.csv.
 //!
