@@ -113,7 +113,7 @@ pub struct ServicePlan {
     pub name: String,
     /// Model name (for reports).
     pub model: String,
-    /// Index into [`Plan::pools`](crate::sim::Plan::pools).
+    /// Index of its node pool in the plan.
     pub pool: usize,
     /// Schedulable units each replica needs on one node.
     pub units_per_replica: u32,
@@ -168,7 +168,7 @@ pub enum Load {
 /// A workload, resolved.
 #[derive(Debug, Clone)]
 pub struct WorkloadPlan {
-    /// Index into [`Plan::services`](crate::sim::Plan::services).
+    /// Index of the service it loads, in the plan.
     pub service: usize,
     /// Arrival process.
     pub load: Load,
