@@ -24,13 +24,12 @@ use super::dist::{Dist, Q, Sampler, Secs};
 use super::trace::Trace;
 use crate::engine::{SimRng, SimTime};
 use crate::error::FieldError;
-use crate::units::{Duration, MAX_DURATION_SECS, Rate, parse_duration};
+use crate::units::{Duration, MAX_DURATION_SECS, Rate};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::Deserializer;
 use std::f64::consts::PI;
-use std::fmt;
 use std::path::Path;
 
 /// The highest arrival rate a scenario may name, per second.
@@ -54,37 +53,19 @@ fn secs_of(t: SimTime) -> f64 {
 
 impl<'de> Deserialize<'de> for ThinkTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ThinkTime;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "a duration such as `30s` (the mean of an exponential think time) or a \
-                     distribution such as `{fixed: 5s}`",
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ThinkTime, E> {
-                let mean = secs_of(parse_duration(v).map_err(E::custom)?);
-                Ok(ThinkTime(if mean == 0.0 {
+        super::delay::duration_or_dist(
+            d,
+            "a duration such as `30s` (the mean of an exponential think time) or a \
+             distribution such as `{fixed: 5s}`",
+            |mean| {
+                if mean == 0.0 {
                     Dist::Fixed(Q::new(0.0))
                 } else {
                     Dist::Exponential { mean: Q::new(mean) }
-                }))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ThinkTime, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ThinkTime, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ThinkTime, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ThinkTime, A::Error> {
-                Dist::deserialize(de::value::MapAccessDeserializer::new(map)).map(ThinkTime)
-            }
-        }
-        d.deserialize_any(V)
+                }
+            },
+        )
+        .map(ThinkTime)
     }
 }
 
