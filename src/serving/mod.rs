@@ -866,11 +866,11 @@ impl<'p> Serving<'p> {
         }
     }
 
-    /// Marks the midpoint of the measured window (for saturation detection).
-    pub fn midpoint(&mut self, now: SimTime) {
+    /// One of the equally spaced marks of the second half of the window (for saturation
+    /// detection).
+    pub fn mark_backlog(&mut self, now: SimTime) {
         for s in &mut self.svcs {
-            s.stats.busy_at_mid = Some(s.stats.busy.area_secs(now));
-            s.stats.waiting_at_mid = s.waiting;
+            s.stats.mark_backlog(now);
         }
     }
 

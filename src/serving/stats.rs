@@ -58,10 +58,9 @@ pub struct ServiceStats {
     pub in_system_at_window: i64,
     /// Requests waiting at the end of the warm-up.
     pub waiting_at_window: u64,
-    /// Busy slot-seconds at the midpoint of the window.
-    pub busy_at_mid: Option<f64>,
-    /// Requests waiting at the midpoint of the window.
-    pub waiting_at_mid: u64,
+    /// Request-seconds in the system (the area under the backlog) at each mark of the
+    /// second half of the window, for the saturation test.
+    pub backlog_marks: Vec<f64>,
     /// Time to first token (LLM services).
     pub ttft: LatencyHist,
     /// Time per output token (LLM services).
@@ -237,6 +236,13 @@ impl ServiceStats {
         self.iv_arrivals = 0;
         self.iv_completions = 0;
         self.iv_latency.reset();
+    }
+
+    /// Marks the backlog's area at `now` (one of the equally spaced marks of the second half
+    /// of the window).
+    pub fn mark_backlog(&mut self, now: SimTime) {
+        let a = self.in_system.area_secs(now);
+        self.backlog_marks.push(a);
     }
 
     /// A pod of the service was bound (+1) or let go of its node (-1) at `now`.

@@ -145,7 +145,6 @@ pub struct TsPoint {
 /// What one service left at the end of a replication.
 pub(super) struct SvcParts {
     pub stats: ServiceStats,
-    pub waiting: u64,
     pub pending_pods: u32,
     pub closed_users: u32,
 }
@@ -197,6 +196,39 @@ pub const CDF_PROBABILITIES: [f64; 104] = {
     p
 };
 
+/// Batches of the second half of the window in the saturation test.
+const BACKLOG_BATCHES: usize = 20;
+
+/// The one-sided 99.9% quantile of Student's t with `BACKLOG_BATCHES - 2` = 18 degrees of
+/// freedom (NIST/SEMATECH e-Handbook, table 1.3.6.7.2): with independent batch means, a
+/// stable queue shows a rising trend this strong once in a thousand replications. The
+/// statistic compared with it is widened for correlated batch means
+/// ([`crate::stats::trend::Trend::t_adjusted`]), which a queue near capacity has in a short
+/// run.
+const BACKLOG_T_CRITICAL: f64 = 3.610;
+
+/// When the backlog of every service is measured for the saturation test: the midpoint of
+/// the window, then every 1/`BACKLOG_BATCHES` of the second half, up to the end.
+pub(super) fn backlog_marks(plan: &Plan) -> impl Iterator<Item = SimTime> + use<> {
+    let half = plan.duration.since(plan.warmup).0 / 2;
+    let start = plan.duration.0 - half;
+    let n = BACKLOG_BATCHES as u64;
+    (0..=n).map(move |j| SimTime(start + half * j / n))
+}
+
+/// How fast the backlog grew over the second half of the window (requests per second), if
+/// it grew beyond what chance explains: the batch means of the number in system between the
+/// marks rise with a t statistic above [`BACKLOG_T_CRITICAL`] (see [`crate::stats::trend`]).
+fn backlog_growth(plan: &Plan, marks: &[f64]) -> Option<f64> {
+    if marks.len() != BACKLOG_BATCHES + 1 {
+        return None;
+    }
+    let dt = plan.duration.since(plan.warmup).as_secs_f64() / 2.0 / BACKLOG_BATCHES as f64;
+    let means: Vec<f64> = marks.windows(2).map(|w| (w[1] - w[0]) / dt).collect();
+    let t = crate::stats::trend::trend(&means)?;
+    (t.slope > 0.0 && t.t_adjusted() > BACKLOG_T_CRITICAL).then(|| t.slope / dt)
+}
+
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
@@ -208,8 +240,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut latency_quantiles = Vec::with_capacity(plan.services.len());
     let mut ttft_quantiles = Vec::with_capacity(plan.services.len());
     for (sp, parts_s) in plan.services.iter().zip(parts.svcs) {
-        let (waiting, pending_pods, closed_users) =
-            (parts_s.waiting, parts_s.pending_pods, parts_s.closed_users);
+        let (pending_pods, closed_users) = (parts_s.pending_pods, parts_s.closed_users);
         let mut s = parts_s.stats;
         let at = |h: &LatencyHist| -> Vec<f64> {
             CDF_PROBABILITIES
@@ -357,27 +388,18 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
                 saturated.push((sp.name.clone(), true, g));
                 g
             }
-            // Never idle over the second half of the window, and a longer queue at the end
-            // than at the midpoint: the service cannot keep up, although the queue stayed
-            // under the bound that stops a run early.
-            // (Closed loops are bounded by their users and never qualify.)
-            // (A replication stopped before the midpoint by another service has no
-            // second half to judge.)
-            // An LLM engine iterates whenever it holds a request, so it is "never idle" far
-            // below capacity: its queue must also have grown by more than chance allows.
-            None if open_loop
-                && s.busy_at_mid.is_some_and(|mid| {
-                    s.busy.area_secs(end) - mid >= 0.995 * slots * window / 2.0
-                })
-                && waiting > s.waiting_at_mid
-                && (!llm
-                    || (waiting - s.waiting_at_mid) as f64
-                        > (0.01 * s.arrivals as f64 / 2.0).max(10.0)) =>
-            {
-                let g = ratio((waiting - s.waiting_at_mid) as f64, window / 2.0);
-                saturated.push((sp.name.clone(), false, g));
-                g
-            }
+            // A backlog that grows over the second half of the window beyond what chance
+            // explains: the service cannot keep up, although its queue stayed under the bound
+            // that stops a run early. (Closed loops are bounded by their users and never
+            // qualify; a replication stopped early by another service has no second half to
+            // judge.)
+            None if open_loop => match backlog_growth(plan, &s.backlog_marks) {
+                Some(g) => {
+                    saturated.push((sp.name.clone(), false, g));
+                    g
+                }
+                None => 0.0,
+            },
             None => 0.0,
         };
         let is_saturated = s.saturated_at.is_some() || growth > 0.0;

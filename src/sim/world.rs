@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RunEv {
     WarmupEnd,
-    /// Halfway through the measured window: a snapshot for saturation detection.
-    Midpoint,
+    /// One of the marks of the second half of the window, at which each service's backlog
+    /// is measured for the saturation test.
+    BacklogMark,
     Sample,
     End,
 }
@@ -112,10 +113,9 @@ impl<'p> World<'p> {
         if plan.warmup > SimTime::ZERO {
             q.schedule(plan.warmup, RunEv::WarmupEnd.into());
         }
-        q.schedule(
-            plan.warmup + SimTime(plan.duration.since(plan.warmup).0 / 2),
-            RunEv::Midpoint.into(),
-        );
+        for at in super::result::backlog_marks(plan) {
+            q.schedule(at, RunEv::BacklogMark.into());
+        }
         if plan.report_interval > SimTime::ZERO && plan.report_interval <= plan.duration {
             q.schedule(plan.report_interval, RunEv::Sample.into());
         }
@@ -146,7 +146,7 @@ impl<'p> World<'p> {
                     self.serving.warmup_end(now);
                     self.cluster.warmup_end(now);
                 }
-                Ev::Run(RunEv::Midpoint) => self.serving.midpoint(now),
+                Ev::Run(RunEv::BacklogMark) => self.serving.mark_backlog(now),
                 Ev::Run(RunEv::Sample) => self.on_sample(now),
                 Ev::Run(RunEv::End) => {
                     // A sample due at the very end ties with End: take it, so the
@@ -303,7 +303,6 @@ impl<'p> World<'p> {
                 .into_iter()
                 .enumerate()
                 .map(|(si, s)| super::result::SvcParts {
-                    waiting: s.waiting,
                     pending_pods: self.cluster.replica_set(si).pending,
                     closed_users: s.closed_users,
                     stats: s.stats,
