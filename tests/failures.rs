@@ -339,3 +339,18 @@ fn failures_are_deterministic_at_any_thread_count() {
         );
     }
 }
+
+#[test]
+fn the_summary_averages_pending_pods_and_held_gpus_over_the_window() {
+    // The full-pool case: the evicted pod's replacement waits from 455 s to the repair at
+    // 1,100 s, so over the 1,200 s window 0.5375 pods wait on average and none at the end.
+    // GPUs held: 4 until the eviction (the lost pod keeps its GPU), 3 until the replacement
+    // binds at 1,100 s, then 4: (455 x 4 + 645 x 3 + 100 x 4) / 1,200 = 3.4625.
+    let pool = "    failures: {repair_time: 1000s, at: [{node: 0, time: 100s}]}";
+    let r = run(&scenario(4, 4, 100.0, "1200s", 1, pool, ""));
+    assert!((r.mean("s", "pods_pending") - 645.0 / 1200.0).abs() < 1e-9);
+    assert_eq!(r.mean("s", "pods_pending_end"), 0.0);
+    assert!((r.mean("cluster", "pods_pending") - 645.0 / 1200.0).abs() < 1e-9);
+    assert!((r.mean("cluster", "gpus_allocated") - 3.4625).abs() < 1e-9);
+    assert!((r.mean("cluster", "gpu_allocation") - 3.4625 / 4.0).abs() < 1e-9);
+}

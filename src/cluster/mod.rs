@@ -125,6 +125,8 @@ struct PoolState {
     /// Nodes in the pool over time.
     nodes: TimeIntegral,
     nodes_max: i64,
+    /// Units held by pods over time (kept in step by [`Cluster::sync_allocation`]).
+    allocated: TimeIntegral,
     /// Random streams of failures and repairs (pools with failures only).
     failure_rng: Option<(SimRng, SimRng)>,
 }
@@ -148,11 +150,11 @@ pub struct Cluster {
     nodes_ready: TimeIntegral,
 }
 
-/// What one pool held at the end of a replication.
+/// What one pool held over a replication.
 #[derive(Debug, Clone)]
 pub struct PoolSummary {
-    /// Units held by pods.
-    pub allocated: u64,
+    /// Units held by pods over time.
+    pub allocated: TimeIntegral,
     /// Nodes over time.
     pub nodes: TimeIntegral,
     /// Most nodes at once (after the warm-up).
@@ -237,6 +239,7 @@ impl Cluster {
             q.at(autoscaler::SCAN_INTERVAL, ClusterEv::CaScan);
         }
         self.start_failures(q);
+        self.sync_allocation(now);
     }
 
     /// Handles one of the cluster's own events.
@@ -267,6 +270,7 @@ impl Cluster {
             ClusterEv::NodeEviction(id) => self.on_node_eviction(now, id, q),
             ClusterEv::NodeRepaired(id) => self.on_node_repaired(now, id, q),
         }
+        self.sync_allocation(now);
     }
 
     /// The next notice, oldest first.
@@ -321,8 +325,23 @@ impl Cluster {
         for c in &mut self.state {
             c.nodes.restart(now);
             c.nodes_max = c.nodes.value();
+            c.allocated.restart(now);
+        }
+        for rs in &mut self.sets {
+            rs.pending_time.restart(now);
         }
         self.nodes_ready.restart(now);
+    }
+
+    /// Brings the pools' allocation integrals up to date at `now`, after a change (every
+    /// public method that may bind or release pods ends with it).
+    fn sync_allocation(&mut self, now: SimTime) {
+        for (p, s) in self.pools.iter().zip(&mut self.state) {
+            let delta = p.allocated() as i64 - s.allocated.value();
+            if delta != 0 {
+                s.allocated.add(now, delta);
+            }
+        }
     }
 
     /// Each pool's figures at the end of a replication.
@@ -330,8 +349,8 @@ impl Cluster {
         self.pools
             .iter()
             .zip(&self.state)
-            .map(|(p, s)| PoolSummary {
-                allocated: p.allocated(),
+            .map(|(_, s)| PoolSummary {
+                allocated: s.allocated,
                 nodes: s.nodes,
                 nodes_max: s.nodes_max,
             })
@@ -354,7 +373,7 @@ impl Cluster {
         set.pods.push(id);
         self.notify(id, PodChange::Created);
         if !self.try_schedule(now, id, q) {
-            self.sets[rs].pending += 1;
+            self.sets[rs].pending_change(now, 1);
             self.state[t.pool].pending.push_back(id);
         }
     }
@@ -513,6 +532,7 @@ impl Cluster {
         if let Some(pool) = pool {
             self.retry_pending(now, pool, q);
         }
+        self.sync_allocation(now);
     }
 
     /// Removes `pod` from its ReplicaSet, its node and the table; returns its pool when it
@@ -542,7 +562,7 @@ impl Cluster {
                 Owner::Service(rs) => {
                     let ok = self.try_schedule(now, p, q);
                     if ok {
-                        self.sets[rs as usize].pending -= 1;
+                        self.sets[rs as usize].pending_change(now, -1);
                     }
                     ok
                 }

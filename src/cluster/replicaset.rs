@@ -3,6 +3,7 @@
 
 use super::{Cluster, ClusterEv, PodChange, PodId, PodPhase, PodTemplate};
 use crate::engine::{SimTime, Sink};
+use crate::stats::TimeIntegral;
 
 /// The most replicas one service may have: an unbounded autoscaler (a KPA without
 /// `maxScale`) stops here.
@@ -19,6 +20,8 @@ pub struct ReplicaSet {
     pub active: u32,
     /// Of those, pods waiting for a node.
     pub pending: u32,
+    /// Pods waiting for a node, over time.
+    pub pending_time: TimeIntegral,
     /// Pods not gone, in creation order.
     pub pods: Vec<PodId>,
 }
@@ -30,8 +33,15 @@ impl ReplicaSet {
             desired,
             active: 0,
             pending: 0,
+            pending_time: TimeIntegral::default(),
             pods: Vec::new(),
         }
+    }
+
+    /// One more (`delta` 1) or one fewer (-1) pod waits for a node, from `now`.
+    pub(super) fn pending_change(&mut self, now: SimTime, delta: i32) {
+        self.pending = self.pending.saturating_add_signed(delta);
+        self.pending_time.add(now, i64::from(delta));
     }
 
     pub(super) fn forget(&mut self, pod: PodId) {
@@ -50,6 +60,7 @@ impl Cluster {
             for _ in active..desired {
                 self.create_pod(now, rs, q);
             }
+            self.sync_allocation(now);
             return;
         }
         if desired == active {
@@ -86,6 +97,7 @@ impl Cluster {
         for &pod in live.iter().take((active - desired) as usize) {
             self.delete_pod(now, pod, q);
         }
+        self.sync_allocation(now);
     }
 
     /// Creates pods of ReplicaSet `rs` until it has as many as it wants (after evictions).
@@ -108,7 +120,7 @@ impl Cluster {
             PodPhase::Pending => {
                 let pool = p.pool as usize;
                 self.state[pool].pending.retain(|&x| x != pod);
-                self.sets[rs].pending -= 1;
+                self.sets[rs].pending_change(now, -1);
                 self.remove_pod(pod);
             }
             // Nothing runs on a failed node to terminate: the pod waits for its eviction.

@@ -100,6 +100,7 @@ pub const SERVICE_METRICS: &[&str] = &[
     "replicas_mean",
     "replicas_max",
     "pods_pending",
+    "pods_pending_end",
     "gpus",
     "gpu_hours",
     "cost_per_1k_requests",
@@ -145,7 +146,8 @@ pub struct TsPoint {
 /// What one service left at the end of a replication.
 pub(super) struct SvcParts {
     pub stats: ServiceStats,
-    pub pending_pods: u32,
+    pub pending: TimeIntegral,
+    pub pending_end: u32,
     pub closed_users: u32,
 }
 
@@ -240,7 +242,8 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut latency_quantiles = Vec::with_capacity(plan.services.len());
     let mut ttft_quantiles = Vec::with_capacity(plan.services.len());
     for (sp, parts_s) in plan.services.iter().zip(parts.svcs) {
-        let (pending_pods, closed_users) = (parts_s.pending_pods, parts_s.closed_users);
+        let closed_users = parts_s.closed_users;
+        let mut pending = parts_s.pending;
         let mut s = parts_s.stats;
         let at = |h: &LatencyHist| -> Vec<f64> {
             CDF_PROBABILITIES
@@ -335,7 +338,8 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         );
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
-        put("pods_pending", pending_pods as f64);
+        put("pods_pending", ratio(pending.area_secs(end), window));
+        put("pods_pending_end", parts_s.pending_end as f64);
         put("gpus", gpus);
         let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
         put("gpu_hours", gpu_hours);
@@ -415,12 +419,13 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut gpu_hours = 0.0;
     let mut cost = 0.0;
     for (p, summary) in plan.pools.iter().zip(parts.pools) {
-        let (a, mut integral, max) = (summary.allocated, summary.nodes, summary.nodes_max);
+        let (mut held, mut integral, max) = (summary.allocated, summary.nodes, summary.nodes_max);
+        let a = ratio(held.area_secs(end), window);
         let mean = ratio(integral.area_secs(end), window);
         nodes += mean;
         nodes_max += max as f64;
         gpus += mean * p.gpus_per_node as f64;
-        allocated += a as f64 / p.share.units_per_gpu as f64;
+        allocated += a / p.share.units_per_gpu as f64;
         let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
         gpu_hours += hours;
         cost += hours * p.price_per_gpu_hour;

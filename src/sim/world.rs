@@ -303,7 +303,8 @@ impl<'p> World<'p> {
                 .into_iter()
                 .enumerate()
                 .map(|(si, s)| super::result::SvcParts {
-                    pending_pods: self.cluster.replica_set(si).pending,
+                    pending: self.cluster.replica_set(si).pending_time,
+                    pending_end: self.cluster.replica_set(si).pending,
                     closed_users: s.closed_users,
                     stats: s.stats,
                 })
