@@ -372,10 +372,10 @@ impl<'p> Serving<'p> {
         s.waiting -= queued;
         s.running -= killed.len() as u64 - queued;
         let st = &mut s.stats;
-        st.in_system.add(now, -(killed.len() as i64));
         st.busy.add(now, -busy_slots);
         st.kv_used.add(now, -kv_freed);
         for req in &killed {
+            st.unfinished_left(now, req.arrival);
             st.killed(req.arrival, failed);
             if failed && has_slo {
                 st.count_slo(false);
@@ -401,7 +401,7 @@ impl<'p> Serving<'p> {
                 self.drop_req(now, si, req, q);
                 return;
             }
-            s.stats.in_system.add(now, 1);
+            s.stats.entered(now);
             s.queue.push_back(req);
             s.waiting += 1;
             if s.waiting > self.max_queue {
@@ -427,7 +427,7 @@ impl<'p> Serving<'p> {
             return;
         }
         let s = &mut self.svcs[si];
-        s.stats.in_system.add(now, 1);
+        s.stats.entered(now);
         s.waiting += 1;
         rep.queue.push_back(req);
         rep.outstanding += 1;
@@ -617,6 +617,7 @@ impl<'p> Serving<'p> {
         );
     }
 
+    #[inline]
     fn on_done(&mut self, now: SimTime, id: RepId, slot: u32, q: &mut impl Sink<ServingEv>) {
         // Killed at the end of its grace period, or lost with its node: its requests were
         // counted then.
@@ -635,6 +636,7 @@ impl<'p> Serving<'p> {
         }
     }
 
+    #[inline]
     fn batch_done(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
         let si = self.reps[r as usize].svc as usize;
         let sp = &self.services[si];
@@ -654,19 +656,22 @@ impl<'p> Serving<'p> {
         let s = &mut svcs[si];
         s.stats.busy.add(now, -1);
         s.running -= n as u64;
-        s.stats.in_system.add(now, -(n as i64));
         s.stats.completions(now, n as u64);
+        let mut in_window = 0;
         for req in batch.iter() {
             let latency = now.since(req.arrival);
             if s.stats
                 .completed(req.arrival, latency, req.prompt as u64, req.output as u64)
-                && let Some(slo) = slo
             {
-                let wait = req.started.since(req.arrival);
-                s.stats.count_slo(slo.met(latency, wait, None, None));
+                in_window += 1;
+                if let Some(slo) = slo {
+                    let wait = req.started.since(req.arrival);
+                    s.stats.count_slo(slo.met(latency, wait, None, None));
+                }
             }
             traffic::think_again(workloads, &mut wls[req.wl as usize], q, now, req.wl);
         }
+        s.stats.completed_left(now, n as u64, in_window);
         batch.clear();
         if sp.routing == Routing::SharedQueue {
             if rep.state == RepState::Ready {
@@ -729,7 +734,7 @@ impl<'p> Serving<'p> {
         for req in &out.rejected {
             // Too long to ever run: refused, as vLLM refuses it.
             s.waiting -= 1;
-            s.stats.in_system.add(now, -1);
+            s.stats.unfinished_left(now, req.arrival);
             if !shared {
                 *outstanding -= 1;
             }
@@ -803,8 +808,8 @@ impl<'p> Serving<'p> {
         }
         let n = out.finished.len() as u64;
         s.running -= n;
-        st.in_system.add(now, -(n as i64));
         st.completions(now, n);
+        let mut in_window = 0;
         if sp.routing != Routing::SharedQueue {
             rep.outstanding -= n as u32;
         }
@@ -813,6 +818,7 @@ impl<'p> Serving<'p> {
             let end = now + overhead;
             let latency = end.since(req.arrival);
             if st.completed(req.arrival, latency, req.prompt as u64, f.generated as u64) {
+                in_window += 1;
                 st.overhead_ns += overhead.0 as u128;
                 let ttft = (f.first_token + overhead).since(req.arrival);
                 // Time per output token after the first, as vLLM's benchmark computes it.
@@ -828,6 +834,7 @@ impl<'p> Serving<'p> {
             }
             traffic::think_again(workloads, &mut wls[req.wl as usize], q, end, req.wl);
         }
+        st.completed_left(now, n, in_window);
         out.clear();
         if !self.llm_step(now, r, q)
             && sp.routing == Routing::SharedQueue
@@ -851,7 +858,7 @@ impl<'p> Serving<'p> {
                 rep.outstanding += 1;
                 let s = &mut self.svcs[si];
                 s.waiting -= 1;
-                s.stats.in_system.add(now, -1);
+                s.stats.unfinished_left(now, req.arrival);
                 self.fail_req(now, si, req, q);
                 continue;
             }

@@ -46,6 +46,18 @@ pub struct ServiceStats {
     pub wait: LatencyHist,
     /// Requests in the system over time.
     pub in_system: TimeIntegral,
+    /// Of those, the requests that were already there when the warm-up ended, over time
+    /// (Little's law is checked without them: they have no arrival in the window). Kept
+    /// apart rather than the window's own arrivals because they are few and leave early.
+    pub before_window_in_system: TimeIntegral,
+    /// Requests that arrived after the warm-up and entered the system (not refused at the
+    /// door).
+    pub window_admitted: u64,
+    /// Of those, requests that left without completing (killed, lost, refused by an engine),
+    /// and the time they spent in the system.
+    pub window_unfinished: u64,
+    /// (See `window_unfinished`.)
+    pub window_unfinished_ns: u128,
     /// Busy execution slots over time.
     pub busy: TimeIntegral,
     /// Pods bound to a node over time.
@@ -126,6 +138,38 @@ impl ServiceStats {
         self.admitted_total += 1;
         if self.counts(now) {
             self.arrivals += 1;
+        }
+    }
+
+    /// A request that arrived at `now` enters the system (a queue).
+    #[inline]
+    pub fn entered(&mut self, now: SimTime) {
+        self.in_system.add(now, 1);
+        if self.counts(now) {
+            self.window_admitted += 1;
+        }
+    }
+
+    /// `n` requests left the system at `now` by completing, `window` of them arrived after
+    /// the warm-up.
+    #[inline]
+    pub fn completed_left(&mut self, now: SimTime, n: u64, window: u64) {
+        self.in_system.add(now, -(n as i64));
+        if window < n {
+            self.before_window_in_system
+                .add(now, -((n - window) as i64));
+        }
+    }
+
+    /// A request that arrived at `arrival` left the system at `now` without completing.
+    #[inline]
+    pub fn unfinished_left(&mut self, now: SimTime, arrival: SimTime) {
+        self.in_system.add(now, -1);
+        if self.counts(arrival) {
+            self.window_unfinished += 1;
+            self.window_unfinished_ns += now.since(arrival).0 as u128;
+        } else {
+            self.before_window_in_system.add(now, -1);
         }
     }
 
@@ -257,6 +301,11 @@ impl ServiceStats {
     pub fn warmup_end(&mut self, now: SimTime, waiting: u64) {
         let in_interval = self.busy.area_secs(now) - self.iv_busy_area;
         self.in_system.restart(now);
+        // Before now its value counted nothing useful; from now it is the requests present.
+        self.before_window_in_system = TimeIntegral::default();
+        self.before_window_in_system
+            .add(now, self.in_system.value());
+        self.before_window_in_system.restart(now);
         self.busy.restart(now);
         let rep_in_interval = self.replicas.area_secs(now) - self.iv_rep_area;
         self.replicas.restart(now);

@@ -82,6 +82,7 @@ impl Serving<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn on_arrival(&mut self, now: SimTime, w: u32, q: &mut impl Sink<ServingEv>) {
         let wl = &mut self.wls[w as usize];
         let req = Req {

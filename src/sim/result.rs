@@ -210,12 +210,13 @@ const BACKLOG_BATCHES: usize = 20;
 const BACKLOG_T_CRITICAL: f64 = 3.610;
 
 /// When the backlog of every service is measured for the saturation test: the midpoint of
-/// the window, then every 1/`BACKLOG_BATCHES` of the second half, up to the end.
-pub(super) fn backlog_marks(plan: &Plan) -> impl Iterator<Item = SimTime> + use<> {
+/// the window, then every 1/`BACKLOG_BATCHES` of the second half, up to the end. Mark `j`
+/// (from 0) is at the returned time; None past the last.
+pub(super) fn backlog_mark(plan: &Plan, j: u32) -> Option<SimTime> {
     let half = plan.duration.since(plan.warmup).0 / 2;
     let start = plan.duration.0 - half;
     let n = BACKLOG_BATCHES as u64;
-    (0..=n).map(move |j| SimTime(start + half * j / n))
+    (u64::from(j) <= n).then(|| SimTime(start + half * u64::from(j) / n))
 }
 
 /// How fast the backlog grew over the second half of the window (requests per second), if
@@ -267,8 +268,6 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         );
         let arrival_rate = ratio(s.arrivals as f64, window);
         put("arrival_rate_rps", arrival_rate);
-        // Little's law holds for the requests admitted, not for those dropped at the door.
-        let admitted_rate = ratio((s.arrivals - s.dropped.min(s.arrivals)) as f64, window);
         put("latency_mean_ms", s.latency.mean_ms());
         put("latency_p50_ms", s.latency.quantile_ms(0.50));
         put("latency_p90_ms", s.latency.quantile_ms(0.90));
@@ -330,12 +329,24 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
             window,
         );
         put("in_system_mean", in_system);
-        // Little's law L = lambda W, with W the mean latency of the requests that finished.
-        let lw = admitted_rate * s.latency.mean_ms() * 1e-3;
-        put(
-            "littles_law_error",
-            ratio((in_system - lw).abs(), in_system),
+        // Little's law L = lambda W on the requests that arrived in the window and entered
+        // the system (those dropped at the door never did): L their time-average number in
+        // the system, lambda their rate, W the mean time they spent there, completed or not
+        // (killed, lost to a failure, refused by an engine). Requests already there when the
+        // window opened are left out: they have no arrival in it. What remains is the
+        // requests still in the system at the end, whose time is in L and not yet in W: in a
+        // run that has settled they are few.
+        let l = ratio(
+            s.in_system.area_secs(end) - s.before_window_in_system.area_secs(end)
+                + s.overhead_ns as f64 * 1e-9,
+            window,
         );
+        let left = s.completed + s.window_unfinished;
+        let sojourn_s =
+            s.latency.mean_ms() * 1e-3 * s.completed as f64 + s.window_unfinished_ns as f64 * 1e-9;
+        let w = ratio(sojourn_s, left as f64);
+        let lambda = ratio(s.window_admitted as f64, window);
+        put("littles_law_error", ratio((l - lambda * w).abs(), l));
         put("replicas_mean", replicas_mean);
         put("replicas_max", s.replicas_max as f64);
         put("pods_pending", ratio(pending.area_secs(end), window));

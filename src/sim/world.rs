@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RunEv {
     WarmupEnd,
-    /// One of the marks of the second half of the window, at which each service's backlog
-    /// is measured for the saturation test.
-    BacklogMark,
+    /// Mark `.0` of the second half of the window, at which each service's backlog is
+    /// measured for the saturation test. (Each schedules the next: a pending event more in
+    /// the heap costs every push and pop of the run.)
+    BacklogMark(u32),
     Sample,
     End,
 }
@@ -67,6 +68,8 @@ pub struct World<'p> {
     control: Control,
     ts: Vec<TsPoint>,
     sample_index: u32,
+    /// The next backlog mark due.
+    next_mark: u32,
     events: u64,
 }
 
@@ -102,6 +105,7 @@ impl<'p> World<'p> {
             control: Control::new(plan.services.iter().map(|s| s.autoscaler.as_ref())),
             ts: Vec::new(),
             sample_index: 0,
+            next_mark: 0,
             events: 0,
         };
         // Pods first: created in order and bound by the scheduler at time zero.
@@ -113,8 +117,8 @@ impl<'p> World<'p> {
         if plan.warmup > SimTime::ZERO {
             q.schedule(plan.warmup, RunEv::WarmupEnd.into());
         }
-        for at in super::result::backlog_marks(plan) {
-            q.schedule(at, RunEv::BacklogMark.into());
+        if let Some(at) = super::result::backlog_mark(plan, 0) {
+            q.schedule(at, RunEv::BacklogMark(0).into());
         }
         if plan.report_interval > SimTime::ZERO && plan.report_interval <= plan.duration {
             q.schedule(plan.report_interval, RunEv::Sample.into());
@@ -146,7 +150,7 @@ impl<'p> World<'p> {
                     self.serving.warmup_end(now);
                     self.cluster.warmup_end(now);
                 }
-                Ev::Run(RunEv::BacklogMark) => self.serving.mark_backlog(now),
+                Ev::Run(RunEv::BacklogMark(j)) => self.on_backlog_mark(now, j),
                 Ev::Run(RunEv::Sample) => self.on_sample(now),
                 Ev::Run(RunEv::End) => {
                     // A sample due at the very end ties with End: take it, so the
@@ -157,6 +161,10 @@ impl<'p> World<'p> {
                         && (self.sample_index as u64 + 1) * dt == now.0
                     {
                         self.on_sample(now);
+                    }
+                    // So does the last backlog mark, scheduled after End.
+                    if super::result::backlog_mark(self.plan, self.next_mark) == Some(now) {
+                        self.on_backlog_mark(now, self.next_mark);
                     }
                     break;
                 }
@@ -292,6 +300,14 @@ impl<'p> World<'p> {
         };
         if let Some((si, d)) = desired {
             self.scale(now, si, d);
+        }
+    }
+
+    fn on_backlog_mark(&mut self, now: SimTime, j: u32) {
+        self.serving.mark_backlog(now);
+        self.next_mark = j + 1;
+        if let Some(at) = super::result::backlog_mark(self.plan, j + 1) {
+            self.q.schedule(at, RunEv::BacklogMark(j + 1).into());
         }
     }
 
