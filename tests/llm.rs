@@ -365,7 +365,7 @@ fn models_that_do_not_fit_and_bad_engine_settings_are_refused() {
             .replace("gpu: a100-80gb", "gpu: t4"),
         &[
             "services[0].model",
-            "needs about 128 GiB for its weights, one t4 has 14.9 GiB",
+            "needs about 128 GiB for its weights, one t4 has 15.0 GiB (15360 MiB)",
         ],
     );
     refused(

@@ -94,7 +94,9 @@ pub struct GpuSpec {
     pub int8_tops: Option<f64>,
     /// Dense FP8 tensor TFLOPS; 0 for none.
     pub fp8_tflops: Option<f64>,
-    /// Device memory (`80GB`, `96GiB`).
+    /// Device memory: give the total `nvidia-smi` prints, in MiB or GiB (`81920MiB`, `80GiB`).
+    /// Decimal units are taken literally: `80GB` is 80 x 10^9 bytes, 7% less than an "80 GB"
+    /// A100 has.
     pub memory: Option<Bytes>,
     /// Memory bandwidth (`2039GB/s`).
     pub bandwidth: Option<Bandwidth>,
@@ -267,7 +269,11 @@ mod tests {
         assert_eq!(g.name, "a100-lowpower");
         assert_eq!(g.fp16_tflops, 312.0);
         assert_eq!(g.int8_tops, 624.0);
-        assert_eq!(g.memory_bytes, 80e9);
+        assert_eq!(
+            g.memory_bytes,
+            80.0 * (1u64 << 30) as f64,
+            "nvidia-smi's 81,920 MiB"
+        );
         assert_eq!(g.tdp_watts, 300.0);
         assert_eq!(g.bandwidth_bytes_per_s, 1.9e12);
         assert_eq!(g.mig.len(), 5, "MIG profiles are inherited");

@@ -4,7 +4,7 @@
 
 use super::arch::{GIB, KV_ELEM_BYTES, LlmArch};
 use crate::engine::SimTime;
-use crate::hardware::{GpuProfile, Share, fmt_bytes};
+use crate::hardware::{GpuProfile, Share};
 use crate::models::batch::Precision;
 use serde::Deserialize;
 
@@ -437,10 +437,11 @@ impl LlmCost {
         } else {
             format!("one {} of a {}", self.share_label, self.gpu_name)
         };
+        // As nvidia-smi prints it, so that the figure can be checked against the card.
         let memory = format!(
-            "{} ({})",
+            "{} ({:.0} MiB)",
             gib(self.share_memory_bytes),
-            fmt_bytes(self.share_memory_bytes)
+            self.share_memory_bytes / (1024.0 * 1024.0)
         );
         let needs = if self.tp == 1 {
             format!(
