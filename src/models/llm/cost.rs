@@ -1,12 +1,12 @@
 //! The cost of one iteration of continuous batching ([`LlmCost`]) on a GPU or a share of one,
-//! with tensor parallelism, its calibration ([`LlmCalibration`], [`ServingStack`]), and the
+//! with tensor parallelism, its calibration ([`LlmCalibration`], [`EnginePreset`]), and the
 //! KV-cache capacity of a replica.
 
 use super::arch::{GIB, KV_ELEM_BYTES, LlmArch};
+use super::preset::EnginePreset;
 use crate::engine::SimTime;
 use crate::hardware::{GpuProfile, Share};
 use crate::models::batch::Precision;
-use serde::Deserialize;
 
 /// Bytes per element of activations (the all-reduced hidden states, activation estimates): FP16.
 const ACT_ELEM_BYTES: f64 = 2.0;
@@ -31,43 +31,6 @@ pub const TENSOR_PARALLEL_DEGREES: [u32; 4] = [1, 2, 4, 8];
 /// it PCIe: PCIe Gen5 x16 is 128 GB/s both ways (H100 PCIe datasheet), the slowest NVLink of the
 /// built-ins is V100's 300 GB/s.
 const NVLINK_THRESHOLD: f64 = 128e9;
-
-/// The serving stack whose host-side costs an LLM replica has: each is a calibration of
-/// [`LlmCalibration`]'s `iteration_overhead` and `per_seq_overhead` on
-/// LambdaLabsML/vllm-benchmark's Mistral-7B runs on one A100-80GB (see
-/// `tests/llm_calibration.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum ServingStack {
-    /// vLLM 0.6 with multi-step scheduling and a separate API-server process: the host work
-    /// per token is small.
-    #[default]
-    #[serde(rename = "vllm-0.6")]
-    Vllm06,
-    /// vLLM 0.5, whose API server and engine share one Python process: host work per
-    /// sequence and iteration bounds throughput at large batches.
-    #[serde(rename = "vllm-0.5")]
-    Vllm05,
-}
-
-impl ServingStack {
-    /// Fixed host cost of one iteration.
-    pub fn iteration_overhead(self) -> SimTime {
-        match self {
-            // Calibrated on the light-load TPOT: 12.1 ms at a running batch of up to 10.
-            ServingStack::Vllm06 | ServingStack::Vllm05 => SimTime(2_000_000),
-        }
-    }
-
-    /// Host cost per sequence in an iteration.
-    pub fn sequence_overhead(self) -> SimTime {
-        match self {
-            // 320 prompts at once: 3,052 output tokens/s (vLLM 0.6, results/prompt_320 file).
-            ServingStack::Vllm06 => SimTime(50_000),
-            // 320 prompts at once: 1,591 output tokens/s (vLLM 0.5.4, benchmark_v0.md).
-            ServingStack::Vllm05 => SimTime(350_000),
-        }
-    }
-}
 
 /// The efficiencies and fixed costs of the iteration model; [`Default`] gives the built-in,
 /// A100-calibrated values.
@@ -116,9 +79,9 @@ impl Default for LlmCalibration {
             // FACTS.md: decode of Llama-3.1-8B BF16 on A100-40GB at batch 1 reached about 77% of
             // the HBM bandwidth ceiling.
             memory_efficiency: 0.77,
-            // Host costs of the default serving stack (see ServingStack for the calibration).
-            iteration_overhead: ServingStack::default().iteration_overhead(),
-            per_seq_overhead: ServingStack::default().sequence_overhead(),
+            // Host costs of the default engine (see EnginePreset for the calibration).
+            iteration_overhead: EnginePreset::default().iteration_overhead(),
+            per_seq_overhead: EnginePreset::default().sequence_overhead(),
             // NCCL all-reduce of a small message inside an NVLink node takes several to ~10 us:
             // NVIDIA/nccl#1259 measures ~6 us on 2x H100 with CUDA graphs, rising with the number
             // of GPUs; 10 us is capsim's round figure for 2-8 GPUs without NVLink SHARP.

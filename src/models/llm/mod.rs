@@ -63,6 +63,7 @@
 
 mod arch;
 mod cost;
+mod preset;
 mod spec;
 
 #[cfg(test)]
@@ -72,7 +73,7 @@ pub use arch::{
     LlmArch, WeightDtype, builtin_llm, builtin_llm_names, builtin_llms, profiles_table,
 };
 pub use cost::{
-    IterShape, KV_BLOCK_TOKENS, LlmCalibration, LlmCost, PREFILL_NON_GEMM, ServingStack,
-    TENSOR_PARALLEL_DEGREES,
+    IterShape, KV_BLOCK_TOKENS, LlmCalibration, LlmCost, PREFILL_NON_GEMM, TENSOR_PARALLEL_DEGREES,
 };
+pub use preset::{BatchDefaults, EnginePreset, engines_table};
 pub use spec::LlmSpec;
