@@ -79,7 +79,7 @@ impl<'de> Deserialize<'de> for Bandwidth {
 /// overrides the fields given; without, it must give `fp16_tflops`, `memory` and `bandwidth`,
 /// and the rest default: `int8_tops` to `fp16_tflops` (no faster INT8 path), `fp8_tflops` to 0
 /// (unsupported), `tdp_watts` to 0 (unknown), `interconnect` to PCIe Gen3 x16 (32 GB/s),
-/// `sustained_compute_fraction` to 1, no MIG. Inherited MIG profiles are kept as they are,
+/// `sustained_compute_fraction` to 1 (and `llm_compute_fraction` to it), no MIG. Inherited MIG profiles are kept as they are,
 /// names included, even where `memory` is overridden.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +107,10 @@ pub struct GpuSpec {
     /// Fraction of peak compute sustained relative to the A100 reference, in (0, 1]; see
     /// [`GpuProfile::sustained_compute_fraction`]. Default 1 (or the `based_on` GPU's).
     pub sustained_compute_fraction: Option<f64>,
+    /// The same for an LLM's weight matrix multiplies; see
+    /// [`GpuProfile::llm_compute_fraction`]. Default: `sustained_compute_fraction` (or the
+    /// `based_on` GPU's).
+    pub llm_compute_fraction: Option<f64>,
 }
 
 /// Checks `v` lies in (0, max] (or [0, max] if `zero_ok`); the message names the field.
@@ -179,6 +183,7 @@ impl GpuSpec {
                     tdp_watts: 0.0,
                     interconnect_bytes_per_s: DEFAULT_INTERCONNECT_BYTES_PER_S,
                     sustained_compute_fraction: 1.0,
+                    llm_compute_fraction: 1.0,
                     mig: Vec::new(),
                     source: "user-defined".to_string(),
                 }
@@ -232,6 +237,14 @@ impl GpuSpec {
         if let Some(v) = self.sustained_compute_fraction {
             check(name, "sustained_compute_fraction", v, 1.0, "1", false)?;
             p.sustained_compute_fraction = v;
+            // A standalone GPU's one measured fraction stands for both.
+            if self.based_on.is_none() {
+                p.llm_compute_fraction = v;
+            }
+        }
+        if let Some(v) = self.llm_compute_fraction {
+            check(name, "llm_compute_fraction", v, 1.0, "1", false)?;
+            p.llm_compute_fraction = v;
         }
         Ok(p)
     }

@@ -261,6 +261,10 @@ pub struct ContinuousBatching {
     /// Tokens per KV cache block (default 16).
     #[serde(default)]
     pub block_size: Option<u64>,
+    /// Type of the KV cache (vLLM `--kv-cache-dtype`): `auto` (the model's 16-bit activation
+    /// type, the default) or `fp8`.
+    #[serde(default)]
+    pub kv_cache_dtype: KvCacheDtype,
     /// Longest sequence, prompt plus output (vLLM `max_model_len`; default the model's).
     #[serde(default)]
     pub max_model_len: Option<u64>,
@@ -273,6 +277,27 @@ pub struct ContinuousBatching {
     /// Latency the API server adds to every request (HTTP, tokenization), outside the GPU.
     #[serde(default)]
     pub request_overhead: Option<Duration>,
+}
+
+/// The KV cache's element type, as vLLM's `--kv-cache-dtype` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvCacheDtype {
+    /// The model's 16-bit activation type: 2 bytes an element.
+    #[default]
+    Auto,
+    /// FP8 (E4M3): 1 byte an element.
+    Fp8,
+}
+
+impl KvCacheDtype {
+    /// Bytes per cached element.
+    pub fn bytes(self) -> f64 {
+        match self {
+            KvCacheDtype::Auto => 2.0,
+            KvCacheDtype::Fp8 => 1.0,
+        }
+    }
 }
 
 /// Service-level objective: per-request latency bounds named after the metric they bound.

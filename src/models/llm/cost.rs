@@ -232,8 +232,10 @@ impl LlmCost {
         }
         let tpf = f64::from(tp);
         let sustained = gpu.sustained_compute_fraction * share.compute_fraction;
+        let gemm_sustained = gpu.llm_compute_fraction * share.compute_fraction;
         let raw_ops = arch.dtype.peak_ops(gpu)? * share.compute_fraction;
-        let linear_rate = tpf * arch.dtype.peak_ops(gpu)? * sustained * calib.linear_efficiency;
+        let linear_rate =
+            tpf * arch.dtype.peak_ops(gpu)? * gemm_sustained * calib.linear_efficiency;
         let attn_rate =
             tpf * Precision::Fp16.peak_ops(gpu) * sustained * calib.attention_efficiency;
         let raw_bw = gpu.bandwidth_bytes_per_s * share.bandwidth_fraction;
@@ -333,6 +335,19 @@ impl LlmCost {
     /// Bytes of weights each GPU holds: `weight_bytes / tp`.
     pub fn weight_bytes_per_gpu(&self) -> f64 {
         self.weight_bytes_per_gpu
+    }
+
+    /// The same cost with a KV cache of `bytes` per element instead of FP16's 2 (vLLM's
+    /// `--kv-cache-dtype fp8` stores 1): the cache holds more tokens and decode reads fewer
+    /// bytes. Errors: `bytes` not 1 or 2.
+    pub fn with_kv_elem_bytes(mut self, bytes: f64) -> Result<LlmCost, String> {
+        if bytes != 1.0 && bytes != KV_ELEM_BYTES {
+            return Err(format!("a KV cache element is 1 or 2 bytes, found {bytes}"));
+        }
+        let scale = bytes / KV_ELEM_BYTES;
+        self.kv_bytes_per_token_per_gpu *= scale;
+        self.kv_s_per_token *= scale;
+        Ok(self)
     }
 
     /// Bytes of KV cache per token on each GPU (KV heads split over `tp`, at least one each).

@@ -54,7 +54,9 @@ pub(super) fn llm_plan(
     if let Some(d) = spec.sequence_overhead {
         calib.per_seq_overhead = d.0;
     }
-    let cost = match LlmCost::new(arch, &pool.gpu, &pool.share, tp as u32, &calib) {
+    let cost = match LlmCost::new(arch, &pool.gpu, &pool.share, tp as u32, &calib)
+        .and_then(|c| c.with_kv_elem_bytes(spec.kv_cache_dtype.bytes()))
+    {
         Ok(c) => c,
         Err(msg) => {
             e.at(&at("model"), msg);
