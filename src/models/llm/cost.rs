@@ -381,7 +381,10 @@ impl LlmCost {
 
     /// How many tokens of KV cache one GPU of the replica holds (the same on every GPU), in whole
     /// blocks of 16, after vLLM's budget: `memory x gpu_memory_utilization - weights / tp -
-    /// activation peak of a max_batch_tokens forward pass - 1 GiB runtime reserve`.
+    /// activation peak of a max_batch_tokens forward pass - 1 GiB runtime reserve`. `memory` is
+    /// the total the driver reports (nvidia-smi); vLLM multiplies CUDA's total
+    /// (`torch.cuda.mem_get_info`), a few hundred MiB less, so this cache is up to 1% larger
+    /// than vLLM's on the same card.
     ///
     /// Errors: `gpu_memory_utilization` outside (0, 1] or `max_batch_tokens` 0; the weights do
     /// not fit in the memory; the cache cannot hold one sequence of the model's `max_context`
