@@ -300,6 +300,36 @@ mod tests {
     }
 
     #[test]
+    fn llm_compute_fraction_is_inherited_or_follows_the_sustained_fraction() {
+        let h = spec("{name: h, based_on: h100-80gb, sustained_compute_fraction: 0.7}")
+            .resolve()
+            .unwrap();
+        assert_eq!(h.sustained_compute_fraction, 0.7);
+        assert_eq!(
+            h.llm_compute_fraction, 1.0,
+            "the H100's measured GEMM fraction stays"
+        );
+        let g = spec("{name: g, fp16_tflops: 100, memory: 24GiB, bandwidth: 1TB/s, sustained_compute_fraction: 0.9}")
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            g.llm_compute_fraction, 0.9,
+            "a standalone GPU's one fraction stands for both"
+        );
+        let g = spec("{name: g, based_on: t4, llm_compute_fraction: 0.8}")
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (g.sustained_compute_fraction, g.llm_compute_fraction),
+            (0.74, 0.8)
+        );
+        let e = spec("{name: g, based_on: t4, llm_compute_fraction: 1.5}")
+            .resolve()
+            .unwrap_err();
+        assert!(e.contains("`llm_compute_fraction`"), "{e}");
+    }
+
+    #[test]
     fn standalone_gpu_needs_three_fields() {
         let g = spec("{name: l4, fp16_tflops: 121, memory: 24GB, bandwidth: 300GB/s}")
             .resolve()
