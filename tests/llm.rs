@@ -183,8 +183,9 @@ fn bigger_models_are_slower_per_token() {
 
 #[test]
 fn throughput_rises_with_batch_size_and_flattens_when_the_kv_cache_is_full() {
-    // Llama-2-13B on an A100-40GB leaves about 8 GB of KV cache: ~10k tokens, room for about
-    // sixteen 640-token sequences. 256 users with no think time keep the engine full.
+    // Llama-2-13B on an A100-40GB (40,960 MiB x 0.9, less 24.2 GiB of weights, the activation
+    // reserve and 1 GiB) leaves about 10 GiB of KV cache at 800 KiB a token: ~13k tokens, room
+    // for about twenty 640-token sequences. 256 users with no think time keep the engine full.
     let tput = |seqs: u32| {
         let r = run(&closed_yaml(
             "llama2-13b",
@@ -204,7 +205,7 @@ fn throughput_rises_with_batch_size_and_flattens_when_the_kv_cache_is_full() {
             r.mean("s", "batch_size_mean"),
         )
     };
-    let points: Vec<(u32, (f64, f64, f64, f64))> = [1, 2, 4, 8, 16, 64, 256]
+    let points: Vec<(u32, (f64, f64, f64, f64))> = [1, 2, 4, 8, 16, 32, 64, 256]
         .iter()
         .map(|&s| (s, tput(s)))
         .collect();
@@ -213,15 +214,15 @@ fn throughput_rises_with_batch_size_and_flattens_when_the_kv_cache_is_full() {
     for w in points[..5].windows(2) {
         assert!(w[1].1.0 > 1.4 * w[0].1.0, "{points:?}");
     }
-    // Flat once the cache is full: 64 and 256 allowed sequences run no faster than 16
-    // (within 10%), with the cache nearly full and preemptions happening.
-    let at16 = points[4].1.0;
+    // Flat once the cache is full: 64 and 256 allowed sequences run no faster than 32
+    // (within 5%), with the cache nearly full, fewer than 32 sequences running and preemptions.
+    let at32 = points[5].1.0;
     for p in &points[5..] {
-        assert!(p.1.0 < 1.1 * at16, "{points:?}");
+        assert!(p.1.0 < 1.05 * at32, "{points:?}");
         assert!(p.1.1 > 0.85, "{points:?}");
         assert!(p.1.3 < 32.0, "{points:?}");
     }
-    assert!(points[6].1.2 > 0.0, "{points:?}");
+    assert!(points[7].1.2 > 0.0, "{points:?}");
 }
 
 #[test]
@@ -284,8 +285,10 @@ fn chunked_prefill_bounds_every_iteration_and_keeps_decodes_going() {
             "2m",
         ))
     };
-    let whole = base(continuous());
-    let chunked = base("{continuous: {chunked_prefill: true, max_batch_tokens: 512}}");
+    // The V0 scheduler prefills whole prompts unless told to chunk them.
+    let whole = base("{continuous: {engine: vllm-v0}}");
+    let chunked =
+        base("{continuous: {engine: vllm-v0, chunked_prefill: true, max_batch_tokens: 512}}");
     // Long prompts interrupt decodes less when chunked: the worst TPOT drops.
     let (w, c) = (
         whole.mean("s", "tpot_p99_ms"),
@@ -365,7 +368,7 @@ fn models_that_do_not_fit_and_bad_engine_settings_are_refused() {
             .replace("gpu: a100-80gb", "gpu: t4"),
         &[
             "services[0].model",
-            "needs about 128 GiB for its weights, one t4 has 14.9 GiB",
+            "needs about 128 GiB for its weights, one t4 has 15.0 GiB (15360 MiB)",
         ],
     );
     refused(
@@ -382,7 +385,7 @@ fn models_that_do_not_fit_and_bad_engine_settings_are_refused() {
     refused(
         &good.replace(
             "batching: {continuous: {}}",
-            "batching: {continuous: {max_batch_tokens: 1000}}",
+            "batching: {continuous: {engine: vllm-v0, max_batch_tokens: 1000}}",
         ),
         &["max_batch_tokens", "smaller than max_model_len"],
     );
@@ -405,7 +408,23 @@ fn models_that_do_not_fit_and_bad_engine_settings_are_refused() {
             "batching: {continuous: {}}",
             "batching: {continuous: {engine: vllm-9}}",
         ),
-        &["engine", "vllm-0.6"],
+        &["engine", "unknown engine `vllm-9`", "vllm-v1"],
+    );
+    // Renamed presets point to their new names.
+    refused(
+        &good.replace(
+            "batching: {continuous: {}}",
+            "batching: {continuous: {engine: vllm-0.6}}",
+        ),
+        &["engine", "is now `vllm-v0`"],
+    );
+    // vLLM's V1 scheduler has no whole-prompt mode.
+    refused(
+        &good.replace(
+            "batching: {continuous: {}}",
+            "batching: {continuous: {chunked_prefill: false}}",
+        ),
+        &["chunked_prefill", "always chunks prefills"],
     );
     refused(
         &good.replace("    prompt_tokens: {fixed: 512}\n", ""),

@@ -2,8 +2,10 @@
 //! `gpus:` list, and how a GPU is shared between pods (`gpu_sharing`: whole, MIG, time slicing).
 //!
 //! Units inside the simulator are plain SI: FLOP/s-style rates are kept as the datasheet's
-//! TFLOPS/TOPS figures (multiply by 1e12 where used), sizes in bytes (decimal GB as the datasheets
-//! write them) and bandwidths in bytes per second.
+//! TFLOPS/TOPS figures (multiply by 1e12 where used), sizes in bytes and bandwidths in bytes per
+//! second. Device memory is what the driver reports (`nvidia-smi`'s total, in MiB), not the
+//! datasheet's rounded decimal gigabytes: an "80 GB" A100 has 80 GiB, 7% more than 80 x 10^9
+//! bytes, and an "80 GB" H100 79.6 GiB.
 
 mod spec;
 mod table;
@@ -26,7 +28,8 @@ pub struct GpuProfile {
     pub int8_tops: f64,
     /// Dense FP8 tensor-core rate, in TFLOPS; 0 where the GPU has no FP8 support.
     pub fp8_tflops: f64,
-    /// Device memory in bytes.
+    /// Device memory in bytes: the total the driver reports (`nvidia-smi --query-gpu=memory.total`,
+    /// in MiB), which is what the memory budget of a serving engine starts from.
     pub memory_bytes: f64,
     /// Peak device-memory bandwidth in bytes per second.
     pub bandwidth_bytes_per_s: f64,
@@ -41,6 +44,12 @@ pub struct GpuProfile {
     /// share of a much higher peak (H100). The effective compute rate of a model on this GPU is
     /// `peak x sustained_compute_fraction x model efficiency`.
     pub sustained_compute_fraction: f64,
+    /// The same fraction for an LLM's weight matrix multiplies (thousands of rows of FP16, BF16,
+    /// INT8 or FP8 GEMMs through cuBLAS), relative to the A100. It differs from
+    /// `sustained_compute_fraction` where measurements differ: Vidur's operator profiles show
+    /// the H100 running Llama-2's GEMMs at the same share of its own peak as the A100 does,
+    /// whereas MLPerf's convolution and BERT results fall short of it (see [`builtin_gpus`]).
+    pub llm_compute_fraction: f64,
     /// The MIG profiles the GPU offers; empty where it has no MIG.
     pub mig: Vec<MigProfile>,
     /// Where the figures come from.
@@ -80,8 +89,11 @@ impl GpuProfile {
     }
 }
 
-/// Decimal gigabyte, the unit of the datasheets' memory sizes and bandwidths.
+/// Decimal gigabyte, the unit of the datasheets' bandwidths.
 const GB: f64 = 1e9;
+
+/// Mebibyte, the unit in which `nvidia-smi` reports device memory.
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// The MIG geometry shared by A100, H100 and H200 (NVIDIA MIG User Guide, "Supported MIG
 /// Profiles"): 7 compute slices and 8 memory slices per GPU. Each entry is
@@ -131,16 +143,24 @@ pub fn builtin_gpus() -> Vec<GpuProfile> {
     // BERT-large models within about 5% of both. H200 has the same compute die and power (H200
     // datasheet), so it gets the same figure; its extra bandwidth still counts where memory binds.
     const HOPPER_SUSTAINED: f64 = 0.78;
-    let v100 = |name: &str, mem_gb: f64| GpuProfile {
+    // LLM GEMMs on H100: Vidur's profiles (microsoft/vidur, data/profiling/compute/{a100,h100}/
+    // meta-llama/Llama-2-{7b,70b}-hf/mlp.csv, tensor parallel 1) time the four weight matrix
+    // multiplies of a layer at 2,048 and 4,096 tokens. Llama-2-7B reaches 78% and 75% of the
+    // H100's 989 TFLOPS (70% and 72% of the A100's 312), Llama-2-70B 71% and 69% (77% and 76%
+    // on A100): the same share of each GPU's own peak, so 1 relative to the A100, where the
+    // MLPerf CNN and BERT results above give 0.78. H200 has the same die.
+    const HOPPER_LLM: f64 = 1.0;
+    let v100 = |name: &str, mem_mib: f64| GpuProfile {
         name: name.to_string(),
         fp16_tflops: 125.0, // V100 SXM2 datasheet: 125 tensor TFLOPS
         int8_tops: 125.0,   // = FP16 tensor rate, see above
         fp8_tflops: 0.0,
-        memory_bytes: mem_gb * GB,            // 16 / 32 GB HBM2
+        memory_bytes: mem_mib * MIB,          // see the calls below
         bandwidth_bytes_per_s: 900.0 * GB,    // V100 SXM2 datasheet: 900 GB/s
         tdp_watts: 300.0,                     // V100 SXM2 datasheet: 300 W
         interconnect_bytes_per_s: 300.0 * GB, // V100 SXM2 datasheet: NVLink 300 GB/s
         sustained_compute_fraction: 1.0,      // no same-harness benchmark found; assumed as A100
+        llm_compute_fraction: 1.0,            // likewise assumed
         mig: Vec::new(),                      // MIG arrived with Ampere
         source: V100_SRC.to_string(),
     };
@@ -150,11 +170,15 @@ pub fn builtin_gpus() -> Vec<GpuProfile> {
             fp16_tflops: 312.0, // A100 datasheet: 312 TFLOPS FP16/BF16 tensor (624 sparse)
             int8_tops: 624.0,   // A100 datasheet: 624 TOPS INT8 tensor (1,248 sparse)
             fp8_tflops: 0.0,    // no FP8 before Hopper
-            memory_bytes: 40.0 * GB, // 40 GB HBM2
+            // nvidia-smi total on A100-SXM4-40GB: 40,960 MiB (modal-labs/modal-client#2797);
+            // CUDA itself reports 40,339 MiB there (deviceQuery, driver 12.2,
+            // bottlerocket-os/bottlerocket#3873): the driver keeps the rest.
+            memory_bytes: 40_960.0 * MIB,
             bandwidth_bytes_per_s: 1555.0 * GB, // A100 40GB SXM datasheet: 1,555 GB/s
-            tdp_watts: 400.0,   // A100 SXM datasheet: 400 W
+            tdp_watts: 400.0,                   // A100 SXM datasheet: 400 W
             interconnect_bytes_per_s: 600.0 * GB, // A100 datasheet: NVLink 600 GB/s
-            sustained_compute_fraction: 1.0, // the calibration reference
+            sustained_compute_fraction: 1.0,    // the calibration reference
+            llm_compute_fraction: 1.0,          // the calibration reference
             mig: mig_profiles([5, 10, 20, 20, 40]), // MIG User Guide: 1g.5gb ... 7g.40gb
             source: A100_SRC.to_string(),
         },
@@ -163,27 +187,39 @@ pub fn builtin_gpus() -> Vec<GpuProfile> {
             fp16_tflops: 312.0, // A100 datasheet: 312 TFLOPS FP16/BF16 tensor
             int8_tops: 624.0,   // A100 datasheet: 624 TOPS INT8 tensor
             fp8_tflops: 0.0,
-            memory_bytes: 80.0 * GB,                 // 80 GB HBM2e
-            bandwidth_bytes_per_s: 2039.0 * GB,      // A100 80GB SXM datasheet: 2,039 GB/s
-            tdp_watts: 400.0,                        // A100 SXM datasheet: 400 W
-            interconnect_bytes_per_s: 600.0 * GB,    // A100 datasheet: NVLink 600 GB/s
-            sustained_compute_fraction: 1.0,         // the calibration reference
+            // nvidia-smi total on A100-SXM4-80GB: 81,920 MiB = 80 GiB (modal-labs/modal-client#2797;
+            // the same on A800 80GB, vllm-project/vllm#41519); CUDA reports 81,049 MiB on the
+            // 80GB PCIe part (ekondis/mixbench#47).
+            memory_bytes: 81_920.0 * MIB,
+            bandwidth_bytes_per_s: 2039.0 * GB, // A100 80GB SXM datasheet: 2,039 GB/s
+            tdp_watts: 400.0,                   // A100 SXM datasheet: 400 W
+            interconnect_bytes_per_s: 600.0 * GB, // A100 datasheet: NVLink 600 GB/s
+            sustained_compute_fraction: 1.0,    // the calibration reference
+            llm_compute_fraction: 1.0,          // the calibration reference
             mig: mig_profiles([10, 20, 40, 40, 80]), // MIG User Guide: 1g.10gb ... 7g.80gb
             source: A100_SRC.to_string(),
         },
-        v100("v100-16gb", 16.0),
-        v100("v100-32gb", 32.0),
+        // nvidia-smi on Tesla V100-SXM2-16GB: 16,160 MiB (driver 440.64,
+        // 4paradigm/k8s-vgpu-scheduler#7; PyTorch's total_memory prints the same 16160MB).
+        v100("v100-16gb", 16_160.0),
+        // nvidia-smi on Tesla V100-SXM2-32GB: 32,768 MiB (driver 525.105.17, Wan-Video/Wan2.1#5;
+        // driver 418 printed 32,480 MiB, godweiyang/GrabGPU#5).
+        v100("v100-32gb", 32_768.0),
         GpuProfile {
             name: "t4".to_string(),
             fp16_tflops: 65.0, // T4 datasheet: 65 TFLOPS mixed precision (FP16/FP32)
             int8_tops: 130.0,  // T4 datasheet: 130 INT8 TOPS
             fp8_tflops: 0.0,
-            memory_bytes: 16.0 * GB,             // T4 datasheet: 16 GB GDDR6
-            bandwidth_bytes_per_s: 320.0 * GB,   // T4 datasheet: 320+ GB/s
-            tdp_watts: 70.0,                     // T4 datasheet: 70 W
+            // nvidia-smi total on Tesla T4: 15,360 MiB (modal-labs/modal-client#2797): the 16 GiB of
+            // GDDR6 less the sixteenth ECC takes; CUDA reports 14.75 GiB of it
+            // (hpcaitech/Open-Sora#697). Older drivers printed 15,109 MiB.
+            memory_bytes: 15_360.0 * MIB,
+            bandwidth_bytes_per_s: 320.0 * GB, // T4 datasheet: 320+ GB/s
+            tdp_watts: 70.0,                   // T4 datasheet: 70 W
             interconnect_bytes_per_s: 32.0 * GB, // T4 datasheet: PCIe Gen3 x16, 32 GB/s
             sustained_compute_fraction: T4_SUSTAINED,
-            mig: Vec::new(), // Turing has no MIG
+            llm_compute_fraction: T4_SUSTAINED, // the power cap slows every kernel
+            mig: Vec::new(),                    // Turing has no MIG
             source: "NVIDIA T4 Tensor Core GPU datasheet".to_string(),
         },
         GpuProfile {
@@ -193,11 +229,15 @@ pub fn builtin_gpus() -> Vec<GpuProfile> {
             fp16_tflops: 989.0,
             int8_tops: 1979.0,  // H100 SXM datasheet: 3,958 TOPS INT8 with sparsity
             fp8_tflops: 1979.0, // H100 SXM datasheet: 3,958 TFLOPS FP8 with sparsity
-            memory_bytes: 80.0 * GB, // 80 GB HBM3
+            // nvidia-smi total on H100 80GB HBM3: 81,559 MiB = 79.6 GiB
+            // (modal-labs/modal-client#2797, vllm-project/vllm#55169 with driver 580.105.08);
+            // CUDA reports 79.11 GiB of it (vllm-project/vllm#27508).
+            memory_bytes: 81_559.0 * MIB,
             bandwidth_bytes_per_s: 3350.0 * GB, // H100 SXM datasheet: 3.35 TB/s
-            tdp_watts: 700.0,   // H100 SXM datasheet: up to 700 W
+            tdp_watts: 700.0,                   // H100 SXM datasheet: up to 700 W
             interconnect_bytes_per_s: 900.0 * GB, // H100 SXM datasheet: NVLink 900 GB/s
             sustained_compute_fraction: HOPPER_SUSTAINED,
+            llm_compute_fraction: HOPPER_LLM,
             mig: mig_profiles([10, 20, 40, 40, 80]), // datasheet: up to 7 MIGs @ 10 GB
             source: H100_SRC.to_string(),
         },
@@ -206,11 +246,14 @@ pub fn builtin_gpus() -> Vec<GpuProfile> {
             fp16_tflops: 989.0, // H200 SXM datasheet: same compute as H100 SXM
             int8_tops: 1979.0,  // H200 SXM datasheet: 3,958 TOPS INT8 with sparsity
             fp8_tflops: 1979.0, // H200 SXM datasheet: 3,958 TFLOPS FP8 with sparsity
-            memory_bytes: 141.0 * GB, // 141 GB HBM3e
+            // nvidia-smi total on H200: 143,771 MiB = 140.4 GiB (driver 550.144.03,
+            // sgl-project/sglang#3196).
+            memory_bytes: 143_771.0 * MIB,
             bandwidth_bytes_per_s: 4800.0 * GB, // H200 SXM datasheet: 4.8 TB/s
-            tdp_watts: 700.0,   // H200 SXM datasheet: up to 700 W
+            tdp_watts: 700.0,                   // H200 SXM datasheet: up to 700 W
             interconnect_bytes_per_s: 900.0 * GB, // H200 SXM datasheet: NVLink 900 GB/s
             sustained_compute_fraction: HOPPER_SUSTAINED,
+            llm_compute_fraction: HOPPER_LLM,
             mig: mig_profiles([18, 35, 71, 71, 141]), // datasheet: up to 7 MIGs @ 18 GB
             source: H200_SRC.to_string(),
         },
@@ -361,9 +404,9 @@ pub fn profiles_table() -> String {
                     "-".to_string()
                 },
                 format!(
-                    "{} ({:.1}GiB)",
-                    fmt_bytes(g.memory_bytes),
-                    g.memory_bytes / (1u64 << 30) as f64
+                    "{}MiB ({}GiB)",
+                    fmt_num(g.memory_bytes / MIB),
+                    fmt_num(g.memory_bytes / (1u64 << 30) as f64)
                 ),
                 fmt_num(g.bandwidth_bytes_per_s / GB),
                 fmt_num(g.tdp_watts),
@@ -388,7 +431,8 @@ pub fn profiles_table() -> String {
 mod tests {
     use super::*;
 
-    /// (name, FP16 TFLOPS, memory GB, bandwidth GB/s, TDP W), literally from FACTS.md's table.
+    /// (name, FP16 TFLOPS, datasheet memory GB, bandwidth GB/s, TDP W), literally from FACTS.md's
+    /// table. The datasheet's memory is only checked to round to the driver's (see below).
     const FACTS: [(&str, f64, f64, f64, f64); 7] = [
         ("a100-40gb", 312.0, 40.0, 1555.0, 400.0),
         ("a100-80gb", 312.0, 80.0, 2039.0, 400.0),
@@ -399,6 +443,57 @@ mod tests {
         ("h200", 989.0, 141.0, 4800.0, 700.0),
     ];
 
+    /// Device memory in bytes for `mib` MiB as nvidia-smi prints it.
+    fn mib(mib: u64) -> f64 {
+        (mib << 20) as f64
+    }
+
+    #[test]
+    fn a100_40gb_memory_is_nvidia_smis_40960_mib() {
+        // modal-labs/modal-client#2797: nvidia-smi total on A100 40GB.
+        assert_eq!(builtin_gpu("a100-40gb").unwrap().memory_bytes, mib(40_960));
+    }
+
+    #[test]
+    fn a100_80gb_memory_is_nvidia_smis_81920_mib() {
+        // modal-labs/modal-client#2797: exactly 80 GiB.
+        let m = builtin_gpu("a100-80gb").unwrap().memory_bytes;
+        assert_eq!(m, mib(81_920));
+        assert_eq!(m, 80.0 * (1u64 << 30) as f64);
+    }
+
+    #[test]
+    fn v100_16gb_memory_is_nvidia_smis_16160_mib() {
+        // 4paradigm/k8s-vgpu-scheduler#7 (driver 440.64).
+        assert_eq!(builtin_gpu("v100-16gb").unwrap().memory_bytes, mib(16_160));
+    }
+
+    #[test]
+    fn v100_32gb_memory_is_nvidia_smis_32768_mib() {
+        // Wan-Video/Wan2.1#5 (driver 525.105.17).
+        assert_eq!(builtin_gpu("v100-32gb").unwrap().memory_bytes, mib(32_768));
+    }
+
+    #[test]
+    fn t4_memory_is_nvidia_smis_15360_mib() {
+        // modal-labs/modal-client#2797: 16 GiB less the ECC sixteenth.
+        let m = builtin_gpu("t4").unwrap().memory_bytes;
+        assert_eq!(m, mib(15_360));
+        assert_eq!(m, mib(16 * 1024) * 15.0 / 16.0);
+    }
+
+    #[test]
+    fn h100_80gb_memory_is_nvidia_smis_81559_mib() {
+        // modal-labs/modal-client#2797 and vllm-project/vllm#55169.
+        assert_eq!(builtin_gpu("h100-80gb").unwrap().memory_bytes, mib(81_559));
+    }
+
+    #[test]
+    fn h200_memory_is_nvidia_smis_143771_mib() {
+        // sgl-project/sglang#3196 (driver 550.144.03).
+        assert_eq!(builtin_gpu("h200").unwrap().memory_bytes, mib(143_771));
+    }
+
     #[test]
     fn builtins_match_facts() {
         let all = builtin_gpus();
@@ -406,7 +501,14 @@ mod tests {
         for (name, tflops, mem_gb, bw_gbs, tdp) in FACTS {
             let g = builtin_gpu(name).unwrap_or_else(|| panic!("missing {name}"));
             assert_eq!(g.fp16_tflops, tflops, "{name} fp16");
-            assert_eq!(g.memory_bytes, mem_gb * 1e9, "{name} memory");
+            // The datasheet's figure is the driver's, rounded: within 6% in GB or GiB (the T4's
+            // ECC takes 1/16; the H200's 141 GB is 140.4 GiB).
+            let gib = g.memory_bytes / (1u64 << 30) as f64;
+            let near = |x: f64| (x / mem_gb - 1.0).abs() < 0.07;
+            assert!(
+                near(gib) || near(g.memory_bytes / 1e9),
+                "{name} memory {gib} GiB"
+            );
             assert_eq!(g.bandwidth_bytes_per_s, bw_gbs * 1e9, "{name} bandwidth");
             assert_eq!(g.tdp_watts, tdp, "{name} tdp");
             assert!(!g.source.is_empty());
@@ -475,13 +577,13 @@ mod tests {
         let whole = share(&a, &GpuSharing::None).unwrap();
         assert_eq!(whole.units_per_gpu, 1);
         assert_eq!(whole.compute_fraction, 1.0);
-        assert_eq!(whole.memory_bytes, 80e9);
+        assert_eq!(whole.memory_bytes, mib(81_920));
 
         let mig = share(&a, &GpuSharing::Mig("1g.10gb".into())).unwrap();
         assert_eq!(mig.units_per_gpu, 7);
         assert!((mig.compute_fraction - 1.0 / 7.0).abs() < 1e-12);
         assert!((mig.bandwidth_fraction - 1.0 / 8.0).abs() < 1e-12);
-        assert!((mig.memory_bytes - 10e9).abs() < 1.0);
+        assert_eq!(mig.memory_bytes, mib(10_240));
         assert_eq!(mig.label, "mig 1g.10gb");
 
         let three = share(&a, &GpuSharing::Mig("3g.40gb".into())).unwrap();
@@ -493,7 +595,8 @@ mod tests {
         assert_eq!(ts.compute_fraction, 0.25);
         assert_eq!(ts.bandwidth_fraction, 0.25);
         assert_eq!(
-            ts.memory_bytes, 80e9,
+            ts.memory_bytes,
+            mib(81_920),
             "time slicing does not partition memory"
         );
     }

@@ -79,7 +79,7 @@ impl<'de> Deserialize<'de> for Bandwidth {
 /// overrides the fields given; without, it must give `fp16_tflops`, `memory` and `bandwidth`,
 /// and the rest default: `int8_tops` to `fp16_tflops` (no faster INT8 path), `fp8_tflops` to 0
 /// (unsupported), `tdp_watts` to 0 (unknown), `interconnect` to PCIe Gen3 x16 (32 GB/s),
-/// `sustained_compute_fraction` to 1, no MIG. Inherited MIG profiles are kept as they are,
+/// `sustained_compute_fraction` to 1 (and `llm_compute_fraction` to it), no MIG. Inherited MIG profiles are kept as they are,
 /// names included, even where `memory` is overridden.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +94,9 @@ pub struct GpuSpec {
     pub int8_tops: Option<f64>,
     /// Dense FP8 tensor TFLOPS; 0 for none.
     pub fp8_tflops: Option<f64>,
-    /// Device memory (`80GB`, `96GiB`).
+    /// Device memory: give the total `nvidia-smi` prints, in MiB or GiB (`81920MiB`, `80GiB`).
+    /// Decimal units are taken literally: `80GB` is 80 x 10^9 bytes, 7% less than an "80 GB"
+    /// A100 has.
     pub memory: Option<Bytes>,
     /// Memory bandwidth (`2039GB/s`).
     pub bandwidth: Option<Bandwidth>,
@@ -105,6 +107,10 @@ pub struct GpuSpec {
     /// Fraction of peak compute sustained relative to the A100 reference, in (0, 1]; see
     /// [`GpuProfile::sustained_compute_fraction`]. Default 1 (or the `based_on` GPU's).
     pub sustained_compute_fraction: Option<f64>,
+    /// The same for an LLM's weight matrix multiplies; see
+    /// [`GpuProfile::llm_compute_fraction`]. Default: `sustained_compute_fraction` (or the
+    /// `based_on` GPU's).
+    pub llm_compute_fraction: Option<f64>,
 }
 
 /// Checks `v` lies in (0, max] (or [0, max] if `zero_ok`); the message names the field.
@@ -177,6 +183,7 @@ impl GpuSpec {
                     tdp_watts: 0.0,
                     interconnect_bytes_per_s: DEFAULT_INTERCONNECT_BYTES_PER_S,
                     sustained_compute_fraction: 1.0,
+                    llm_compute_fraction: 1.0,
                     mig: Vec::new(),
                     source: "user-defined".to_string(),
                 }
@@ -230,6 +237,14 @@ impl GpuSpec {
         if let Some(v) = self.sustained_compute_fraction {
             check(name, "sustained_compute_fraction", v, 1.0, "1", false)?;
             p.sustained_compute_fraction = v;
+            // A standalone GPU's one measured fraction stands for both.
+            if self.based_on.is_none() {
+                p.llm_compute_fraction = v;
+            }
+        }
+        if let Some(v) = self.llm_compute_fraction {
+            check(name, "llm_compute_fraction", v, 1.0, "1", false)?;
+            p.llm_compute_fraction = v;
         }
         Ok(p)
     }
@@ -267,7 +282,11 @@ mod tests {
         assert_eq!(g.name, "a100-lowpower");
         assert_eq!(g.fp16_tflops, 312.0);
         assert_eq!(g.int8_tops, 624.0);
-        assert_eq!(g.memory_bytes, 80e9);
+        assert_eq!(
+            g.memory_bytes,
+            80.0 * (1u64 << 30) as f64,
+            "nvidia-smi's 81,920 MiB"
+        );
         assert_eq!(g.tdp_watts, 300.0);
         assert_eq!(g.bandwidth_bytes_per_s, 1.9e12);
         assert_eq!(g.mig.len(), 5, "MIG profiles are inherited");
@@ -278,6 +297,36 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(t.sustained_compute_fraction, 0.9);
+    }
+
+    #[test]
+    fn llm_compute_fraction_is_inherited_or_follows_the_sustained_fraction() {
+        let h = spec("{name: h, based_on: h100-80gb, sustained_compute_fraction: 0.7}")
+            .resolve()
+            .unwrap();
+        assert_eq!(h.sustained_compute_fraction, 0.7);
+        assert_eq!(
+            h.llm_compute_fraction, 1.0,
+            "the H100's measured GEMM fraction stays"
+        );
+        let g = spec("{name: g, fp16_tflops: 100, memory: 24GiB, bandwidth: 1TB/s, sustained_compute_fraction: 0.9}")
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            g.llm_compute_fraction, 0.9,
+            "a standalone GPU's one fraction stands for both"
+        );
+        let g = spec("{name: g, based_on: t4, llm_compute_fraction: 0.8}")
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (g.sustained_compute_fraction, g.llm_compute_fraction),
+            (0.74, 0.8)
+        );
+        let e = spec("{name: g, based_on: t4, llm_compute_fraction: 1.5}")
+            .resolve()
+            .unwrap_err();
+        assert!(e.contains("`llm_compute_fraction`"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::engine::SimTime;
 use crate::hardware::Bandwidth;
 use crate::hardware::{GpuSharing, GpuSpec};
 use crate::models::batch::BatchLatencySpec;
-use crate::models::llm::{LlmSpec, ServingStack};
+use crate::models::llm::{EnginePreset, LlmSpec};
 use crate::units::{Bytes, Duration};
 use crate::workload::{ArrivalSpec, Count, Dist, Secs};
 use serde::Deserialize;
@@ -241,25 +241,30 @@ pub struct DynamicBatching {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousBatching {
-    /// Token budget of one iteration (vLLM `max_num_batched_tokens`; default 512 with
-    /// chunked prefill, else max(model context, 2048)).
+    /// Token budget of one iteration (vLLM `max_num_batched_tokens`; the default depends on the
+    /// engine and the GPU, see [`EnginePreset::batch_defaults`]).
     #[serde(default)]
     pub max_batch_tokens: Option<u64>,
-    /// Largest number of running sequences (default 256).
+    /// Largest number of running sequences (default from the engine and the GPU).
     #[serde(default)]
     pub max_num_seqs: Option<u64>,
-    /// The serving stack whose host overheads apply (`vllm-0.6`, the default, or `vllm-0.5`).
+    /// The scheduler and host costs (`vllm-v1`, the default, `vllm-v0` or `vllm-v0-0.5`).
     #[serde(default)]
-    pub engine: ServingStack,
-    /// Split prompts over iterations and mix them with decodes (default false).
+    pub engine: EnginePreset,
+    /// Split prompts over iterations and mix them with decodes (always with `vllm-v1`; default
+    /// false with the V0 engines).
     #[serde(default)]
-    pub chunked_prefill: bool,
+    pub chunked_prefill: Option<bool>,
     /// Share of GPU memory for weights, activations and KV cache (default 0.9).
     #[serde(default)]
     pub gpu_memory_utilization: Option<f64>,
     /// Tokens per KV cache block (default 16).
     #[serde(default)]
     pub block_size: Option<u64>,
+    /// Type of the KV cache (vLLM `--kv-cache-dtype`): `auto` (the model's 16-bit activation
+    /// type, the default) or `fp8`.
+    #[serde(default)]
+    pub kv_cache_dtype: KvCacheDtype,
     /// Longest sequence, prompt plus output (vLLM `max_model_len`; default the model's).
     #[serde(default)]
     pub max_model_len: Option<u64>,
@@ -272,6 +277,27 @@ pub struct ContinuousBatching {
     /// Latency the API server adds to every request (HTTP, tokenization), outside the GPU.
     #[serde(default)]
     pub request_overhead: Option<Duration>,
+}
+
+/// The KV cache's element type, as vLLM's `--kv-cache-dtype` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvCacheDtype {
+    /// The model's 16-bit activation type: 2 bytes an element.
+    #[default]
+    Auto,
+    /// FP8 (E4M3): 1 byte an element.
+    Fp8,
+}
+
+impl KvCacheDtype {
+    /// Bytes per cached element.
+    pub fn bytes(self) -> f64 {
+        match self {
+            KvCacheDtype::Auto => 2.0,
+            KvCacheDtype::Fp8 => 1.0,
+        }
+    }
 }
 
 /// Service-level objective: per-request latency bounds named after the metric they bound.

@@ -1,19 +1,22 @@
-//! Continuous batching on one LLM replica, as vLLM's scheduler does it (v0.5 semantics).
+//! Continuous batching on one LLM replica, as vLLM's schedulers do it.
 //!
 //! The engine runs one *iteration* (one forward pass) at a time. Between iterations it decides
 //! what the next one runs:
 //!
-//! - **Without chunked prefill** (vLLM's default): if waiting requests can be admitted, the
-//!   iteration is a prefill of whole prompts only, admitted in arrival order while the
-//!   iteration stays within `max_batch_tokens` tokens and the running set within
-//!   `max_num_seqs` sequences and the KV cache has their blocks; otherwise it is a decode step
-//!   of every running sequence (one token each).
-//! - **With chunked prefill**: every iteration has a budget of `max_batch_tokens` tokens.
-//!   Running decodes come first (one token each), then prompts already being prefilled
-//!   continue with a chunk of what the budget leaves, then new requests start with a chunk.
+//! - **Without chunked prefill** (vLLM's V0 scheduler, its default below 32k context): if
+//!   waiting requests can be admitted, the iteration is a prefill of whole prompts only,
+//!   admitted in arrival order while the iteration stays within `max_batch_tokens` tokens and
+//!   the running set within `max_num_seqs` sequences and the KV cache has their blocks;
+//!   otherwise it is a decode step of every running sequence (one token each).
+//! - **With chunked prefill** (V0 when asked; always in vLLM's V1 scheduler): every iteration
+//!   has a budget of `max_batch_tokens` tokens. Running decodes come first (one token each),
+//!   then prompts already being prefilled continue with a chunk of what the budget leaves, then
+//!   new requests start with a chunk. This is V1's order too: V1 walks its running list in
+//!   admission order, and only the most recently admitted request can still be prefilling
+//!   there, since an earlier one's remainder takes the budget before a later one is admitted.
 //!
 //! The KV cache is paged: `block_size` tokens per block. A prompt's blocks are allocated when it
-//! is admitted (keeping a watermark of 1% of the blocks free, as vLLM's block manager does); a
+//! is admitted (V0's block manager keeps a watermark of 1% of the blocks free, V1's none); a
 //! decoding sequence takes a new block each time its context crosses a block boundary. When no
 //! block is free, the most recently admitted running sequence is preempted by *recompute*: its
 //! blocks are freed and it goes back to the front of the waiting line, to be prefilled again
@@ -60,12 +63,18 @@ pub struct EngineConfig {
     pub kv_blocks: u32,
     /// Longest sequence, prompt plus output (vLLM `max_model_len`).
     pub max_context: u32,
+    /// Keep 1% of the blocks free when admitting (V0's block manager); V1 keeps none.
+    pub watermark: bool,
 }
 
 impl EngineConfig {
-    /// Blocks kept free when admitting new prompts: vLLM's `watermark` of 1%.
+    /// Blocks kept free when admitting new prompts: V0's `watermark` of 1%, none in V1.
     fn watermark(&self) -> u32 {
-        self.kv_blocks / 100
+        if self.watermark {
+            self.kv_blocks / 100
+        } else {
+            0
+        }
     }
 
     fn blocks_for(&self, tokens: u32) -> u32 {
@@ -465,6 +474,7 @@ mod tests {
             block_size: 16,
             kv_blocks: 10_000,
             max_context: 4096,
+            watermark: true,
         }
     }
 
@@ -589,6 +599,32 @@ mod tests {
         assert!(shapes.iter().skip(1).any(|s| s.prefill_tokens > 64));
         assert!(shapes.iter().all(|s| s.decode_ctx_tokens <= 2 * 104));
         assert_eq!(e.used_blocks(), 0);
+    }
+
+    #[test]
+    fn only_v0_keeps_a_watermark_of_free_blocks() {
+        // 200 blocks: V0 keeps 2 free, so a prompt needing all 200 waits; V1 admits it.
+        let mut c = cfg();
+        c.kv_blocks = 200;
+        let prompt = R(0, 200 * 16 - 1, 1);
+        let mut out = Outcome::default();
+        let mut q: VecDeque<R> = [prompt].into();
+        let mut v0 = Engine::new(c);
+        // Alone in an empty cache it still runs (the watermark only holds back a second one).
+        assert!(v0.schedule(SimTime::ZERO, &mut q, &mut out).is_some());
+        let mut v0 = Engine::new(c);
+        let mut q: VecDeque<R> = [R(1, 16, 4), R(2, 199 * 16 - 1, 1)].into();
+        v0.schedule(SimTime::ZERO, &mut q, &mut out);
+        assert_eq!(
+            v0.running(),
+            1,
+            "199 + 1 blocks would break the 2-block watermark"
+        );
+        c.watermark = false;
+        let mut v1 = Engine::new(c);
+        let mut q: VecDeque<R> = [R(1, 16, 4), R(2, 199 * 16 - 1, 1)].into();
+        v1.schedule(SimTime::ZERO, &mut q, &mut out);
+        assert_eq!(v1.running(), 2);
     }
 
     #[test]

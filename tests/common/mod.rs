@@ -86,3 +86,22 @@ workloads:
         nodes = servers.div_ceil(8),
     )
 }
+
+/// Seconds from time zero until the last request of `service` finished: a burst benchmark's
+/// `duration`, read from the timeseries (at its resolution).
+pub fn makespan(r: &Report, service: &str) -> f64 {
+    r.timeseries
+        .iter()
+        .filter(|(_, c, m, v)| {
+            c == service && (*m == "in_flight" || *m == "queue_length") && *v > 0.0
+        })
+        .map(|(t, ..)| *t)
+        .fold(0.0, f64::max)
+}
+
+/// Output tokens per second of a burst, as vLLM's benchmark_serving.py computes it: all
+/// output tokens over the time until the last request finished.
+pub fn burst_tokens_per_s(r: &Report, service: &str) -> f64 {
+    let tokens = r.mean(service, "output_tokens_mean") * r.mean(service, "completed");
+    tokens / makespan(r, service)
+}

@@ -1,12 +1,12 @@
 //! The cost of one iteration of continuous batching ([`LlmCost`]) on a GPU or a share of one,
-//! with tensor parallelism, its calibration ([`LlmCalibration`], [`ServingStack`]), and the
+//! with tensor parallelism, its calibration ([`LlmCalibration`], [`EnginePreset`]), and the
 //! KV-cache capacity of a replica.
 
 use super::arch::{GIB, KV_ELEM_BYTES, LlmArch};
+use super::preset::EnginePreset;
 use crate::engine::SimTime;
-use crate::hardware::{GpuProfile, Share, fmt_bytes};
+use crate::hardware::{GpuProfile, Share};
 use crate::models::batch::Precision;
-use serde::Deserialize;
 
 /// Bytes per element of activations (the all-reduced hidden states, activation estimates): FP16.
 const ACT_ELEM_BYTES: f64 = 2.0;
@@ -31,43 +31,6 @@ pub const TENSOR_PARALLEL_DEGREES: [u32; 4] = [1, 2, 4, 8];
 /// it PCIe: PCIe Gen5 x16 is 128 GB/s both ways (H100 PCIe datasheet), the slowest NVLink of the
 /// built-ins is V100's 300 GB/s.
 const NVLINK_THRESHOLD: f64 = 128e9;
-
-/// The serving stack whose host-side costs an LLM replica has: each is a calibration of
-/// [`LlmCalibration`]'s `iteration_overhead` and `per_seq_overhead` on
-/// LambdaLabsML/vllm-benchmark's Mistral-7B runs on one A100-80GB (see
-/// `tests/llm_calibration.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum ServingStack {
-    /// vLLM 0.6 with multi-step scheduling and a separate API-server process: the host work
-    /// per token is small.
-    #[default]
-    #[serde(rename = "vllm-0.6")]
-    Vllm06,
-    /// vLLM 0.5, whose API server and engine share one Python process: host work per
-    /// sequence and iteration bounds throughput at large batches.
-    #[serde(rename = "vllm-0.5")]
-    Vllm05,
-}
-
-impl ServingStack {
-    /// Fixed host cost of one iteration.
-    pub fn iteration_overhead(self) -> SimTime {
-        match self {
-            // Calibrated on the light-load TPOT: 12.1 ms at a running batch of up to 10.
-            ServingStack::Vllm06 | ServingStack::Vllm05 => SimTime(2_000_000),
-        }
-    }
-
-    /// Host cost per sequence in an iteration.
-    pub fn sequence_overhead(self) -> SimTime {
-        match self {
-            // 320 prompts at once: 3,052 output tokens/s (vLLM 0.6, results/prompt_320 file).
-            ServingStack::Vllm06 => SimTime(50_000),
-            // 320 prompts at once: 1,591 output tokens/s (vLLM 0.5.4, benchmark_v0.md).
-            ServingStack::Vllm05 => SimTime(350_000),
-        }
-    }
-}
 
 /// The efficiencies and fixed costs of the iteration model; [`Default`] gives the built-in,
 /// A100-calibrated values.
@@ -116,9 +79,9 @@ impl Default for LlmCalibration {
             // FACTS.md: decode of Llama-3.1-8B BF16 on A100-40GB at batch 1 reached about 77% of
             // the HBM bandwidth ceiling.
             memory_efficiency: 0.77,
-            // Host costs of the default serving stack (see ServingStack for the calibration).
-            iteration_overhead: ServingStack::default().iteration_overhead(),
-            per_seq_overhead: ServingStack::default().sequence_overhead(),
+            // Host costs of the default engine (see EnginePreset for the calibration).
+            iteration_overhead: EnginePreset::default().iteration_overhead(),
+            per_seq_overhead: EnginePreset::default().sequence_overhead(),
             // NCCL all-reduce of a small message inside an NVLink node takes several to ~10 us:
             // NVIDIA/nccl#1259 measures ~6 us on 2x H100 with CUDA graphs, rising with the number
             // of GPUs; 10 us is capsim's round figure for 2-8 GPUs without NVLink SHARP.
@@ -269,8 +232,10 @@ impl LlmCost {
         }
         let tpf = f64::from(tp);
         let sustained = gpu.sustained_compute_fraction * share.compute_fraction;
+        let gemm_sustained = gpu.llm_compute_fraction * share.compute_fraction;
         let raw_ops = arch.dtype.peak_ops(gpu)? * share.compute_fraction;
-        let linear_rate = tpf * arch.dtype.peak_ops(gpu)? * sustained * calib.linear_efficiency;
+        let linear_rate =
+            tpf * arch.dtype.peak_ops(gpu)? * gemm_sustained * calib.linear_efficiency;
         let attn_rate =
             tpf * Precision::Fp16.peak_ops(gpu) * sustained * calib.attention_efficiency;
         let raw_bw = gpu.bandwidth_bytes_per_s * share.bandwidth_fraction;
@@ -372,6 +337,19 @@ impl LlmCost {
         self.weight_bytes_per_gpu
     }
 
+    /// The same cost with a KV cache of `bytes` per element instead of FP16's 2 (vLLM's
+    /// `--kv-cache-dtype fp8` stores 1): the cache holds more tokens and decode reads fewer
+    /// bytes. Errors: `bytes` not 1 or 2.
+    pub fn with_kv_elem_bytes(mut self, bytes: f64) -> Result<LlmCost, String> {
+        if bytes != 1.0 && bytes != KV_ELEM_BYTES {
+            return Err(format!("a KV cache element is 1 or 2 bytes, found {bytes}"));
+        }
+        let scale = bytes / KV_ELEM_BYTES;
+        self.kv_bytes_per_token_per_gpu *= scale;
+        self.kv_s_per_token *= scale;
+        Ok(self)
+    }
+
     /// Bytes of KV cache per token on each GPU (KV heads split over `tp`, at least one each).
     pub fn kv_bytes_per_token_per_gpu(&self) -> f64 {
         self.kv_bytes_per_token_per_gpu
@@ -403,7 +381,10 @@ impl LlmCost {
 
     /// How many tokens of KV cache one GPU of the replica holds (the same on every GPU), in whole
     /// blocks of 16, after vLLM's budget: `memory x gpu_memory_utilization - weights / tp -
-    /// activation peak of a max_batch_tokens forward pass - 1 GiB runtime reserve`.
+    /// activation peak of a max_batch_tokens forward pass - 1 GiB runtime reserve`. `memory` is
+    /// the total the driver reports (nvidia-smi); vLLM multiplies CUDA's total
+    /// (`torch.cuda.mem_get_info`), a few hundred MiB less, so this cache is up to 1% larger
+    /// than vLLM's on the same card.
     ///
     /// Errors: `gpu_memory_utilization` outside (0, 1] or `max_batch_tokens` 0; the weights do
     /// not fit in the memory; the cache cannot hold one sequence of the model's `max_context`
@@ -437,10 +418,11 @@ impl LlmCost {
         } else {
             format!("one {} of a {}", self.share_label, self.gpu_name)
         };
+        // As nvidia-smi prints it, so that the figure can be checked against the card.
         let memory = format!(
-            "{} ({})",
+            "{} ({:.0} MiB)",
             gib(self.share_memory_bytes),
-            fmt_bytes(self.share_memory_bytes)
+            self.share_memory_bytes / (1024.0 * 1024.0)
         );
         let needs = if self.tp == 1 {
             format!(

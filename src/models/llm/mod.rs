@@ -13,7 +13,7 @@
 //! rows    = R_p + D                    (rows that reach the LM head: one logit row each)
 //! pairs   = prefill_pairs + C          (query-key pairs of attention)
 //!
-//! compute = [ body_flops x tokens + head_flops x rows ] / (tp x peak(dtype) x sustained x compute_fraction x linear_efficiency)
+//! compute = [ body_flops x tokens + head_flops x rows ] / (tp x peak(dtype) x llm_sustained x compute_fraction x linear_efficiency)
 //!         + attn_flops_per_pair x pairs / (tp x peak(fp16) x sustained x compute_fraction x attention_efficiency)
 //! memory  = [ weight_bytes / tp + kv_bytes_per_token_per_gpu x (C + tokens) ]
 //!                 / (bandwidth x bandwidth_fraction x memory_efficiency)
@@ -34,7 +34,8 @@
 //!   flops); a prefill chunk of `n` new tokens after `c` cached ones has `n c + n (n + 1) / 2`
 //!   pairs, and a decode step of a sequence of context `c` has `c`;
 //! - `peak(dtype)` is the GPU's dense tensor rate for the weights' type ([`WeightDtype`]) and
-//!   `sustained` its [`GpuProfile::sustained_compute_fraction`]; `compute_fraction` and
+//!   `sustained` its [`GpuProfile::sustained_compute_fraction`] (`llm_sustained` its
+//!   [`GpuProfile::llm_compute_fraction`], measured on LLM GEMMs); `compute_fraction` and
 //!   `bandwidth_fraction` come from the [`Share`] (MIG slice, time slice or whole GPU);
 //! - the KV cache is FP16 whatever the weights are: `kv_bytes_per_token = 2 (K and V) x layers x
 //!   kv_heads x head_dim x 2 B`, of which one GPU holds `max(1, kv_heads / tp)` heads (KV heads
@@ -59,10 +60,12 @@
 //! the model's `max_context`.
 //!
 //! [`GpuProfile::sustained_compute_fraction`]: crate::hardware::GpuProfile::sustained_compute_fraction
+//! [`GpuProfile::llm_compute_fraction`]: crate::hardware::GpuProfile::llm_compute_fraction
 //! [`Share`]: crate::hardware::Share
 
 mod arch;
 mod cost;
+mod preset;
 mod spec;
 
 #[cfg(test)]
@@ -72,7 +75,7 @@ pub use arch::{
     LlmArch, WeightDtype, builtin_llm, builtin_llm_names, builtin_llms, profiles_table,
 };
 pub use cost::{
-    IterShape, KV_BLOCK_TOKENS, LlmCalibration, LlmCost, PREFILL_NON_GEMM, ServingStack,
-    TENSOR_PARALLEL_DEGREES,
+    IterShape, KV_BLOCK_TOKENS, LlmCalibration, LlmCost, PREFILL_NON_GEMM, TENSOR_PARALLEL_DEGREES,
 };
+pub use preset::{BatchDefaults, EnginePreset, engines_table};
 pub use spec::LlmSpec;

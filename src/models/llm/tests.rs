@@ -284,7 +284,7 @@ fn weights_too_large() {
         .unwrap_err();
     assert_eq!(
         e,
-        "llama2-70b (fp16) needs about 128 GiB for its weights, one t4 has 14.9 GiB (16GB); \
+        "llama2-70b (fp16) needs about 128 GiB for its weights, one t4 has 15.0 GiB (15360 MiB); \
          use more GPUs per replica (tensor parallelism), a smaller dtype or a larger GPU"
     );
     let e = cost("llama2-70b", "t4", 4)
@@ -299,7 +299,7 @@ fn weights_too_large() {
     let c = LlmCost::new(&llm("llama2-7b"), &a, &slice, 1, &LlmCalibration::default()).unwrap();
     let e = c.kv_capacity_tokens(0.9, 2048, 4096).unwrap_err();
     assert!(
-        e.contains("one mig 1g.10gb of a a100-80gb has 9.3 GiB (10GB)"),
+        e.contains("one mig 1g.10gb of a a100-80gb has 10.0 GiB (10240 MiB)"),
         "{e}"
     );
 }

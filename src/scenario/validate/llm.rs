@@ -6,19 +6,14 @@ use crate::scenario::types::{ContinuousBatching, limits};
 use crate::serving::llm::EngineConfig;
 use crate::sim::plan::{Cost, LlmPlan, PoolPlan};
 
-/// vLLM's default `max_num_seqs` (vllm/engine/arg_utils.py, v0.5.4).
-const DEFAULT_MAX_NUM_SEQS: u64 = 256;
-/// vLLM's token budget with chunked prefill (vllm/config.py SchedulerConfig, v0.5.4).
-const DEFAULT_CHUNKED_BATCH_TOKENS: u64 = 512;
-/// vLLM's smallest default token budget without chunked prefill: max(max_model_len, 2048).
-const MIN_DEFAULT_BATCH_TOKENS: u64 = 2048;
 /// vLLM's default `gpu_memory_utilization`.
 const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
 /// vLLM's default KV cache `block_size`.
 const DEFAULT_BLOCK_SIZE: u64 = 16;
 
 /// Resolves an LLM service: the cost of an iteration on its GPUs (tensor parallel over
-/// `gpus_per_replica`) and the engine's limits and KV cache, with vLLM's defaults.
+/// `gpus_per_replica`) and the engine's limits and KV cache, with the defaults of the vLLM
+/// scheduler its `engine` names.
 pub(super) fn llm_plan(
     e: &mut Errs,
     i: usize,
@@ -59,7 +54,9 @@ pub(super) fn llm_plan(
     if let Some(d) = spec.sequence_overhead {
         calib.per_seq_overhead = d.0;
     }
-    let cost = match LlmCost::new(arch, &pool.gpu, &pool.share, tp as u32, &calib) {
+    let cost = match LlmCost::new(arch, &pool.gpu, &pool.share, tp as u32, &calib)
+        .and_then(|c| c.with_kv_elem_bytes(spec.kv_cache_dtype.bytes()))
+    {
         Ok(c) => c,
         Err(msg) => {
             e.at(&at("model"), msg);
@@ -77,7 +74,24 @@ pub(super) fn llm_plan(
         );
         ok = false;
     }
-    let max_num_seqs = spec.max_num_seqs.unwrap_or(DEFAULT_MAX_NUM_SEQS);
+    let engine = spec.engine;
+    let chunked = match spec.chunked_prefill {
+        Some(false) if engine.always_chunked() => {
+            e.at(
+                &bat("chunked_prefill"),
+                format!(
+                    "engine `{engine}` always chunks prefills, as vLLM's V1 scheduler does; use \
+                     `engine: vllm-v0` for whole-prompt prefills"
+                ),
+            );
+            ok = false;
+            true
+        }
+        Some(c) => c,
+        None => engine.always_chunked(),
+    };
+    let defaults = engine.batch_defaults(&pool.gpu, max_model_len, chunked);
+    let max_num_seqs = spec.max_num_seqs.unwrap_or(defaults.max_num_seqs);
     if max_num_seqs == 0 || max_num_seqs > limits::MAX_NUM_SEQS {
         e.at(
             &bat("max_num_seqs"),
@@ -88,11 +102,14 @@ pub(super) fn llm_plan(
         );
         ok = false;
     }
-    let max_batch_tokens = spec.max_batch_tokens.unwrap_or(if spec.chunked_prefill {
-        DEFAULT_CHUNKED_BATCH_TOKENS.max(max_num_seqs)
-    } else {
-        max_model_len.max(MIN_DEFAULT_BATCH_TOKENS)
-    });
+    // V0 raises its 512-token chunked budget to max_num_seqs; V1 refuses a budget below it.
+    let max_batch_tokens =
+        spec.max_batch_tokens
+            .unwrap_or(if chunked && !engine.always_chunked() {
+                defaults.max_batch_tokens.max(max_num_seqs)
+            } else {
+                defaults.max_batch_tokens
+            });
     if max_batch_tokens == 0 || max_batch_tokens > limits::MAX_BATCH_TOKENS {
         e.at(
             &bat("max_batch_tokens"),
@@ -102,7 +119,7 @@ pub(super) fn llm_plan(
             ),
         );
         ok = false;
-    } else if ok && !spec.chunked_prefill && max_batch_tokens < max_model_len {
+    } else if ok && !chunked && max_batch_tokens < max_model_len {
         // vLLM refuses this too: a prompt longer than the budget could never be prefilled.
         e.at(
             &bat("max_batch_tokens"),
@@ -154,7 +171,8 @@ pub(super) fn llm_plan(
         engine: EngineConfig {
             max_num_seqs: max_num_seqs as u32,
             max_batch_tokens: max_batch_tokens as u32,
-            chunked_prefill: spec.chunked_prefill,
+            chunked_prefill: chunked,
+            watermark: engine.keeps_watermark(),
             block_size: block_size as u32,
             kv_blocks,
             max_context: max_model_len as u32,
