@@ -175,7 +175,7 @@ fn a_failed_check_exits_1_even_when_updating() {
         "{out}"
     );
     assert!(
-        out.contains("1 of 1 checks FAILED; 51 metrics compared, none moved"),
+        out.contains("1 of 1 checks FAILED; 52 metrics compared, none moved"),
         "{out}"
     );
     let before = std::fs::read_to_string(dir.join("baseline.csv")).unwrap();

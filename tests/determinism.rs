@@ -48,7 +48,21 @@ fn autoscaled_results_are_byte_identical_at_any_thread_count() {
     identical_with(
         "scenarios/llm-spike-hpa.yaml",
         "hpa",
-        &["--set", "duration=14m", "--set", "report_interval=15s"],
+        &[
+            "--set",
+            "duration=14m",
+            "--set",
+            "warmup=2m",
+            "--set",
+            "report_interval=15s",
+            // The spike at 8 minutes instead of 20.
+            "--set",
+            "workloads.0.arrivals.step.at=8m",
+            "--set",
+            "workloads.1.arrivals.step.at=8m",
+            "--set",
+            "workloads.2.arrivals.step.at=8m",
+        ],
     );
 }
 

@@ -299,6 +299,24 @@ pub fn text_table(report: &Report) -> String {
             let _ = writeln!(out, "    {:<width$} {:>12}{ci}", r.metric, fmt_num(e.mean));
         }
     }
+    // A warm-up shorter than the start-up transient leaves the transient in every figure.
+    for r in report.rows.iter().filter(|r| r.metric == "transient_end_s") {
+        let sat = report.saturated.iter().any(|s| s.service == r.component);
+        let end = r.estimate.mean;
+        if !sat && end.is_finite() && end > report.warmup_s {
+            let secs = |s: f64| crate::engine::SimTime::from_secs_f64(s);
+            let _ = writeln!(
+                out,
+                "\n  {}: the start-up transient lasts about {} (MSER-5 on the number in the \
+                 system per report interval), longer than the warm-up ({}): the figures \
+                 include it; set warmup to at least {}",
+                r.component,
+                secs(end),
+                secs(report.warmup_s),
+                secs(end)
+            );
+        }
+    }
     // Little's law is a self-check: a large error outside saturation means too short a run.
     for r in report
         .rows

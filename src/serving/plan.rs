@@ -178,6 +178,17 @@ pub struct WorkloadPlan {
     pub output_tokens: Option<Sampler>,
 }
 
+impl WorkloadPlan {
+    /// Until when its load stays as it starts (see [`ArrivalProcess::steady_until`]; closed
+    /// loops keep their users throughout).
+    pub fn steady_until(&self) -> Option<SimTime> {
+        match &self.load {
+            Load::Open(p) => p.steady_until(),
+            Load::Closed { .. } => Some(SimTime::MAX),
+        }
+    }
+}
+
 impl ServicePlan {
     /// What each of its pods asks of the cluster; `image` names its container image.
     pub fn pod_template(&self, pools: &[PoolPlan], image: u32) -> PodTemplate {

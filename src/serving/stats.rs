@@ -104,6 +104,11 @@ pub struct ServiceStats {
     pub iv_busy_area: f64,
     /// Bound-pod seconds at the last sample.
     pub iv_rep_area: f64,
+    /// Request-seconds in the system at the last sample.
+    pub iv_in_system_area: f64,
+    /// The mean number in the system over each report interval, while the load is still as
+    /// it started (for the detection of the initial transient).
+    pub in_system_means: Vec<f64>,
     /// Requests judged against the SLO in the interval.
     pub iv_slo_done: u64,
     /// Of those, requests that missed it.
@@ -252,7 +257,8 @@ impl ServiceStats {
         }
     }
 
-    /// Closes the report interval of `secs` seconds ending at `now`. With an SLO (`allowed_miss`:
+    /// Closes the report interval of `secs` seconds ending at `now`, recording its mean number
+    /// in the system while the load is `steady` (as it started). With an SLO (`allowed_miss`:
     /// the share of requests its strictest percentile lets miss), an interval that ends after
     /// the warm-up is out of SLO when more of its requests missed than that, or when requests
     /// waited (`waiting` at its end) and none completed (a cold start).
@@ -262,7 +268,14 @@ impl ServiceStats {
         secs: f64,
         allowed_miss: Option<f64>,
         waiting: u64,
+        steady: bool,
     ) {
+        let area = self.in_system.area_secs(now);
+        if steady {
+            self.in_system_means
+                .push((area - self.iv_in_system_area) / secs);
+        }
+        self.iv_in_system_area = area;
         if let Some(allowed) = allowed_miss
             && now > self.warmup
         {
@@ -300,6 +313,8 @@ impl ServiceStats {
     /// whole.
     pub fn warmup_end(&mut self, now: SimTime, waiting: u64) {
         let in_interval = self.busy.area_secs(now) - self.iv_busy_area;
+        let in_system_in_interval = self.in_system.area_secs(now) - self.iv_in_system_area;
+        self.iv_in_system_area = -in_system_in_interval;
         self.in_system.restart(now);
         // Before now its value counted nothing useful; from now it is the requests present.
         self.before_window_in_system = TimeIntegral::default();

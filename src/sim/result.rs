@@ -111,6 +111,7 @@ pub const SERVICE_METRICS: &[&str] = &[
     "users_per_gpu",
     "saturated",
     "queue_growth_rps",
+    "transient_end_s",
 ];
 
 /// Metrics of the `cluster` component.
@@ -179,6 +180,9 @@ pub struct RepResult {
     /// Time to first token of each service at [`CDF_PROBABILITIES`], in ms (NaN for services
     /// without an LLM engine).
     pub ttft_quantiles: Vec<Vec<f64>>,
+    /// Each service's mean number in the system per report interval while its load is as it
+    /// started.
+    pub in_system_means: Vec<Vec<f64>>,
 }
 
 /// Where the latency CDF is sampled: every percent, with the tail resolved finer because
@@ -219,6 +223,28 @@ pub(super) fn backlog_mark(plan: &Plan, j: u32) -> Option<SimTime> {
     (u64::from(j) <= n).then(|| SimTime(start + half * u64::from(j) / n))
 }
 
+/// Until when each service's load stays as it starts: the earliest of its workloads' (None
+/// when one of them moves from the start; forever for a service without load).
+/// A scheduled node failure of its pool ends the stretch too: what follows is the failure's
+/// effect, not the start's.
+pub(super) fn steady_until(plan: &Plan) -> Vec<Option<SimTime>> {
+    plan.services
+        .iter()
+        .enumerate()
+        .map(|(si, sp)| {
+            let failure = plan.pools[sp.pool]
+                .failures
+                .as_ref()
+                .and_then(|f| f.at.first())
+                .map_or(SimTime::MAX, |&(_, t)| t);
+            plan.workloads
+                .iter()
+                .filter(|w| w.service == si)
+                .try_fold(failure, |acc, w| w.steady_until().map(|t| acc.min(t)))
+        })
+        .collect()
+}
+
 /// How fast the backlog grew over the second half of the window (requests per second), if
 /// it grew beyond what chance explains: the batch means of the number in system between the
 /// marks rise with a t statistic above [`BACKLOG_T_CRITICAL`] (see [`crate::stats::trend`]).
@@ -242,6 +268,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut saturated = Vec::new();
     let mut latency_quantiles = Vec::with_capacity(plan.services.len());
     let mut ttft_quantiles = Vec::with_capacity(plan.services.len());
+    let mut in_system_means = Vec::with_capacity(plan.services.len());
     for (sp, parts_s) in plan.services.iter().zip(parts.svcs) {
         let closed_users = parts_s.closed_users;
         let mut pending = parts_s.pending;
@@ -420,6 +447,9 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         let is_saturated = s.saturated_at.is_some() || growth > 0.0;
         put("saturated", if is_saturated { 1.0 } else { 0.0 });
         put("queue_growth_rps", growth);
+        // Found on the replications' average series, in `aggregate`.
+        put("transient_end_s", f64::NAN);
+        in_system_means.push(std::mem::take(&mut s.in_system_means));
     }
     // Nodes come and go with the cluster autoscaler: time averages over the window, and the
     // GPU hours and cost of every node (idle ones and balloons' included).
@@ -475,6 +505,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         events: parts.events,
         latency_quantiles,
         ttft_quantiles,
+        in_system_means,
     }
 }
 
@@ -515,6 +546,8 @@ pub struct Report {
     pub saturated: Vec<Saturation>,
     /// Replications run.
     pub replications: u32,
+    /// The warm-up, seconds.
+    pub warmup_s: f64,
     /// Latency distribution of each service that completed requests, then the TTFT
     /// distribution of each LLM service.
     pub latency_cdf: Vec<LatencyCdf>,
@@ -561,6 +594,39 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
                 metric,
                 estimate: Estimate::from_values(&values),
             });
+        }
+    }
+    // The end of each service's initial transient: MSER-5 on the mean number in the system
+    // per report interval, averaged over the replications (averaging first takes the noise
+    // out that misleads the heuristic on a single replication).
+    for (si, sp) in plan.services.iter().enumerate() {
+        let series: Vec<&Vec<f64>> = reps
+            .iter()
+            .filter_map(|r| r.in_system_means.get(si))
+            .collect();
+        let len = series.iter().map(|s| s.len()).max().unwrap_or(0);
+        let mean: Vec<f64> = (0..len)
+            .map(|k| {
+                let v: Vec<f64> = series.iter().filter_map(|s| s.get(k)).copied().collect();
+                v.iter().sum::<f64>() / v.len() as f64
+            })
+            .collect();
+        let end = crate::stats::mser::mser5(&mean)
+            .map_or(f64::NAN, |n| n as f64 * plan.report_interval.as_secs_f64());
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.component == sp.name && r.metric == "transient_end_s")
+        {
+            row.estimate = Estimate {
+                mean: end,
+                ci95_low: f64::NAN,
+                ci95_high: f64::NAN,
+                n: if end.is_finite() {
+                    reps.len() as u32
+                } else {
+                    0
+                },
+            };
         }
     }
     // Mean of each (sample, component, metric) over the replications that reached it.
@@ -645,6 +711,7 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
         timeseries,
         saturated,
         replications: reps.len() as u32,
+        warmup_s: plan.warmup.as_secs_f64(),
         latency_cdf,
     }
 }

@@ -70,6 +70,8 @@ pub struct World<'p> {
     sample_index: u32,
     /// The next backlog mark due.
     next_mark: u32,
+    /// Until when each service's load stays as it starts (None: it moves from the start).
+    steady_until: Vec<Option<SimTime>>,
     events: u64,
 }
 
@@ -106,6 +108,7 @@ impl<'p> World<'p> {
             ts: Vec::new(),
             sample_index: 0,
             next_mark: 0,
+            steady_until: super::result::steady_until(plan),
             events: 0,
         };
         // Pods first: created in order and bound by the scheduler at time zero.
@@ -386,7 +389,8 @@ impl<'p> World<'p> {
                 st.iv_ttft.reset();
             }
             let allowed_miss = self.plan.services[si].slo.as_ref().map(|x| x.allowed_miss);
-            st.end_interval(now, interval, allowed_miss, s.waiting);
+            let steady = self.steady_until[si].is_some_and(|t| now <= t);
+            st.end_interval(now, interval, allowed_miss, s.waiting, steady);
         }
         // The cluster, after the services.
         let comp = self.serving.svcs.len() as u16;

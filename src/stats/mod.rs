@@ -3,6 +3,7 @@
 
 pub mod analytic;
 mod ci;
+pub mod mser;
 pub mod trend;
 
 pub use ci::{Estimate, t_975};

@@ -739,6 +739,26 @@ impl ArrivalProcess {
         }
     }
 
+    /// Until when the arrival rate stays what it is at time zero: forever (MAX) for Poisson,
+    /// the start of the change for step and ramp; None for processes whose rate moves from
+    /// the start (on/off, diurnal, trace). A steady start is where an initial transient can
+    /// be told from the load's own changes.
+    pub fn steady_until(&self) -> Option<SimTime> {
+        match &self.kind {
+            Kind::Poisson(_) => Some(SimTime::MAX),
+            Kind::Piecewise(p) => {
+                let r0 = p.knots.first().map_or(0.0, |k| k.1);
+                Some(
+                    p.knots
+                        .iter()
+                        .position(|k| k.1 != r0)
+                        .map_or(SimTime::MAX, |i| SimTime::from_secs_f64(p.knots[i - 1].0)),
+                )
+            }
+            Kind::OnOff(_) | Kind::Diurnal(_) | Kind::Trace(_) => None,
+        }
+    }
+
     /// The expected number of arrivals in `[0, horizon]` per second of it. A zero horizon
     /// asks for the long-run rate: the final rate of step and ramp, (min + peak)/2 for
     /// diurnal, rows per loop period for a looping trace and 0 for a trace played once. For
