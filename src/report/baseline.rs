@@ -183,6 +183,7 @@ impl Baseline {
                     mean: figures[0],
                     ci95_low: figures[1],
                     ci95_high: figures[2],
+                    sd: f64::NAN,
                     n,
                 },
                 fields: std::array::from_fn(|i| record[i].to_string()),
@@ -277,6 +278,7 @@ pub fn report_rows(report: &Report) -> Vec<BaselineRow> {
                     mean: fig(&fields[3]),
                     ci95_low: fig(&fields[4]),
                     ci95_high: fig(&fields[5]),
+                    sd: r.estimate.sd,
                     n: r.estimate.n,
                 },
                 fields,
@@ -425,6 +427,7 @@ mod tests {
             mean,
             ci95_low: low,
             ci95_high: high,
+            sd: f64::NAN,
             n: 5,
         }
     }

@@ -165,7 +165,10 @@ fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
             band: Band::X(
                 c.points
                     .iter()
-                    .map(|(p, e)| (*p, e.ci95_low, e.ci95_high))
+                    .map(|(p, e)| {
+                        let iv = e.interval(crate::stats::Range::NonNegative);
+                        (*p, iv.low, iv.high)
+                    })
                     .collect(),
             ),
         })
@@ -191,11 +194,18 @@ fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
     let x_log = spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0))) > 10.0;
     Some(Chart {
         stem: format!("{metric}-cdf"),
-        caption: format!(
-            "{what}: the fraction of requests that {done} within x (shaded: 95% confidence \
-             interval over {} replications)",
-            report.replications
-        ),
+        caption: if report.replications >= 2 {
+            format!(
+                "{what}: the fraction of requests that {done} within x (shaded: 95% confidence \
+                 interval over {} replications)",
+                report.replications
+            )
+        } else {
+            format!(
+                "{what}: the fraction of requests that {done} within x (one replication: no \
+                 confidence interval)"
+            )
+        },
         figure: Figure::Lines(Lines {
             title: if metric == "ttft" {
                 "Time to first token CDF".into()
@@ -224,9 +234,10 @@ fn per_gpu(report: &Report) -> Option<Chart> {
     let (panels, highlight) = bar_panels(
         svcs.len(),
         |i, m| {
-            report
-                .get(svcs[i], m)
-                .map(|e| (e.mean, e.ci95_low, e.ci95_high))
+            report.get(svcs[i], m).map(|e| {
+                let iv = super::intervals::interval(m, e);
+                (e.mean, iv.low, iv.high)
+            })
         },
         |i| !report.saturated.iter().any(|s| s.service == svcs[i]),
         &[
