@@ -10,6 +10,7 @@ use std::path::Path;
 
 pub mod baseline;
 pub mod figures;
+pub mod gate;
 pub mod html;
 pub mod intervals;
 pub mod plot;
