@@ -69,6 +69,41 @@ struct ScenarioOutcome {
     /// How precise the baseline in effect (the one compared with, or the one written) is
     /// for the gate.
     precision: Precision,
+    /// Services that saturated, served nothing or ran no pod, when no check of the
+    /// scenario says that is expected: each fails the scenario.
+    unexpected: Vec<String>,
+}
+
+/// Prints each problem of the report's services (see [`report::health`]) and returns the
+/// names of those no entry of `checks` expects: a check on the metric that describes the
+/// problem (`t4.saturated == 1`) says the scenario means it, and its own verdict decides.
+fn unexpected_problems(checks: &[String], report: &crate::sim::Report) -> Vec<String> {
+    let checked: Vec<(String, String)> = checks
+        .iter()
+        .filter_map(|c| scenario::parse_check(c).ok())
+        .map(|c| (c.component, c.metric))
+        .collect();
+    let mut unexpected = Vec::new();
+    for (svc, p) in report::health::problems(report) {
+        let expected = checked
+            .iter()
+            .any(|(c, m)| *c == svc && p.acknowledged_by().contains(&m.as_str()));
+        if expected {
+            super::emitln(&format!("  expected by a check: {}", p.explain(&svc)));
+        } else {
+            super::emitln(&format!(
+                "  {}. This fails `capsim check`; if the scenario means it, add `{}` to its checks:",
+                p.explain(&svc),
+                p.suggested_check(&svc)
+            ));
+            // Served nothing and never ran are warned on stderr too, as `run` does.
+            if !matches!(p, report::health::Problem::Saturated { .. }) {
+                eprintln!("capsim: warning: {}: {}", report.scenario, p.explain(&svc));
+            }
+            unexpected.push(format!("{svc} {}", p.short()));
+        }
+    }
+    unexpected
 }
 
 /// The figures of a baseline that the gate cannot judge well: those too noisy for a change
@@ -178,6 +213,7 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         for r in &results {
             super::emitln(&format!("  {}", r.line));
         }
+        let unexpected = unexpected_problems(&l.scenario.checks, &report);
         let rows = baseline::report_rows(&report);
         let mut outcome = ScenarioOutcome {
             name: report.scenario.clone(),
@@ -187,6 +223,7 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             compared: None,
             rows_written: None,
             precision: Precision::default(),
+            unexpected,
         };
         if args.update_baseline {
             outcome.rows_written = Some(rows.len());
@@ -305,11 +342,15 @@ fn change_text(c: &Comparison) -> String {
     }
 }
 
-/// A p-value for a table: `<0.0001`, else three significant digits; `-` without a test.
+/// A p-value for a table: `<0.0001`, else two significant digits (`0.00095`, so that a
+/// value just below the gate's 0.001 does not print as 0.001); `-` without a test.
 fn p_text(c: &Comparison) -> String {
     match c.test.map(|t| t.p) {
         Some(p) if p < 1e-4 => "<0.0001".to_string(),
-        Some(p) if p.is_finite() => format!("{p:.3}"),
+        Some(p) if p.is_finite() => {
+            let decimals = (1.0 - p.log10().floor()).max(2.0) as usize;
+            format!("{p:.decimals$}")
+        }
         _ => "-".to_string(),
     }
 }
@@ -433,7 +474,15 @@ fn verdict(o: &ScenarioOutcome, args: &CheckArgs) -> (String, bool) {
     } else {
         format!("{} of {} checks FAILED", o.checks_failed, o.checks)
     };
-    let mut ok = o.checks_failed == 0;
+    let mut ok = o.checks_failed == 0 && o.unexpected.is_empty();
+    let checks = if o.unexpected.is_empty() {
+        checks
+    } else {
+        format!(
+            "{checks}; {}, which no check expects",
+            o.unexpected.join(", ")
+        )
+    };
     let baseline = if let Some(n) = o.rows_written {
         format!(
             "{n} baseline rows written{}",

@@ -58,16 +58,8 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
         esc(&report.scenario),
         esc(&super::replications_phrase(report.replications)),
     );
-    for s in &report.saturated {
-        let _ = writeln!(
-            b,
-            "<p class=\"warn\">{}: SATURATED in {} of {} replications; its queue grew by about \
-             {} requests/s.</p>",
-            esc(&s.service),
-            s.replications,
-            report.replications,
-            fmt_num(s.growth_rps)
-        );
+    for (svc, p) in super::health::problems(report) {
+        let _ = writeln!(b, "<p class=\"warn\">{}.</p>", esc(&p.explain(&svc)));
     }
     if !checks.is_empty() {
         b.push_str("<h2>Checks</h2>\n<ul>\n");
@@ -85,9 +77,13 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
     let mut any_cut = false;
     b.push_str("<h2>Summary</h2>\n");
     for c in comps {
+        let marks: String = super::health::service_problems(report, c)
+            .iter()
+            .map(|p| format!(" <span class=\"warn\">{}</span>", esc(&p.short())))
+            .collect();
         let _ = writeln!(
             b,
-            "<table>\n<tr><th class=\"l\" colspan=\"3\">{}</th></tr>\n\
+            "<table>\n<tr><th class=\"l\" colspan=\"3\">{}{marks}</th></tr>\n\
              <tr><th class=\"l\">metric</th><th>mean</th><th>95% CI</th></tr>",
             esc(c)
         );

@@ -11,6 +11,7 @@ use std::path::Path;
 pub mod baseline;
 pub mod figures;
 pub mod gate;
+pub mod health;
 pub mod html;
 pub mod intervals;
 pub mod plot;
@@ -302,7 +303,11 @@ pub fn text_table(report: &Report) -> String {
         .max(22);
     let mut any_cut = false;
     for c in comps {
-        let _ = writeln!(out, "\n  {c}");
+        let marks: Vec<String> = health::service_problems(report, c)
+            .iter()
+            .map(|p| format!("  [{}]", p.short()))
+            .collect();
+        let _ = writeln!(out, "\n  {c}{}", marks.concat());
         for r in report
             .rows
             .iter()
@@ -339,20 +344,8 @@ pub fn text_table(report: &Report) -> String {
             );
         }
     }
-    for sat in &report.saturated {
-        let stop = match sat.stopped_early {
-            0 => String::new(),
-            k if k == sat.replications => "; the runs stopped early at the queue bound".into(),
-            k => format!("; {k} of them stopped early at the queue bound"),
-        };
-        let _ = writeln!(
-            out,
-            "\n  {}: SATURATED in {} of {} replications: the queue grew by about {} requests/s{stop}",
-            sat.service,
-            sat.replications,
-            report.replications,
-            fmt_num(sat.growth_rps)
-        );
+    for (svc, p) in health::problems(report) {
+        let _ = writeln!(out, "\n  {}", p.explain(&svc));
     }
     out
 }
