@@ -724,9 +724,10 @@ pub fn search_charts(
                     .iter()
                     .filter_map(|c| {
                         let e = c.report.get(&r.service, metric)?;
+                        let iv = super::intervals::interval(metric, e);
                         e.mean
                             .is_finite()
-                            .then_some((load(c), e.mean, e.ci95_low, e.ci95_high))
+                            .then_some((load(c), e.mean, iv.low, iv.high))
                     })
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
