@@ -141,8 +141,8 @@ pub fn sweep_index(
     let _ = writeln!(
         b,
         "<h1>{} (sweep)</h1>\n<p>{} points over {}. Every figure is the mean over replications \
-         with its 95% confidence interval in <a href=\"sweep.csv\">sweep.csv</a>; the table \
-         shows the mean.</p>",
+         with its 95% confidence interval (with two or more replications) in \
+         <a href=\"sweep.csv\">sweep.csv</a>; the table shows the mean.</p>",
         esc(scenario),
         points.len(),
         esc(&columns.join(", "))
