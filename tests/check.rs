@@ -84,9 +84,7 @@ fn unchanged_scenarios_pass_exactly() {
     let dir = workdir("unchanged");
     make_baseline(&dir);
     let text = std::fs::read_to_string(dir.join("baseline.csv")).unwrap();
-    assert!(text.starts_with(
-        "scenario,component,metric,mean,ci95_low,ci95_high,replications\ncheck-generic,"
-    ));
+    assert!(text.starts_with("scenario,component,metric,mean,sd,replications\ncheck-generic,"));
     let (code, out, err) = capsim(
         &dir,
         &[
@@ -235,10 +233,12 @@ fn update_keeps_other_scenarios_rows() {
 #[test]
 fn bad_baselines_and_missing_ones() {
     let dir = workdir("bad-baseline");
-    let header = "scenario,component,metric,mean,ci95_low,ci95_high,replications\n";
+    let header = "scenario,component,metric,mean,sd,replications\n";
     std::fs::write(
         dir.join("bad.csv"),
-        format!("{header}check-generic,echo,requests,10,9,11,4\ncheck-generic,echo,completed,ten,9,11,4\n"),
+        format!(
+            "{header}check-generic,echo,requests,10,1,4\ncheck-generic,echo,completed,ten,1,4\n"
+        ),
     )
     .unwrap();
     let (code, out, err) = capsim(&dir, &["check", "generic.yaml", "--baseline", "bad.csv"]);
@@ -255,7 +255,7 @@ fn bad_baselines_and_missing_ones() {
     .unwrap();
     let (code, _, err) = capsim(&dir, &["check", "generic.yaml", "--baseline", "short.csv"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("short.csv:2:1: expected 7 columns"), "{err}");
+    assert!(err.contains("short.csv:2:1: expected 6 columns"), "{err}");
 
     // A missing baseline fails and says how to make one.
     let (code, _, err) = capsim(&dir, &["check", "generic.yaml", "--baseline", "none.csv"]);
@@ -265,7 +265,7 @@ fn bad_baselines_and_missing_ones() {
     // A scenario the baseline does not have fails.
     std::fs::write(
         dir.join("other.csv"),
-        format!("{header}x,s,requests,1,1,1,4\n"),
+        format!("{header}x,s,requests,1,0,4\n"),
     )
     .unwrap();
     let (code, out, _) = capsim(&dir, &["check", "generic.yaml", "--baseline", "other.csv"]);
@@ -277,4 +277,128 @@ fn bad_baselines_and_missing_ones() {
     let (code, _, err) = capsim(&dir, &["check", "broken.yaml", "--baseline", "other.csv"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("broken.yaml"), "{err}");
+}
+
+/// An M/M/1 queue at ρ = 0.5 (50/s, exponential 10 ms): its mean wait ρ·S/(1 − ρ) = 10 ms
+/// is noisy, its standard deviation over 4-minute replications about 7% of the mean.
+const MM1: &str = r#"
+name: check-mm1
+seed: 11
+duration: 240s
+warmup: 5s
+replications: 5
+models:
+  - name: exp
+    service_time: {exponential: {mean: 10ms}}
+node_pools:
+  - {name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}
+services:
+  - {name: q, model: exp, node_pool: p, replicas: 1}
+workloads:
+  - service: q
+    arrivals: {poisson: {rate: 50/s}}
+"#;
+
+/// A folder with `mm1.yaml` and its baseline `mm1.csv` (seed 11).
+fn mm1_dir(name: &str) -> PathBuf {
+    let dir = workdir(name);
+    std::fs::write(dir.join("mm1.yaml"), MM1).unwrap();
+    let (code, out, err) = capsim(
+        &dir,
+        &[
+            "check",
+            "mm1.yaml",
+            "--baseline",
+            "mm1.csv",
+            "--update-baseline",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    dir
+}
+
+#[test]
+fn a_deliberate_50_percent_change_on_a_noisy_figure_fails() {
+    let dir = mm1_dir("fifty");
+    // The mean wait is too noisy for the gate to catch a 5% move at 5 replications.
+    let (code, out, _) = capsim(
+        &dir,
+        &["check", "mm1.yaml", "--baseline", "mm1.csv", "--noisy"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("too noisy to gate"), "{out}");
+    let noisy = out
+        .lines()
+        .find(|l| l.contains("check-mm1 q") && l.contains(" wait_mean_ms "))
+        .unwrap_or_else(|| panic!("wait_mean_ms not listed as noisy:\n{out}"));
+    let needed: u32 = noisy.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(needed > 20, "{noisy}");
+    // 60/s instead of 50/s: ρ = 0.6, a true mean wait of 15 ms, +50%. It fails.
+    let (code, out, err) = capsim(
+        &dir,
+        &[
+            "check",
+            "mm1.yaml",
+            "--baseline",
+            "mm1.csv",
+            "--set",
+            "workloads.0.arrivals.poisson.rate=60/s",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    let moved = out
+        .lines()
+        .skip_while(|l| !l.starts_with("moved ("))
+        .find(|l| l.contains(" wait_mean_ms "))
+        .unwrap_or_else(|| panic!("wait_mean_ms did not move:\n{out}"));
+    let change: f64 = moved
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!((30.0..70.0).contains(&change), "{moved}");
+    assert!(out.contains("FAIL    check-mm1"), "{out}");
+}
+
+#[test]
+fn an_unchanged_model_passes_across_seeds() {
+    // The baseline is seed 11; twenty other seeds draw every figure anew from the same
+    // distributions. The gate is designed to fail such a figure with probability at most
+    // 0.001 (tests/gate.rs): 15 of the 50 figures vary with the seed, 300 comparisons in
+    // all, about 0.3 false alarms expected; allow 2 (none at the time of writing).
+    let dir = mm1_dir("seeds");
+    let mut moved = 0;
+    let mut changed = 0;
+    for seed in 12..32 {
+        let s = seed.to_string();
+        let (code, out, err) = capsim(
+            &dir,
+            &["check", "mm1.yaml", "--baseline", "mm1.csv", "--seed", &s],
+        );
+        assert!(code == 0 || code == 1, "{err}");
+        let verdict = out
+            .lines()
+            .find(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
+            .unwrap();
+        // The number just before `words` in the verdict, 0 if absent.
+        let count = |words: &str| -> u32 {
+            verdict
+                .split(words)
+                .next()
+                .filter(|_| verdict.contains(words))
+                .map_or(0, |s| {
+                    s.rsplit(|c: char| !c.is_ascii_digit())
+                        .find(|w| !w.is_empty())
+                        .map_or(0, |w| w.parse().unwrap())
+                })
+        };
+        // "K of 50 metrics MOVED" or "none moved"; "(15 changed within tolerance or noise)".
+        moved += count(" of 50 metrics MOVED");
+        changed += count(" changed within tolerance or noise");
+    }
+    assert!(moved <= 2, "{moved} false alarms over 20 seeds");
+    // The seeds did change the figures.
+    assert!(changed >= 200, "{changed}");
 }

@@ -119,6 +119,14 @@ pub fn emitln(text: &str) {
     emit(&format!("{text}\n"));
 }
 
+/// Warns on stderr about each service whose figures are not capacity (saturated, served
+/// nothing, no pod scheduled): stdout may be a JSON document or a table read in a hurry.
+fn warn_problems(report: &crate::sim::Report) {
+    for (svc, p) in crate::report::health::problems(report) {
+        eprintln!("capsim: warning: {}: {}", report.scenario, p.explain(&svc));
+    }
+}
+
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {

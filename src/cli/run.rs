@@ -54,6 +54,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             super::emitln(&r.line);
         }
     }
+    super::warn_problems(&report);
     let failed = results.iter().any(|r| !r.passed);
     Ok(if failed {
         Outcome::ChecksFailed

@@ -333,14 +333,22 @@ fn heading(r: &SearchResult, at: &str) -> String {
         .iter()
         .map(|(m, b)| format!("{m} <= {}", fmt_num(*b)))
         .collect();
+    // One replication has no interval: the search judges the mean then.
+    let judged = if r.replications >= 2 {
+        format!(
+            "each at the upper end of its 95% CI over {} replications",
+            r.replications
+        )
+    } else {
+        "each at its mean: one replication, no confidence interval".to_string()
+    };
     format!(
         "search: service {} of scenario {}{at}, load: {what} of workloads[{}]\n\
-         SLO: {} (each at the upper end of its 95% CI over {} replications; no saturation)\n",
+         SLO: {} ({judged}; no saturation)\n",
         r.service,
         r.scenario,
         r.workload,
         slo.join(", "),
-        r.replications
     )
 }
 

@@ -1,40 +1,41 @@
-//! Baselines for `capsim check`: reading and writing the baseline file, and deciding which
-//! summary figures moved.
+//! Baselines for `capsim check`: reading and writing the baseline file, and comparing a new
+//! run's figures with it (the rule is in [`super::gate`]).
 //!
-//! The baseline file has summary.csv's columns
-//! (`scenario,component,metric,mean,ci95_low,ci95_high,replications`) and holds the rows of
-//! every scenario: grouped by scenario in name order, and within a scenario in the order
-//! summary.csv lists them, so that a rerun on an unchanged tree writes the same bytes and a
-//! `git diff` of the file reads like a diff of one summary.csv per scenario.
+//! The baseline file has the columns `scenario,component,metric,mean,sd,replications`: each
+//! figure's mean, the sample standard deviation of its per-replication values and their
+//! number, which is what the gate's t-test needs. It holds the rows of every scenario:
+//! grouped by scenario in name order, and within a scenario in the order summary.csv lists
+//! them, so that a rerun on an unchanged tree writes the same bytes and a `git diff` of the
+//! file reads like a diff of one summary per scenario.
 //!
-//! A figure *moved* when both hold:
-//!
-//! - `|new - old| > tolerance × max(|old|, TINY)`: the change is larger than the tolerance;
-//! - the 95% intervals of old and new do not overlap: the change is larger than the
-//!   replication noise explains. A figure without an interval (one replication, or a
-//!   deterministic figure whose interval has zero width) counts as the point `[mean, mean]`,
-//!   so for it the tolerance alone decides.
+//! A baseline written by an older capsim, with summary.csv's columns
+//! (`...,mean,ci95_low,ci95_high,replications`), is still read: the standard deviation
+//! comes back from the interval's half width h as `s = h · √n / t(0.975, n − 1)`.
 //!
 //! A figure measured on one side and not the other (empty in the CSV) moved; unmeasured on
 //! both sides is unchanged. A row on one side only is `new` or `removed`, and fails too.
 
 use super::fmt_num;
+use super::gate::{self, Sample};
 use crate::scenario::LoadError;
 use crate::sim::Report;
-use crate::stats::Estimate;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The columns of the baseline file: summary.csv's.
-pub const COLUMNS: [&str; 7] = super::SUMMARY_COLUMNS;
+pub use super::gate::{DEFAULT_TOLERANCE, TINY};
 
-/// The scale below which a baseline figure counts as zero for the relative tolerance, so
-/// that a figure that was exactly 0 (drops, pending pods) moves on any change the intervals
-/// do not explain, instead of dividing by zero.
-pub const TINY: f64 = 1e-9;
+/// The columns of the baseline file.
+pub const COLUMNS: [&str; 6] = [
+    "scenario",
+    "component",
+    "metric",
+    "mean",
+    "sd",
+    "replications",
+];
 
-/// The default relative tolerance, 5%.
-pub const DEFAULT_TOLERANCE: f64 = 0.05;
+/// The columns of baselines written before the file held standard deviations: summary.csv's.
+pub const OLD_COLUMNS: [&str; 7] = super::SUMMARY_COLUMNS;
 
 /// Figures that are bookkeeping, not capacity results, and never gate:
 ///
@@ -63,11 +64,11 @@ pub struct BaselineRow {
     pub component: String,
     /// Metric name.
     pub metric: String,
-    /// Mean, interval and number of replications, as read back from the six-digit text.
-    pub estimate: Estimate,
-    /// The row's fields as written, kept so that rows of other scenarios are rewritten
-    /// byte for byte by `--update-baseline`.
-    fields: [String; 7],
+    /// Mean, standard deviation and replications, as read back from the six-digit text.
+    pub sample: Sample,
+    /// The row's fields as the file writes them, kept so that rows of other scenarios are
+    /// rewritten byte for byte by `--update-baseline`.
+    fields: [String; 6],
 }
 
 /// A baseline file: the rows of all scenarios.
@@ -78,7 +79,8 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Parses baseline text; `file` names it in errors (`FILE:LINE:COL: COLUMN: MESSAGE`).
+    /// Parses baseline text (current or old columns); `file` names it in errors
+    /// (`FILE:LINE:COL: COLUMN: MESSAGE`).
     pub fn parse(file: &str, text: &str) -> Result<Baseline, LoadError> {
         let err = |line: u64, col: usize, field: &str, message: String| LoadError {
             file: file.to_string(),
@@ -93,16 +95,20 @@ impl Baseline {
             .from_reader(text.as_bytes());
         let mut rows = Vec::new();
         let mut seen: HashMap<(String, String, String), u64> = HashMap::new();
-        let mut header_seen = false;
+        // The header's columns: the current ones or the old ones.
+        let mut columns: Option<&[&str]> = None;
         for record in reader.records() {
             let record = record.map_err(|e| {
                 let line = e.position().map_or(0, |p| p.line());
                 err(line, 1, "", format!("not a valid CSV row: {e}"))
             })?;
             let line = record.position().map_or(0, |p| p.line());
-            if !header_seen {
-                header_seen = true;
-                if !record.iter().eq(COLUMNS.iter().copied()) {
+            let Some(cols) = columns else {
+                if record.iter().eq(COLUMNS.iter().copied()) {
+                    columns = Some(&COLUMNS);
+                } else if record.iter().eq(OLD_COLUMNS.iter().copied()) {
+                    columns = Some(&OLD_COLUMNS);
+                } else {
                     return Err(err(
                         line,
                         1,
@@ -115,16 +121,16 @@ impl Baseline {
                     ));
                 }
                 continue;
-            }
-            if record.len() != COLUMNS.len() {
+            };
+            if record.len() != cols.len() {
                 return Err(err(
                     line,
                     1,
                     "",
                     format!(
                         "expected {} columns ({}), found {}",
-                        COLUMNS.len(),
-                        COLUMNS.join(","),
+                        cols.len(),
+                        cols.join(","),
                         record.len()
                     ),
                 ));
@@ -133,32 +139,50 @@ impl Baseline {
             let col = |i: usize| 1 + record.iter().take(i).map(|f| f.len() + 1).sum::<usize>();
             for i in 0..3 {
                 if record[i].is_empty() {
-                    return Err(err(line, col(i), COLUMNS[i], "must not be empty".into()));
+                    return Err(err(line, col(i), cols[i], "must not be empty".into()));
                 }
             }
-            let mut figures = [0.0; 3];
-            for (k, fig) in figures.iter_mut().enumerate() {
-                let i = 3 + k;
-                *fig = parse_figure(&record[i]).ok_or_else(|| {
+            // Every figure column (mean, then sd or the interval's two ends).
+            let last = cols.len() - 1;
+            let mut figures = Vec::with_capacity(3);
+            for i in 3..last {
+                let fig = parse_figure(&record[i]).ok_or_else(|| {
                     err(
                         line,
                         col(i),
-                        COLUMNS[i],
+                        cols[i],
                         format!(
                             "expected a number, or nothing for a figure not measured; found `{}`",
                             &record[i]
                         ),
                     )
                 })?;
+                figures.push(fig);
             }
-            let n: u32 = record[6].parse().map_err(|_| {
+            let n: u32 = record[last].parse().map_err(|_| {
                 err(
                     line,
-                    col(6),
-                    COLUMNS[6],
-                    format!("expected a whole number, found `{}`", &record[6]),
+                    col(last),
+                    cols[last],
+                    format!("expected a whole number, found `{}`", &record[last]),
                 )
             })?;
+            let sd = if cols.len() == COLUMNS.len() {
+                if figures[1] < 0.0 {
+                    return Err(err(
+                        line,
+                        col(4),
+                        cols[4],
+                        format!(
+                            "a standard deviation is not negative; found `{}`",
+                            &record[4]
+                        ),
+                    ));
+                }
+                figures[1]
+            } else {
+                sd_from_interval(figures[0], figures[1], figures[2], n)
+            };
             let key = (
                 record[0].to_string(),
                 record[1].to_string(),
@@ -175,20 +199,20 @@ impl Baseline {
                     ),
                 ));
             }
+            let sample = Sample {
+                mean: figures[0],
+                sd,
+                n,
+            };
             rows.push(BaselineRow {
                 scenario: record[0].to_string(),
                 component: record[1].to_string(),
                 metric: record[2].to_string(),
-                estimate: Estimate {
-                    mean: figures[0],
-                    ci95_low: figures[1],
-                    ci95_high: figures[2],
-                    n,
-                },
-                fields: std::array::from_fn(|i| record[i].to_string()),
+                sample,
+                fields: row_text(&record[0], &record[1], &record[2], &sample),
             });
         }
-        if !header_seen {
+        if columns.is_none() {
             return Err(err(
                 1,
                 1,
@@ -235,14 +259,11 @@ impl Baseline {
         let mut rows: Vec<&BaselineRow> = self.rows.iter().collect();
         // Stable: rows of one scenario keep their order.
         rows.sort_by(|a, b| a.scenario.cmp(&b.scenario));
-        super::csv_text(
-            COLUMNS.map(String::from),
-            rows.iter().map(|r| r.fields.clone()),
-        )
+        super::csv_text(COLUMNS, rows.iter().map(|r| r.fields.clone()))
     }
 }
 
-/// A figure as summary.csv writes it: empty for not measured, else a finite number.
+/// A figure as the file writes it: empty for not measured, else a finite number.
 fn parse_figure(s: &str) -> Option<f64> {
     if s.is_empty() {
         return Some(f64::NAN);
@@ -250,34 +271,53 @@ fn parse_figure(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
+/// The standard deviation behind an old baseline's t-interval: its half width times
+/// √n / t(0.975, n − 1). The wider side is the half width, in case an end was cut at the
+/// figure's range.
+fn sd_from_interval(mean: f64, low: f64, high: f64, n: u32) -> f64 {
+    if n < 2 || !low.is_finite() || !high.is_finite() {
+        return f64::NAN;
+    }
+    let half = (mean - low).max(high - mean).max(0.0);
+    half * f64::from(n).sqrt() / crate::stats::t_975(n - 1)
+}
+
+/// The fields of a row as the file writes them.
+fn row_text(scenario: &str, component: &str, metric: &str, s: &Sample) -> [String; 6] {
+    [
+        scenario.to_string(),
+        component.to_string(),
+        metric.to_string(),
+        fmt_num(s.mean),
+        fmt_num(s.sd),
+        s.n.to_string(),
+    ]
+}
+
 /// The rows of a new report in baseline form. The figures go through the same six-digit
-/// text as summary.csv, so a rerun of an unchanged scenario compares exactly equal to the
+/// text as the file, so a rerun of an unchanged scenario compares exactly equal to the
 /// baseline it wrote.
 pub fn report_rows(report: &Report) -> Vec<BaselineRow> {
     report
         .rows
         .iter()
         .map(|r| {
-            let [component, metric, mean, low, high, n] = super::row_fields(r);
-            let fields = [
-                report.scenario.clone(),
-                component,
-                metric,
-                mean,
-                low,
-                high,
-                n,
-            ];
+            let e = &r.estimate;
+            let exact = Sample {
+                mean: e.mean,
+                sd: e.sd,
+                n: e.n,
+            };
+            let fields = row_text(&report.scenario, &r.component, r.metric, &exact);
             let fig = |s: &str| parse_figure(s).unwrap_or(f64::NAN);
             BaselineRow {
                 scenario: report.scenario.clone(),
                 component: r.component.clone(),
                 metric: r.metric.to_string(),
-                estimate: Estimate {
+                sample: Sample {
                     mean: fig(&fields[3]),
-                    ci95_low: fig(&fields[4]),
-                    ci95_high: fig(&fields[5]),
-                    n: r.estimate.n,
+                    sd: fig(&fields[4]),
+                    n: e.n,
                 },
                 fields,
             }
@@ -288,11 +328,12 @@ pub fn report_rows(report: &Report) -> Vec<BaselineRow> {
 /// How one figure compares with its baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Exactly the same figure (or not measured on either side).
+    /// Exactly the same mean (or not measured on either side).
     Unchanged,
-    /// Different, but within the tolerance or explained by the confidence intervals.
+    /// Different, but not shown to have moved: within the tolerance, or explained by the
+    /// replications' noise.
     WithinNoise,
-    /// Moved: beyond the tolerance and outside both intervals, or measured on one side only.
+    /// Moved (see [`gate`]), or measured on one side only.
     Moved,
     /// In the new run only.
     New,
@@ -315,9 +356,11 @@ pub struct Comparison {
     /// Metric name.
     pub metric: String,
     /// The baseline's figure, if it has the row.
-    pub old: Option<Estimate>,
+    pub old: Option<Sample>,
     /// The new figure, if the run has the row.
-    pub new: Option<Estimate>,
+    pub new: Option<Sample>,
+    /// The gate's statistics, when both sides measured the figure and differ.
+    pub test: Option<gate::Test>,
     /// The verdict.
     pub change: Change,
 }
@@ -331,34 +374,24 @@ impl Comparison {
     }
 }
 
-/// The 95% interval of `e`, or the point `[mean, mean]` when it has none.
-fn interval(e: &Estimate) -> (f64, f64) {
-    if e.ci95_low.is_finite() && e.ci95_high.is_finite() {
-        (e.ci95_low.min(e.ci95_high), e.ci95_low.max(e.ci95_high))
-    } else {
-        (e.mean, e.mean)
-    }
-}
-
-/// Classifies the change from `old` to `new` under `tolerance` (a fraction, 0.05 = 5%).
-pub fn classify(old: &Estimate, new: &Estimate, tolerance: f64) -> Change {
+/// Classifies the change from `old` to `new` under `tolerance` (a fraction, 0.05 = 5%),
+/// with the gate's statistics when both sides were measured and differ.
+pub fn classify(old: &Sample, new: &Sample, tolerance: f64) -> (Change, Option<gate::Test>) {
     match (old.mean.is_nan(), new.mean.is_nan()) {
-        (true, true) => return Change::Unchanged,
-        (true, false) | (false, true) => return Change::Moved,
+        (true, true) => return (Change::Unchanged, None),
+        (true, false) | (false, true) => return (Change::Moved, None),
         (false, false) => {}
     }
     if old.mean == new.mean {
-        return Change::Unchanged;
+        return (Change::Unchanged, None);
     }
-    let beyond_tolerance = (new.mean - old.mean).abs() > tolerance * old.mean.abs().max(TINY);
-    let (ol, oh) = interval(old);
-    let (nl, nh) = interval(new);
-    let overlap = ol <= nh && nl <= oh;
-    if beyond_tolerance && !overlap {
+    let t = gate::test(old, new, tolerance);
+    let change = if t.moved {
         Change::Moved
     } else {
         Change::WithinNoise
-    }
+    };
+    (change, Some(t))
 }
 
 /// Compares the rows of one scenario: every gated row of `new` (in its order) against the
@@ -372,14 +405,16 @@ pub fn compare(old: &[&BaselineRow], new: &[BaselineRow], tolerance: f64) -> Vec
     let mut out = Vec::new();
     for n in new.iter().filter(|r| gates(&r.component, &r.metric)) {
         let o = old_by_key.get(&(n.component.as_str(), n.metric.as_str()));
+        let (change, test) = o.map_or((Change::New, None), |o| {
+            classify(&o.sample, &n.sample, tolerance)
+        });
         out.push(Comparison {
             component: n.component.clone(),
             metric: n.metric.clone(),
-            old: o.map(|o| o.estimate),
-            new: Some(n.estimate),
-            change: o.map_or(Change::New, |o| {
-                classify(&o.estimate, &n.estimate, tolerance)
-            }),
+            old: o.map(|o| o.sample),
+            new: Some(n.sample),
+            test,
+            change,
         });
     }
     for o in old.iter().filter(|r| gates(&r.component, &r.metric)) {
@@ -390,8 +425,9 @@ pub fn compare(old: &[&BaselineRow], new: &[BaselineRow], tolerance: f64) -> Vec
             out.push(Comparison {
                 component: o.component.clone(),
                 metric: o.metric.clone(),
-                old: Some(o.estimate),
+                old: Some(o.sample),
                 new: None,
+                test: None,
                 change: Change::Removed,
             });
         }
@@ -399,20 +435,16 @@ pub fn compare(old: &[&BaselineRow], new: &[BaselineRow], tolerance: f64) -> Vec
     out
 }
 
-/// `mean [low .. high]`, `mean` without an interval, `nothing` when not measured.
-pub fn fmt_estimate(e: &Estimate) -> String {
-    if !e.mean.is_finite() {
+/// `mean (sd S, n N)`, `mean (n 1)` without a standard deviation, `nothing` when not
+/// measured.
+pub fn fmt_sample(s: &Sample) -> String {
+    if !s.mean.is_finite() {
         return "nothing".into();
     }
-    if e.ci95_low.is_finite() && e.ci95_high.is_finite() {
-        format!(
-            "{} [{} .. {}]",
-            fmt_num(e.mean),
-            fmt_num(e.ci95_low),
-            fmt_num(e.ci95_high)
-        )
+    if s.sd.is_finite() {
+        format!("{} (sd {}, n {})", fmt_num(s.mean), fmt_num(s.sd), s.n)
     } else {
-        fmt_num(e.mean)
+        format!("{} (n {})", fmt_num(s.mean), s.n)
     }
 }
 
@@ -420,86 +452,86 @@ pub fn fmt_estimate(e: &Estimate) -> String {
 mod tests {
     use super::*;
 
-    fn est(mean: f64, low: f64, high: f64) -> Estimate {
-        Estimate {
-            mean,
-            ci95_low: low,
-            ci95_high: high,
-            n: 5,
-        }
+    fn sample(mean: f64, sd: f64) -> Sample {
+        Sample { mean, sd, n: 5 }
     }
 
     #[test]
-    fn moved_needs_both_tolerance_and_disjoint_intervals() {
-        let old = est(100.0, 99.0, 101.0);
-        // 10% up, intervals apart: moved.
-        assert_eq!(
-            classify(&old, &est(110.0, 109.0, 111.0), 0.05),
-            Change::Moved
-        );
-        // 10% up, but wide intervals overlap: noise.
-        assert_eq!(
-            classify(&old, &est(110.0, 95.0, 125.0), 0.05),
-            Change::WithinNoise
-        );
-        // 3% up, intervals apart: within tolerance.
-        assert_eq!(
-            classify(&old, &est(103.0, 102.5, 103.5), 0.05),
-            Change::WithinNoise
-        );
-        assert_eq!(classify(&old, &old, 0.05), Change::Unchanged);
-    }
-
-    #[test]
-    fn points_and_unmeasured_figures() {
+    fn equal_unmeasured_and_one_sided_figures() {
         let nan = f64::NAN;
-        // Zero-width or missing intervals: the tolerance alone decides.
+        let old = sample(100.0, 1.0);
+        assert_eq!(classify(&old, &old, 0.05).0, Change::Unchanged);
         assert_eq!(
-            classify(&est(2.0, 2.0, 2.0), &est(2.2, 2.2, 2.2), 0.05),
-            Change::Moved
-        );
-        assert_eq!(
-            classify(&est(2.0, nan, nan), &est(2.05, nan, nan), 0.05),
-            Change::WithinNoise
-        );
-        // From exactly 0, any change outside the intervals moves.
-        assert_eq!(
-            classify(&est(0.0, 0.0, 0.0), &est(1.0, 1.0, 1.0), 0.05),
-            Change::Moved
-        );
-        assert_eq!(
-            classify(&est(nan, nan, nan), &est(nan, nan, nan), 0.05),
+            classify(&sample(nan, nan), &sample(nan, nan), 0.05).0,
             Change::Unchanged
         );
         assert_eq!(
-            classify(&est(nan, nan, nan), &est(1.0, nan, nan), 0.05),
+            classify(&sample(nan, nan), &sample(1.0, nan), 0.05).0,
             Change::Moved
+        );
+        // 10% up with little noise: moved; with much noise: not shown.
+        assert_eq!(classify(&old, &sample(110.0, 1.0), 0.05).0, Change::Moved);
+        assert_eq!(
+            classify(&old, &sample(110.0, 20.0), 0.05).0,
+            Change::WithinNoise
         );
     }
 
     #[test]
     fn parse_round_trip_and_errors() {
-        let text = "scenario,component,metric,mean,ci95_low,ci95_high,replications\n\
-                    b,s,requests,10,9,11,5\n\
-                    a,s,requests,2,,,1\n";
+        let text = "scenario,component,metric,mean,sd,replications\n\
+                    b,s,requests,10,0.5,5\n\
+                    a,s,requests,2,,1\n";
         let b = Baseline::parse("base.csv", text).unwrap();
         assert_eq!(b.rows.len(), 2);
-        assert!(b.rows[1].estimate.ci95_low.is_nan());
-        // Sorted by scenario on output.
-        assert!(
-            b.to_csv()
-                .ends_with("a,s,requests,2,,,1\nb,s,requests,10,9,11,5\n")
+        assert_eq!(
+            b.rows[0].sample,
+            Sample {
+                mean: 10.0,
+                sd: 0.5,
+                n: 5
+            }
+        );
+        assert!(b.rows[1].sample.sd.is_nan());
+        // Sorted by scenario on output, byte for byte.
+        assert_eq!(
+            b.to_csv(),
+            "scenario,component,metric,mean,sd,replications\n\
+             a,s,requests,2,,1\nb,s,requests,10,0.5,5\n"
         );
         let e = Baseline::parse("base.csv", "scenario,component\n").unwrap_err();
         assert_eq!((e.line, e.col), (1, 1));
-        let bad = "scenario,component,metric,mean,ci95_low,ci95_high,replications\n\
-                   a,s,requests,fast,1,2,5\n";
+        let bad = "scenario,component,metric,mean,sd,replications\n\
+                   a,s,requests,fast,1,5\n";
         let e = Baseline::parse("base.csv", bad).unwrap_err();
         assert_eq!((e.line, e.col, e.field.as_str()), (2, 14, "mean"));
-        let dup = "scenario,component,metric,mean,ci95_low,ci95_high,replications\n\
-                   a,s,requests,1,1,1,5\na,s,requests,1,1,1,5\n";
+        let neg = "scenario,component,metric,mean,sd,replications\na,s,requests,1,-1,5\n";
+        let e = Baseline::parse("base.csv", neg).unwrap_err();
+        assert_eq!((e.line, e.col, e.field.as_str()), (2, 16, "sd"));
+        let dup = "scenario,component,metric,mean,sd,replications\n\
+                   a,s,requests,1,0,5\na,s,requests,1,0,5\n";
         assert_eq!(Baseline::parse("base.csv", dup).unwrap_err().line, 3);
         assert!(Baseline::parse("base.csv", "").is_err());
+    }
+
+    #[test]
+    fn an_old_baseline_is_read_and_rewritten_in_the_new_columns() {
+        // Values 1..=5: mean 3, sd √2.5, interval 3 ± 2.776 · √(2.5/5).
+        let half = 2.776 * 0.5f64.sqrt();
+        let text = format!(
+            "scenario,component,metric,mean,ci95_low,ci95_high,replications\n\
+             a,s,requests,3,{},{},5\na,s,dropped,2,,,1\n",
+            3.0 - half,
+            3.0 + half
+        );
+        let b = Baseline::parse("old.csv", &text).unwrap();
+        assert!((b.rows[0].sample.sd - 2.5f64.sqrt()).abs() < 1e-12);
+        assert!(b.rows[1].sample.sd.is_nan());
+        assert_eq!(
+            b.to_csv(),
+            "scenario,component,metric,mean,sd,replications\n\
+             a,s,requests,3,1.58114,5\na,s,dropped,2,,1\n"
+        );
     }
 
     #[test]
@@ -515,7 +547,7 @@ mod tests {
             scenario: "a".into(),
             component: "s".into(),
             metric: m.into(),
-            estimate: est(v, v, v),
+            sample: sample(v, 0.0),
             fields: Default::default(),
         };
         let old = [row("x", 1.0), row("gone", 1.0)];

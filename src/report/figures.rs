@@ -29,6 +29,15 @@ pub fn file_safe(name: &str) -> String {
         .collect()
 }
 
+/// A service's name for a legend or title, with its problem when its figures are not
+/// capacity (`on-t4 (SATURATED in 3 of 3 replications)`).
+fn marked(report: &Report, service: &str) -> String {
+    match super::health::service_problems(report, service).first() {
+        Some(p) => format!("{service} ({})", p.short()),
+        None => service.to_string(),
+    }
+}
+
 /// Services of a report, in summary order.
 fn services(report: &Report) -> Vec<&str> {
     distinct(
@@ -109,7 +118,7 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
                  one point per report interval)"
             ),
             figure: Figure::Lines(Lines {
-                title: format!("{svc}: replicas, load, queue and latency"),
+                title: format!("{}: replicas, load, queue and latency", marked(report, svc)),
                 x_label: x_label.clone(),
                 x_log: false,
                 panels,
@@ -160,12 +169,15 @@ fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
         .iter()
         .filter(|c| c.metric == metric)
         .map(|c| Series {
-            label: c.component.clone(),
+            label: marked(report, &c.component),
             points: c.points.iter().map(|(p, e)| (e.mean, *p)).collect(),
             band: Band::X(
                 c.points
                     .iter()
-                    .map(|(p, e)| (*p, e.ci95_low, e.ci95_high))
+                    .map(|(p, e)| {
+                        let iv = e.interval(crate::stats::Range::NonNegative);
+                        (*p, iv.low, iv.high)
+                    })
                     .collect(),
             ),
         })
@@ -191,11 +203,18 @@ fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
     let x_log = spread_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0))) > 10.0;
     Some(Chart {
         stem: format!("{metric}-cdf"),
-        caption: format!(
-            "{what}: the fraction of requests that {done} within x (shaded: 95% confidence \
-             interval over {} replications)",
-            report.replications
-        ),
+        caption: if report.replications >= 2 {
+            format!(
+                "{what}: the fraction of requests that {done} within x (shaded: 95% confidence \
+                 interval over {} replications)",
+                report.replications
+            )
+        } else {
+            format!(
+                "{what}: the fraction of requests that {done} within x (one replication: no \
+                 confidence interval)"
+            )
+        },
         figure: Figure::Lines(Lines {
             title: if metric == "ttft" {
                 "Time to first token CDF".into()
@@ -221,14 +240,19 @@ fn per_gpu(report: &Report) -> Option<Chart> {
     if svcs.len() < 2 {
         return None;
     }
-    let (panels, highlight) = bar_panels(
+    let broken: Vec<Vec<super::health::Problem>> = svcs
+        .iter()
+        .map(|s| super::health::service_problems(report, s))
+        .collect();
+    let (panels, highlight, muted) = bar_panels(
         svcs.len(),
         |i, m| {
-            report
-                .get(svcs[i], m)
-                .map(|e| (e.mean, e.ci95_low, e.ci95_high))
+            report.get(svcs[i], m).map(|e| {
+                let iv = super::intervals::interval(m, e);
+                (e.mean, iv.low, iv.high)
+            })
         },
-        |i| !report.saturated.iter().any(|s| s.service == svcs[i]),
+        |i| broken[i].is_empty(),
         &[
             ("rps_per_gpu", "requests/s per GPU"),
             ("users_per_gpu", "users per GPU"),
@@ -241,15 +265,35 @@ fn per_gpu(report: &Report) -> Option<Chart> {
     }
     Some(Chart {
         stem: "per-gpu".into(),
-        caption: "Each service per GPU: throughput, users (closed loops), output tokens (LLMs) \
-                  and cost per 1,000 requests; the cheapest service that keeps up in orange, \
-                  95% intervals as whiskers"
-            .into(),
+        caption: format!(
+            "Each service per GPU: throughput, users (closed loops), output tokens (LLMs) \
+             and cost per 1,000 requests; the cheapest service that keeps up in orange{}{}",
+            if muted.iter().any(|m| *m) {
+                "; in grey and marked, services that saturated or served nothing: their \
+                 figures describe an overload, not a capacity, and they are never the cheapest"
+            } else {
+                ""
+            },
+            if report.replications >= 2 {
+                "; 95% intervals as whiskers"
+            } else {
+                ""
+            }
+        ),
         figure: Figure::Bars(Bars {
             title: "Services per GPU".into(),
-            categories: svcs.iter().map(|s| s.to_string()).collect(),
+            categories: svcs
+                .iter()
+                .zip(&broken)
+                .map(|(s, b)| match b.first() {
+                    Some(super::health::Problem::Saturated { .. }) => format!("{s} SATURATED"),
+                    Some(p) => format!("{s} {}", p.short()),
+                    None => s.to_string(),
+                })
+                .collect(),
             panels,
             highlight,
+            muted,
         }),
     })
 }
@@ -303,13 +347,14 @@ const MAX_PARTS: usize = 6;
 /// (mean, ci95_low, ci95_high) `get(i, metric)` gives; `rps_per_gpu` is throughput over
 /// GPUs. A panel where nothing was measured, or all is zero (no price, no closed loop), is
 /// left out. Also the category to highlight: the lowest positive cost per 1,000 requests
-/// among those that `kept_up` (a saturated one is cheap only because it fails).
+/// among those that `kept_up` (a saturated one is cheap only because it fails); and which
+/// did not keep up, to be drawn muted.
 fn bar_panels(
     n: usize,
     get: impl Fn(usize, &str) -> Option<(f64, f64, f64)>,
     kept_up: impl Fn(usize) -> bool,
     metrics: &[(&str, &str)],
-) -> (Vec<BarPanel>, Option<usize>) {
+) -> (Vec<BarPanel>, Option<usize>, Vec<bool>) {
     let values = |metric: &str| -> Vec<(f64, Option<(f64, f64)>)> {
         (0..n)
             .map(|i| {
@@ -339,7 +384,8 @@ fn bar_panels(
         .filter(|(i, c)| c.0.is_finite() && c.0 > 0.0 && kept_up(*i))
         .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
         .map(|x| x.0);
-    (panels, highlight)
+    let muted = (0..n).map(|i| !kept_up(i)).collect();
+    (panels, highlight, muted)
 }
 
 /// A swept value as a number: plain, a rate (per second) or a duration (seconds).
@@ -602,7 +648,7 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             })
             .collect();
         for svc in &svcs {
-            let (panels, highlight) = bar_panels(
+            let (panels, highlight, muted) = bar_panels(
                 pts.len(),
                 |i, m| pts[i].get(k, svc, m),
                 |i| pts[i].get(k, svc, "saturated").is_none_or(|s| s.0 == 0.0),
@@ -620,14 +666,26 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                 stem: format!("sweep-{}-per-gpu", file_safe(svc)),
                 caption: format!(
                     "{svc} at each point ({}): users and requests per GPU, p95 latency and cost \
-                     per 1,000 requests; the cheapest point that keeps up in orange",
+                     per 1,000 requests; the cheapest point that keeps up in orange, points \
+                     where it saturated in grey and marked",
                     columns.join(", ")
                 ),
                 figure: Figure::Bars(Bars {
                     title: format!("{svc}: per GPU at each point"),
-                    categories: categories.clone(),
+                    categories: categories
+                        .iter()
+                        .zip(&muted)
+                        .map(|(c, m)| {
+                            if *m {
+                                format!("{c} SATURATED")
+                            } else {
+                                c.clone()
+                            }
+                        })
+                        .collect(),
                     panels,
                     highlight,
+                    muted,
                 }),
             });
         }
@@ -666,9 +724,10 @@ pub fn search_charts(
                     .iter()
                     .filter_map(|c| {
                         let e = c.report.get(&r.service, metric)?;
+                        let iv = super::intervals::interval(metric, e);
                         e.mean
                             .is_finite()
-                            .then_some((load(c), e.mean, e.ci95_low, e.ci95_high))
+                            .then_some((load(c), e.mean, iv.low, iv.high))
                     })
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -771,6 +830,7 @@ pub fn search_charts(
                 categories: searches.iter().map(|(l, _)| l.clone()).collect(),
                 panels,
                 highlight,
+                muted: vec![false; searches.len()],
             }),
         });
     }

@@ -2,7 +2,7 @@
 //! needs nothing but the folder (no scripts, no network).
 
 use super::figures::Chart;
-use super::fmt_num;
+use super::{fmt_num, intervals};
 use crate::sim::Report;
 use std::fmt::Write as _;
 
@@ -46,37 +46,20 @@ fn figures(out: &mut String, charts: &[Chart]) {
     }
 }
 
-fn interval(lo: f64, hi: f64) -> String {
-    if lo.is_finite() && hi.is_finite() {
-        format!("{} .. {}", fmt_num(lo), fmt_num(hi))
-    } else {
-        String::new()
-    }
-}
-
 /// The page of one run: its summary (every figure with its interval), saturation notices,
 /// check results and charts.
 pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<h1>{}</h1>\n<p>{} replication{}; 95% confidence intervals over replications. \
+        "<h1>{}</h1>\n<p>{}. \
          Data: <a href=\"summary.csv\">summary.csv</a>, <a href=\"summary.json\">summary.json</a>, \
          <a href=\"timeseries.csv\">timeseries.csv</a>.</p>",
         esc(&report.scenario),
-        report.replications,
-        if report.replications == 1 { "" } else { "s" }
+        esc(&super::replications_phrase(report.replications)),
     );
-    for s in &report.saturated {
-        let _ = writeln!(
-            b,
-            "<p class=\"warn\">{}: SATURATED in {} of {} replications; its queue grew by about \
-             {} requests/s.</p>",
-            esc(&s.service),
-            s.replications,
-            report.replications,
-            fmt_num(s.growth_rps)
-        );
+    for (svc, p) in super::health::problems(report) {
+        let _ = writeln!(b, "<p class=\"warn\">{}.</p>", esc(&p.explain(&svc)));
     }
     if !checks.is_empty() {
         b.push_str("<h2>Checks</h2>\n<ul>\n");
@@ -91,11 +74,16 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
         b.push_str("</ul>\n");
     }
     let comps = super::distinct(report.rows.iter().map(|r| r.component.as_str()));
+    let mut any_cut = false;
     b.push_str("<h2>Summary</h2>\n");
     for c in comps {
+        let marks: String = super::health::service_problems(report, c)
+            .iter()
+            .map(|p| format!(" <span class=\"warn\">{}</span>", esc(&p.short())))
+            .collect();
         let _ = writeln!(
             b,
-            "<table>\n<tr><th class=\"l\" colspan=\"3\">{}</th></tr>\n\
+            "<table>\n<tr><th class=\"l\" colspan=\"3\">{}{marks}</th></tr>\n\
              <tr><th class=\"l\">metric</th><th>mean</th><th>95% CI</th></tr>",
             esc(c)
         );
@@ -105,15 +93,20 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
             .filter(|r| r.component == c && r.estimate.mean.is_finite())
         {
             let e = &r.estimate;
+            let iv = intervals::interval(r.metric, e);
+            any_cut |= iv.cut();
             let _ = writeln!(
                 b,
                 "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
                 esc(r.metric),
                 fmt_num(e.mean),
-                interval(e.ci95_low, e.ci95_high)
+                esc(&intervals::fmt_interval(&iv))
             );
         }
         b.push_str("</table>\n");
+    }
+    if any_cut {
+        let _ = writeln!(b, "<p>{}</p>", esc(intervals::CUT_NOTE));
     }
     figures(&mut b, charts);
     page(&report.scenario, &b)
@@ -148,8 +141,8 @@ pub fn sweep_index(
     let _ = writeln!(
         b,
         "<h1>{} (sweep)</h1>\n<p>{} points over {}. Every figure is the mean over replications \
-         with its 95% confidence interval in <a href=\"sweep.csv\">sweep.csv</a>; the table \
-         shows the mean.</p>",
+         with its 95% confidence interval (with two or more replications) in \
+         <a href=\"sweep.csv\">sweep.csv</a>; the table shows the mean.</p>",
         esc(scenario),
         points.len(),
         esc(&columns.join(", "))

@@ -10,7 +10,10 @@ use std::path::Path;
 
 pub mod baseline;
 pub mod figures;
+pub mod gate;
+pub mod health;
 pub mod html;
+pub mod intervals;
 pub mod plot;
 pub mod search;
 
@@ -74,16 +77,17 @@ pub const SUMMARY_COLUMNS: [&str; 7] = [
 ];
 
 /// A summary row as summary.csv writes it after the scenario: component, metric, mean,
-/// ci95_low, ci95_high, replications. summary.csv, the baseline and sweep.csv share it, so
-/// that their figures compare as text.
+/// ci95_low, ci95_high (inside the metric's range, see [`intervals`]), replications.
+/// summary.csv and sweep.csv share it, so that their figures compare as text.
 pub fn row_fields(r: &Row) -> [String; 6] {
     let e = &r.estimate;
+    let iv = intervals::interval(r.metric, e);
     [
         r.component.clone(),
         r.metric.to_string(),
         fmt_num(e.mean),
-        fmt_num(e.ci95_low),
-        fmt_num(e.ci95_high),
+        fmt_num(iv.low),
+        fmt_num(iv.high),
         e.n.to_string(),
     ]
 }
@@ -124,10 +128,11 @@ pub fn summary_json(report: &Report) -> serde_json::Value {
             .or_insert_with(|| serde_json::Value::Object(Default::default()));
         if let serde_json::Value::Object(m) = comp {
             let e = &r.estimate;
+            let iv = intervals::interval(r.metric, e);
             let mut fig = serde_json::Map::new();
             fig.insert("mean".into(), json_num(e.mean));
-            fig.insert("ci95_low".into(), json_num(e.ci95_low));
-            fig.insert("ci95_high".into(), json_num(e.ci95_high));
+            fig.insert("ci95_low".into(), json_num(iv.low));
+            fig.insert("ci95_high".into(), json_num(iv.high));
             fig.insert("replications".into(), e.n.into());
             m.insert(r.metric.to_string(), serde_json::Value::Object(fig));
         }
@@ -203,17 +208,32 @@ pub fn latency_cdf_csv(report: &Report) -> String {
         header,
         report.latency_cdf.iter().flat_map(|c| {
             c.points.iter().map(|(p, e)| {
+                // Latencies: never below 0.
+                let iv = e.interval(crate::stats::Range::NonNegative);
                 [
                     c.component.clone(),
                     c.metric.to_string(),
                     fmt_num(*p),
                     fmt_num(e.mean),
-                    fmt_num(e.ci95_low),
-                    fmt_num(e.ci95_high),
+                    fmt_num(iv.low),
+                    fmt_num(iv.high),
                 ]
             })
         }),
     )
+}
+
+/// How many replications a report rests on and what that allows: `3 replications, 95%
+/// confidence intervals`, or for one replication the statement that it has none.
+pub fn replications_phrase(replications: u32) -> String {
+    if replications >= 2 {
+        format!("{replications} replications, 95% confidence intervals")
+    } else {
+        format!(
+            "{replications} replication: no confidence intervals, they need 2 or more \
+             replications"
+        )
+    }
 }
 
 /// The figures a planner reads first, one table per service, for the terminal.
@@ -246,10 +266,9 @@ pub fn text_table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} ({} replication{}, 95% confidence intervals)",
+        "{} ({})",
         report.scenario,
-        report.replications,
-        if report.replications == 1 { "" } else { "s" }
+        replications_phrase(report.replications)
     );
     let comps = distinct(
         report
@@ -282,8 +301,13 @@ pub fn text_table(report: &Report) -> String {
         .max()
         .unwrap_or(0)
         .max(22);
+    let mut any_cut = false;
     for c in comps {
-        let _ = writeln!(out, "\n  {c}");
+        let marks: Vec<String> = health::service_problems(report, c)
+            .iter()
+            .map(|p| format!("  [{}]", p.short()))
+            .collect();
+        let _ = writeln!(out, "\n  {c}{}", marks.concat());
         for r in report
             .rows
             .iter()
@@ -291,13 +315,17 @@ pub fn text_table(report: &Report) -> String {
             .filter(shown)
         {
             let e = &r.estimate;
-            let ci = if e.ci95_low.is_finite() {
-                format!("  [{} .. {}]", fmt_num(e.ci95_low), fmt_num(e.ci95_high))
-            } else {
-                String::new()
+            let iv = intervals::interval(r.metric, e);
+            any_cut |= iv.cut();
+            let ci = match intervals::fmt_interval(&iv) {
+                s if s.is_empty() => s,
+                s => format!("  [{s}]"),
             };
             let _ = writeln!(out, "    {:<width$} {:>12}{ci}", r.metric, fmt_num(e.mean));
         }
+    }
+    if any_cut {
+        let _ = writeln!(out, "\n  {}", intervals::CUT_NOTE);
     }
     // A warm-up shorter than the start-up transient leaves the transient in every figure.
     for r in report.rows.iter().filter(|r| r.metric == "transient_end_s") {
@@ -334,20 +362,8 @@ pub fn text_table(report: &Report) -> String {
             );
         }
     }
-    for sat in &report.saturated {
-        let stop = match sat.stopped_early {
-            0 => String::new(),
-            k if k == sat.replications => "; the runs stopped early at the queue bound".into(),
-            k => format!("; {k} of them stopped early at the queue bound"),
-        };
-        let _ = writeln!(
-            out,
-            "\n  {}: SATURATED in {} of {} replications: the queue grew by about {} requests/s{stop}",
-            sat.service,
-            sat.replications,
-            report.replications,
-            fmt_num(sat.growth_rps)
-        );
+    for (svc, p) in health::problems(report) {
+        let _ = writeln!(out, "\n  {}", p.explain(&svc));
     }
     out
 }

@@ -25,6 +25,9 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(240, 228, 66),
 ];
 
+/// Bars that are not capacity (a saturated service): grey, apart from every palette colour.
+const MUTED: RGBColor = RGBColor(175, 175, 175);
+
 /// Width of every chart, pixels.
 const WIDTH: u32 = 960;
 
@@ -106,6 +109,9 @@ pub struct Bars {
     pub panels: Vec<BarPanel>,
     /// A category drawn in the accent colour (e.g. the cheapest), if any.
     pub highlight: Option<usize>,
+    /// Categories drawn in grey, one flag each (e.g. saturated services, whose bars are
+    /// not capacity).
+    pub muted: Vec<bool>,
 }
 
 /// One panel of a [`Bars`] figure.
@@ -440,6 +446,8 @@ fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, b: &Bars, p: &Ba
         }
         let color = if b.highlight == Some(i) {
             PALETTE[5]
+        } else if b.muted.get(i).copied().unwrap_or(false) {
+            MUTED
         } else {
             PALETTE[0]
         };

@@ -617,15 +617,13 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
             .iter_mut()
             .find(|r| r.component == sp.name && r.metric == "transient_end_s")
         {
+            // One figure for all replications: no spread, no interval.
             row.estimate = Estimate {
                 mean: end,
                 ci95_low: f64::NAN,
                 ci95_high: f64::NAN,
-                n: if end.is_finite() {
-                    reps.len() as u32
-                } else {
-                    0
-                },
+                sd: f64::NAN,
+                n: u32::from(end.is_finite()),
             };
         }
     }

@@ -3,10 +3,11 @@
 
 pub mod analytic;
 mod ci;
+pub mod dist;
 pub mod mser;
 pub mod trend;
 
-pub use ci::{Estimate, t_975};
+pub use ci::{Estimate, Interval, Method, Range, clopper_pearson, t_975};
 
 use crate::engine::SimTime;
 use hdrhistogram::Histogram;
