@@ -92,7 +92,7 @@ fn mmc_mean_latency_bound_matches_erlang_c() {
     let s = r
         .size_for(capsim::sweep::search::Target::RateRps(10.0 * found))
         .expect("sizing");
-    assert_eq!(s.replicas, 40);
+    assert_eq!(s.replicas, Some(40));
 }
 
 #[test]
