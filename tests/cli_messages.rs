@@ -286,3 +286,234 @@ fn search_with_an_slo_of_1ns_prints_every_value() {
     );
     assert!(out.ends_with("no load tried meets the SLO\n"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// capsim sweep and capsim validate: the overrides `run` takes, and 0-based point names
+// ---------------------------------------------------------------------------------------
+
+/// A 3-point sweep of a small queue: fast, and point 2 saturates (150/s against one server
+/// of 100/s).
+const SWEEP: &str = "name: tiny
+seed: 3
+replications: 2
+duration: 20s
+warmup: 2s
+models: [{name: exp, service_time: {exponential: {mean: 10ms}}}]
+node_pools:
+  - {name: pool, gpu: t4, gpus_per_node: 4, nodes: 1}
+services:
+  - {name: web, model: exp, node_pool: pool, replicas: 1, routing: shared_queue}
+workloads:
+  - service: web
+    arrivals: {poisson: {rate: 50/s}}
+sweep:
+  grid:
+    workloads.0.arrivals.poisson.rate: [20/s, 50/s, 150/s]
+";
+
+/// Every file under `dir/points`, by name, with its bytes.
+fn point_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("points"))
+        .expect("points/")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("read"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn sweep_accepts_set_seed_and_replications_as_run_does() {
+    let dir = scratch("sweep-overrides");
+    let file = write(&dir, "tiny.yaml", SWEEP);
+    // The same scenario with the overridden values written into the file.
+    let edited = write(
+        &dir,
+        "edited.yaml",
+        &SWEEP
+            .replace("seed: 3", "seed: 11")
+            .replace("replications: 2", "replications: 3")
+            .replace("nodes: 1}", "nodes: 2}"),
+    );
+    let flagged = dir.join("flagged");
+    let (code, _, err) = capsim(&[
+        "sweep",
+        &file,
+        "--seed",
+        "11",
+        "--replications",
+        "3",
+        "--set",
+        "node_pools.pool.nodes=2",
+        "--out",
+        s(&flagged),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let written = dir.join("written");
+    let (code, _, err) = capsim(&["sweep", &edited, "--out", s(&written)]);
+    assert_eq!(code, 0, "{err}");
+    // Same meaning as in `run`: the points are the same bytes as with the values in the file.
+    let (a, b) = (point_files(&flagged), point_files(&written));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b);
+    // And they differ from the sweep without the flags (the seed changed every figure).
+    let plain = dir.join("plain");
+    assert_eq!(capsim(&["sweep", &file, "--out", s(&plain)]).0, 0);
+    assert_ne!(point_files(&plain), a);
+    // The manifest records the flags, in the order `run` applies them: --set, then
+    // --replications, then --seed.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(flagged.join("sweep.json")).expect("sweep.json"))
+            .expect("JSON");
+    assert_eq!(
+        manifest["overrides"],
+        serde_json::json!(["node_pools.pool.nodes=2", "replications=3", "seed=11"])
+    );
+}
+
+#[test]
+fn sweep_shards_with_the_same_overrides_merge_and_with_others_are_refused() {
+    let dir = scratch("sweep-shard-overrides");
+    let file = write(&dir, "tiny.yaml", SWEEP);
+    let whole = dir.join("whole");
+    let shard = |i: usize, seed: &str| {
+        let out = dir.join(format!("shard-{i}-seed-{seed}"));
+        let (code, _, err) = capsim(&[
+            "sweep",
+            &file,
+            "--shard",
+            &format!("{i}/2"),
+            "--seed",
+            seed,
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(
+        capsim(&["sweep", &file, "--seed", "7", "--out", s(&whole)]).0,
+        0
+    );
+    let (a, b) = (shard(0, "7"), shard(1, "7"));
+    let merged = dir.join("merged");
+    let (code, _, err) = capsim(&["merge", s(&a), s(&b), "--out", s(&merged)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(point_files(&merged), point_files(&whole));
+    assert_eq!(
+        std::fs::read(merged.join("sweep.csv")).expect("merged sweep.csv"),
+        std::fs::read(whole.join("sweep.csv")).expect("whole sweep.csv")
+    );
+    // A shard run with another seed is another sweep.
+    let other = shard(1, "8");
+    let refused = dir.join("refused");
+    let (code, _, err) = capsim(&["merge", s(&a), s(&other), "--out", s(&refused)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(", --set seed=8) against `tiny` (")
+            && err.contains(", --set seed=7); merge only shards of one scenario run with the same --set, --seed and --replications"),
+        "{err}"
+    );
+    // Resuming into a folder of another seed is refused too, naming both.
+    let (code, _, err) = capsim(&["sweep", &file, "--seed", "8", "--out", s(&whole)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("3 points, --set seed=7); its points cannot be reused for this one")
+            && err.contains("3 points, --set seed=8): choose another folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_accepts_set_seed_and_replications() {
+    let dir = scratch("validate-set");
+    let file = write(&dir, "tiny.yaml", SWEEP);
+    let (code, out, err) = capsim(&["validate", &file, "--set", "services.web.replicas=2"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("ok {file} (sweep: 3 points, all valid)\n"));
+    let (code, _, err) = capsim(&["validate", &file, "--seed", "5", "--replications", "0"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "{file} (--set replications=0): replications: replications must be from 1 to 10000 (found 0)"
+        )
+    );
+    // Applied before the grid: every point is checked with it.
+    let (code, _, err) = capsim(&["validate", &file, "--set", "services.web.replicas=100001"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with(&format!(
+            "{file} (--set services.web.replicas=100001): services[0].replicas:"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn sweep_point_indices_say_they_are_0_based() {
+    let dir = scratch("sweep-0-based");
+    let file = write(&dir, "tiny.yaml", SWEEP);
+    // An invalid point is named by its index from 0, with the grid's size.
+    let bad = write(&dir, "bad.yaml", &SWEEP.replace("150/s]", "-1/s]"));
+    let (code, _, err) = capsim(&["validate", &bad]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("sweep point 2 of 3 (0-based) with workloads.0.arrivals.poisson.rate=-1/s: "),
+        "{err}"
+    );
+    // The saturated point is the third: index 2.
+    let out = dir.join("out");
+    let (code, _, err) = capsim(&["sweep", &file, "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        "note: in 1 point a service could not keep up with its load (point 2 of 3 (0-based)); \
+         its latencies describe a growing queue\n"
+    );
+    // Its file is points/000002.csv: the same index.
+    let rows = std::fs::read_to_string(out.join("points/000002.csv")).expect("point 2");
+    assert!(rows.contains("\n150/s,"), "{rows}");
+}
+
+/// `validate` draws a progress bar on a terminal (a pseudo-terminal from `script`, where
+/// util-linux has it) for a grid of more than one slice, and nothing when stderr is a pipe.
+#[test]
+fn validate_of_a_large_grid_shows_progress_on_a_terminal() {
+    let dir = scratch("validate-progress");
+    let file = write(
+        &dir,
+        "grid.yaml",
+        &SWEEP.replace(
+            "[20/s, 50/s, 150/s]",
+            "{from: 1/s, to: 3000/s, points: 3000}",
+        ),
+    );
+    let (code, out, err) = capsim(&["validate", &file]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("ok {file} (sweep: 3000 points, all valid)\n"));
+    assert_eq!(err, "", "no progress into a pipe");
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped the terminal half: no `script` (util-linux) on this machine");
+        return;
+    }
+    let command = format!("{} validate {file}", env!("CARGO_BIN_EXE_capsim"));
+    let shown = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("validating sweep points"), "{text}");
+    assert!(text.contains("/3000"), "{text}");
+}

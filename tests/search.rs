@@ -510,7 +510,7 @@ fn sweep_bad_inputs_exit_2_at_the_grid_entry() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains(&format!("{f}:{line}:5:"))
-            && err.contains("sweep point 1 (node_pools.p.gpu=a100-90gb)")
+            && err.contains("sweep point 1 of 2 (0-based) with node_pools.p.gpu=a100-90gb:")
             && err.contains("a100-90gb"),
         "{err}"
     );

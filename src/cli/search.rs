@@ -171,7 +171,12 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     let labels: Vec<String> = (0..sweep.len()).map(|i| sweep.label(i)).collect();
     let points = sweep.run(|i, c| {
         if show {
-            eprintln!("  point {i} ({}): {}", labels[i], tried_text(closed, c));
+            eprintln!(
+                "  {} with {}: {}",
+                crate::sweep::point_name(i, labels.len()),
+                labels[i],
+                tried_text(closed, c)
+            );
         }
     })?;
     warn_one_replication(&points[0].result);
@@ -221,15 +226,15 @@ fn write_out(
 
 /// Costs compare only between points with real prices: say when they are not.
 fn warn_prices(points: &[PointSearch]) {
-    let unpriced: Vec<String> = points
+    let unpriced: Vec<usize> = points
         .iter()
         .filter(|p| p.result.best.is_some() && p.result.price_per_gpu_hour <= 0.0)
-        .map(|p| p.index.to_string())
+        .map(|p| p.index)
         .collect();
     if !unpriced.is_empty() {
         eprintln!(
-            "capsim: note: no price_per_gpu_hour at point {}: its costs read 0 and it is not compared",
-            unpriced.join(", ")
+            "capsim: note: no price_per_gpu_hour at {}: its costs read 0 and it is not compared",
+            crate::sweep::points_name(&unpriced, points.len())
         );
     }
     // capsim has no built-in prices: a sweep over GPU types that leaves the pool's one price
@@ -241,12 +246,13 @@ fn warn_prices(points: &[PointSearch]) {
                 && b.result.price_per_gpu_hour == a.result.price_per_gpu_hour
         }) {
             eprintln!(
-                "capsim: note: points {} ({}) and {} ({}) have the same price_per_gpu_hour ({}); \
+                "capsim: note: points {} ({}) and {} ({}) of {} (0-based) have the same price_per_gpu_hour ({}); \
                  sweep node_pools.{}.price_per_gpu_hour alongside the GPU (mode: zip) to compare real prices",
                 a.index,
                 a.result.gpu,
                 b.index,
                 b.result.gpu,
+                points.len(),
                 fmt_num(a.result.price_per_gpu_hour),
                 a.result.pool
             );
