@@ -139,36 +139,6 @@ fn hpa_explain_refuses_an_endless_snapshot() {
     );
 }
 
-#[test]
-fn hpa_explain_help_points_to_a_docs_section_that_exists() {
-    let (code, out, _) = capsim(&["hpa", "explain", "--help"]);
-    assert_eq!(code, 0);
-    let link = out
-        .split_whitespace()
-        .find(|w| w.contains(".md#"))
-        .expect("a docs link in --help")
-        .trim_end_matches([')', '.', ',']);
-    let (page, anchor) = link.split_once('#').expect("page#anchor");
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(page))
-        .unwrap_or_else(|e| panic!("{page}: {e}"));
-    // The heading whose GitHub anchor is `anchor`: lower case, spaces to dashes, punctuation
-    // other than `-` and `_` dropped.
-    let found = text.lines().filter_map(|l| l.strip_prefix('#')).any(|h| {
-        let h = h.trim_start_matches('#').trim();
-        let slug: String = h
-            .to_lowercase()
-            .chars()
-            .filter_map(|c| match c {
-                ' ' => Some('-'),
-                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-                _ => None,
-            })
-            .collect();
-        slug == anchor
-    });
-    assert!(found, "no heading for #{anchor} in {page}");
-}
-
 // ---------------------------------------------------------------------------------------
 // capsim search
 // ---------------------------------------------------------------------------------------
