@@ -452,7 +452,11 @@ fn run_shown(s: &Shown, scratch: &Path) -> Vec<String> {
 
 /// Checks the shown commands that `pick` selects; returns how many it checked.
 fn check_shown(pick: impl Fn(&Shown) -> bool) -> usize {
-    let scratch = std::env::temp_dir().join(format!("capsim-docs-out-{}", std::process::id()));
+    // One folder per call: the tests that call this run at the same time in one process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch =
+        std::env::temp_dir().join(format!("capsim-docs-out-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).expect("scratch folder");
     let chosen: Vec<Shown> = shown_commands().into_iter().filter(|s| pick(s)).collect();
@@ -479,6 +483,7 @@ fn check_shown(pick: impl Fn(&Shown) -> bool) -> usize {
             .filter_map(|h| h.join().expect("no panic"))
             .collect()
     });
+    let _ = std::fs::remove_dir_all(&scratch);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     chosen.len()
 }
