@@ -253,14 +253,14 @@ impl<E> EventQueue<E> {
             }
         }
         if self.heap.len() > self.radix_above {
-            self.to_radix();
+            self.move_to_radix();
         }
     }
 
     /// Moves the binary heap's events to the radix heap, in (time, seq) order so that each
     /// bucket holds equal times in insertion order.
     #[cold]
-    fn to_radix(&mut self) {
+    fn move_to_radix(&mut self) {
         self.heap.sort_unstable_by_key(Entry::key);
         self.radix.last = self.now.0;
         for e in self.heap.drain(..) {
@@ -271,7 +271,7 @@ impl<E> EventQueue<E> {
 
     /// Moves the radix heap's events back to the binary heap.
     #[cold]
-    fn to_binary(&mut self) {
+    fn move_to_binary(&mut self) {
         let mut all = std::mem::take(&mut self.heap);
         self.radix.drain_into(&mut all);
         // A sorted array is a valid heap.
@@ -320,7 +320,7 @@ impl<E> EventQueue<E> {
         let top = if self.radix_on {
             let top = self.radix.pop()?;
             if self.radix.len < self.binary_below {
-                self.to_binary();
+                self.move_to_binary();
             }
             top
         } else {
