@@ -1,7 +1,7 @@
 //! The seed question, measured: how many chat users does one A100 serve for a 7B, a 13B and a
 //! 70B model, at a low-latency SLO and at a relaxed one?
 //!
-//! `cargo run --release --example users_per_gpu` prints the table that README.md quotes. For
+//! `cargo run --release --example users_per_gpu` prints the table that docs/llm.md quotes. For
 //! each model, SLO and user behaviour it finds, by bisection, the largest number of users one
 //! replica serves while every p95 term of the SLO holds at the upper end of its 95% confidence
 //! interval (5 replications of 20 simulated minutes after 2 minutes of warm-up), and divides

@@ -101,7 +101,7 @@ fn a_poisson_count_near_zero_covers_as_the_exact_calculation_says() {
     // The cut mattered: most t-intervals reached below 0.
     assert!(below_zero > seeds as usize / 2, "{below_zero}");
     // Near the bound the t-interval loses some coverage (an all-zero sample gives
-    // [0 .. 0]); the README states at least 90% from an expected total of 2.5 over 5
+    // [0 .. 0]); docs/metrics.md states at least 90% from an expected total of 2.5 over 5
     // replications, and 93% from 3 over 3 or more.
     assert!(exact > 0.90, "{exact}");
 }

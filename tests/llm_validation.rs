@@ -1,6 +1,6 @@
 //! Held-out validation of the LLM serving model: measurements that no constant was fitted to
 //! (the fitted ones are in `tests/llm_calibration.rs`). Each test names its source; the full
-//! references are in `docs/sources.md`, and the README's validation section tabulates the
+//! references are in `docs/sources.md`, and docs/llm.md's calibration section tabulates the
 //! errors. The bounds are what the model achieves, stated honestly, not what we would like.
 //!
 //! `cargo test --release --test llm_validation -- --nocapture` prints every comparison.

@@ -92,7 +92,7 @@ fn mmc_mean_latency_bound_matches_erlang_c() {
     let s = r
         .size_for(capsim::sweep::search::Target::RateRps(10.0 * found))
         .expect("sizing");
-    assert_eq!(s.replicas, 40);
+    assert_eq!(s.replicas, Some(40));
 }
 
 #[test]
@@ -510,7 +510,7 @@ fn sweep_bad_inputs_exit_2_at_the_grid_entry() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains(&format!("{f}:{line}:5:"))
-            && err.contains("sweep point 1 (node_pools.p.gpu=a100-90gb)")
+            && err.contains("sweep point 1 of 2 (0-based) with node_pools.p.gpu=a100-90gb:")
             && err.contains("a100-90gb"),
         "{err}"
     );

@@ -16,7 +16,7 @@ pub enum HpaCommand {
 /// Arguments of `capsim hpa explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The snapshot file (see the HPA snapshot section of the README).
+    /// The snapshot file (its format: docs/autoscaling.md#hpa-snapshot-files).
     pub snapshot: PathBuf,
     /// Print `{"desiredReplicas", "metrics", "limitedBy", "steps"}` as JSON.
     #[arg(long)]
@@ -27,22 +27,37 @@ pub(super) fn run(cmd: HpaCommand) -> anyhow::Result<Outcome> {
     let HpaCommand::Explain(args) = cmd;
     let file = args.snapshot.display().to_string();
     let place = |field: &str, message: String| LoadError::unplaced(file.clone(), field, message);
-    let bytes = std::fs::read(&args.snapshot)
+    // Read one byte past the limit at most, so that a snapshot named `/dev/zero` is refused
+    // rather than read forever.
+    let mut bytes = Vec::new();
+    std::fs::File::open(&args.snapshot)
+        .and_then(|f| {
+            let limit = yaml::MAX_FILE_BYTES as u64 + 1;
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, limit), &mut bytes)
+        })
         .map_err(|e| InputErrors(vec![place("", format!("cannot read the snapshot: {e}"))]))?;
-    let (snapshot, tree) =
-        yaml::load::<Snapshot>(&file, &bytes, &[]).map_err(|e| InputErrors(vec![e]))?;
+    if bytes.len() > yaml::MAX_FILE_BYTES {
+        return Err(InputErrors(vec![place(
+            "",
+            format!(
+                "the snapshot is larger than the 16 MiB limit ({} bytes) for snapshot files",
+                yaml::MAX_FILE_BYTES
+            ),
+        )])
+        .into());
+    }
+    let (snapshot, tree) = yaml::load_document::<Snapshot>(&file, &bytes, &[], "snapshot")
+        .map_err(|e| InputErrors(vec![e]))?;
     let mut errors: Vec<LoadError> = hpa::validate(&snapshot.hpa)
         .into_iter()
         .map(|e| yaml::error_at(&file, &tree, &format!("hpa.{}", e.path), e.message))
         .collect();
-    if snapshot.current_replicas < 0 {
-        errors.push(yaml::error_at(
-            &file,
-            &tree,
-            "currentReplicas",
-            "must be greater than or equal to 0",
-        ));
-    }
+    errors.extend(
+        snapshot
+            .check()
+            .into_iter()
+            .map(|e| yaml::error_at(&file, &tree, &e.path, e.message)),
+    );
     if !errors.is_empty() {
         return Err(InputErrors(errors).into());
     }

@@ -69,6 +69,9 @@ pub enum Command {
         /// Scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Overrides applied to every file before it is checked (and before its grid).
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// List the built-in GPU and model profiles with their figures and sources.
     Profiles,
@@ -131,7 +134,7 @@ fn warn_problems(report: &crate::sim::Report) {
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files } => validate::validate(&files),
+        Command::Validate { files, overrides } => validate::validate(&files, &overrides),
         Command::Profiles => {
             profiles::print();
             Ok(Outcome::Ok)

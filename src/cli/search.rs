@@ -4,8 +4,8 @@ use super::Outcome;
 use crate::report::fmt_num;
 use crate::scenario::{InputErrors, LoadError};
 use crate::sweep::search::{
-    Candidate, LoadKind, PointSearch, Search, SearchResult, Sizing, SweepSearch, Target, cheapest,
-    cheapest_for,
+    Candidate, LoadKind, MAX_TARGET, PointSearch, Search, SearchResult, Sizing, SweepSearch,
+    Target, cheapest, cheapest_for,
 };
 use clap::Args;
 use serde_json::{Value, json};
@@ -86,8 +86,27 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
 
 /// The `--target-*` flag, checked against the kind of load searched.
 fn target(args: &SearchArgs, file: &str, kind: &LoadKind) -> Result<Option<Target>, InputErrors> {
+    let too_large = |flag: &str, unit: &str, found: String| {
+        flag_error(
+            file,
+            flag,
+            format!(
+                "must be at most {} {unit} (the largest target capsim sizes for), found {found}",
+                fmt_num(MAX_TARGET),
+            ),
+        )
+    };
     Ok(match (args.target_rate, args.target_users, kind) {
-        (Some(r), _, LoadKind::Open { .. }) if r.is_finite() && r > 0.0 => Some(Target::RateRps(r)),
+        (Some(r), _, LoadKind::Open { .. }) if r.is_finite() && r > 0.0 && r <= MAX_TARGET => {
+            Some(Target::RateRps(r))
+        }
+        (Some(r), _, LoadKind::Open { .. }) if r > MAX_TARGET => {
+            return Err(too_large(
+                "--target-rate",
+                "requests per second",
+                fmt_num(r),
+            ));
+        }
         (Some(r), _, LoadKind::Open { .. }) => {
             return Err(flag_error(
                 file,
@@ -101,6 +120,9 @@ fn target(args: &SearchArgs, file: &str, kind: &LoadKind) -> Result<Option<Targe
                 "--target-rate",
                 "the service's first workload is a closed loop: size it with --target-users".into(),
             ));
+        }
+        (None, Some(u), LoadKind::Closed { .. }) if u as f64 > MAX_TARGET => {
+            return Err(too_large("--target-users", "users", u.to_string()));
         }
         (None, Some(u), LoadKind::Closed { .. }) if u > 0 => Some(Target::Users(u)),
         (None, Some(_), LoadKind::Closed { .. }) => {
@@ -149,7 +171,12 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     let labels: Vec<String> = (0..sweep.len()).map(|i| sweep.label(i)).collect();
     let points = sweep.run(|i, c| {
         if show {
-            eprintln!("  point {i} ({}): {}", labels[i], tried_text(closed, c));
+            eprintln!(
+                "  {} with {}: {}",
+                crate::sweep::point_name(i, labels.len()),
+                labels[i],
+                tried_text(closed, c)
+            );
         }
     })?;
     warn_one_replication(&points[0].result);
@@ -199,15 +226,15 @@ fn write_out(
 
 /// Costs compare only between points with real prices: say when they are not.
 fn warn_prices(points: &[PointSearch]) {
-    let unpriced: Vec<String> = points
+    let unpriced: Vec<usize> = points
         .iter()
         .filter(|p| p.result.best.is_some() && p.result.price_per_gpu_hour <= 0.0)
-        .map(|p| p.index.to_string())
+        .map(|p| p.index)
         .collect();
     if !unpriced.is_empty() {
         eprintln!(
-            "capsim: note: no price_per_gpu_hour at point {}: its costs read 0 and it is not compared",
-            unpriced.join(", ")
+            "capsim: note: no price_per_gpu_hour at {}: its costs read 0 and it is not compared",
+            crate::sweep::points_name(&unpriced, points.len())
         );
     }
     // capsim has no built-in prices: a sweep over GPU types that leaves the pool's one price
@@ -219,18 +246,46 @@ fn warn_prices(points: &[PointSearch]) {
                 && b.result.price_per_gpu_hour == a.result.price_per_gpu_hour
         }) {
             eprintln!(
-                "capsim: note: points {} ({}) and {} ({}) have the same price_per_gpu_hour ({}); \
+                "capsim: note: points {} ({}) and {} ({}) of {} (0-based) have the same price_per_gpu_hour ({}); \
                  sweep node_pools.{}.price_per_gpu_hour alongside the GPU (mode: zip) to compare real prices",
                 a.index,
                 a.result.gpu,
                 b.index,
                 b.result.gpu,
+                points.len(),
                 fmt_num(a.result.price_per_gpu_hour),
                 a.result.pool
             );
             return;
         }
     }
+}
+
+/// A figure, or `-` when there is none (NaN, or infinite from a division by zero GPUs):
+/// never a blank.
+fn cell(x: f64) -> String {
+    if x.is_finite() {
+        fmt_num(x)
+    } else {
+        "-".to_string()
+    }
+}
+
+/// An SLO term's judged value; NaN means the metric was never measured.
+fn measured_text(x: f64) -> String {
+    if x.is_finite() {
+        fmt_num(x)
+    } else {
+        "not measured (no request completed)".to_string()
+    }
+}
+
+/// What a sizing says when the target needs more replicas than one service may have.
+fn infeasible_text() -> String {
+    format!(
+        "no feasible count: more than {} replicas (the most one service may have) would be needed at the load one replica meets the SLO with",
+        crate::report::search::MAX_REPLICAS
+    )
 }
 
 fn load_text(closed: bool, c: &Candidate) -> String {
@@ -313,6 +368,7 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
             json!({
                 key: num(s.target),
                 "replicas": s.replicas,
+                "feasible": s.replicas.is_some(),
                 "gpus": num(s.gpus),
                 "assumes": "capacity linear in replicas (exact for per-replica routing)",
             }),
@@ -372,7 +428,12 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
             Some(b) if b.metric == "saturated" => {
                 format!("saturated in {} replications", b.value as u64)
             }
-            Some(b) => format!("{} {} / {}", b.metric, fmt_num(b.value), fmt_num(b.bound)),
+            Some(b) => format!(
+                "{} {} / {}",
+                b.metric,
+                measured_text(b.value),
+                fmt_num(b.bound)
+            ),
             None => String::new(),
         };
         t.push_str(&format!(
@@ -393,18 +454,18 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
             r.max_users().map_or(String::new(), |u| u.to_string()),
         );
     } else {
-        row(&mut t, "max_rate_rps", fmt_num(r.max_rate_rps()));
+        row(&mut t, "max_rate_rps", cell(r.max_rate_rps()));
     }
-    row(&mut t, "gpus", fmt_num(r.gpus()));
-    row(&mut t, "throughput_rps", fmt_num(r.throughput_rps()));
-    row(&mut t, "rps_per_gpu", fmt_num(r.rps_per_gpu()));
+    row(&mut t, "gpus", cell(r.gpus()));
+    row(&mut t, "throughput_rps", cell(r.throughput_rps()));
+    row(&mut t, "rps_per_gpu", cell(r.rps_per_gpu()));
     if closed {
-        row(&mut t, "users_per_gpu", fmt_num(r.users_per_gpu()));
+        row(&mut t, "users_per_gpu", cell(r.users_per_gpu()));
     }
     row(
         &mut t,
         "cost_per_1k_requests",
-        fmt_num(r.cost_per_1k_requests()),
+        cell(r.cost_per_1k_requests()),
     );
     let at = if closed {
         format!("{} users", fmt_num(r.binding_load()))
@@ -416,7 +477,7 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
         Some(b) => format!(
             "{} {} > {} (at {at})",
             b.metric,
-            fmt_num(b.value),
+            measured_text(b.value),
             fmt_num(b.bound)
         ),
         None => "none failed up to the search limit: the maximum is a lower bound".into(),
@@ -428,11 +489,13 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
         } else {
             format!("{}/s", fmt_num(s.target))
         };
-        t.push_str(&format!(
-            "\nfor {target}: {} replicas, {} GPUs (assumes capacity grows linearly with replicas, which holds for per-replica routing; a shared queue does slightly better)\n",
-            s.replicas,
-            fmt_num(s.gpus)
-        ));
+        match s.replicas {
+            Some(replicas) => t.push_str(&format!(
+                "\nfor {target}: {replicas} replicas, {} GPUs (assumes capacity grows linearly with replicas, which holds for per-replica routing; a shared queue does slightly better)\n",
+                fmt_num(s.gpus)
+            )),
+            None => t.push_str(&format!("\nfor {target}: {}\n", infeasible_text())),
+        }
     }
     t
 }
@@ -542,13 +605,6 @@ fn sweep_text(
         headers.extend(["target_replicas", "target_gpus", "target_cost_per_hour"]);
     }
     headers.push("binding SLO term");
-    let cell = |x: f64| {
-        if x.is_finite() {
-            fmt_num(x)
-        } else {
-            "-".to_string()
-        }
-    };
     let rows: Vec<Vec<String>> = points
         .iter()
         .enumerate()
@@ -571,9 +627,14 @@ fn sweep_text(
             }
             if let Some(target) = target {
                 match r.size_for(target) {
-                    Some(s) => {
-                        row.extend([s.replicas.to_string(), cell(s.gpus), cell(s.cost_per_hour)])
-                    }
+                    Some(s) => row.extend([
+                        s.replicas.map_or_else(
+                            || format!("> {}", crate::report::search::MAX_REPLICAS),
+                            |n| n.to_string(),
+                        ),
+                        cell(s.gpus),
+                        cell(s.cost_per_hour),
+                    ]),
                     None => row.extend(["-".to_string(), "-".to_string(), "-".to_string()]),
                 }
             }
@@ -610,15 +671,27 @@ fn sweep_text(
         )),
     }
     if let (Some(target), Some(tt)) = (target, target_text) {
-        let sized = cheapest_for(points, target)
-            .and_then(|i| Some((&points[i], points[i].result.size_for(target)?)));
-        if let Some((p, s)) = sized {
-            t.push_str(&format!(
-                "  cheapest for {tt}: {}, {} replicas, ${} per hour (whole replicas)\n",
+        let sized = cheapest_for(points, target).and_then(|i| {
+            let s = points[i].result.size_for(target)?;
+            Some((&points[i], s.replicas?, s))
+        });
+        match sized {
+            Some((p, replicas, s)) => t.push_str(&format!(
+                "  cheapest for {tt}: {}, {replicas} replicas, ${} per hour (whole replicas)\n",
                 p.label(),
-                s.replicas,
                 fmt_num(s.cost_per_hour)
-            ));
+            )),
+            None if {
+                let sizings: Vec<Sizing> = points
+                    .iter()
+                    .filter_map(|p| p.result.size_for(target))
+                    .collect();
+                !sizings.is_empty() && sizings.iter().all(|s| s.replicas.is_none())
+            } =>
+            {
+                t.push_str(&format!("  for {tt}: {}\n", infeasible_text()));
+            }
+            None => {}
         }
     }
     t

@@ -15,16 +15,20 @@ pub struct SweepArgs {
     /// not run again.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run only shard I of N (I from 0): the points whose index modulo N is I.
+    /// Run only shard I of N (I from 0): the points whose index (from 0) modulo N is I.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
     /// Print every point's summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Overrides applied to the scenario before the grid (recorded in sweep.json: shards
+    /// merge only when run with the same ones).
+    #[command(flatten)]
+    pub overrides: super::Overrides,
 }
 
 pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
-    let sw = sweep::load_file(&args.scenario)?;
+    let sw = sweep::load_file_with(&args.scenario, &args.overrides.to_list())?;
     let dir = args.out.clone().unwrap_or_else(|| {
         let name = match args.shard {
             Some(s) if s.count > 1 => format!("{}-sweep-shard-{}-of-{}", sw.name, s.index, s.count),
@@ -34,23 +38,12 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
     });
     let done = sweep::run(&sw, &dir, args.shard, true)?;
     if !done.saturated.is_empty() {
-        let shown: Vec<String> = done
-            .saturated
-            .iter()
-            .take(10)
-            .map(|i| i.to_string())
-            .collect();
         eprintln!(
-            "note: in {} point{} a service could not keep up with its load (point {}{}); \
+            "note: in {} point{} a service could not keep up with its load ({}); \
              its latencies describe a growing queue",
             done.saturated.len(),
             if done.saturated.len() == 1 { "" } else { "s" },
-            shown.join(", "),
-            if done.saturated.len() > shown.len() {
-                ", ..."
-            } else {
-                ""
-            }
+            sweep::points_name(&done.saturated, sw.points),
         );
     }
     if args.json {

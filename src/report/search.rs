@@ -126,13 +126,18 @@ pub struct Binding {
 pub struct Sizing {
     /// The target: requests per second or users.
     pub target: f64,
-    /// Replicas: ceil(target / capacity of one replica at the maximum load).
-    pub replicas: u64,
-    /// GPUs: replicas x GPUs per replica (whole-GPU equivalents).
+    /// Replicas: ceil(target / capacity of one replica at the maximum load); `None` when that
+    /// is more than one service may have ([`MAX_REPLICAS`]): no feasible count.
+    pub replicas: Option<u64>,
+    /// GPUs: replicas x GPUs per replica (whole-GPU equivalents); NaN without a count.
     pub gpus: f64,
-    /// Price of those GPUs for one hour (`gpus` x the pool's `price_per_gpu_hour`).
+    /// Price of those GPUs for one hour (`gpus` x the pool's `price_per_gpu_hour`); NaN
+    /// without a count.
     pub cost_per_hour: f64,
 }
+
+/// Most replicas a sizing may ask for: the most one service may have.
+pub const MAX_REPLICAS: u64 = crate::cluster::MAX_REPLICAS as u64;
 
 /// What a search found.
 #[derive(Debug, Clone)]
@@ -268,8 +273,10 @@ impl SearchResult {
         }
         let per_replica = max / replicas_mean;
         // A hair of tolerance so that a target equal to the maximum needs no extra replica.
-        let replicas = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0) as u64;
-        let gpus = replicas as f64 * self.gpus_per_replica;
+        // Compared before the conversion: `as u64` would turn 1e300 into 2^64 - 1.
+        let needed = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0);
+        let replicas = (needed <= MAX_REPLICAS as f64).then_some(needed as u64);
+        let gpus = replicas.map_or(f64::NAN, |r| r as f64 * self.gpus_per_replica);
         Some(Sizing {
             target: t,
             replicas,

@@ -224,6 +224,12 @@ fn field_prefix(field: &str) -> String {
 /// or comments-only file, a top level that is not a mapping, several documents, syntax
 /// errors, nesting deeper than [`MAX_DEPTH`] and alias expansion beyond a fixed budget.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Located, LoadError> {
+    parse_document(file, bytes, "scenario")
+}
+
+/// Like [`parse`], for a document of another `kind` (`snapshot`): its messages name the
+/// kind, so that an empty HPA snapshot is not called an empty scenario.
+pub fn parse_document(file: &str, bytes: &[u8], kind: &str) -> Result<Located, LoadError> {
     let start = Loc { line: 1, col: 1 };
     if bytes.len() > MAX_FILE_BYTES {
         return Err(LoadError::at(
@@ -232,7 +238,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Located, LoadError> {
             None,
             "",
             format!(
-                "the file is {} bytes, over the 16 MiB limit ({MAX_FILE_BYTES} bytes) for scenario files",
+                "the file is {} bytes, over the 16 MiB limit ({MAX_FILE_BYTES} bytes) for {kind} files",
                 bytes.len()
             ),
         ));
@@ -244,10 +250,13 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Located, LoadError> {
             start,
             None,
             "",
-            "the scenario file is empty".to_string(),
+            format!("the {kind} file is empty"),
         ));
     }
-    let root = parse_text(text).map_err(|(loc, msg)| LoadError::at(file, loc, None, "", msg))?;
+    let root = parse_text(text).map_err(|(loc, msg)| {
+        let msg = msg.replace("a scenario file must", &format!("a {kind} file must"));
+        LoadError::at(file, loc, None, "", msg)
+    })?;
     match &root.node {
         Node::Map(_) => Ok(root),
         other => Err(LoadError::at(
@@ -256,7 +265,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Located, LoadError> {
             None,
             "",
             format!(
-                "the top level of a scenario must be a mapping of `key: value` settings, found {}",
+                "the top level of a {kind} must be a mapping of `key: value` settings, found {}",
                 describe_node(other)
             ),
         )),
@@ -1822,7 +1831,17 @@ pub fn load<T: DeserializeOwned>(
     bytes: &[u8],
     overrides: &[String],
 ) -> Result<(T, Located), LoadError> {
-    let mut root = parse(file, bytes)?;
+    load_document(file, bytes, overrides, "scenario")
+}
+
+/// Like [`load`], for a document of another `kind` (see [`parse_document`]).
+pub fn load_document<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    overrides: &[String],
+    kind: &str,
+) -> Result<(T, Located), LoadError> {
+    let mut root = parse_document(file, bytes, kind)?;
     for assignment in overrides {
         apply_override(&mut root, assignment)
             .map_err(|message| LoadError::at(file, Loc::OVERRIDE, Some(assignment), "", message))?;

@@ -45,6 +45,9 @@ pub struct Sweep {
     pub points: usize,
     /// FNV-1a hash of the scenario file's bytes.
     pub hash: u64,
+    /// The `--set` assignments (with `--seed` and `--replications` as `seed=S` and
+    /// `replications=N`) applied to the scenario before the grid, in order.
+    pub overrides: Vec<String>,
     tree: Located,
     base_dir: PathBuf,
 }
@@ -87,9 +90,37 @@ impl FromStr for Shard {
 
 /// Reads a scenario file and expands its `sweep:` grid.
 pub fn load_file(path: &Path) -> Result<Sweep, InputErrors> {
+    load_file_with(path, &[])
+}
+
+/// Like [`load_file`], with `--set` overrides applied to the scenario before the grid.
+pub fn load_file_with(path: &Path, overrides: &[String]) -> Result<Sweep, InputErrors> {
     let file = path.display().to_string();
     let bytes = scenario::read_file(path)?;
-    load_bytes(&file, &bytes, path.parent().unwrap_or(Path::new(".")))
+    load_bytes_with(
+        &file,
+        &bytes,
+        overrides,
+        path.parent().unwrap_or(Path::new(".")),
+    )
+}
+
+/// How messages name point `i` of a grid of `points`: by its index from 0 (the index of its
+/// file in `points/`, of its row in `--json` and of the shard arithmetic), saying so.
+pub fn point_name(i: usize, points: usize) -> String {
+    format!("point {i} of {points} (0-based)")
+}
+
+/// How messages name several points of a grid of `points`: the first ten indexes from 0.
+pub fn points_name(list: &[usize], points: usize) -> String {
+    let shown: Vec<String> = list.iter().take(10).map(|i| i.to_string()).collect();
+    let more = if list.len() > shown.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    let noun = if list.len() == 1 { "point" } else { "points" };
+    format!("{noun} {}{more} of {points} (0-based)", shown.join(", "))
 }
 
 /// Parses scenario text (named `file` in messages) and expands its `sweep:` grid.
@@ -151,6 +182,7 @@ pub fn load_bytes_with(
         axes,
         points,
         hash: output::fnv1a64(bytes),
+        overrides: overrides.to_vec(),
         tree: loaded.tree,
         base_dir: base_dir.to_path_buf(),
     })
@@ -215,7 +247,8 @@ impl Sweep {
     pub fn plan(&self, i: usize) -> Result<Plan, InputErrors> {
         let assignments = self.assignments(i);
         let label = format!(
-            "sweep point {i} ({})",
+            "sweep {} with {}",
+            point_name(i, self.points),
             self.axes
                 .iter()
                 .zip(self.values(i))
@@ -273,6 +306,7 @@ impl Sweep {
             points: self.points,
             columns: self.axes.iter().map(|a| a.path.clone()).collect(),
             shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
+            overrides: self.overrides.clone(),
         }
     }
 }
@@ -363,6 +397,11 @@ fn dir_error(dir: &Path, field: &str, message: impl Into<String>) -> InputErrors
     LoadError::unplaced(dir.display().to_string(), field, message).into()
 }
 
+/// `, --set A --set B` for a manifest's overrides; nothing without any.
+fn overrides_text(overrides: &[String]) -> String {
+    overrides.iter().map(|o| format!(", --set {o}")).collect()
+}
+
 /// Refuses a folder that holds another sweep's points: resuming from them would mix results.
 fn check_folder(dir: &Path, field: &str, mine: &Manifest) -> Result<(), InputErrors> {
     match output::read_manifest(dir) {
@@ -370,15 +409,17 @@ fn check_folder(dir: &Path, field: &str, mine: &Manifest) -> Result<(), InputErr
             dir,
             field,
             format!(
-                "this folder holds the results of another sweep (scenario `{}`, {}, {} points); \
-                 its points cannot be reused for this one (`{}`, {}, {} points): \
+                "this folder holds the results of another sweep (scenario `{}`, {}, {} points{}); \
+                 its points cannot be reused for this one (`{}`, {}, {} points{}): \
                  choose another folder or delete it",
                 m.scenario,
                 m.scenario_hash,
                 m.points,
+                overrides_text(&m.overrides),
                 mine.scenario,
                 mine.scenario_hash,
-                mine.points
+                mine.points,
+                overrides_text(&mine.overrides),
             ),
         )),
         Ok(_) => Ok(()),
@@ -505,17 +546,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> 
                 d,
                 "sweep.json",
                 format!(
-                    "comes from another sweep than {}: scenario `{}` ({}, {} points, capsim {}) \
-                     against `{}` ({}, {} points, capsim {}); merge only shards of one scenario",
+                    "comes from another sweep than {}: scenario `{}` ({}, {} points, capsim {}{}) \
+                     against `{}` ({}, {} points, capsim {}{}); merge only shards of one scenario \
+                     run with the same --set, --seed and --replications",
                     dirs[0].display(),
                     m.scenario,
                     m.scenario_hash,
                     m.points,
                     m.capsim_version,
+                    overrides_text(&m.overrides),
                     first.scenario,
                     first.scenario_hash,
                     first.points,
-                    first.capsim_version
+                    first.capsim_version,
+                    overrides_text(&first.overrides),
                 ),
             ));
         }
@@ -540,7 +584,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> 
         .filter(|&i| found[i].is_none())
         .collect();
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(10).map(|i| i.to_string()).collect();
         let shards: Vec<&str> = manifests
             .iter()
             .filter_map(|m| m.shard.as_deref())
@@ -566,15 +609,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> 
             out,
             "",
             format!(
-                "cannot merge: {} of {} points are missing from the given folders (points {}{}){hint}",
+                "cannot merge: {} of {} points are missing from the given folders ({}){hint}",
                 missing.len(),
                 manifest.points,
-                shown.join(", "),
-                if missing.len() > shown.len() {
-                    ", ..."
-                } else {
-                    ""
-                }
+                points_name(&missing, manifest.points),
             ),
         ));
     }

@@ -33,6 +33,10 @@ pub struct Manifest {
     /// `I/N` for the output of one shard; absent for a whole sweep (and a merge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// The `--set` assignments applied before the grid (`--seed S` and `--replications N`
+    /// as `seed=S`, `replications=N`), in order; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 impl Manifest {
@@ -44,6 +48,7 @@ impl Manifest {
             && self.mode == other.mode
             && self.points == other.points
             && self.columns == other.columns
+            && self.overrides == other.overrides
     }
 
     /// The manifest as written: pretty JSON with a final newline.

@@ -5,8 +5,9 @@ use super::controller::{HpaController, Recommendation};
 use super::io::{ControllerConfig, Decision, MetricInputs, PodPhase, PodSample};
 use super::normalization::ScaleEvent;
 use super::quantity::Quantity;
+use super::quantity::format_milli;
 use super::spec::HpaSpec;
-use super::validation::validate;
+use super::validation::{FieldError, validate};
 use crate::units::Duration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -139,6 +140,48 @@ pub struct Snapshot {
 const LONG_AGO_S: f64 = 30.0 * 86400.0;
 
 impl Snapshot {
+    /// What the API server and metrics-server would never hand the controller, with paths
+    /// from the snapshot's root: a negative `currentReplicas`, a pod name listed twice (names
+    /// are unique in a namespace), a negative request or resource usage (the API server
+    /// refuses negative requests; usage is measured, never below 0). Without these checks a
+    /// request of `-500m` gives a utilization of "-28%" and a decision from it.
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut error = |path: String, message: String| errors.push(FieldError { path, message });
+        if self.current_replicas < 0 {
+            error(
+                "currentReplicas".into(),
+                "must be greater than or equal to 0".into(),
+            );
+        }
+        let mut first_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, pod) in self.pods.iter().enumerate() {
+            let first = *first_index.entry(&pod.name).or_insert(i);
+            if first != i {
+                error(
+                    format!("pods[{i}].name"),
+                    format!(
+                        "the pod `{}` is listed twice (first as pods[{first}]); pod names are unique in a namespace",
+                        pod.name
+                    ),
+                );
+            }
+            let negative = [
+                ("requests", &pod.requests, "a request"),
+                ("usage", &pod.usage, "resource usage"),
+            ];
+            for (field, map, what) in negative {
+                for (resource, q) in map.iter().filter(|(_, q)| q.0 < 0) {
+                    error(
+                        format!("pods[{i}].{field}.{resource}"),
+                        format!("{what} cannot be negative, found {}", format_milli(q.0)),
+                    );
+                }
+            }
+        }
+        errors
+    }
+
     /// The pods as the controller sees them.
     pub fn pod_samples(&self) -> Vec<PodSample> {
         let milli = |m: &BTreeMap<String, Quantity>| -> BTreeMap<String, i64> {
@@ -169,14 +212,14 @@ impl Snapshot {
 
 /// One decision from a snapshot, as the controller would make it now.
 ///
-/// Errors: an invalid spec (the first validation error, `field: message`), a negative
-/// `currentReplicas`, or metrics from which no replica count can be computed.
+/// Errors: an invalid spec (the first validation error, `field: message`), the first
+/// problem [`Snapshot::check`] finds, or metrics from which no replica count can be computed.
 pub fn explain(snapshot: &Snapshot) -> Result<Decision, String> {
     if let Some(e) = validate(&snapshot.hpa).first() {
         return Err(format!("hpa.{}: {}", e.path, e.message));
     }
-    if snapshot.current_replicas < 0 {
-        return Err("currentReplicas: must be greater than or equal to 0".into());
+    if let Some(e) = snapshot.check().first() {
+        return Err(format!("{}: {}", e.path, e.message));
     }
     let mut c = HpaController::with_config(snapshot.hpa.clone(), snapshot.controller.config());
     // Times are seconds on a clock where the decision happens at 0.

@@ -36,6 +36,10 @@ pub const RATE_RESOLUTION: f64 = 0.01;
 pub const MAX_BRACKET_STEPS: u32 = 24;
 /// Most users a closed loop may have (the scenario's own limit on `closed.users`).
 pub const MAX_USERS: u64 = 10_000_000;
+/// Largest `--target-rate` (requests per second) or `--target-users` a search sizes for:
+/// 10,000 per replica at the most replicas one service may have; a typo beyond it is refused
+/// before the search runs rather than sized after it.
+pub const MAX_TARGET: f64 = 1e9;
 
 /// A prepared search: the scenario read and checked, the service and workload found.
 pub struct Search {

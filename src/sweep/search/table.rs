@@ -126,10 +126,12 @@ impl SweepSearch {
                 col: a.loc.col,
                 field: "sweep.grid".into(),
                 message: format!(
-                    "the searched workload is {} loop at point 0 but {} loop at point {i}; \
+                    "the searched workload is {} loop at {} but {} loop at {}; \
                      one search table compares one kind of load (users or requests per second)",
                     loop_name(points[0].1.kind()),
+                    crate::sweep::point_name(0, sw.points),
                     loop_name(points[i].1.kind()),
+                    crate::sweep::point_name(i, sw.points),
                 ),
             }
             .into());
@@ -178,7 +180,11 @@ impl SweepSearch {
                     .run(|c| on_candidate(index, c))
                     .map(point)
                     .map_err(|InputErrors(es)| {
-                        let label = format!("sweep point {index} ({})", values_label(values));
+                        let label = format!(
+                            "sweep {} with {}",
+                            crate::sweep::point_name(index, self.points.len()),
+                            values_label(values)
+                        );
                         InputErrors(
                             es.into_iter()
                                 .map(|mut e| {
