@@ -11,6 +11,7 @@ pub mod batch;
 pub mod llm;
 pub mod plan;
 pub mod replica;
+mod route;
 pub mod stats;
 mod traffic;
 
@@ -24,6 +25,7 @@ use crate::engine::{SimRng, SimTime, Sink, stream};
 use llm::{Engine, Outcome};
 use rand::RngExt;
 use replica::Slot;
+use route::LoadTree;
 use std::collections::VecDeque;
 pub use traffic::MAX_ARRIVAL_LANES;
 use traffic::Wl;
@@ -59,6 +61,8 @@ pub struct Svc {
     idle: Vec<(u32, u32)>,
     /// Replicas in the endpoints, in the order they became Ready.
     pub ready: Vec<u32>,
+    /// The outstanding requests of `ready`, position by position (least-outstanding routing).
+    load: LoadTree,
     rr: usize,
     timer: bool,
     release_pending: bool,
@@ -118,6 +122,7 @@ impl<'p> Serving<'p> {
                 queue: VecDeque::new(),
                 idle: Vec::new(),
                 ready: Vec::new(),
+                load: LoadTree::default(),
                 rr: 0,
                 timer: false,
                 release_pending: false,
@@ -208,6 +213,7 @@ impl<'p> Serving<'p> {
             .extend((0..sp.concurrency).map(|_| Slot { batch: Vec::new() }));
         rep.free.clear();
         rep.outstanding = 0;
+        rep.ready_at = u32::MAX;
         rep.timer = false;
         rep.llm = match &sp.cost {
             Cost::Llm(lp) => Some(Engine::new(lp.engine)),
@@ -244,7 +250,15 @@ impl<'p> Serving<'p> {
         rep.state = RepState::Ready;
         let si = rep.svc as usize;
         let slots = rep.slots.len() as u32;
-        self.svcs[si].ready.push(r);
+        let s = &mut self.svcs[si];
+        s.ready.push(r);
+        if self.services[si].routing == Routing::LeastOutstanding {
+            rep.ready_at = (s.ready.len() - 1) as u32;
+            if !s.load.push(rep.outstanding) {
+                Self::rebuild_load(&mut self.reps, s);
+            }
+        }
+        let rep = &mut self.reps[r as usize];
         if self.services[si].routing == Routing::SharedQueue {
             // Reversed so that pop() hands out slot 0 first (an LLM engine has one).
             let slots = if rep.llm.is_some() { 1 } else { slots };
@@ -267,6 +281,30 @@ impl<'p> Serving<'p> {
         let s = &mut self.svcs[self.reps[r as usize].svc as usize];
         s.ready.retain(|&x| x != r);
         s.idle.retain(|&(x, _)| x != r);
+        if self.reps[r as usize].ready_at != u32::MAX {
+            self.reps[r as usize].ready_at = u32::MAX;
+            Self::rebuild_load(&mut self.reps, s);
+        }
+    }
+
+    /// The load tree of `s` over its ready list as it is now, and each replica's position.
+    fn rebuild_load(reps: &mut [Replica], s: &mut Svc) {
+        for (i, &x) in s.ready.iter().enumerate() {
+            reps[x as usize].ready_at = i as u32;
+        }
+        s.load
+            .rebuild(s.ready.iter().map(|&x| reps[x as usize].outstanding));
+    }
+
+    /// Replica `r`'s outstanding count changed: its leaf follows (least-outstanding routing).
+    #[inline]
+    fn sync_load(&mut self, r: u32) {
+        let rep = &self.reps[r as usize];
+        if rep.ready_at != u32::MAX {
+            self.svcs[rep.svc as usize]
+                .load
+                .set(rep.ready_at as usize, rep.outstanding);
+        }
     }
 
     /// The pod of a replica is being deleted: it leaves the endpoints and drains. Returns
@@ -306,6 +344,8 @@ impl<'p> Serving<'p> {
         let rep = &mut self.reps[r as usize];
         rep.outstanding = outstanding;
         rep.state = RepState::Dead;
+        self.sync_load(r);
+        let rep = &mut self.reps[r as usize];
         // Its completions and timers are stale from now.
         rep.generation = rep.generation.wrapping_add(1);
         let s = &mut self.svcs[rep.svc as usize];
@@ -367,6 +407,7 @@ impl<'p> Serving<'p> {
             killed.extend(e.drain());
         }
         rep.outstanding = 0;
+        self.sync_load(r);
         let has_slo = self.services[si].slo.is_some();
         let s = &mut self.svcs[si];
         s.waiting -= queued;
@@ -417,6 +458,7 @@ impl<'p> Serving<'p> {
         let rep = &mut self.reps[r as usize];
         if rep.state == RepState::Dead {
             rep.outstanding += 1;
+            self.sync_load(r);
             self.fail_req(now, si, req, q);
             return;
         }
@@ -431,7 +473,8 @@ impl<'p> Serving<'p> {
         s.waiting += 1;
         rep.queue.push_back(req);
         rep.outstanding += 1;
-        if s.waiting > self.max_queue {
+        self.sync_load(r);
+        if self.svcs[si].waiting > self.max_queue {
             self.saturate(now, si);
             return;
         }
@@ -448,20 +491,21 @@ impl<'p> Serving<'p> {
                 s.ready[s.rr]
             }
             Routing::LeastOutstanding => {
-                // Ties go round-robin, so equal replicas share the load evenly.
-                let start = (s.rr + 1) % n;
-                let mut best = s.ready[start];
-                let mut best_i = start;
-                for k in 1..n {
-                    let i = (start + k) % n;
-                    let r = s.ready[i];
-                    if self.reps[r as usize].outstanding < self.reps[best as usize].outstanding {
-                        best = r;
-                        best_i = i;
-                    }
-                }
+                // The first with the fewest from the one after the last choice: ties go
+                // round-robin, so equal replicas share the load evenly.
+                debug_assert_eq!(s.load.len(), n);
+                let best_i = s.load.pick((s.rr + 1) % n).unwrap_or(0);
                 s.rr = best_i;
-                best
+                s.ready[best_i]
+            }
+            Routing::PowerOfTwo => {
+                let a = s.ready[s.route_rng.random_range(0..n)];
+                let b = s.ready[s.route_rng.random_range(0..n)];
+                if self.reps[b as usize].outstanding < self.reps[a as usize].outstanding {
+                    b
+                } else {
+                    a
+                }
             }
             Routing::SharedQueue => s.ready[0],
         }
@@ -681,6 +725,7 @@ impl<'p> Serving<'p> {
         } else {
             rep.outstanding -= n as u32;
             rep.free.push(slot);
+            self.sync_load(r);
             self.pump_replica(now, r, q);
         }
     }
@@ -688,6 +733,13 @@ impl<'p> Serving<'p> {
     /// Plans and starts the next iteration of LLM replica `r`, admitting requests from its
     /// queue (or the service's shared queue). Returns whether an iteration started.
     fn llm_step(&mut self, now: SimTime, r: u32, q: &mut impl Sink<ServingEv>) -> bool {
+        let started = self.llm_schedule(now, r, q);
+        // Requests too long to run left it.
+        self.sync_load(r);
+        started
+    }
+
+    fn llm_schedule(&mut self, now: SimTime, r: u32, q: &mut impl Sink<ServingEv>) -> bool {
         let Serving {
             reps,
             svcs,
@@ -812,6 +864,9 @@ impl<'p> Serving<'p> {
         let mut in_window = 0;
         if sp.routing != Routing::SharedQueue {
             rep.outstanding -= n as u32;
+            if rep.ready_at != u32::MAX {
+                s.load.set(rep.ready_at as usize, rep.outstanding);
+            }
         }
         for f in &out.finished {
             let req = f.req;
@@ -856,6 +911,7 @@ impl<'p> Serving<'p> {
             let rep = &mut self.reps[target as usize];
             if rep.state == RepState::Dead {
                 rep.outstanding += 1;
+                self.sync_load(target);
                 let s = &mut self.svcs[si];
                 s.waiting -= 1;
                 s.stats.unfinished_left(now, req.arrival);
@@ -864,6 +920,7 @@ impl<'p> Serving<'p> {
             }
             rep.queue.push_back(req);
             rep.outstanding += 1;
+            self.sync_load(target);
         }
         let ready = self.svcs[si].ready.clone();
         for t in ready {

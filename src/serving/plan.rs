@@ -21,6 +21,9 @@ pub enum Routing {
     RoundRobin,
     /// The ready replica with the fewest queued plus running requests.
     LeastOutstanding,
+    /// The fewer outstanding of two ready replicas drawn at random (with replacement; the
+    /// first on a tie): Envoy's `LEAST_REQUEST` with its default choice count of 2.
+    PowerOfTwo,
 }
 
 /// What one execution of a batch costs.

@@ -97,6 +97,9 @@ pub struct Replica {
     pub iter_tokens: u32,
     /// Requests it has started, cumulative (for requests-per-second metrics).
     pub started_total: u64,
+    /// Its position in its service's ready list while it is there and the service routes
+    /// to the least outstanding (the leaf of [`super::route::LoadTree`]), else `u32::MAX`.
+    pub ready_at: u32,
 }
 
 impl Replica {
@@ -119,6 +122,7 @@ impl Replica {
             llm: None,
             iter_tokens: 0,
             started_total: 0,
+            ready_at: u32::MAX,
         }
     }
 
