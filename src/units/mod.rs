@@ -51,6 +51,16 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     Ok(SimTime::from_secs_f64(secs))
 }
 
+/// A count for a message: whole below a million, else in scientific notation with two
+/// figures at most (`3.6e12`, `1e9`), which reads better than thirteen digits.
+pub fn fmt_count(x: f64) -> String {
+    if x < 1e6 {
+        format!("{}", x.round())
+    } else {
+        format!("{x:.1e}").replace(".0e", "e")
+    }
+}
+
 /// The longest duration a scenario may name (10 years): beyond it a run is surely a typo.
 pub const MAX_DURATION_SECS: f64 = 10.0 * 365.0 * 86400.0;
 
