@@ -90,6 +90,10 @@ impl Default for LimitsSpec {
     }
 }
 
+fn one_signed() -> i64 {
+    1
+}
+
 fn default_max_events() -> u64 {
     limits::DEFAULT_MAX_EVENTS
 }
@@ -349,9 +353,10 @@ pub struct ServiceSpec {
     pub model: String,
     /// The pool its pods run on.
     pub node_pool: String,
-    /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node.
-    #[serde(default = "one")]
-    pub gpus_per_replica: u64,
+    /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node. Signed,
+    /// so that `-1` is refused with the range the pool allows rather than a machine type's.
+    #[serde(default = "one_signed")]
+    pub gpus_per_replica: i64,
     /// Replicas (pods).
     #[serde(default = "one")]
     pub replicas: u64,

@@ -86,9 +86,16 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     checks::check(&mut e, sc, &service_names);
 
     if !e.out.is_empty() {
-        // In file order, as a reader fixes them.
+        // In file order, as a reader fixes them; an error found twice (a model checked for
+        // each service that runs it) is shown once.
         e.out.sort_by_key(|x| (x.line, x.col));
-        return Err(e.out);
+        let mut shown: Vec<LoadError> = Vec::with_capacity(e.out.len());
+        for x in e.out {
+            if !shown.contains(&x) {
+                shown.push(x);
+            }
+        }
+        return Err(shown);
     }
     let plan = Plan {
         name: sc.name.clone(),
