@@ -58,7 +58,7 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     }
     let secs = v * scale;
     // (An overflow to infinity is out of range too.)
-    if !(secs <= MAX_DURATION_SECS) {
+    if secs.is_nan() || secs > MAX_DURATION_SECS {
         return Err(format!(
             "the duration `{s}` is longer than the limit of 10 years"
         ));
