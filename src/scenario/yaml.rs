@@ -1000,10 +1000,20 @@ impl<'a> De<'a> {
     fn finite(&self) -> Result<(), DeError> {
         match &self.node.node {
             Node::Str(s) if non_finite(s) => Err(self.error(format!(
-                "`{s}` is not a number this field can take: give a finite value"
+                "{} must be a finite number, found `{s}`",
+                self.name()
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// The field's own name (the last step of its path), for messages.
+    fn name(&self) -> &str {
+        self.path
+            .rsplit('.')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("the value")
     }
 
     /// The node as an integer in `min..=max`; integral floats are accepted.
@@ -1017,8 +1027,7 @@ impl<'a> De<'a> {
         };
         if v < min || v > max {
             // In the field's own words; a machine type's range is no help to a reader.
-            let name = self.path.rsplit('.').next().filter(|n| !n.is_empty());
-            let name = name.unwrap_or("the value");
+            let name = self.name();
             return Err(self.error(if v < 0 && min == 0 {
                 format!("{name} must be a non-negative whole number, found {v}")
             } else if max >= i128::from(i64::MAX) {
