@@ -12,8 +12,8 @@ use crate::sim::plan::{Batching, Cost, Load, Plan, ServicePlan};
 use crate::units::fmt_count as count;
 use crate::workload::ArrivalSpec;
 
-/// Events a request costs at least: its arrival (or its user's think time ending) and its
-/// completion. Batches and LLM iterations change this in either direction; the run counts.
+/// Events a request costs: its arrival (or its user's think time ending) and its completion.
+/// Batches and LLM iterations change this in either direction; the run counts.
 const EVENTS_PER_REQUEST: f64 = 2.0;
 
 /// One part of the estimate.
@@ -89,8 +89,13 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             }
         };
         // A trace's token counts are not known here: no bound from tokens.
-        let output = w.output_tokens.as_ref().map_or(f64::INFINITY, |d| d.mean());
-        token_bound[w.service] += requests * (output + 1.0);
+        let per_request = w
+            .output_tokens
+            .as_ref()
+            .map_or(f64::INFINITY, |d| d.mean() + 1.0);
+        if requests > 0.0 {
+            token_bound[w.service] += requests * per_request;
+        }
         if let ArrivalSpec::OnOff {
             on_time, off_time, ..
         } = &spec.arrivals
