@@ -40,6 +40,7 @@ fn plans() -> Vec<Plan> {
 fn run(plans: &[Plan]) -> usize {
     let done = std::sync::atomic::AtomicUsize::new(0);
     sweep::simulate_points::<(), _>(plans, false, |_, report| {
+        let report = report.map_err(|_| ())?;
         done.fetch_add(report.rows.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(())
     })

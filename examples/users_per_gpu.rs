@@ -68,7 +68,7 @@ fn holds(c: &Case, slo: &Slo, b: &Behaviour, users: u32) -> bool {
     let loaded = scenario::load_bytes("upg.yaml", text.as_bytes(), &[], Path::new("."))
         .expect("scenario parses");
     let plan = scenario::build_plan(&loaded).expect("scenario is valid");
-    let r = simulate(&plan, false);
+    let r = simulate(&plan, false).expect("within the event budget");
     let high = |m: &str| r.get("chat", m).map_or(f64::INFINITY, |e| e.ci95_high);
     r.mean("chat", "saturated") == 0.0
         && high("ttft_p95_ms") <= slo.ttft_ms

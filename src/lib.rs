@@ -20,7 +20,7 @@
 //!
 //! ```no_run
 //! let plan = capsim::scenario::plan_file("scenarios/quickstart.yaml".as_ref(), &[]).unwrap();
-//! let report = capsim::sim::simulate(&plan, false);
+//! let report = capsim::sim::simulate(&plan, false).unwrap();
 //! println!("p99 = {} ms", report.mean("resnet", "latency_p99_ms"));
 //! ```
 #![warn(missing_docs)]

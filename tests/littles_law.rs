@@ -10,7 +10,7 @@
 fn plan(path: &str, set: &[&str]) -> capsim::sim::Report {
     let o: Vec<String> = set.iter().map(|s| s.to_string()).collect();
     let plan = capsim::scenario::plan_file(std::path::Path::new(path), &o).expect("valid");
-    capsim::sim::simulate(&plan, false)
+    capsim::sim::simulate(&plan, false).expect("within the event budget")
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn burst(overrides: &[&str]) -> Report {
     let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let plan = capsim::scenario::plan_file(Path::new("scenarios/vllm-mistral-burst.yaml"), &o)
         .expect("the calibration scenario is valid");
-    simulate(&plan, false)
+    simulate(&plan, false).expect("within the event budget")
 }
 
 #[test]

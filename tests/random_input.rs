@@ -1,9 +1,36 @@
 //! Property test: random and mutated scenario text never panics the loader or the checks;
-//! it is accepted or refused with an error that names the file.
+//! it is accepted or refused with an error that names the file; and every accepted scenario
+//! runs to its end within an event budget (stopped at the budget if need be).
 
 use capsim::scenario;
+use capsim::sim::Plan;
 use proptest::prelude::*;
 use std::path::Path;
+
+/// Events a property-test run may process: small, so that each case takes milliseconds.
+const BUDGET: u64 = 20_000;
+
+/// Runs replication 0 of an accepted scenario under an event budget of at most [`BUDGET`]:
+/// it must return, having processed no more than the budget and one event (the one that
+/// passed it), and say it was stopped exactly when it passed the budget.
+fn ends(mut plan: Plan) {
+    plan.max_events = plan.max_events.min(BUDGET);
+    let r = capsim::sim::run_replication(&plan, 0);
+    assert!(
+        r.events <= plan.max_events + 1,
+        "{} events past a budget of {}",
+        r.events,
+        plan.max_events
+    );
+    assert_eq!(
+        r.over_budget.is_some(),
+        r.events > plan.max_events,
+        "{} events, budget {}: {:?}",
+        r.events,
+        plan.max_events,
+        r.over_budget
+    );
+}
 
 const VALID: &str = "name: p
 duration: 10s
@@ -24,22 +51,54 @@ workloads:
 checks: [s.latency_p99_ms <= 50]
 ";
 
-/// Loads and checks; returns whether it was accepted. Any error must name the file.
+/// Loads and checks; returns whether it was accepted, after running it to its end. Any error
+/// must name the file.
 fn load(bytes: &[u8]) -> bool {
+    match check(bytes) {
+        Ok(plan) => {
+            ends(plan);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Loads and checks: the plan, or the errors' text (each naming the file).
+fn check(bytes: &[u8]) -> Result<Plan, String> {
     match scenario::load_bytes("random.yaml", bytes, &[], Path::new(".")) {
         Err(e) => {
             assert!(e.to_string().contains("random.yaml"), "{e}");
-            false
+            Err(e.to_string())
         }
         Ok(l) => match scenario::build_plan(&l) {
-            Ok(_) => true,
+            Ok(plan) => Ok(plan),
             Err(es) => {
                 assert!(!es.is_empty());
                 assert!(es.iter().all(|e| e.file.contains("random.yaml")));
-                false
+                Err(scenario::InputErrors(es).to_string())
             }
         },
     }
+}
+
+/// A closed loop of `users` with the given think time and service time, or an on/off load.
+fn timed(users: u32, think: &str, service: &str, arrivals: Option<&str>) -> String {
+    let arrivals = arrivals.map_or_else(
+        || format!("{{closed: {{users: {users}, think_time: {think}}}}}"),
+        str::to_string,
+    );
+    format!(
+        "name: t
+duration: 1s
+replications: 1
+models: [{{name: m, service_time: {service}}}]
+node_pools: [{{name: a, gpu: t4, gpus_per_node: 4, nodes: 1}}]
+services: [{{name: s, model: m, node_pool: a, replicas: 2}}]
+workloads:
+  - service: s
+    arrivals: {arrivals}
+"
+    )
 }
 
 #[test]
@@ -75,8 +134,54 @@ proptest! {
     #[test]
     fn random_overrides_never_panic(path in "[a-z_.0-9]{0,30}", value in "[a-z0-9/{}: .-]{0,15}") {
         let set = vec![format!("{path}={value}")];
-        if let Ok(l) = scenario::load_bytes("random.yaml", VALID.as_bytes(), &set, Path::new(".")) {
-            let _ = scenario::build_plan(&l);
+        if let Ok(l) = scenario::load_bytes("random.yaml", VALID.as_bytes(), &set, Path::new("."))
+            && let Ok(plan) = scenario::build_plan(&l)
+        {
+            ends(plan);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Times at and near zero, where a run could stand still or crawl: each accepted scenario
+    /// ends within the budget, and a loop in which no time can pass is refused by name.
+    #[test]
+    fn loops_with_any_times_end_within_the_budget(
+        users in 1u32..20,
+        think in prop::sample::select(vec![
+            "0s", "1ns", "1us", "10ms", "{fixed: 0s}", "{uniform: {min: 0s, max: 2ns}}",
+            "{pareto: {scale: 1ns, shape: 0.5}}", "{exponential: {mean: 1ns}}",
+        ]),
+        service in prop::sample::select(vec![
+            "{fixed: 0s}", "{fixed: 1ns}", "{exponential: {mean: 1ns}}",
+            "{exponential: {mean: 10ms}}", "{pareto: {scale: 1ns, shape: 0.8}}",
+        ]),
+        on_off in prop::sample::select(vec![
+            None, Some("1ns"), Some("100ns"), Some("10us"), Some("1ms"),
+        ]),
+    ) {
+        let arrivals = on_off.map(|t| {
+            format!("{{on_off: {{on_rate: 1000/s, on_time: {t}, off_time: {t}}}}}")
+        });
+        let text = timed(users, think, service, arrivals.as_deref());
+        match check(text.as_bytes()) {
+            Ok(plan) => ends(plan),
+            Err(message) => {
+                let zero = |d: &str| d == "0s" || d == "{fixed: 0s}";
+                prop_assert!(
+                    message.contains("think_time") || message.contains("on_off"),
+                    "{message}\n---\n{text}"
+                );
+                if on_off.is_none() && zero(think) && zero(service) {
+                    prop_assert!(message.contains("never lets simulated time pass"), "{message}");
+                }
+            }
+        }
+        // No time passes in this loop at all: it must never be accepted.
+        if on_off.is_none() && think == "0s" && service == "{fixed: 0s}" {
+            prop_assert!(check(text.as_bytes()).is_err());
         }
     }
 }

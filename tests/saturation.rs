@@ -60,7 +60,7 @@ fn resnet(rate: u32, reps: u32) -> capsim::sim::Report {
         ],
     )
     .expect("quickstart is valid");
-    capsim::sim::simulate(&plan, false)
+    capsim::sim::simulate(&plan, false).expect("within the event budget")
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn an_overloaded_llm_is_saturated_and_a_busy_one_is_not() {
         &[],
     )
     .expect("valid");
-    let r = capsim::sim::simulate(&plan, false);
+    let r = capsim::sim::simulate(&plan, false).expect("within the event budget");
     assert_eq!(r.mean("on-t4", "saturated"), 1.0);
     assert!(r.mean("on-t4", "queue_growth_rps") > 0.0);
     for s in ["on-a100", "on-h100"] {

@@ -203,7 +203,8 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut outcomes = Vec::new();
     for (file, l, plan) in &loaded {
         super::emitln(&format!("== {} ({})", plan.name, file.display()));
-        let report = crate::sim::simulate(plan, true);
+        let report =
+            crate::sim::simulate(plan, true).map_err(|e| crate::scenario::budget_error(l, &e))?;
         let results = evaluate_checks(&l.scenario.checks, &report);
         if let Some(out) = &args.out {
             let dir = out.join(&report.scenario);

@@ -26,7 +26,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let overrides = args.overrides.to_list();
     let loaded = scenario::load_file(&args.scenario, &overrides)?;
     let plan = scenario::build_plan(&loaded).map_err(scenario::InputErrors)?;
-    let report = crate::sim::simulate(&plan, true);
+    let report =
+        crate::sim::simulate(&plan, true).map_err(|e| scenario::budget_error(&loaded, &e))?;
     let dir = args
         .out
         .clone()

@@ -1,7 +1,7 @@
 //! User-defined GPUs, as a scenario's `gpus:` list writes them.
 
 use super::{GpuProfile, builtin_gpu, builtin_gpu_names};
-use crate::units::{Bytes, parse_bytes};
+use crate::units::{Bytes, parse_bytes_unbounded, refuse_non_finite};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -13,6 +13,9 @@ const MAX_TFLOPS: f64 = 100_000.0;
 const MAX_MEMORY_BYTES: f64 = 16.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0;
 /// 1 PB/s, for memory and interconnect bandwidth.
 const MAX_BANDWIDTH_BYTES_PER_S: f64 = 1e15;
+/// 1 kB/s, the least bandwidth a scenario may name other than zero: at it a 16 GB image
+/// pulls for six months, so anything less is surely a unit mistake.
+const MIN_BANDWIDTH_BYTES_PER_S: f64 = 1e3;
 /// 10 kW per GPU.
 const MAX_TDP_WATTS: f64 = 10_000.0;
 
@@ -25,6 +28,7 @@ const DEFAULT_INTERCONNECT_BYTES_PER_S: f64 = 32e9;
 /// A size without `/s` (`2039GB`) is taken as per second too, since no other time base makes
 /// sense for a GPU's bandwidth; any other time base is refused.
 pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
+    refuse_non_finite(s, "bandwidth", "`2039GB/s` or `2TB/s`")?;
     let t = s.trim();
     let size = match t.split_once('/') {
         Some((size, per)) => {
@@ -37,9 +41,23 @@ pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
         }
         None => t,
     };
-    parse_bytes(size).map_err(|e| {
+    let v = parse_bytes_unbounded(size).map_err(|e| {
         format!("expected a bandwidth such as `2039GB/s` or `2TB/s`, found `{s}` ({e})")
-    })
+    })?;
+    // Well-formed but out of range: say so, with the limit.
+    if v > 0.0 && v < MIN_BANDWIDTH_BYTES_PER_S {
+        return Err(format!(
+            "the bandwidth `{}` is out of range: the least is 1kB/s",
+            s.trim()
+        ));
+    }
+    if v > MAX_BANDWIDTH_BYTES_PER_S {
+        return Err(format!(
+            "the bandwidth `{}` is out of range: the most is 1PB/s",
+            s.trim()
+        ));
+    }
+    Ok(v)
 }
 
 /// A bandwidth field (`2039GB/s`, `2TB/s`), stored in bytes per second.

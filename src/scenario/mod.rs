@@ -87,6 +87,12 @@ pub fn load_bytes(
     })
 }
 
+/// The error of a run stopped at its event budget, placed at the scenario field behind most
+/// of its events (the CLI exits 2 on it, as on any bad input).
+pub fn budget_error(l: &Loaded, e: &crate::sim::EventBudgetExceeded) -> InputErrors {
+    yaml::error_at(&l.file, &l.tree, &e.field, e.message.clone()).into()
+}
+
 /// Loads, checks and resolves a scenario file into a plan, ready to simulate.
 pub fn plan_file(path: &Path, overrides: &[String]) -> Result<crate::sim::Plan, InputErrors> {
     let loaded = load_file(path, overrides)?;

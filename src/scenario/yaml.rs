@@ -335,7 +335,19 @@ fn saphyr_options() -> serde_saphyr::Options {
     options.null_as_string = true;
     // We report one-line messages with our own location prefix.
     options.with_snippet = false;
+    // A tag (`!!python/object`, `!include`) would otherwise be dropped without a word.
+    options.reject_unsupported_tags = true;
+    options.reject_tagged_field_names = true;
+    // `.nan` and `.inf` reach the tree as text, so that the field that cannot take them is
+    // the one that refuses them, by name (see [`non_finite`]).
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     options
+}
+
+/// Whether text is how the parser passes on a YAML `.nan` or `.inf` (its canonical spelling:
+/// see the `non_finite_float_policy` above); a field that wants a number refuses it by name.
+fn non_finite(text: &str) -> bool {
+    matches!(text, ".nan" | ".inf" | "-.inf")
 }
 
 /// Stack for the parsing thread. The parser recurses once per nesting level and a debug
@@ -421,10 +433,30 @@ fn saphyr_error(err: &serde_saphyr::Error, text: &str) -> (Loc, String) {
         | E::AliasReplayCounterOverflow { .. } => {
             format!("aliases (`*name`) expand to more than the limit of {MAX_ALIAS_EVENTS} values")
         }
+        E::UnsupportedTag { tag, .. } | E::TaggedStructFieldName { tag, .. } => format!(
+            "the YAML tag `{}` is not supported: a scenario holds plain values (numbers, text, \
+             lists and mappings); remove the tag",
+            clip(tag)
+        ),
         other => serde_saphyr::UserMessageFormatter
             .format_message(other)
             .into_owned(),
     };
+    // Errors about well-formed text (limits, tags, duplicate keys) get no syntax hint.
+    let syntax = !matches!(
+        inner,
+        E::Budget { .. }
+            | E::AliasReplayLimitExceeded { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::UnsupportedTag { .. }
+            | E::TaggedStructFieldName { .. }
+            | E::DuplicateMappingKey { .. }
+            | E::MultipleDocuments { .. }
+            | E::NonFiniteFloat { .. }
+            | E::UnknownAnchor { .. }
+    );
     message = one_line(&message);
     if message.contains("recursion limit exceeded") {
         message = format!("the document is nested too deeply (the limit is {MAX_DEPTH} levels)");
@@ -434,7 +466,8 @@ fn saphyr_error(err: &serde_saphyr::Error, text: &str) -> (Loc, String) {
             "this line is indented with a tab; YAML allows only spaces for indentation".to_string();
     } else if message.contains("tab") {
         message.push_str(" (YAML does not allow tabs for indentation; use spaces)");
-    } else if let Some((open, at)) = unclosed_bracket(text, loc)
+    } else if syntax
+        && let Some((open, at)) = unclosed_bracket(text, loc)
         && !message.contains("unclosed")
     {
         // The parser often notices a missing `]` only lines later, with a puzzling message.
@@ -445,7 +478,27 @@ fn saphyr_error(err: &serde_saphyr::Error, text: &str) -> (Loc, String) {
             if open == '[' { ']' } else { '}' }
         ));
     }
+    // The parser places a tag's error at the value after it: point at the tag itself.
+    let loc = match inner {
+        E::UnsupportedTag { tag, .. } | E::TaggedStructFieldName { tag, .. } => {
+            tag_position(text, loc, tag).unwrap_or(loc)
+        }
+        _ => loc,
+    };
     (loc, message)
+}
+
+/// Where `tag` is written on the line of `at`, before `at` (its last such place).
+fn tag_position(text: &str, at: Loc, tag: &str) -> Option<Loc> {
+    let line = text.lines().nth((at.line as usize).checked_sub(1)?)?;
+    let before: String = line.chars().take(at.col as usize).collect();
+    // The tag as written may use the `!!` shorthand of the resolved `tag:yaml.org,2002:`.
+    let short = tag.replace("tag:yaml.org,2002:", "!!");
+    let i = before.rfind(&short).or_else(|| before.rfind(tag))?;
+    Some(Loc {
+        line: at.line,
+        col: saturate(before[..i].chars().count() as u64 + 1),
+    })
 }
 
 /// The innermost `[` or `{` still open where the error was found, skipping quoted text and
@@ -951,8 +1004,30 @@ impl<'a> De<'a> {
         r.map_err(|e| e.located(|| At::of(node, path)))
     }
 
+    /// Refuses `.nan` and `.inf` where a number is wanted, saying so (rather than "found
+    /// a string").
+    fn finite(&self) -> Result<(), DeError> {
+        match &self.node.node {
+            Node::Str(s) if non_finite(s) => Err(self.error(format!(
+                "{} must be a finite number, found `{s}`",
+                self.name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The field's own name (the last step of its path), for messages.
+    fn name(&self) -> &str {
+        self.path
+            .rsplit('.')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("the value")
+    }
+
     /// The node as an integer in `min..=max`; integral floats are accepted.
     fn integer(&self, min: i128, max: i128, exp: &dyn Expected) -> Result<i128, DeError> {
+        self.finite()?;
         let v = match self.node.node {
             Node::Int(i) => i128::from(i),
             // Exact for every integral f64 below 1e38, so the range check below is exact too.
@@ -960,14 +1035,21 @@ impl<'a> De<'a> {
             _ => return Err(self.invalid(exp)),
         };
         if v < min || v > max {
-            return Err(self.error(format!(
-                "{v} does not fit: expected an integer from {min} to {max}"
-            )));
+            // In the field's own words; a machine type's range is no help to a reader.
+            let name = self.name();
+            return Err(self.error(if v < 0 && min == 0 {
+                format!("{name} must be a non-negative whole number, found {v}")
+            } else if max >= i128::from(i64::MAX) {
+                format!("{name} is too large: found {v}, the most is about {max:.1e}")
+            } else {
+                format!("{name} must be a whole number from {min} to {max}, found {v}")
+            }));
         }
         Ok(v)
     }
 
     fn float(&self, exp: &dyn Expected) -> Result<f64, DeError> {
+        self.finite()?;
         match self.node.node {
             Node::Int(i) => Ok(i as f64),
             Node::Float(f) => Ok(f),
@@ -2155,26 +2237,26 @@ node_pools:
         let e = load_err(&GOOD.replace("replicas: 2", "replicas: 1e12"));
         assert_eq!(
             e.message,
-            "1000000000000 does not fit: expected an integer from 0 to 4294967295"
+            "replicas must be a whole number from 0 to 4294967295, found 1000000000000"
         );
         assert_eq!((e.line, e.col), (5, 15));
 
         let e = load_err(&GOOD.replace("replicas: 2", "replicas: 1000000000000"));
         assert_eq!(
             e.message,
-            "1000000000000 does not fit: expected an integer from 0 to 4294967295"
+            "replicas must be a whole number from 0 to 4294967295, found 1000000000000"
         );
 
         let e = load_err(&GOOD.replace("replicas: 2", "replicas: -3"));
         assert_eq!(
             e.message,
-            "-3 does not fit: expected an integer from 0 to 4294967295"
+            "replicas must be a non-negative whole number, found -3"
         );
 
         let e = load_err(&GOOD.replace("count: 4", "count: 70000"));
         assert_eq!(
             e.message,
-            "70000 does not fit: expected an integer from 0 to 65535"
+            "count must be a whole number from 0 to 65535, found 70000"
         );
         assert_eq!(e.field, "node_pools[0].count");
 
@@ -2187,8 +2269,13 @@ node_pools:
 
         // Beyond i64 the number is kept as a float and still range-checked.
         let e = load_err(&GOOD.replace("seed: 7", "seed: 99999999999999999999"));
-        assert!(
-            e.message.starts_with("100000000000000000000 does not fit"),
+        assert_eq!(
+            e.message, "seed is too large: found 100000000000000000000, the most is about 1.8e19",
+            "{e}"
+        );
+        let e = load_err(&GOOD.replace("seed: 7", "seed: -5"));
+        assert_eq!(
+            e.message, "seed must be a non-negative whole number, found -5",
             "{e}"
         );
     }

@@ -29,6 +29,8 @@ pub struct Plan {
     pub report_interval: SimTime,
     /// Waiting requests beyond which a service is declared saturated.
     pub max_queue: u32,
+    /// Events one replication may process before it is stopped (`limits.max_events`).
+    pub max_events: u64,
     /// Node pools.
     pub pools: Vec<PoolPlan>,
     /// Cluster-wide settings (the node lifecycle controller).

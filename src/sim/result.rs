@@ -160,6 +160,7 @@ pub(super) struct Parts {
     pub nodes_ready: TimeIntegral,
     pub ts: Vec<TsPoint>,
     pub events: u64,
+    pub over_budget: Option<super::budget::EventBudgetExceeded>,
 }
 
 /// The figures of one replication: (component, metric, value) in a fixed order, so that
@@ -175,6 +176,9 @@ pub struct RepResult {
     pub saturated: Vec<(String, bool, f64)>,
     /// Events processed.
     pub events: u64,
+    /// Set when the replication was stopped at its event budget: its figures are then
+    /// incomplete, and the run fails with this error.
+    pub over_budget: Option<super::budget::EventBudgetExceeded>,
     /// Latency of each service at [`CDF_PROBABILITIES`], in ms (NaN when nothing completed).
     pub latency_quantiles: Vec<Vec<f64>>,
     /// Time to first token of each service at [`CDF_PROBABILITIES`], in ms (NaN for services
@@ -503,6 +507,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         timeseries: parts.ts,
         saturated,
         events: parts.events,
+        over_budget: parts.over_budget,
         latency_quantiles,
         ttft_quantiles,
         in_system_means,

@@ -1,13 +1,14 @@
 //! One replication: the subsystems, the event loop that routes each event to its owner, and
 //! the notices that the cluster sends to the owners of its pods.
 
+use super::budget::Counts;
 use super::plan::Plan;
 use super::result::{RepResult, TsPoint, ts_metric};
 use crate::cluster::{Cluster, ClusterEv, Notice, Owner, PodChange};
 use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The run's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +60,17 @@ impl From<RunEv> for Ev {
     }
 }
 
+/// Events between two looks at the progress bar and at the other replications.
+const CHECK_EVERY: u64 = 0x10000;
+
+/// The event count at which the loop next looks up from its work: the next multiple of
+/// [`CHECK_EVERY`], or the first event past the budget if that comes sooner.
+fn next_check(events: u64, budget: u64) -> u64 {
+    (events / CHECK_EVERY + 1)
+        .saturating_mul(CHECK_EVERY)
+        .min(budget.saturating_add(1))
+}
+
 /// The state of one replication.
 pub struct World<'p> {
     plan: &'p Plan,
@@ -72,7 +84,18 @@ pub struct World<'p> {
     next_mark: u32,
     /// Until when each service's load stays as it starts (None: it moves from the start).
     steady_until: Vec<Option<SimTime>>,
+    /// Which replication this is.
+    rep: u32,
     events: u64,
+    /// Of the events, the cluster's, the run's own and the autoscalers' (by service): the
+    /// rest are serving's, whose count would cost its hot path an add.
+    cluster_events: u64,
+    run_events: u64,
+    by_scaler: Vec<u64>,
+    /// At this event count the loop looks at the budget, the progress bar and the others.
+    next_check: u64,
+    /// Set when the replication passed its event budget.
+    over_budget: Option<super::budget::EventBudgetExceeded>,
 }
 
 impl<'p> World<'p> {
@@ -109,7 +132,13 @@ impl<'p> World<'p> {
             sample_index: 0,
             next_mark: 0,
             steady_until: super::result::steady_until(plan),
+            rep,
             events: 0,
+            cluster_events: 0,
+            run_events: 0,
+            by_scaler: vec![0; plan.services.len()],
+            next_check: next_check(0, plan.max_events),
+            over_budget: None,
         };
         // Pods first: created in order and bound by the scheduler at time zero.
         world.cluster.start(&mut world.q);
@@ -130,9 +159,12 @@ impl<'p> World<'p> {
         world
     }
 
-    /// Runs to the end (or to saturation) and returns the replication's figures.
-    /// `progress` receives simulated microseconds as they pass, for a progress bar.
-    pub fn run(mut self, progress: Option<&AtomicU64>) -> RepResult {
+    /// Runs to the end (or to saturation, or to its event budget) and returns the
+    /// replication's figures. `progress` receives simulated microseconds as they pass, for a
+    /// progress bar. `stopped` holds the lowest replication stopped at its budget so far: a
+    /// higher one then gives up, since the run fails with that one's error anyway (and the
+    /// lowest is always run to its end, so the error is the same at any thread count).
+    pub fn run(mut self, progress: Option<&AtomicU64>, stopped: Option<&AtomicU32>) -> RepResult {
         let mut reported = SimTime::ZERO;
         while let Some((now, ev)) = self.q.pop() {
             self.events += 1;
@@ -145,41 +177,55 @@ impl<'p> World<'p> {
                     }
                 }
                 Ev::Cluster(e) => {
+                    self.cluster_events += 1;
                     self.cluster.handle(now, e, &mut self.q);
                     self.deliver();
                 }
                 Ev::Control(e) => self.on_control(now, e),
-                Ev::Run(RunEv::WarmupEnd) => {
-                    self.serving.warmup_end(now);
-                    self.cluster.warmup_end(now);
-                }
-                Ev::Run(RunEv::BacklogMark(j)) => self.on_backlog_mark(now, j),
-                Ev::Run(RunEv::Sample) => self.on_sample(now),
-                Ev::Run(RunEv::End) => {
-                    // A sample due at the very end ties with End: take it, so the
-                    // timeseries covers the whole run.
-                    let dt = self.plan.report_interval.0;
-                    if dt > 0
-                        && now.0.is_multiple_of(dt)
-                        && (self.sample_index as u64 + 1) * dt == now.0
-                    {
-                        self.on_sample(now);
+                Ev::Run(e) => {
+                    self.run_events += 1;
+                    match e {
+                        RunEv::WarmupEnd => {
+                            self.serving.warmup_end(now);
+                            self.cluster.warmup_end(now);
+                        }
+                        RunEv::BacklogMark(j) => self.on_backlog_mark(now, j),
+                        RunEv::Sample => self.on_sample(now),
+                        RunEv::End => {
+                            // A sample due at the very end ties with End: take it, so the
+                            // timeseries covers the whole run.
+                            let dt = self.plan.report_interval.0;
+                            if dt > 0
+                                && now.0.is_multiple_of(dt)
+                                && (self.sample_index as u64 + 1) * dt == now.0
+                            {
+                                self.on_sample(now);
+                            }
+                            // So does the last backlog mark, scheduled after End.
+                            if super::result::backlog_mark(self.plan, self.next_mark) == Some(now) {
+                                self.on_backlog_mark(now, self.next_mark);
+                            }
+                            break;
+                        }
                     }
-                    // So does the last backlog mark, scheduled after End.
-                    if super::result::backlog_mark(self.plan, self.next_mark) == Some(now) {
-                        self.on_backlog_mark(now, self.next_mark);
-                    }
-                    break;
                 }
             }
             if self.serving.stop {
                 break;
             }
-            if self.events & 0xffff == 0
-                && let Some(p) = progress
-            {
-                p.fetch_add(now.since(reported).0 / 1000, Ordering::Relaxed);
-                reported = now;
+            if self.events == self.next_check {
+                if self.events > self.plan.max_events {
+                    self.stop_at_budget(now);
+                    break;
+                }
+                if stopped.is_some_and(|s| s.load(Ordering::Relaxed) < self.rep) {
+                    break;
+                }
+                if let Some(p) = progress {
+                    p.fetch_add(now.since(reported).0 / 1000, Ordering::Relaxed);
+                    reported = now;
+                }
+                self.next_check = next_check(self.events, self.plan.max_events);
             }
         }
         let end = self.q.now();
@@ -192,6 +238,29 @@ impl<'p> World<'p> {
         }
         let parts = self.take_parts();
         super::result::collect(self.plan, end, parts)
+    }
+
+    /// Records why the replication stops: it passed its event budget.
+    #[cold]
+    fn stop_at_budget(&mut self, now: SimTime) {
+        let requests: Vec<u64> = self
+            .serving
+            .svcs
+            .iter()
+            .map(|s| s.stats.admitted_total)
+            .collect();
+        self.over_budget = Some(super::budget::exceeded(
+            self.plan,
+            &Counts {
+                rep: self.rep,
+                now,
+                events: self.events,
+                cluster: self.cluster_events,
+                run: self.run_events,
+                by_scaler: &self.by_scaler,
+                requests: &requests,
+            },
+        ));
     }
 
     /// Passes the cluster's notices to the owners of the pods, oldest first, until there
@@ -235,6 +304,13 @@ impl<'p> World<'p> {
     }
 
     fn on_control(&mut self, now: SimTime, e: ControlEv) {
+        let (ControlEv::MetricTick(si)
+        | ControlEv::Sync(si)
+        | ControlEv::KedaPoll(si)
+        | ControlEv::KpaPoke(si)) = e;
+        if let Some(n) = self.by_scaler.get_mut(si as usize) {
+            *n += 1;
+        }
         let World {
             cluster,
             serving,
@@ -333,6 +409,7 @@ impl<'p> World<'p> {
             nodes_ready,
             ts: std::mem::take(&mut self.ts),
             events: self.events,
+            over_budget: self.over_budget.take(),
         }
     }
 

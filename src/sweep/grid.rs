@@ -292,6 +292,23 @@ fn quantity(node: &Node) -> Option<Quantity<'_>> {
     }
 }
 
+/// A number for a message: in scientific notation with four figures at most where plain
+/// digits would run long (`1.776e-15`, `1e16`).
+fn readable(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e9) {
+        let text = format!("{x:.3e}");
+        match text.split_once('e') {
+            Some((mantissa, exp)) if mantissa.contains('.') => {
+                let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{mantissa}e{exp}")
+            }
+            _ => text,
+        }
+    } else {
+        fmt_num(x)
+    }
+}
+
 /// Expands `{from, to, step}` (linear) or `{from, to, points}` (log-spaced).
 fn range(
     file: &str,
@@ -359,7 +376,10 @@ fn range(
     let too_many = |n: f64, at: Loc| {
         here(
             at,
-            format!("the range has {n:.0} values, over the limit of {MAX_POINTS} points per sweep"),
+            format!(
+                "the range has {} values, over the limit of {MAX_POINTS} points per sweep",
+                crate::units::fmt_count(n)
+            ),
         )
     };
     match (get("step"), get("points")) {
@@ -388,10 +408,34 @@ fn range(
                     "`to` must be at least `from` (list the values to go down)".into(),
                 ));
             }
+            // A step the numbers of the range cannot resolve would repeat values.
+            let resolution = from.value.abs().max(to.value.abs()) * f64::EPSILON;
+            if step.value < resolution {
+                return Err(here(
+                    step_loc,
+                    format!(
+                        "`step` ({}) is below what numbers near {} can resolve (about {}): the \
+                         values would repeat; use a larger step",
+                        readable(step.value),
+                        readable(from.value.abs().max(to.value.abs())),
+                        readable(resolution)
+                    ),
+                ));
+            }
             // The small tolerance keeps `to` when rounding leaves it a hair past the last step.
             let n = ((to.value - from.value) / step.value * (1.0 + 1e-12) + 1e-9).floor() + 1.0;
             if n > MAX_POINTS as f64 {
-                return Err(too_many(n, step_loc));
+                return Err(here(
+                    step_loc,
+                    format!(
+                        "the range from {} to {} by {} has {} values, over the limit of \
+                         {MAX_POINTS} points per sweep; use a larger step",
+                        readable(from.value),
+                        readable(to.value),
+                        readable(step.value),
+                        crate::units::fmt_count(n)
+                    ),
+                ));
             }
             let integer = from.integer && to.integer && step.integer;
             // Each value from the start (not by accumulation), so errors do not add up.

@@ -23,7 +23,7 @@ pub use output::Manifest;
 
 use crate::scenario::yaml::{self, Located};
 use crate::scenario::{self, InputErrors, LoadError, Scenario};
-use crate::sim::{Plan, RepResult, Report, aggregate, run_replication};
+use crate::sim::{EventBudgetExceeded, Plan, RepResult, Report, aggregate, run_replication};
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -246,16 +246,7 @@ impl Sweep {
     /// offending value is a swept one, point at its grid entry.
     pub fn plan(&self, i: usize) -> Result<Plan, InputErrors> {
         let assignments = self.assignments(i);
-        let label = format!(
-            "sweep {} with {}",
-            point_name(i, self.points),
-            self.axes
-                .iter()
-                .zip(self.values(i))
-                .map(|(a, v)| format!("{}={v}", a.path))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let label = self.label(i);
         let relabel = |mut e: LoadError| {
             // An error about a swept value comes back placed at a `--set`; place it at the
             // grid entry that supplied the value instead.
@@ -296,6 +287,26 @@ impl Sweep {
             .map_err(|es| InputErrors(es.into_iter().map(relabel).collect()))
     }
 
+    /// `sweep point I (path=value, ...)`, for messages.
+    fn label(&self, i: usize) -> String {
+        format!(
+            "sweep {} with {}",
+            point_name(i, self.points),
+            self.axes
+                .iter()
+                .zip(self.values(i))
+                .map(|(a, v)| format!("{}={v}", a.path))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// The error of point `i` stopped at its event budget, placed in the scenario file.
+    pub fn budget_error(&self, i: usize, e: &EventBudgetExceeded) -> InputErrors {
+        let message = format!("{}: {}", self.label(i), e.message);
+        yaml::error_at(&self.file, &self.tree, &e.field, message).into()
+    }
+
     /// The manifest of this sweep's output (of one shard, or of the whole sweep).
     pub fn manifest(&self, shard: Option<Shard>) -> Manifest {
         Manifest {
@@ -313,14 +324,15 @@ impl Sweep {
 
 /// Simulates every replication of every plan as one flat parallel iterator and calls
 /// `on_point(j, report)` for plan `j` as soon as its last replication is done (in whatever
-/// thread finished it). Replications are combined in replication order, so each report is
-/// the same at any thread count. Stops at the first error `on_point` returns.
+/// thread finished it), or as soon as one of its replications is stopped at its event budget
+/// (with that error). Replications are combined in replication order, so each report is the
+/// same at any thread count. Stops at the first error `on_point` returns.
 ///
 /// With `progress` and a terminal on stderr, a progress bar counts replications done.
 pub fn simulate_points<E, F>(plans: &[Plan], progress: bool, on_point: F) -> Result<(), E>
 where
     E: Send,
-    F: Fn(usize, Report) -> Result<(), E> + Sync,
+    F: Fn(usize, Result<Report, EventBudgetExceeded>) -> Result<(), E> + Sync,
 {
     let tasks: Vec<(usize, u32)> = plans
         .iter()
@@ -339,7 +351,7 @@ where
     // A plan without replications has nothing to wait for.
     for (j, p) in plans.iter().enumerate() {
         if p.replications == 0 {
-            on_point(j, aggregate(p, &[]))?;
+            on_point(j, Ok(aggregate(p, &[])))?;
         }
     }
     let done = AtomicU64::new(0);
@@ -357,6 +369,9 @@ where
         }
         let result = tasks.par_iter().try_for_each(|&(j, r)| {
             let mut rep = run_replication(&plans[j], r);
+            if let Some(e) = rep.over_budget.take() {
+                return on_point(j, Err(e));
+            }
             // Sweeps report summaries only; the samples would just hold memory.
             rep.timeseries = Vec::new();
             done.fetch_add(1, Ordering::Relaxed);
@@ -369,7 +384,7 @@ where
             match complete {
                 Some(reps) => {
                     let reps: Vec<RepResult> = reps.into_iter().flatten().collect();
-                    on_point(j, aggregate(&plans[j], &reps))
+                    on_point(j, Ok(aggregate(&plans[j], &reps)))
                 }
                 None => Ok(()),
             }
@@ -492,6 +507,7 @@ pub fn run(
     let saturated = Mutex::new(Vec::new());
     simulate_points(&plans, progress, |j, report| {
         let i = pending[j];
+        let report = report.map_err(|e| sweep.budget_error(i, &e))?;
         if !report.saturated.is_empty() {
             saturated.lock().unwrap_or_else(|e| e.into_inner()).push(i);
         }

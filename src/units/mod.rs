@@ -12,8 +12,22 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use std::fmt;
 pub use time::SimTime;
 
+/// Refuses YAML's `.nan` and `.inf` (as the scenario loader passes them on) with a message
+/// that says so, where a quantity of kind `what` is expected.
+pub fn refuse_non_finite(s: &str, what: &str, example: &str) -> Result<(), String> {
+    let t = s.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), ".nan" | ".inf" | "-.inf" | "+.inf") {
+        return Err(format!(
+            "`{}` is not a number: expected a {what} such as {example}",
+            s.trim()
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a duration such as `250ms`, `1.5s`, `5m`, `2h`, `100us`, `1d`.
 pub fn parse_duration(s: &str) -> Result<SimTime, String> {
+    refuse_non_finite(s, "duration", "`250ms` or `90s`")?;
     let t = s.trim();
     let (num, unit) = split_number(t);
     let v: f64 = num.parse().map_err(|_| {
@@ -39,11 +53,12 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
             ));
         }
     };
-    if !v.is_finite() || v < 0.0 {
+    if v < 0.0 {
         return Err(format!("a duration must be zero or positive, found `{s}`"));
     }
     let secs = v * scale;
-    if secs > MAX_DURATION_SECS {
+    // (An overflow to infinity is out of range too.)
+    if secs.is_nan() || secs > MAX_DURATION_SECS {
         return Err(format!(
             "the duration `{s}` is longer than the limit of 10 years"
         ));
@@ -51,11 +66,22 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     Ok(SimTime::from_secs_f64(secs))
 }
 
+/// A count for a message: whole below a million, else in scientific notation with two
+/// figures at most (`3.6e12`, `1e9`), which reads better than thirteen digits.
+pub fn fmt_count(x: f64) -> String {
+    if x < 1e6 {
+        format!("{}", x.round())
+    } else {
+        format!("{x:.1e}").replace(".0e", "e")
+    }
+}
+
 /// The longest duration a scenario may name (10 years): beyond it a run is surely a typo.
 pub const MAX_DURATION_SECS: f64 = 10.0 * 365.0 * 86400.0;
 
 /// Parses a rate such as `20/s`, `1200/min`, `3/h`, `0.5/ms`; returns events per second.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
+    refuse_non_finite(s, "rate", "`20/s` or `1200/min`")?;
     let t = s.trim();
     if t.parse::<f64>() == Ok(0.0) {
         return Ok(0.0);
@@ -83,14 +109,28 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
             ));
         }
     };
-    if !v.is_finite() || v < 0.0 {
+    if v < 0.0 {
         return Err(format!("a rate must be zero or positive, found `{s}`"));
+    }
+    if !(v / per_secs).is_finite() {
+        return Err(format!("the rate `{s}` is too large to represent"));
     }
     Ok(v / per_secs)
 }
 
 /// Parses a size such as `16GiB`, `20GB`, `512MiB`; returns bytes.
 pub fn parse_bytes(s: &str) -> Result<f64, String> {
+    refuse_non_finite(s, "size", "`16GiB` or `20GB`")?;
+    let v = parse_bytes_unbounded(s)?;
+    if !v.is_finite() {
+        return Err(format!("the size `{s}` is too large to represent"));
+    }
+    Ok(v)
+}
+
+/// [`parse_bytes`], except that a size too large for a float is infinite rather than an
+/// error (for callers that name their own limit).
+pub fn parse_bytes_unbounded(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, unit) = split_number(t);
     let v: f64 = num
@@ -114,7 +154,7 @@ pub fn parse_bytes(s: &str) -> Result<f64, String> {
             ));
         }
     };
-    if !v.is_finite() || v < 0.0 {
+    if v < 0.0 {
         return Err(format!("a size must be zero or positive, found `{s}`"));
     }
     Ok(v * scale)
@@ -128,7 +168,8 @@ fn split_number(t: &str) -> (&str, &str) {
             !(c.is_ascii_digit()
                 || c == '.'
                 || c == '_'
-                || ((c == '-' || c == '+') && i == 0)
+                // A sign leads the number or its exponent (`1e-300`).
+                || ((c == '-' || c == '+') && (i == 0 || t[..i].ends_with(['e', 'E'])))
                 || ((c == 'e' || c == 'E')
                     && t[i + 1..]
                         .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')

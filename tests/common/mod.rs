@@ -35,7 +35,7 @@ pub fn plan(yaml: &str) -> Plan {
 
 /// Simulates scenario text.
 pub fn run(yaml: &str) -> Report {
-    capsim::sim::simulate(&plan(yaml), false)
+    capsim::sim::simulate(&plan(yaml), false).expect("within the event budget")
 }
 
 /// `(time_s, value)` of a component's timeseries metric.

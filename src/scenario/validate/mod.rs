@@ -2,6 +2,7 @@
 //! and resolves it into a [`Plan`]. Every error names its place in the file.
 
 mod autoscaler;
+mod budget;
 mod checks;
 mod failures;
 mod gpus;
@@ -85,11 +86,18 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     checks::check(&mut e, sc, &service_names);
 
     if !e.out.is_empty() {
-        // In file order, as a reader fixes them.
+        // In file order, as a reader fixes them; an error found twice (a model checked for
+        // each service that runs it) is shown once.
         e.out.sort_by_key(|x| (x.line, x.col));
-        return Err(e.out);
+        let mut shown: Vec<LoadError> = Vec::with_capacity(e.out.len());
+        for x in e.out {
+            if !shown.contains(&x) {
+                shown.push(x);
+            }
+        }
+        return Err(shown);
     }
-    Ok(Plan {
+    let plan = Plan {
         name: sc.name.clone(),
         seed: sc.seed,
         duration: sc.duration.0,
@@ -98,11 +106,18 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         replications: sc.replications as u32,
         report_interval: sc.report_interval.0,
         max_queue: sc.limits.max_queue as u32,
+        max_events: sc.limits.max_events,
         pools: pools.into_iter().flatten().collect(),
         cluster,
         services: services.into_iter().flatten().collect(),
         workloads,
-    })
+    };
+    // The estimate needs the whole plan (every workload and service resolved).
+    budget::check(&mut e, sc, &plan);
+    if !e.out.is_empty() {
+        return Err(e.out);
+    }
+    Ok(plan)
 }
 
 /// The top level: name, duration, warm-up, replications, report interval, limits.
@@ -167,6 +182,16 @@ fn top_level(e: &mut Errs, sc: &Scenario) {
         e.at(
             "limits.max_queue",
             format!("max_queue must be from 1 to {}", limits::MAX_QUEUE),
+        );
+    }
+    if sc.limits.max_events == 0 || sc.limits.max_events > limits::MAX_EVENTS {
+        e.at(
+            "limits.max_events",
+            format!(
+                "max_events must be from 1 to {:.0e} events per replication (found {})",
+                limits::MAX_EVENTS as f64,
+                sc.limits.max_events
+            ),
         );
     }
 }

@@ -87,6 +87,13 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             );
             ok = false;
         }
+        if p.image_pull_bandwidth.is_some_and(|b| b.0 == 0.0) {
+            e.at(
+                &at("image_pull_bandwidth"),
+                "image_pull_bandwidth must be positive: no image would ever arrive",
+            );
+            ok = false;
+        }
         if !(0.0..=limits::MAX_PRICE).contains(&p.price_per_gpu_hour) {
             e.at(
                 &at("price_per_gpu_hour"),

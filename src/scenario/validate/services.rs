@@ -113,12 +113,13 @@ pub(super) fn resolve(
         }
         if let Some(pool) = pool {
             let per_node = pool.units_per_node();
-            if s.gpus_per_replica == 0 || s.gpus_per_replica > per_node as u64 {
+            if s.gpus_per_replica < 1 || s.gpus_per_replica > i64::from(per_node) {
                 e.at(
                     &at("gpus_per_replica"),
                     format!(
-                        "a replica needs {} {} on one node, but a node of pool `{}` has {}",
-                        s.gpus_per_replica, pool.share.label, pool.name, per_node
+                        "gpus_per_replica must be a whole number from 1 to {per_node} (a node of \
+                         pool `{}` has {per_node}, each a {}), found {}",
+                        pool.name, pool.share.label, s.gpus_per_replica
                     ),
                 );
                 ok = false;
@@ -229,7 +230,9 @@ pub(super) fn resolve(
                             ..Default::default()
                         },
                     };
-                    llm_plan(e, i, s.gpus_per_replica, arch, pool, &spec)
+                    // Below 1 it was refused above.
+                    let gpus = u64::try_from(s.gpus_per_replica).ok().filter(|&g| g >= 1);
+                    gpus.and_then(|g| llm_plan(e, i, g, arch, pool, &spec))
                 }
                 _ => None,
             },
@@ -256,6 +259,9 @@ pub(super) fn resolve(
                             ),
                         );
                         None
+                    } else if d.check().is_err() {
+                        // Reported once, with `models:`.
+                        None
                     } else {
                         d.compile(&l.base_dir)
                             .map_err(|err| {
@@ -271,6 +277,8 @@ pub(super) fn resolve(
                             })
                     }
                 }
+                // An invalid curve was reported with `models:`.
+                (None, Some(b)) if b.check().is_err() => None,
                 (None, Some(b)) => match b.curve(gpus) {
                     Ok(curve) => Some(table_cost(&curve, pool, batching, gpus)),
                     Err(msg) => {
