@@ -23,7 +23,7 @@ pub use output::Manifest;
 
 use crate::scenario::yaml::{self, Located};
 use crate::scenario::{self, InputErrors, LoadError, Scenario};
-use crate::sim::{Plan, RepResult, Report, aggregate, run_replication};
+use crate::sim::{Plan, RepResult, Report, aggregate_summary, run_replication_summary};
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -305,7 +305,7 @@ where
     // A plan without replications has nothing to wait for.
     for (j, p) in plans.iter().enumerate() {
         if p.replications == 0 {
-            on_point(j, aggregate(p, &[]))?;
+            on_point(j, aggregate_summary(p, &[]))?;
         }
     }
     let done = AtomicU64::new(0);
@@ -322,9 +322,8 @@ where
             );
         }
         let result = tasks.par_iter().try_for_each(|&(j, r)| {
-            let mut rep = run_replication(&plans[j], r);
-            // Sweeps report summaries only; the samples would just hold memory.
-            rep.timeseries = Vec::new();
+            // Sweeps report summaries only: the samples are not kept.
+            let rep = run_replication_summary(&plans[j], r);
             done.fetch_add(1, Ordering::Relaxed);
             let complete = {
                 let mut slot = slots[j].lock().unwrap_or_else(|e| e.into_inner());
@@ -335,7 +334,7 @@ where
             match complete {
                 Some(reps) => {
                     let reps: Vec<RepResult> = reps.into_iter().flatten().collect();
-                    on_point(j, aggregate(&plans[j], &reps))
+                    on_point(j, aggregate_summary(&plans[j], &reps))
                 }
                 None => Ok(()),
             }
