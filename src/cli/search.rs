@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use crate::report::fmt_num;
+use crate::report::folder::Staged;
 use crate::scenario::{InputErrors, LoadError};
 use crate::sweep::search::{
     Candidate, LoadKind, PointSearch, Search, SearchResult, Sizing, SweepSearch, Target, cheapest,
@@ -48,10 +49,15 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     // As InputErrors, so that an unreadable file is bad input (exit 2).
     let bytes = crate::scenario::read_file(&args.scenario).map_err(InputErrors::from)?;
     let base_dir = args.scenario.parent().unwrap_or(Path::new("."));
+    // An unwritable --out is found before the search, not after it.
+    let staged = match &args.out {
+        Some(dir) => Some(super::stage(dir, crate::report::folder::Kind::Run)?),
+        None => None,
+    };
     if let Some(sweep) =
         SweepSearch::from_bytes(&file, bytes.clone(), base_dir, &overrides, &args.service)?
     {
-        return run_sweep(&args, &file, &sweep);
+        return run_sweep(&args, &file, &sweep, staged);
     }
     let search = Search::from_bytes(&file, bytes, base_dir, &overrides, &args.service)?;
     let target = target(&args, &file, search.kind())?;
@@ -66,10 +72,10 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     warn_one_replication(&result);
     let sizing = target.and_then(|t| result.size_for(t));
     let (json, text) = (to_json(&result, sizing), to_text(&result, sizing));
-    if let Some(dir) = &args.out {
+    if let (Some(dir), Some(staged)) = (&args.out, staged) {
         let title = format!("{}: capacity search on {}", result.scenario, result.service);
         let searches = [(result.service.clone(), &result)];
-        write_out(dir, &title, &json, &text, &searches, None)?;
+        write_out(dir, staged, &title, &json, &text, &searches, None)?;
     }
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&json)?);
@@ -142,7 +148,12 @@ fn tried_text(closed: bool, c: &Candidate) -> String {
 }
 
 /// A search at every point of the scenario's `sweep:` grid, and the comparison table.
-fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Result<Outcome> {
+fn run_sweep(
+    args: &SearchArgs,
+    file: &str,
+    sweep: &SweepSearch,
+    staged: Option<Staged>,
+) -> anyhow::Result<Outcome> {
     let target = target(args, file, sweep.kind())?;
     let show = std::io::stderr().is_terminal();
     let closed = sweep.kind().is_closed();
@@ -157,7 +168,7 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     let best = cheapest(&points);
     let json = sweep_json(&sweep.axes, &points, best, target);
     let text = sweep_text(&sweep.axes, &points, best, target);
-    if let (Some(dir), Some(first)) = (&args.out, points.first()) {
+    if let (Some(dir), Some(staged), Some(first)) = (&args.out, staged, points.first()) {
         let title = format!(
             "{}: capacity search on {} at each sweep point",
             first.result.scenario, first.result.service
@@ -170,7 +181,7 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
                 (values.join(" "), &p.result)
             })
             .collect();
-        write_out(dir, &title, &json, &text, &searches, best)?;
+        write_out(dir, staged, &title, &json, &text, &searches, best)?;
     }
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&json)?);
@@ -184,17 +195,20 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     })
 }
 
-/// Writes `--out`; a folder that cannot be written is the user's to fix (exit 2).
+/// Writes `--out` (through its temporary folder `staged`); a folder that cannot be written is
+/// the user's to fix (exit 2).
 fn write_out(
     dir: &Path,
+    staged: Staged,
     title: &str,
     json: &Value,
     text: &str,
     searches: &[(String, &SearchResult)],
     highlight: Option<usize>,
 ) -> Result<(), InputErrors> {
-    crate::report::write_search(dir, title, json, text, searches, highlight)
-        .map_err(|e| super::out_error(dir, e))
+    crate::report::write_search(staged.path(), title, json, text, searches, highlight)
+        .map_err(|e| super::out_error(dir, e))?;
+    staged.commit().map_err(|m| super::out_refused(dir, m))
 }
 
 /// Costs compare only between points with real prices: say when they are not.

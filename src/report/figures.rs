@@ -1,7 +1,9 @@
 //! Which charts a run and a sweep get, built from their results: the choice of metrics,
 //! axes and labels lives here; drawing lives in [`super::plot`].
 
+use super::names::{file_safe, unique_stems};
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
+use super::series::ChartLines;
 use super::{distinct, is_service};
 use crate::sim::Report;
 use crate::units;
@@ -14,19 +16,6 @@ pub struct Chart {
     pub caption: String,
     /// The figure.
     pub figure: Figure,
-}
-
-/// A file-name-safe form of a component name.
-pub fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A service's name for a legend or title, with its problem when its figures are not
@@ -57,11 +46,11 @@ pub fn point_services(k: usize, rows: &[Vec<String>]) -> Vec<&str> {
 /// The charts of one run: the latency CDF of every service, the timeseries of every service
 /// (and of the cluster when its size moved), and, with several services, their per-GPU
 /// figures side by side.
-pub fn run_charts(report: &Report) -> Vec<Chart> {
+pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
     let mut charts = Vec::new();
     charts.extend(cdf_chart(report, "latency"));
     charts.extend(cdf_chart(report, "ttft"));
-    let end = report.timeseries.iter().map(|t| t.0).fold(0.0f64, f64::max);
+    let end = lines.end_s;
     let (scale, unit) = if end >= 600.0 {
         (1.0 / 60.0, "min")
     } else {
@@ -69,12 +58,11 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     };
     let x_label = format!("simulated time ({unit})");
     let series_of = |comp: &str, metric: &str| -> Vec<(f64, f64)> {
-        report
-            .timeseries
-            .iter()
-            .filter(|(_, c, m, _)| c == comp && *m == metric)
-            .map(|(t, _, _, v)| (t * scale, *v))
-            .collect()
+        let mut points = lines.line(comp, metric);
+        for p in &mut points {
+            p.0 *= scale;
+        }
+        points
     };
     let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
         let series: Vec<Series> = metrics
@@ -127,10 +115,7 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     }
     let nodes = series_of("cluster", "nodes");
     // Nodes that failed are in the pool but not Ready: a line of their own then.
-    let failed = nodes
-        .iter()
-        .zip(series_of("cluster", "nodes_ready"))
-        .any(|(n, r)| n.1 != r.1);
+    let failed = lines.nodes_not_ready;
     if failed || nodes.windows(2).any(|w| w[0].1 != w[1].1) {
         let node_lines: &[&str] = if failed {
             &["nodes", "nodes_ready", "nodes_provisioning"]
@@ -159,6 +144,8 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     if let Some(c) = per_gpu(report) {
         charts.push(c);
     }
+    // Services are named freely: their charts' names must not meet.
+    unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
 }
 
@@ -690,6 +677,8 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             });
         }
     }
+    // Services are named freely: their charts' names must not meet.
+    unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
 }
 

@@ -235,6 +235,8 @@ fn merge_in_chunks(
 /// One averaged timeseries value, as timeseries.csv lists it.
 #[derive(Debug, Clone, Copy)]
 pub struct TsRow<'a> {
+    /// Sample number, from 1.
+    pub sample: u32,
     /// End of the report interval, seconds.
     pub time_s: f64,
     /// Service name or `cluster`.
@@ -260,6 +262,7 @@ pub fn for_each_row(
             let (comp, code) = slot_key(services, slot);
             let component = plan.services.get(comp).map_or("cluster", |s| &s.name);
             on_row(&TsRow {
+                sample,
                 time_s,
                 component,
                 metric: ts_metric::NAMES[code as usize],

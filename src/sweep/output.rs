@@ -63,13 +63,7 @@ impl Manifest {
     }
 }
 
-/// 64-bit FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases, and
-/// manifests written by one build must be read by another).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
+pub use crate::report::names::fnv1a64;
 
 /// Reads `dir/sweep.json`; `Ok(None)` when there is none.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
@@ -166,16 +160,4 @@ pub fn point_json(index: usize, columns: &[String], rows: &[Vec<String>]) -> ser
         }
     }
     serde_json::json!({"point": index, "values": values, "summary": summary})
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv_matches_the_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 }
