@@ -81,13 +81,7 @@ pub fn simulate_spooled(
         }
     };
     let result = runs.and_then(|runs| {
-        let mut reps = Vec::with_capacity(runs.len());
-        for (r, ts) in runs {
-            if let Sink::Spool(s) = ts {
-                s.finish()?;
-            }
-            reps.push(r);
-        }
+        let reps: Vec<RepResult> = runs.into_iter().map(|r| r.0).collect();
         let report = aggregate_summary(plan, &reps);
         drop(reps);
         let row_len = timeseries::row_len(plan.services.len());
@@ -128,7 +122,19 @@ where
         }
         let reps = (0..plan.replications)
             .into_par_iter()
-            .map(|r| Ok(world::World::new(plan, r, sink(r)?).run(Some(&done))))
+            .map(|r| {
+                let (rep, ts) = world::World::new(plan, r, sink(r)?).run(Some(&done));
+                // A spool file is closed as soon as its replication ends: open ones would
+                // hold a buffer and a file descriptor each until the last is done.
+                let ts = match ts {
+                    Sink::Spool(s) => {
+                        s.finish()?;
+                        Sink::Drop
+                    }
+                    other => other,
+                };
+                Ok((rep, ts))
+            })
             .collect();
         finished.store(true, Ordering::Relaxed);
         reps
