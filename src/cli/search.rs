@@ -49,18 +49,14 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     // As InputErrors, so that an unreadable file is bad input (exit 2).
     let bytes = crate::scenario::read_file(&args.scenario).map_err(InputErrors::from)?;
     let base_dir = args.scenario.parent().unwrap_or(Path::new("."));
-    // An unwritable --out is found before the search, not after it.
-    let staged = match &args.out {
-        Some(dir) => Some(super::stage(dir, crate::report::folder::Kind::Run)?),
-        None => None,
-    };
     if let Some(sweep) =
         SweepSearch::from_bytes(&file, bytes.clone(), base_dir, &overrides, &args.service)?
     {
-        return run_sweep(&args, &file, &sweep, staged);
+        return run_sweep(&args, &file, &sweep);
     }
     let search = Search::from_bytes(&file, bytes, base_dir, &overrides, &args.service)?;
     let target = target(&args, &file, search.kind())?;
+    let staged = stage_out(&args)?;
     // Progress, one line per candidate, only for a person watching a terminal.
     let show = std::io::stderr().is_terminal();
     let closed = search.kind().is_closed();
@@ -148,13 +144,9 @@ fn tried_text(closed: bool, c: &Candidate) -> String {
 }
 
 /// A search at every point of the scenario's `sweep:` grid, and the comparison table.
-fn run_sweep(
-    args: &SearchArgs,
-    file: &str,
-    sweep: &SweepSearch,
-    staged: Option<Staged>,
-) -> anyhow::Result<Outcome> {
+fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Result<Outcome> {
     let target = target(args, file, sweep.kind())?;
+    let staged = stage_out(args)?;
     let show = std::io::stderr().is_terminal();
     let closed = sweep.kind().is_closed();
     let labels: Vec<String> = (0..sweep.len()).map(|i| sweep.label(i)).collect();
@@ -193,6 +185,14 @@ fn run_sweep(
     } else {
         Outcome::ChecksFailed
     })
+}
+
+/// The `--out` folder made sure of, before the search: an unwritable one would lose it.
+fn stage_out(args: &SearchArgs) -> Result<Option<Staged>, InputErrors> {
+    args.out
+        .as_ref()
+        .map(|dir| super::stage(dir, crate::report::folder::Kind::Run))
+        .transpose()
 }
 
 /// Writes `--out` (through its temporary folder `staged`); a folder that cannot be written is
