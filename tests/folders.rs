@@ -167,20 +167,22 @@ fn an_out_that_cannot_be_written_is_refused_before_simulating() {
     refused_at_once(&check, "quickstart: --out: this is a file, not a folder");
     assert!(!baseline.exists(), "the baseline was written");
     // A read-only folder (root writes anyway: then there is nothing to test).
-    let ro = dir.join("read-only");
-    std::fs::create_dir_all(&ro).expect("folder");
-    let mut perms = std::fs::metadata(&ro).expect("metadata").permissions();
-    perms.set_readonly(true);
-    std::fs::set_permissions(&ro, perms.clone()).expect("chmod");
-    if std::fs::write(ro.join("probe"), "x").is_err() {
-        let mut run = vec!["run"];
-        run.extend(LONG);
-        let inside = ro.join("results");
-        run.extend(["--out", s(&inside)]);
-        refused_at_once(&run, "--out: cannot write in");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.join("read-only");
+        std::fs::create_dir_all(&ro).expect("folder");
+        let mode = |m| std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(m));
+        mode(0o555).expect("chmod");
+        if std::fs::write(ro.join("probe"), "x").is_err() {
+            let mut run = vec!["run"];
+            run.extend(LONG);
+            let inside = ro.join("results");
+            run.extend(["--out", s(&inside)]);
+            refused_at_once(&run, "--out: cannot write in");
+        }
+        mode(0o755).expect("chmod");
     }
-    perms.set_readonly(false);
-    let _ = std::fs::set_permissions(&ro, perms);
 }
 
 /// Before: files of an earlier run stayed beside a later one's (`ttft-cdf.png` of an LLM

@@ -215,17 +215,20 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut outcomes = Vec::new();
     for ((file, l, plan), staged) in loaded.iter().zip(staged) {
         super::emitln(&format!("== {} ({})", plan.name, file.display()));
-        let report = match staged {
+        let (report, results) = match staged {
             Some((staged, dir)) => {
                 let (report, chart_lines) = super::simulate_into(plan, &staged, &dir)?;
                 let results = evaluate_checks(&l.scenario.checks, &report);
                 let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
                 super::finish_folder(staged, &dir, &report, &chart_lines, &lines)?;
-                report
+                (report, results)
             }
-            None => crate::sim::simulate_summary(plan, true),
+            None => {
+                let report = crate::sim::simulate_summary(plan, true);
+                let results = evaluate_checks(&l.scenario.checks, &report);
+                (report, results)
+            }
         };
-        let results = evaluate_checks(&l.scenario.checks, &report);
         for r in &results {
             super::emitln(&format!("  {}", r.line));
         }

@@ -120,11 +120,6 @@ pub struct Staged {
     committed: bool,
 }
 
-/// An error about the target (the caller names it).
-fn msg(message: impl std::fmt::Display) -> String {
-    message.to_string()
-}
-
 impl Staged {
     /// Prepares to write the folder `target` whole. Refuses (the message says why) a target
     /// that is a file, a folder that [`refuse_replacing`] refuses, a parent that cannot be
@@ -135,15 +130,15 @@ impl Staged {
                        empty folder or to one that holds its own results; choose another folder";
         let target = match fs::symlink_metadata(target) {
             Ok(_) => {
-                let real = fs::canonicalize(target).map_err(|e| msg(e))?;
+                let real = fs::canonicalize(target).map_err(|e| e.to_string())?;
                 if !real.is_dir() {
-                    return Err(msg("this is a file, not a folder"));
+                    return Err("this is a file, not a folder".to_string());
                 }
                 if let Some(why) = refuse_replacing(&real, kind) {
-                    return Err(msg(format!("{why}; {explain}")));
+                    return Err(format!("{why}; {explain}"));
                 }
                 if fs::metadata(&real).is_ok_and(|m| m.permissions().readonly()) {
-                    return Err(msg("the folder is read-only"));
+                    return Err("the folder is read-only".to_string());
                 }
                 real
             }
@@ -153,17 +148,21 @@ impl Staged {
                     _ => PathBuf::from("."),
                 };
                 fs::create_dir_all(&parent)
-                    .map_err(|e| msg(format!("cannot create {}: {e}", parent.display())))?;
-                let name = target.file_name().ok_or_else(|| msg("name a folder"))?;
-                fs::canonicalize(&parent).map_err(|e| msg(e))?.join(name)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                let name = target
+                    .file_name()
+                    .ok_or_else(|| "name a folder".to_string())?;
+                fs::canonicalize(&parent)
+                    .map_err(|e| e.to_string())?
+                    .join(name)
             }
         };
         let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-            return Err(msg("a results folder cannot be the root"));
+            return Err("a results folder cannot be the root".to_string());
         };
         let staging = parent.join(STAGING);
         fs::create_dir_all(&staging)
-            .map_err(|e| msg(format!("cannot write in {}: {e}", parent.display())))?;
+            .map_err(|e| format!("cannot write in {}: {e}", parent.display()))?;
         let name = name.to_string_lossy();
         let key = format!(
             "{}-{:016x}",
@@ -176,17 +175,17 @@ impl Staged {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| msg(format!("cannot write in {}: {e}", staging.display())))?;
+            .map_err(|e| format!("cannot write in {}: {e}", staging.display()))?;
         let lock = match lock.try_lock() {
             Ok(()) => {
                 recover(&staging, &key, &target);
                 Some(lock)
             }
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(msg(format!(
+                return Err(format!(
                     "another capsim process is writing this folder now (it holds {})",
                     lock_path.display()
-                )));
+                ));
             }
             // No locks on this file system: leftovers cannot be told from live runs, so they
             // are left alone.
@@ -196,7 +195,7 @@ impl Staged {
         let work = staging.join(format!("{key}-{pid}.new"));
         let aside = staging.join(format!("{key}-{pid}.old"));
         let _ = fs::remove_dir_all(&work);
-        fs::create_dir(&work).map_err(|e| msg(format!("cannot create {}: {e}", work.display())))?;
+        fs::create_dir(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         test_pause("begun");
         Ok(Staged {
             target,
@@ -225,14 +224,14 @@ impl Staged {
         let had = self.target.exists();
         if had {
             fs::rename(&self.target, &self.aside)
-                .map_err(|e| msg(format!("cannot replace the folder: {e}")))?;
+                .map_err(|e| format!("cannot replace the folder: {e}"))?;
         }
         test_pause("moved the earlier folder aside");
         if let Err(e) = fs::rename(&self.work, &self.target) {
             if had {
                 let _ = fs::rename(&self.aside, &self.target);
             }
-            return Err(msg(format!("cannot put the results in place: {e}")));
+            return Err(format!("cannot put the results in place: {e}"));
         }
         self.committed = true;
         test_pause("renamed the new folder into place");

@@ -298,7 +298,7 @@ mod tests {
         let chunk = 2 * row_len + 3; // two rows per chunk
         let lens = [5usize, 2, 0, 4];
         let value = |rep: usize, row: usize, k: usize| {
-            if (rep + row + k) % 7 == 0 {
+            if (rep + row + k).is_multiple_of(7) {
                 f64::NAN
             } else {
                 (rep * 10 + row) as f64 + 0.1 * k as f64
