@@ -4,7 +4,7 @@
 use super::names::{file_safe, unique_stems};
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
 use super::series::ChartLines;
-use super::{distinct, is_service};
+use super::{distinct, is_service, services};
 use crate::sim::Report;
 use crate::units;
 
@@ -25,17 +25,6 @@ fn marked(report: &Report, service: &str) -> String {
         Some(p) => format!("{service} ({})", p.short()),
         None => service.to_string(),
     }
-}
-
-/// Services of a report, in summary order.
-fn services(report: &Report) -> Vec<&str> {
-    distinct(
-        report
-            .rows
-            .iter()
-            .map(|r| r.component.as_str())
-            .filter(|c| is_service(c)),
-    )
 }
 
 /// Services of a sweep point's rows (`k` swept columns first), in summary order.

@@ -62,6 +62,17 @@ pub fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     out
 }
 
+/// The services of a report, in summary order.
+pub fn services(report: &Report) -> Vec<&str> {
+    distinct(
+        report
+            .rows
+            .iter()
+            .map(|r| r.component.as_str())
+            .filter(|c| is_service(c)),
+    )
+}
+
 /// Whether a component is a service (not `cluster` or `engine`).
 pub fn is_service(component: &str) -> bool {
     component != "cluster" && component != "engine"

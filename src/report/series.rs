@@ -242,15 +242,7 @@ impl TimeseriesFile {
 
     /// Writes the timeseries a report holds in memory ([`Report::timeseries`]).
     pub fn write_report(path: &Path, report: &Report) -> std::io::Result<ChartLines> {
-        let services = super::distinct(
-            report
-                .rows
-                .iter()
-                .map(|r| r.component.as_str())
-                .filter(|c| super::is_service(c)),
-        )
-        .len();
-        let mut f = TimeseriesFile::create(path, services)?;
+        let mut f = TimeseriesFile::create(path, super::services(report).len())?;
         // Samples are numbered by their place among the distinct times.
         let mut sample = 0;
         let mut last = f64::NAN;
