@@ -111,6 +111,7 @@ pub fn refuse_replacing(dir: &Path, kind: Kind) -> Option<String> {
 #[derive(Debug)]
 pub struct Staged {
     target: PathBuf,
+    kind: Kind,
     work: PathBuf,
     aside: PathBuf,
     staging: PathBuf,
@@ -139,6 +140,13 @@ impl Staged {
                 }
                 if fs::metadata(&real).is_ok_and(|m| m.permissions().readonly()) {
                     return Err("the folder is read-only".to_string());
+                }
+                if mount_point(&real) {
+                    return Err(
+                        "the folder is a mount point, which cannot be renamed: name a \
+                                folder inside it"
+                            .to_string(),
+                    );
                 }
                 real
             }
@@ -192,20 +200,22 @@ impl Staged {
             Err(fs::TryLockError::Error(_)) => None,
         };
         let pid = std::process::id();
-        let work = staging.join(format!("{key}-{pid}.new"));
-        let aside = staging.join(format!("{key}-{pid}.old"));
-        let _ = fs::remove_dir_all(&work);
-        fs::create_dir(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-        test_pause("begun");
-        Ok(Staged {
+        let staged = Staged {
+            work: staging.join(format!("{key}-{pid}.new")),
+            aside: staging.join(format!("{key}-{pid}.old")),
             target,
-            work,
-            aside,
+            kind,
             staging,
             lock_path,
             lock,
             committed: false,
-        })
+        };
+        // (On an error, dropping `staged` releases the lock and cleans up.)
+        let _ = fs::remove_dir_all(&staged.work);
+        fs::create_dir(&staged.work)
+            .map_err(|e| format!("cannot create {}: {e}", staged.work.display()))?;
+        test_pause("begun");
+        Ok(staged)
     }
 
     /// The temporary folder to write every file into.
@@ -222,6 +232,12 @@ impl Staged {
     /// aside, the new one renamed into its place, and the earlier one removed.
     pub fn commit(mut self) -> Result<(), String> {
         let had = self.target.exists();
+        // Checked again: something else may have put files there while the run went.
+        if had && let Some(why) = refuse_replacing(&self.target, self.kind) {
+            return Err(format!(
+                "{why}, put there while capsim ran; nothing was replaced"
+            ));
+        }
         if had {
             fs::rename(&self.target, &self.aside)
                 .map_err(|e| format!("cannot replace the folder: {e}"))?;
@@ -259,6 +275,20 @@ impl Drop for Staged {
         }
         let _ = fs::remove_dir(&self.staging);
     }
+}
+
+/// Whether `dir` is on another file system than its parent (a rename of it would fail).
+fn mount_point(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| fs::metadata(p).map(|m| m.dev());
+        if let (Some(parent), Ok(d)) = (dir.parent(), dev(dir)) {
+            return dev(parent).is_ok_and(|p| p != d);
+        }
+    }
+    let _ = dir;
+    false
 }
 
 /// Cleans what killed runs into `target` left in `staging` (the caller holds the lock, so
