@@ -204,6 +204,8 @@ fn a_run_replaces_its_folder_whole() {
         "{stderr}"
     );
     std::fs::remove_file(out.join("notes.txt")).expect("remove");
+    // What a file browser leaves is no reason to refuse (and goes with the folder).
+    std::fs::write(out.join(".DS_Store"), "finder").expect("file");
     ok(&quick_run(&out));
     ok(&quick_run(&fresh));
     assert_eq!(

@@ -27,6 +27,9 @@ pub const STAGING: &str = ".capsim-staging";
 /// The extensions of the files capsim writes into a results folder.
 const EXTENSIONS: [&str; 6] = ["csv", "json", "png", "svg", "html", "tmp"];
 
+/// Files a file browser leaves in any folder it shows: not a reason to refuse one.
+const BROWSER_FILES: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
+
 /// What a results folder holds, which decides what may replace it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -60,6 +63,7 @@ pub fn refuse_replacing(dir: &Path, kind: Kind) -> Option<String> {
             Err(e) => return Some(format!("cannot read the folder: {e}")),
         }
     }
+    names.retain(|(n, _)| !BROWSER_FILES.contains(&n.as_str()));
     if names.is_empty() {
         return None;
     }
