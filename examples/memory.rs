@@ -4,8 +4,15 @@
 //! - `cargo run --release --example memory -- mm4 10000000`: an M/M/4 queue (rho 0.8) of N
 //!   customers;
 //! - `cargo run --release --example memory -- llm 1000000`: N LLM requests (Llama-2-7B on an
-//!   A100, 512/128 tokens, a running batch of about 32).
+//!   A100, 512/128 tokens, a running batch of about 32);
+//! - `cargo run --release --example memory -- limits`: a whole `capsim run` at the documented
+//!   limits of the timeseries, each case in a process of its own (`limits values`: 50 million
+//!   values, 8 services x 1,000 samples x 495 replications; `limits samples`: 1 million
+//!   samples in each of 2 replications), with the peak memory, the time and the sizes of
+//!   timeseries.csv and the largest chart. tests/memory.rs asserts the peak.
 
+#[path = "../benches/common/limits.rs"]
+mod limits;
 #[path = "../benches/common/llm.rs"]
 mod llm_scenario;
 #[path = "../benches/common/mm4.rs"]
@@ -16,21 +23,65 @@ use capsim::sim::run_replication;
 use std::path::Path;
 use std::time::Instant;
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+use limits::peak_rss_kib;
+
+/// One case of `limits` in this process, or each in a child process.
+fn at_the_limits(case: Option<String>) {
+    let Some(case) = case else {
+        for (name, ..) in limits::AT_THE_LIMITS {
+            let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+                .args(["limits", name])
+                .status()
+                .expect("child runs");
+            assert!(status.success(), "limits {name}");
+        }
+        return;
+    };
+    let Some(&(name, services, samples, reps)) = limits::AT_THE_LIMITS.iter().find(|c| c.0 == case)
+    else {
+        eprintln!("unknown case `{case}`: use values or samples");
+        std::process::exit(2);
+    };
+    let dir = std::env::temp_dir().join(format!("capsim-memory-{}", std::process::id()));
+    let t0 = Instant::now();
+    let rows = limits::run_into(
+        &limits::timeseries_yaml(services, samples, reps),
+        &dir,
+        true,
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let largest_chart = std::fs::read_dir(&dir)
+        .expect("results")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "svg" || x == "png"))
+        .map(size)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "limits {name}: {services} services x {samples} samples x {reps} replications: \
+         wall {secs:.1} s  peak RSS {} KiB  timeseries.csv {} rows, {} bytes  largest chart \
+         {largest_chart} bytes",
+        peak_rss_kib().map_or("?".into(), |k| k.to_string()),
+        rows,
+        size(dir.join("timeseries.csv")),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "mm4".to_string());
+    if kind == "limits" {
+        return at_the_limits(args.next());
+    }
     let n: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1e6);
     let yaml = match kind.as_str() {
         "mm4" => mm4_scenario::mm4_yaml(n),
         "llm" => llm_scenario::llm_yaml(n),
         other => {
-            eprintln!("unknown scenario `{other}`: use mm4 or llm");
+            eprintln!("unknown scenario `{other}`: use mm4, llm or limits");
             std::process::exit(2);
         }
     };

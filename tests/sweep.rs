@@ -407,3 +407,162 @@ fn the_example_sweep_runs() {
     ]);
     assert!(stdout.contains("5 of 20 points in shard 1/4"), "{stdout}");
 }
+
+/// Runs shards `shards` (of `count`) of the tiny sweep into `dir/shard-I-of-N`.
+fn shards(dir: &Path, sc: &Path, count: usize, shards: &[usize]) -> Vec<PathBuf> {
+    shards
+        .iter()
+        .map(|&i| {
+            let d = dir.join(format!("shard-{i}-of-{count}"));
+            ok(&[
+                "sweep",
+                s(sc),
+                "--shard",
+                &format!("{i}/{count}"),
+                "--out",
+                s(&d),
+            ]);
+            d
+        })
+        .collect()
+}
+
+/// `capsim merge DIRS --out OUT`: exit 2, and the message.
+fn merge_refused(dirs: &[PathBuf], out: &Path) -> String {
+    let mut args = vec!["merge"];
+    args.extend(dirs.iter().map(|d| s(d)));
+    args.extend(["--out", s(out)]);
+    let (code, stdout, stderr) = capsim(&args);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(!out.join("sweep.csv").exists(), "merged anyway");
+    stderr
+}
+
+/// Before: a point file copied into another shard's folder was merged as if it belonged
+/// there. Now it is refused, naming the file and whose it is.
+#[test]
+fn merge_refuses_a_point_file_from_another_shard() {
+    let dir = scratch("stray");
+    let sc = write(&dir, "s.yaml", SCENARIO);
+    let d = shards(&dir, &sc, 3, &[0, 1, 2]);
+    let stray = d[0].join("points/000001.csv");
+    std::fs::copy(d[1].join("points/000001.csv"), &stray).expect("copy");
+    let stderr = merge_refused(&d, &dir.join("m"));
+    assert!(
+        stderr.contains(&format!(
+            "{}: point 1 belongs to shard 1/3, not to this folder's shard 0/3 (sweep.json): \
+             the file comes from another shard; remove it",
+            s(&stray)
+        )),
+        "{stderr}"
+    );
+    // A point past the end of the grid.
+    std::fs::rename(&stray, d[0].join("points/000099.csv")).expect("rename");
+    let stderr = merge_refused(&d, &dir.join("m"));
+    assert!(
+        stderr.contains("000099.csv: there is no point 99 in this sweep of 9 points"),
+        "{stderr}"
+    );
+}
+
+/// Before: shards of a run in 2 shards and of one in 3 were merged together. Now refused, as
+/// is the same shard given twice and a whole sweep beside shards.
+#[test]
+fn merge_refuses_shards_of_runs_in_different_shard_counts() {
+    let dir = scratch("counts");
+    let sc = write(&dir, "s.yaml", SCENARIO);
+    let two = shards(&dir, &sc, 2, &[0]);
+    let three = shards(&dir, &sc, 3, &[1, 2]);
+    let stderr = merge_refused(
+        &[two[0].clone(), three[0].clone(), three[1].clone()],
+        &dir.join("m"),
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}: sweep.json: is shard 1/3 of a run in 3 shards, but {} is shard 0/2 of a run in 2",
+            s(&three[0]),
+            s(&two[0])
+        )),
+        "{stderr}"
+    );
+    let copy = dir.join("copy");
+    std::fs::create_dir_all(copy.join("points")).expect("folder");
+    for f in ["sweep.json", "sweep.csv"] {
+        std::fs::copy(three[0].join(f), copy.join(f)).expect("copy");
+    }
+    let stderr = merge_refused(&[three[0].clone(), copy.clone()], &dir.join("m"));
+    assert!(
+        stderr.contains("sweep.json: is shard 1/3, as") && stderr.contains("give each shard once"),
+        "{stderr}"
+    );
+    let whole = dir.join("whole");
+    ok(&["sweep", s(&sc), "--out", s(&whole)]);
+    let stderr = merge_refused(&[whole.clone(), three[0].clone()], &dir.join("m"));
+    assert!(
+        stderr.contains("holds a whole sweep, not a shard"),
+        "{stderr}"
+    );
+}
+
+/// Before: `merge A B --out A` merged into one of its own inputs. Now an --out that is an
+/// input, inside one, or holds one is refused, and the inputs are untouched.
+#[test]
+fn merge_refuses_an_out_folder_among_its_inputs() {
+    let dir = scratch("into-input");
+    let sc = write(&dir, "s.yaml", SCENARIO);
+    let d = shards(&dir, &sc, 2, &[0, 1]);
+    let before = files(&d[0]);
+    for (out, how) in [
+        (d[0].clone(), "is"),
+        (d[1].join("merged"), "is inside"),
+        (dir.clone(), "holds"),
+    ] {
+        let mut args = vec!["merge", s(&d[0]), s(&d[1]), "--out", s(&out)];
+        let (code, _, stderr) = capsim(&args);
+        assert_eq!(code, 2, "{stderr}");
+        let input = if how == "is inside" { &d[1] } else { &d[0] };
+        assert!(
+            stderr.contains(&format!(
+                "{}: --out: {how} {}, one of the folders merged: merge into a folder apart \
+                 from them",
+                s(&out),
+                s(input)
+            )),
+            "{stderr}"
+        );
+        args.clear();
+    }
+    assert!(files(&d[0]) == before, "an input changed");
+    assert!(!d[1].join("merged").exists());
+}
+
+/// Before: a damaged point file was reported as "missing". Now it is named with what is
+/// wrong with it.
+#[test]
+fn merge_names_a_damaged_point_file_instead_of_calling_it_missing() {
+    let dir = scratch("damaged");
+    let sc = write(&dir, "s.yaml", SCENARIO);
+    let d = shards(&dir, &sc, 2, &[0, 1]);
+    let point = d[1].join("points/000003.csv");
+    let text = std::fs::read_to_string(&point).expect("point file");
+    // Cut in the middle of a row, as a full disk would.
+    std::fs::write(&point, &text[..text.len() / 2 + 3]).expect("cut");
+    let stderr = merge_refused(&d, &dir.join("m"));
+    assert!(
+        stderr.contains(&format!(
+            "{}: not a point file of this sweep: line ",
+            s(&point)
+        )) && stderr.contains("fields, not 8: the file is cut short or damaged"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("missing"), "{stderr}");
+    std::fs::write(&point, "").expect("empty");
+    let stderr = merge_refused(&d, &dir.join("m"));
+    assert!(
+        stderr.contains(&format!(
+            "{}: not a point file of this sweep: it is empty",
+            s(&point)
+        )),
+        "{stderr}"
+    );
+}

@@ -200,17 +200,36 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::ChecksFailed);
     }
 
+    // Every results folder is made sure of before the first run.
+    let mut staged = Vec::new();
+    for (_, _, plan) in &loaded {
+        staged.push(match &args.out {
+            Some(out) => {
+                let dir = out.join(&plan.name);
+                let s = super::stage(&dir, report::folder::Kind::Run)?;
+                Some((s, dir))
+            }
+            None => None,
+        });
+    }
     let mut outcomes = Vec::new();
-    for (file, l, plan) in &loaded {
+    for ((file, l, plan), staged) in loaded.iter().zip(staged) {
         super::emitln(&format!("== {} ({})", plan.name, file.display()));
-        let report =
-            crate::sim::simulate(plan, true).map_err(|e| crate::scenario::budget_error(l, &e))?;
-        let results = evaluate_checks(&l.scenario.checks, &report);
-        if let Some(out) = &args.out {
-            let dir = out.join(&report.scenario);
-            let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
-            report::write_all(&report, &dir, &lines).map_err(|e| super::out_error(&dir, e))?;
-        }
+        let (report, results) = match staged {
+            Some((staged, dir)) => {
+                let (report, chart_lines) = super::simulate_into(plan, l, &staged, &dir)?;
+                let results = evaluate_checks(&l.scenario.checks, &report);
+                let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
+                super::finish_folder(staged, &dir, &report, &chart_lines, &lines)?;
+                (report, results)
+            }
+            None => {
+                let report = crate::sim::simulate_summary(plan, true)
+                    .map_err(|e| crate::scenario::budget_error(l, &e))?;
+                let results = evaluate_checks(&l.scenario.checks, &report);
+                (report, results)
+            }
+        };
         for r in &results {
             super::emitln(&format!("  {}", r.line));
         }

@@ -9,17 +9,62 @@ mod search;
 mod sweep;
 mod validate;
 
+use crate::report::folder;
+use crate::report::series::{ChartLines, TimeseriesFile};
+use crate::scenario::InputErrors;
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An output folder that cannot be written: the user's to fix, so bad input (exit 2).
-fn out_error(dir: &std::path::Path, e: std::io::Error) -> crate::scenario::InputErrors {
-    crate::scenario::LoadError::unplaced(
-        dir.display().to_string(),
-        "--out",
-        format!("cannot write the results: {e}"),
-    )
-    .into()
+fn out_error(dir: &Path, e: std::io::Error) -> InputErrors {
+    out_refused(dir, format!("cannot write the results: {e}"))
+}
+
+/// An output folder refused: bad input (exit 2), naming the folder and `--out`.
+fn out_refused(dir: &Path, message: String) -> InputErrors {
+    crate::scenario::LoadError::unplaced(dir.display().to_string(), "--out", message).into()
+}
+
+/// Makes sure the results folder `dir` can be written, before anything is simulated (a
+/// refusal after the run would lose it), and opens its temporary folder.
+fn stage(dir: &Path, kind: folder::Kind) -> Result<folder::Staged, InputErrors> {
+    folder::Staged::begin(dir, kind).map_err(|m| out_refused(dir, m))
+}
+
+/// Simulates `plan` into the temporary folder of `staged` (the results folder `dir`), its
+/// timeseries.csv written as the replications' samples are averaged: the report and the
+/// lines its charts draw.
+fn simulate_into(
+    plan: &crate::sim::Plan,
+    loaded: &crate::scenario::Loaded,
+    staged: &folder::Staged,
+    dir: &Path,
+) -> Result<(crate::sim::Report, ChartLines), InputErrors> {
+    let io = |e| out_error(dir, e);
+    let work = staged.path();
+    let mut ts =
+        TimeseriesFile::create(&work.join("timeseries.csv"), plan.services.len()).map_err(io)?;
+    // A run stopped at its event budget writes nothing: the staged folder goes with it.
+    let report = crate::sim::simulate_spooled(plan, true, work, &mut |row| ts.push(row))
+        .map_err(io)?
+        .map_err(|e| crate::scenario::budget_error(loaded, &e))?;
+    let lines = ts.finish().map_err(io)?;
+    folder::test_pause("wrote timeseries.csv");
+    Ok((report, lines))
+}
+
+/// Writes the rest of a run's folder (`checks`: the evaluated `checks:` lines) and puts it in
+/// place of `dir`.
+fn finish_folder(
+    staged: folder::Staged,
+    dir: &Path,
+    report: &crate::sim::Report,
+    lines: &ChartLines,
+    checks: &[String],
+) -> Result<(), InputErrors> {
+    crate::report::write_run(report, lines, staged.path(), checks)
+        .map_err(|e| out_error(dir, e))?;
+    staged.commit().map_err(|m| out_refused(dir, m))
 }
 
 /// `--replications`, `--seed` and `--set`, shared by the commands that simulate a scenario.

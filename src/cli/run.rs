@@ -26,17 +26,17 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let overrides = args.overrides.to_list();
     let loaded = scenario::load_file(&args.scenario, &overrides)?;
     let plan = scenario::build_plan(&loaded).map_err(scenario::InputErrors)?;
-    let report =
-        crate::sim::simulate(&plan, true).map_err(|e| scenario::budget_error(&loaded, &e))?;
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
+    // An unwritable --out is the user's to fix (exit 2), and is found before the run.
+    let staged = super::stage(&dir, report::folder::Kind::Run)?;
+    let (report, chart_lines) = super::simulate_into(&plan, &loaded, &staged, &dir)?;
     // Checks are gates: print each, fail the run (exit 1) if one does not hold.
     let results = evaluate_checks(&loaded.scenario.checks, &report);
     let lines: Vec<String> = results.iter().map(|r| r.line.clone()).collect();
-    // An unwritable --out is the user's to fix: report it as bad input (exit 2).
-    report::write_all(&report, &dir, &lines).map_err(|e| super::out_error(&dir, e))?;
+    super::finish_folder(staged, &dir, &report, &chart_lines, &lines)?;
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&report::summary_json(
             &report,

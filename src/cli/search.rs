@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use crate::report::fmt_num;
+use crate::report::folder::Staged;
 use crate::scenario::{InputErrors, LoadError};
 use crate::sweep::search::{
     Candidate, LoadKind, MAX_TARGET, PointSearch, Search, SearchResult, Sizing, SweepSearch,
@@ -55,6 +56,7 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     }
     let search = Search::from_bytes(&file, bytes, base_dir, &overrides, &args.service)?;
     let target = target(&args, &file, search.kind())?;
+    let staged = stage_out(&args)?;
     // Progress, one line per candidate, only for a person watching a terminal.
     let show = std::io::stderr().is_terminal();
     let closed = search.kind().is_closed();
@@ -66,10 +68,10 @@ pub(super) fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
     warn_one_replication(&result);
     let sizing = target.and_then(|t| result.size_for(t));
     let (json, text) = (to_json(&result, sizing), to_text(&result, sizing));
-    if let Some(dir) = &args.out {
+    if let (Some(dir), Some(staged)) = (&args.out, staged) {
         let title = format!("{}: capacity search on {}", result.scenario, result.service);
         let searches = [(result.service.clone(), &result)];
-        write_out(dir, &title, &json, &text, &searches, None)?;
+        write_out(dir, staged, &title, &json, &text, &searches, None)?;
     }
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&json)?);
@@ -166,6 +168,7 @@ fn tried_text(closed: bool, c: &Candidate) -> String {
 /// A search at every point of the scenario's `sweep:` grid, and the comparison table.
 fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Result<Outcome> {
     let target = target(args, file, sweep.kind())?;
+    let staged = stage_out(args)?;
     let show = std::io::stderr().is_terminal();
     let closed = sweep.kind().is_closed();
     let labels: Vec<String> = (0..sweep.len()).map(|i| sweep.label(i)).collect();
@@ -184,7 +187,7 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     let best = cheapest(&points);
     let json = sweep_json(&sweep.axes, &points, best, target);
     let text = sweep_text(&sweep.axes, &points, best, target);
-    if let (Some(dir), Some(first)) = (&args.out, points.first()) {
+    if let (Some(dir), Some(staged), Some(first)) = (&args.out, staged, points.first()) {
         let title = format!(
             "{}: capacity search on {} at each sweep point",
             first.result.scenario, first.result.service
@@ -197,7 +200,7 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
                 (values.join(" "), &p.result)
             })
             .collect();
-        write_out(dir, &title, &json, &text, &searches, best)?;
+        write_out(dir, staged, &title, &json, &text, &searches, best)?;
     }
     if args.json {
         super::emitln(&serde_json::to_string_pretty(&json)?);
@@ -211,17 +214,28 @@ fn run_sweep(args: &SearchArgs, file: &str, sweep: &SweepSearch) -> anyhow::Resu
     })
 }
 
-/// Writes `--out`; a folder that cannot be written is the user's to fix (exit 2).
+/// The `--out` folder made sure of, before the search: an unwritable one would lose it.
+fn stage_out(args: &SearchArgs) -> Result<Option<Staged>, InputErrors> {
+    args.out
+        .as_ref()
+        .map(|dir| super::stage(dir, crate::report::folder::Kind::Run))
+        .transpose()
+}
+
+/// Writes `--out` (through its temporary folder `staged`); a folder that cannot be written is
+/// the user's to fix (exit 2).
 fn write_out(
     dir: &Path,
+    staged: Staged,
     title: &str,
     json: &Value,
     text: &str,
     searches: &[(String, &SearchResult)],
     highlight: Option<usize>,
 ) -> Result<(), InputErrors> {
-    crate::report::write_search(dir, title, json, text, searches, highlight)
-        .map_err(|e| super::out_error(dir, e))
+    crate::report::write_search(staged.path(), title, json, text, searches, highlight)
+        .map_err(|e| super::out_error(dir, e))?;
+    staged.commit().map_err(|m| super::out_refused(dir, m))
 }
 
 /// Costs compare only between points with real prices: say when they are not.

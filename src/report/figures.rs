@@ -1,8 +1,10 @@
 //! Which charts a run and a sweep get, built from their results: the choice of metrics,
 //! axes and labels lives here; drawing lives in [`super::plot`].
 
+use super::names::{file_safe, unique_stems};
 use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
-use super::{distinct, is_service};
+use super::series::ChartLines;
+use super::{distinct, is_service, services};
 use crate::sim::Report;
 use crate::units;
 
@@ -16,19 +18,6 @@ pub struct Chart {
     pub figure: Figure,
 }
 
-/// A file-name-safe form of a component name.
-pub fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// A service's name for a legend or title, with its problem when its figures are not
 /// capacity (`on-t4 (SATURATED in 3 of 3 replications)`).
 fn marked(report: &Report, service: &str) -> String {
@@ -36,17 +25,6 @@ fn marked(report: &Report, service: &str) -> String {
         Some(p) => format!("{service} ({})", p.short()),
         None => service.to_string(),
     }
-}
-
-/// Services of a report, in summary order.
-fn services(report: &Report) -> Vec<&str> {
-    distinct(
-        report
-            .rows
-            .iter()
-            .map(|r| r.component.as_str())
-            .filter(|c| is_service(c)),
-    )
 }
 
 /// Services of a sweep point's rows (`k` swept columns first), in summary order.
@@ -57,11 +35,11 @@ pub fn point_services(k: usize, rows: &[Vec<String>]) -> Vec<&str> {
 /// The charts of one run: the latency CDF of every service, the timeseries of every service
 /// (and of the cluster when its size moved), and, with several services, their per-GPU
 /// figures side by side.
-pub fn run_charts(report: &Report) -> Vec<Chart> {
+pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
     let mut charts = Vec::new();
     charts.extend(cdf_chart(report, "latency"));
     charts.extend(cdf_chart(report, "ttft"));
-    let end = report.timeseries.iter().map(|t| t.0).fold(0.0f64, f64::max);
+    let end = lines.end_s;
     let (scale, unit) = if end >= 600.0 {
         (1.0 / 60.0, "min")
     } else {
@@ -69,12 +47,11 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     };
     let x_label = format!("simulated time ({unit})");
     let series_of = |comp: &str, metric: &str| -> Vec<(f64, f64)> {
-        report
-            .timeseries
-            .iter()
-            .filter(|(_, c, m, _)| c == comp && *m == metric)
-            .map(|(t, _, _, v)| (t * scale, *v))
-            .collect()
+        let mut points = lines.line(comp, metric);
+        for p in &mut points {
+            p.0 *= scale;
+        }
+        points
     };
     let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
         let series: Vec<Series> = metrics
@@ -127,10 +104,7 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     }
     let nodes = series_of("cluster", "nodes");
     // Nodes that failed are in the pool but not Ready: a line of their own then.
-    let failed = nodes
-        .iter()
-        .zip(series_of("cluster", "nodes_ready"))
-        .any(|(n, r)| n.1 != r.1);
+    let failed = lines.nodes_not_ready;
     if failed || nodes.windows(2).any(|w| w[0].1 != w[1].1) {
         let node_lines: &[&str] = if failed {
             &["nodes", "nodes_ready", "nodes_provisioning"]
@@ -159,6 +133,8 @@ pub fn run_charts(report: &Report) -> Vec<Chart> {
     if let Some(c) = per_gpu(report) {
         charts.push(c);
     }
+    // Services are named freely: their charts' names must not meet.
+    unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
 }
 
@@ -690,6 +666,8 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             });
         }
     }
+    // Services are named freely: their charts' names must not meet.
+    unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
 }
 

@@ -121,14 +121,7 @@ impl Problem {
 /// Every problem of every service, in summary order.
 pub fn problems(report: &Report) -> Vec<(String, Problem)> {
     let mut out = Vec::new();
-    let services = super::distinct(
-        report
-            .rows
-            .iter()
-            .map(|r| r.component.as_str())
-            .filter(|c| super::is_service(c)),
-    );
-    for svc in services {
+    for svc in super::services(report) {
         for p in service_problems(report, svc) {
             out.push((svc.to_string(), p));
         }

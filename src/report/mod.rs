@@ -5,17 +5,19 @@
 
 use crate::sim::{Report, Row};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 pub mod baseline;
 pub mod figures;
+pub mod folder;
 pub mod gate;
 pub mod health;
 pub mod html;
 pub mod intervals;
+pub mod names;
 pub mod plot;
 pub mod search;
+pub mod series;
 
 /// Formats a figure: six significant digits, no exponent for everyday magnitudes, empty for
 /// NaN (a figure that could not be measured, e.g. a confidence interval of one replication).
@@ -58,6 +60,17 @@ pub fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
         }
     }
     out
+}
+
+/// The services of a report, in summary order.
+pub fn services(report: &Report) -> Vec<&str> {
+    distinct(
+        report
+            .rows
+            .iter()
+            .map(|r| r.component.as_str())
+            .filter(|c| is_service(c)),
+    )
 }
 
 /// Whether a component is a service (not `cluster` or `engine`).
@@ -140,39 +153,53 @@ pub fn summary_json(report: &Report) -> serde_json::Value {
     serde_json::Value::Object(root)
 }
 
-/// timeseries.csv: `time_s,component,metric,value`.
-pub fn timeseries_csv(report: &Report) -> String {
-    csv_text(
-        ["time_s", "component", "metric", "value"],
-        report.timeseries.iter().map(|(t, comp, metric, v)| {
-            [fmt_num(*t), comp.clone(), metric.to_string(), fmt_num(*v)]
-        }),
-    )
-}
-
-/// Writes summary.csv, summary.json, timeseries.csv and latency_cdf.csv into `dir` (created
-/// if needed), the charts as PNG and SVG, and index.html showing the summary, `checks` (the
-/// evaluated `checks:` lines) and the charts.
+/// Writes summary.csv, summary.json, timeseries.csv (from [`Report::timeseries`]) and
+/// latency_cdf.csv into `dir` (created if needed), the charts as PNG and SVG, and index.html
+/// showing the summary, `checks` (the evaluated `checks:` lines) and the charts.
 pub fn write_all(report: &Report, dir: &Path, checks: &[String]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let lines = series::TimeseriesFile::write_report(&dir.join("timeseries.csv"), report)?;
+    write_run(report, &lines, dir, checks)
+}
+
+/// Writes what [`write_all`] writes but timeseries.csv, which was written as the run went
+/// ([`series::TimeseriesFile`]) and left `lines` for the charts.
+pub fn write_run(
+    report: &Report,
+    lines: &series::ChartLines,
+    dir: &Path,
+    checks: &[String],
+) -> std::io::Result<()> {
     std::fs::write(dir.join("summary.csv"), summary_csv(report))?;
+    folder::test_pause("wrote summary.csv");
     let mut json = serde_json::to_string_pretty(&summary_json(report))?;
     json.push('\n');
     std::fs::write(dir.join("summary.json"), json)?;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("timeseries.csv"))?);
-    f.write_all(timeseries_csv(report).as_bytes())?;
-    f.flush()?;
+    folder::test_pause("wrote summary.json");
     std::fs::write(dir.join("latency_cdf.csv"), latency_cdf_csv(report))?;
-    let charts = figures::run_charts(report);
-    for c in &charts {
-        plot::write(&c.figure, dir, &c.stem)?;
-    }
+    folder::test_pause("wrote latency_cdf.csv");
+    let charts = figures::run_charts(report, lines);
+    write_charts(dir, &charts)?;
     std::fs::write(
         dir.join("index.html"),
         html::run_index(report, &charts, checks),
     )?;
+    folder::test_pause("wrote index.html");
     Ok(())
 }
+
+/// Writes each chart as PNG and SVG into `dir`.
+fn write_charts(dir: &Path, charts: &[figures::Chart]) -> std::io::Result<()> {
+    for c in charts {
+        plot::write(&c.figure, dir, &c.stem)?;
+        folder::test_pause("wrote a chart");
+    }
+    Ok(())
+}
+
+/// The folder in a sweep's folder where its charts and index.html are written before each
+/// is renamed into place, so that a kill leaves every page whole.
+pub const PAGES_TMP: &str = ".capsim-pages";
 
 /// Writes a whole sweep's charts (PNG and SVG) and index.html into `dir`, from the rows of
 /// its points as sweep.csv holds them (`columns` are the swept paths).
@@ -182,14 +209,28 @@ pub fn write_sweep_pages(
     columns: &[String],
     points: &[Vec<Vec<String>>],
 ) -> std::io::Result<()> {
+    // A sweep's folder is written in place (it is resumable): each page is written aside and
+    // renamed over the one it replaces.
+    let tmp = dir.join(PAGES_TMP);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp)?;
     let charts = figures::sweep_charts(columns, points);
-    for c in &charts {
-        plot::write(&c.figure, dir, &c.stem)?;
-    }
+    write_charts(&tmp, &charts)?;
     std::fs::write(
-        dir.join("index.html"),
+        tmp.join("index.html"),
         html::sweep_index(scenario, columns, points, &charts),
-    )
+    )?;
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&tmp)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    // index.html last: it shows the charts.
+    names.sort_by_key(|p| (p.ends_with("index.html"), p.clone()));
+    for p in names {
+        if let Some(name) = p.file_name() {
+            std::fs::rename(&p, dir.join(name))?;
+        }
+    }
+    std::fs::remove_dir(&tmp)
 }
 
 /// latency_cdf.csv: `component,metric,probability,value_ms,ci95_low,ci95_high`: the latency
@@ -382,14 +423,15 @@ pub fn write_search(
     let mut j = serde_json::to_string_pretty(json)?;
     j.push('\n');
     std::fs::write(dir.join("search.json"), j)?;
+    folder::test_pause("wrote search.json");
     let charts = figures::search_charts(searches, highlight);
-    for c in &charts {
-        plot::write(&c.figure, dir, &c.stem)?;
-    }
+    write_charts(dir, &charts)?;
     std::fs::write(
         dir.join("index.html"),
         html::search_index(title, text, &charts),
-    )
+    )?;
+    folder::test_pause("wrote index.html");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ const MUTED: RGBColor = RGBColor(175, 175, 175);
 /// Width of every chart, pixels.
 const WIDTH: u32 = 960;
 
+/// Points of a line beyond which it is drawn 1 pixel wide (about the plot area's width).
+const DENSE_POINTS: usize = 1000;
+
 /// A figure: lines on one or more stacked panels that share the x axis, or bars.
 pub enum Figure {
     /// Line panels.
@@ -364,13 +367,20 @@ where
                 .map_err(e2s)?;
         }
         let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(inside).collect();
+        // Each line a little thinner than the one before, so that a line hidden under a
+        // later one with the same values (desired and ready replicas) still shows. A line of
+        // more points than the panel has pixels (a long run's, decimated to the lowest and
+        // highest value of each bucket) is drawn 1 pixel wide: the joins of a wider one turn
+        // its zigzag into spikes far past the values.
+        let width = if pts.len() > DENSE_POINTS {
+            1
+        } else if i == 0 {
+            4
+        } else {
+            2
+        };
         chart
-            // Each line a little thinner than the one before, so that a line hidden under
-            // a later one with the same values (desired and ready replicas) still shows.
-            .draw_series(LineSeries::new(
-                pts.clone(),
-                color.stroke_width(if i == 0 { 4 } else { 2 }),
-            ))
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
             .map_err(e2s)?
             .label(s.label.as_str())
             .legend(move |(x, y)| {

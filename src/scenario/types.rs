@@ -517,6 +517,11 @@ pub mod limits {
     pub const MAX_EXPECTED_ARRIVALS: f64 = 1e10;
     /// Timeseries samples in one replication.
     pub const MAX_SAMPLES: u64 = 1_000_000;
+    /// Timeseries values of one run, over its replications: samples x values per sample
+    /// (12 per service, 5 for the cluster) x replications. Each is 8 bytes of temporary disk
+    /// while the run writes its folder, and the replications' values for the start-up
+    /// transient (one per service and sample) stay in memory.
+    pub const MAX_TIMESERIES_VALUES: u64 = 50_000_000;
     /// Largest saturation queue bound.
     pub const MAX_QUEUE: u64 = 10_000_000;
     /// Largest price of one GPU hour.

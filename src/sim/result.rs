@@ -1,6 +1,7 @@
 //! What a replication leaves behind, and how replications combine into a report.
 
 use super::plan::{Load, Plan};
+use super::timeseries;
 use crate::cluster::PoolSummary;
 use crate::engine::SimTime;
 use crate::serving::ServiceStats;
@@ -131,19 +132,6 @@ pub const CLUSTER_METRICS: &[&str] = &[
 /// Metrics of the `engine` component.
 pub const ENGINE_METRICS: &[&str] = &["events"];
 
-/// One timeseries sample of one metric.
-#[derive(Debug, Clone, Copy)]
-pub struct TsPoint {
-    /// Sample number (1 = the first report interval).
-    pub sample: u32,
-    /// Component index (services in scenario order).
-    pub component: u16,
-    /// Metric code, see [`ts_metric`].
-    pub metric: u8,
-    /// Value.
-    pub value: f64,
-}
-
 /// What one service left at the end of a replication.
 pub(super) struct SvcParts {
     pub stats: ServiceStats,
@@ -158,7 +146,6 @@ pub(super) struct Parts {
     pub pools: Vec<PoolSummary>,
     pub node_failures: u64,
     pub nodes_ready: TimeIntegral,
-    pub ts: Vec<TsPoint>,
     pub events: u64,
     pub over_budget: Option<super::budget::EventBudgetExceeded>,
 }
@@ -169,8 +156,9 @@ pub(super) struct Parts {
 pub struct RepResult {
     /// Summary figures.
     pub metrics: Vec<(String, &'static str, f64)>,
-    /// Timeseries samples.
-    pub timeseries: Vec<TsPoint>,
+    /// Timeseries rows, one per report interval (see [`super::timeseries`]), when kept in
+    /// memory; empty when dropped or spooled to a file.
+    pub timeseries: Vec<f64>,
     /// Services that saturated: name, whether the replication stopped early at the queue
     /// bound, and the queue growth rate.
     pub saturated: Vec<(String, bool, f64)>,
@@ -504,7 +492,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     }));
     RepResult {
         metrics: m,
-        timeseries: parts.ts,
+        timeseries: Vec::new(),
         saturated,
         events: parts.events,
         over_budget: parts.over_budget,
@@ -585,8 +573,33 @@ impl Report {
     }
 }
 
-/// Combines replications, in replication order (so sums are the same at any thread count).
+/// Combines replications, in replication order (so sums are the same at any thread count),
+/// with the timeseries they kept in memory.
 pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
+    let mut report = aggregate_summary(plan, reps);
+    let row_len = timeseries::row_len(plan.services.len());
+    let mut rows = Vec::new();
+    // Reading from memory cannot fail, nor can pushing rows.
+    let _ = timeseries::merge(
+        row_len,
+        reps.len() as u32,
+        &mut |rep, first, count, buf| {
+            timeseries::read_kept(&reps[rep as usize].timeseries, row_len, first, count, buf);
+            Ok(())
+        },
+        &mut |sample, means| {
+            timeseries::for_each_row(plan, sample, means, &mut |r| {
+                rows.push((r.time_s, r.component.to_string(), r.metric, r.value));
+                Ok(())
+            })
+        },
+    );
+    report.timeseries = rows;
+    report
+}
+
+/// Combines replications, in replication order, leaving the timeseries out (empty).
+pub fn aggregate_summary(plan: &Plan, reps: &[RepResult]) -> Report {
     let mut rows = Vec::new();
     if let Some(first) = reps.first() {
         for (i, (comp, metric, _)) in first.metrics.iter().enumerate() {
@@ -632,33 +645,6 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
             };
         }
     }
-    // Mean of each (sample, component, metric) over the replications that reached it.
-    let mut acc: std::collections::BTreeMap<(u32, u16, u8), (f64, u32)> = Default::default();
-    for r in reps {
-        for p in &r.timeseries {
-            if p.value.is_finite() {
-                let e = acc
-                    .entry((p.sample, p.component, p.metric))
-                    .or_insert((0.0, 0));
-                e.0 += p.value;
-                e.1 += 1;
-            }
-        }
-    }
-    let dt = plan.report_interval.as_secs_f64();
-    let timeseries = acc
-        .into_iter()
-        .map(|((sample, comp, metric), (sum, n))| {
-            (
-                sample as f64 * dt,
-                plan.services
-                    .get(comp as usize)
-                    .map_or_else(|| "cluster".to_string(), |s| s.name.clone()),
-                ts_metric::NAMES[metric as usize],
-                sum / n as f64,
-            )
-        })
-        .collect();
     let mut saturated = Vec::new();
     for sp in &plan.services {
         let hits: Vec<(bool, f64)> = reps
@@ -711,7 +697,7 @@ pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
     Report {
         scenario: plan.name.clone(),
         rows,
-        timeseries,
+        timeseries: Vec::new(),
         saturated,
         replications: reps.len() as u32,
         warmup_s: plan.warmup.as_secs_f64(),

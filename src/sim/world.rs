@@ -3,7 +3,8 @@
 
 use super::budget::Counts;
 use super::plan::Plan;
-use super::result::{RepResult, TsPoint, ts_metric};
+use super::result::{RepResult, ts_metric};
+use super::timeseries::{self, Sink};
 use crate::cluster::{Cluster, ClusterEv, Notice, Owner, PodChange};
 use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
@@ -78,7 +79,9 @@ pub struct World<'p> {
     cluster: Cluster,
     serving: Serving<'p>,
     control: Control,
-    ts: Vec<TsPoint>,
+    /// Where the timeseries rows go, and the row being filled.
+    ts: Sink,
+    row: Vec<f64>,
     sample_index: u32,
     /// The next backlog mark due.
     next_mark: u32,
@@ -99,8 +102,9 @@ pub struct World<'p> {
 }
 
 impl<'p> World<'p> {
-    /// Builds replication `rep` of `plan`: places the pods and schedules the first events.
-    pub fn new(plan: &'p Plan, rep: u32) -> World<'p> {
+    /// Builds replication `rep` of `plan`, its timeseries going to `ts`: places the pods and
+    /// schedules the first events.
+    pub fn new(plan: &'p Plan, rep: u32, ts: Sink) -> World<'p> {
         let seed = plan.seed;
         // Each open workload's next arrival waits in a lane of its own (few workloads only:
         // pop scans the lanes).
@@ -128,7 +132,8 @@ impl<'p> World<'p> {
                 rep,
             ),
             control: Control::new(plan.services.iter().map(|s| s.autoscaler.as_ref())),
-            ts: Vec::new(),
+            ts,
+            row: vec![f64::NAN; timeseries::row_len(plan.services.len())],
             sample_index: 0,
             next_mark: 0,
             steady_until: super::result::steady_until(plan),
@@ -160,11 +165,16 @@ impl<'p> World<'p> {
     }
 
     /// Runs to the end (or to saturation, or to its event budget) and returns the
-    /// replication's figures. `progress` receives simulated microseconds as they pass, for a
-    /// progress bar. `stopped` holds the lowest replication stopped at its budget so far: a
-    /// higher one then gives up, since the run fails with that one's error anyway (and the
-    /// lowest is always run to its end, so the error is the same at any thread count).
-    pub fn run(mut self, progress: Option<&AtomicU64>, stopped: Option<&AtomicU32>) -> RepResult {
+    /// replication's figures and its timeseries sink. `progress` receives simulated
+    /// microseconds as they pass, for a progress bar. `stopped` holds the lowest replication
+    /// stopped at its budget so far: a higher one then gives up, since the run fails with that
+    /// one's error anyway (and the lowest is always run to its end, so the error is the same
+    /// at any thread count).
+    pub fn run(
+        mut self,
+        progress: Option<&AtomicU64>,
+        stopped: Option<&AtomicU32>,
+    ) -> (RepResult, Sink) {
         let mut reported = SimTime::ZERO;
         while let Some((now, ev)) = self.q.pop() {
             self.events += 1;
@@ -237,7 +247,8 @@ impl<'p> World<'p> {
             );
         }
         let parts = self.take_parts();
-        super::result::collect(self.plan, end, parts)
+        let ts = std::mem::replace(&mut self.ts, Sink::Drop);
+        (super::result::collect(self.plan, end, parts), ts)
     }
 
     /// Records why the replication stops: it passed its event budget.
@@ -407,7 +418,6 @@ impl<'p> World<'p> {
             pools: self.cluster.pool_summaries(),
             node_failures,
             nodes_ready,
-            ts: std::mem::take(&mut self.ts),
             events: self.events,
             over_budget: self.over_budget.take(),
         }
@@ -416,9 +426,9 @@ impl<'p> World<'p> {
     fn on_sample(&mut self, now: SimTime) {
         let interval = self.plan.report_interval.as_secs_f64();
         self.sample_index += 1;
-        let t = self.sample_index;
+        let row = &mut self.row;
+        row.fill(f64::NAN);
         for (si, s) in self.serving.svcs.iter_mut().enumerate() {
-            let comp = si as u16;
             let rs = self.cluster.replica_set(si);
             let st = &mut s.stats;
             let busy_area = st.busy.area_secs(now);
@@ -429,14 +439,7 @@ impl<'p> World<'p> {
             let slots =
                 (rep_area - st.iv_rep_area) * self.plan.services[si].concurrency as f64 / interval;
             st.iv_rep_area = rep_area;
-            let mut put = |m: u8, v: f64| {
-                self.ts.push(TsPoint {
-                    sample: t,
-                    component: comp,
-                    metric: m,
-                    value: v,
-                })
-            };
+            let mut put = |m: u8, v: f64| row[timeseries::service_slot(si, m)] = v;
             put(ts_metric::DESIRED_REPLICAS, rs.desired as f64);
             put(ts_metric::REPLICAS, rs.active as f64);
             put(ts_metric::READY, s.ready.len() as f64);
@@ -470,15 +473,8 @@ impl<'p> World<'p> {
             st.end_interval(now, interval, allowed_miss, s.waiting, steady);
         }
         // The cluster, after the services.
-        let comp = self.serving.svcs.len() as u16;
-        let mut put = |m: u8, v: f64| {
-            self.ts.push(TsPoint {
-                sample: t,
-                component: comp,
-                metric: m,
-                value: v,
-            })
-        };
+        let services = self.serving.svcs.len();
+        let mut put = |m: u8, v: f64| row[timeseries::cluster_slot(services, m)] = v;
         let c = &self.cluster;
         let pools = 0..self.plan.pools.len();
         let nodes: u32 = pools.clone().map(|i| c.pool(i).nodes()).sum();
@@ -492,6 +488,7 @@ impl<'p> World<'p> {
         put(ts_metric::PENDING_PODS, pending as f64);
         put(ts_metric::GPUS_ALLOCATED, allocated);
         put(ts_metric::NODES_READY, c.nodes_ready() as f64);
+        self.ts.push(&self.row);
         let next = now + self.plan.report_interval;
         if next <= self.plan.duration {
             self.q.schedule(next, RunEv::Sample.into());

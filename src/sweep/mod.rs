@@ -23,7 +23,9 @@ pub use output::Manifest;
 
 use crate::scenario::yaml::{self, Located};
 use crate::scenario::{self, InputErrors, LoadError, Scenario};
-use crate::sim::{EventBudgetExceeded, Plan, RepResult, Report, aggregate, run_replication};
+use crate::sim::{
+    EventBudgetExceeded, Plan, RepResult, Report, aggregate_summary, run_replication_summary,
+};
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -351,7 +353,7 @@ where
     // A plan without replications has nothing to wait for.
     for (j, p) in plans.iter().enumerate() {
         if p.replications == 0 {
-            on_point(j, Ok(aggregate(p, &[])))?;
+            on_point(j, Ok(aggregate_summary(p, &[])))?;
         }
     }
     let done = AtomicU64::new(0);
@@ -368,12 +370,11 @@ where
             );
         }
         let result = tasks.par_iter().try_for_each(|&(j, r)| {
-            let mut rep = run_replication(&plans[j], r);
+            // Sweeps report summaries only: the samples are not kept.
+            let mut rep = run_replication_summary(&plans[j], r);
             if let Some(e) = rep.over_budget.take() {
                 return on_point(j, Err(e));
             }
-            // Sweeps report summaries only; the samples would just hold memory.
-            rep.timeseries = Vec::new();
             done.fetch_add(1, Ordering::Relaxed);
             let complete = {
                 let mut slot = slots[j].lock().unwrap_or_else(|e| e.into_inner());
@@ -384,7 +385,7 @@ where
             match complete {
                 Some(reps) => {
                     let reps: Vec<RepResult> = reps.into_iter().flatten().collect();
-                    on_point(j, Ok(aggregate(&plans[j], &reps)))
+                    on_point(j, Ok(aggregate_summary(&plans[j], &reps)))
                 }
                 None => Ok(()),
             }
@@ -417,8 +418,23 @@ fn overrides_text(overrides: &[String]) -> String {
     overrides.iter().map(|o| format!(", --set {o}")).collect()
 }
 
-/// Refuses a folder that holds another sweep's points: resuming from them would mix results.
+/// Refuses a folder that holds another sweep's points (resuming from them would mix results)
+/// or a run's results.
 fn check_folder(dir: &Path, field: &str, mine: &Manifest) -> Result<(), InputErrors> {
+    if dir.is_dir()
+        && let Some(m) = ["summary.csv", "search.json"]
+            .iter()
+            .find(|m| dir.join(m).is_file())
+    {
+        return Err(dir_error(
+            dir,
+            field,
+            format!(
+                "this folder holds the results of a run or search (`{m}`), not a sweep's: \
+                 choose another folder or delete it"
+            ),
+        ));
+    }
     match output::read_manifest(dir) {
         Ok(Some(m)) if !m.same_sweep(mine) => Err(dir_error(
             dir,
@@ -442,9 +458,11 @@ fn check_folder(dir: &Path, field: &str, mine: &Manifest) -> Result<(), InputErr
     }
 }
 
-/// Reads the point files of `indexes` from `dir` and writes `sweep.csv` from them.
+/// Reads the point files of `indexes` from `dir` and writes `sweep.csv` from them (`shown`:
+/// the folder as the user named it, for messages).
 fn assemble(
     dir: &Path,
+    shown: &Path,
     manifest: &Manifest,
     indexes: &[usize],
 ) -> Result<Vec<Vec<Vec<String>>>, InputErrors> {
@@ -452,22 +470,22 @@ fn assemble(
     let mut all = Vec::with_capacity(indexes.len());
     for &i in indexes {
         let path = output::point_path(dir, i);
-        let rows = output::read_point(&path, &header).ok_or_else(|| {
+        let rows = output::read_point_checked(&path, &header).map_err(|why| {
             dir_error(
-                dir,
-                "--out",
-                format!("{} is missing or unreadable", path.display()),
+                &output::point_path(shown, i),
+                "",
+                format!("not a point file of this sweep: {why}"),
             )
         })?;
         all.push(rows);
     }
     let bytes = output::csv_bytes(&header, all.iter().flatten());
     output::write_atomic(&dir.join("sweep.csv"), &bytes)
-        .map_err(|e| dir_error(dir, "--out", format!("cannot write sweep.csv: {e}")))?;
+        .map_err(|e| dir_error(shown, "--out", format!("cannot write sweep.csv: {e}")))?;
     // Charts only of a whole sweep: a shard's would show a slice, and the merge draws them.
     if manifest.shard.is_none() {
         crate::report::write_sweep_pages(dir, &manifest.scenario, &manifest.columns, &all)
-            .map_err(|e| dir_error(dir, "--out", format!("cannot write the charts: {e}")))?;
+            .map_err(|e| dir_error(shown, "--out", format!("cannot write the charts: {e}")))?;
     }
     Ok(all)
 }
@@ -518,7 +536,7 @@ pub fn run(
         )
         .map_err(io)
     })?;
-    let rows = assemble(dir, &manifest, &points)?;
+    let rows = assemble(dir, dir, &manifest, &points)?;
     let mut saturated = saturated.into_inner().unwrap_or_else(|e| e.into_inner());
     saturated.sort_unstable();
     Ok(RunOutcome {
@@ -537,7 +555,11 @@ pub struct MergeOutcome {
 }
 
 /// Joins the point files of shard folders `dirs` into `out`, writing exactly what one
-/// unsharded sweep writes. Refuses folders of different sweeps and missing points.
+/// unsharded sweep writes. Refuses, naming the folder or file: folders of different sweeps,
+/// shards of runs with different shard counts or the same shard twice, a point file that
+/// belongs to another shard or to no point of the sweep, a damaged point file, missing
+/// points, and an `--out` that is one of the folders merged, inside one or holds one. The
+/// merged folder is written whole (see [`crate::report::folder`]).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> {
     let mut manifests = Vec::new();
     for d in dirs {
@@ -580,36 +602,67 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> 
             ));
         }
     }
+    let shards = check_shards(dirs, &manifests)?;
+    check_apart(dirs, out)?;
     let manifest = Manifest {
         shard: None,
         ..first.clone()
     };
     check_folder(out, "--out", &manifest)?;
     let header = manifest.header();
-    // For every point, the first folder holding a valid file of it.
-    let found: Vec<Option<PathBuf>> = (0..manifest.points)
-        .into_par_iter()
-        .map(|i| {
-            dirs.iter().find_map(|d| {
-                let path = output::point_path(d, i);
-                output::read_point(&path, &header).map(|_| path)
+    // Every file of points/, each checked: a file of another shard or of no point of this
+    // sweep is a stray, a damaged one is not taken for missing.
+    let mut found: Vec<Option<PathBuf>> = vec![None; manifest.points];
+    for (d, shard) in dirs.iter().zip(&shards) {
+        let folder = d.join("points");
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(dir_error(&folder, "", format!("cannot read it: {e}"))),
+        };
+        let mut files: Vec<(usize, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let i = output::point_index(&e.file_name().to_string_lossy())?;
+                Some((i, e.path()))
             })
-        })
-        .collect();
+            .collect();
+        files.sort();
+        for (i, path) in files {
+            let stray = |why: String| dir_error(&path, "", why);
+            if i >= manifest.points {
+                return Err(stray(format!(
+                    "there is no point {i} in this sweep of {} points (sweep.json): the file \
+                     comes from another sweep; remove it",
+                    manifest.points
+                )));
+            }
+            if let Some(sh) = shard
+                && !sh.holds(i)
+            {
+                return Err(stray(format!(
+                    "point {i} belongs to shard {}/{}, not to this folder's shard {sh} \
+                     (sweep.json): the file comes from another shard; remove it",
+                    i % sh.count,
+                    sh.count
+                )));
+            }
+            output::read_point_checked(&path, &header).map_err(|why| {
+                stray(format!(
+                    "not a point file of this sweep: {why}; remove it and run the shard \
+                     again (it resumes where it stopped)"
+                ))
+            })?;
+            found[i] = Some(path);
+        }
+    }
     let missing: Vec<usize> = (0..manifest.points)
         .filter(|&i| found[i].is_none())
         .collect();
     if !missing.is_empty() {
-        let shards: Vec<&str> = manifests
-            .iter()
-            .filter_map(|m| m.shard.as_deref())
-            .collect();
-        let hint = match shards
-            .first()
-            .and_then(|s| s.split_once('/'))
-            .and_then(|(_, n)| n.parse::<usize>().ok())
-        {
-            Some(n) => {
+        let hint = match shards.first().copied().flatten() {
+            Some(sh) => {
+                let n = sh.count;
                 let mut owners: Vec<usize> = missing.iter().map(|i| i % n).collect();
                 owners.sort_unstable();
                 owners.dedup();
@@ -632,17 +685,127 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, InputErrors> 
             ),
         ));
     }
+    let staged = crate::report::folder::Staged::begin(out, crate::report::folder::Kind::Sweep)
+        .map_err(|m| dir_error(out, "--out", m))?;
+    let work = staged.path();
     let io = |e: std::io::Error| dir_error(out, "--out", format!("cannot write the results: {e}"));
-    std::fs::create_dir_all(out.join("points")).map_err(io)?;
-    output::write_atomic(&out.join("sweep.json"), &manifest.to_bytes()).map_err(io)?;
+    std::fs::create_dir_all(work.join("points")).map_err(io)?;
+    std::fs::write(work.join("sweep.json"), manifest.to_bytes()).map_err(io)?;
     // Copied byte for byte: the shard wrote exactly what an unsharded sweep writes.
     for (i, from) in found.iter().enumerate() {
         if let Some(from) = from {
-            let bytes = std::fs::read(from).map_err(io)?;
-            output::write_atomic(&output::point_path(out, i), &bytes).map_err(io)?;
+            std::fs::copy(from, output::point_path(work, i)).map_err(io)?;
         }
     }
+    crate::report::folder::test_pause("copied the points");
     let all: Vec<usize> = (0..manifest.points).collect();
-    assemble(out, &manifest, &all)?;
+    assemble(work, out, &manifest, &all)?;
+    staged.commit().map_err(|m| dir_error(out, "--out", m))?;
     Ok(MergeOutcome { manifest })
+}
+
+/// The shard of each folder (`None` for a whole sweep), refusing a mix that cannot be one
+/// run's shards: different shard counts, a shard given twice, a whole sweep beside others.
+fn check_shards(
+    dirs: &[PathBuf],
+    manifests: &[Manifest],
+) -> Result<Vec<Option<Shard>>, InputErrors> {
+    let mut shards = Vec::with_capacity(dirs.len());
+    for (d, m) in dirs.iter().zip(manifests) {
+        let shard = match &m.shard {
+            Some(text) => Some(text.parse::<Shard>().map_err(|e| {
+                dir_error(
+                    d,
+                    "sweep.json",
+                    format!("`shard: {text}` is not a shard: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        shards.push(shard);
+    }
+    for (k, (d, shard)) in dirs.iter().zip(&shards).enumerate() {
+        let Some(sh) = shard else {
+            if dirs.len() > 1 {
+                return Err(dir_error(
+                    d,
+                    "sweep.json",
+                    "holds a whole sweep, not a shard: merge joins the shards of one sharded \
+                     run (`capsim sweep --shard I/N`)",
+                ));
+            }
+            continue;
+        };
+        for (e, other) in dirs.iter().zip(&shards).take(k) {
+            match other {
+                Some(o) if o.count != sh.count => {
+                    return Err(dir_error(
+                        d,
+                        "sweep.json",
+                        format!(
+                            "is shard {sh} of a run in {} shards, but {} is shard {o} of a run \
+                             in {}: merge the shards of one run",
+                            sh.count,
+                            e.display(),
+                            o.count
+                        ),
+                    ));
+                }
+                Some(o) if o.index == sh.index => {
+                    return Err(dir_error(
+                        d,
+                        "sweep.json",
+                        format!("is shard {sh}, as {} is: give each shard once", e.display()),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(shards)
+}
+
+/// `p` made absolute with symbolic links resolved, as far as it exists (the rest appended).
+fn resolved(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            resolved(parent).join(name)
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Refuses an `--out` that is one of the merged folders, inside one, or holds one: writing it
+/// whole would replace or mix with its own input.
+fn check_apart(dirs: &[PathBuf], out: &Path) -> Result<(), InputErrors> {
+    let o = resolved(out);
+    for d in dirs {
+        let r = resolved(d);
+        let how = if r == o {
+            "is"
+        } else if o.starts_with(&r) {
+            "is inside"
+        } else if r.starts_with(&o) {
+            "holds"
+        } else {
+            continue;
+        };
+        return Err(dir_error(
+            out,
+            "--out",
+            format!(
+                "{how} {}, one of the folders merged: merge into a folder apart from them",
+                d.display()
+            ),
+        ));
+    }
+    Ok(())
 }

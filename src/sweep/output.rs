@@ -68,13 +68,7 @@ impl Manifest {
     }
 }
 
-/// 64-bit FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases, and
-/// manifests written by one build must be read by another).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
+pub use crate::report::names::fnv1a64;
 
 /// Reads `dir/sweep.json`; `Ok(None)` when there is none.
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
@@ -124,21 +118,54 @@ pub fn csv_bytes<'a>(
 /// Reads a point file back: its data rows, if its header is `header` and every row has as
 /// many fields (anything else is not a point of this sweep: it is run again).
 pub fn read_point(path: &Path, header: &[String]) -> Option<Vec<Vec<String>>> {
-    let bytes = std::fs::read(path).ok()?;
+    read_point_checked(path, header).ok()
+}
+
+/// Reads a point file back, or says what is wrong with it: unreadable, not CSV, a header
+/// other than `header`, no rows, or a row with another number of fields.
+pub fn read_point_checked(path: &Path, header: &[String]) -> Result<Vec<Vec<String>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
+        .flexible(true)
         .from_reader(bytes.as_slice());
     let mut records = r.records();
-    let first = records.next()?.ok()?;
+    let first = match records.next() {
+        None => return Err("it is empty".into()),
+        Some(rec) => rec.map_err(|e| format!("not a CSV file: {e}"))?,
+    };
     if first.iter().ne(header.iter().map(String::as_str)) {
-        return None;
+        return Err(format!(
+            "its header is not this sweep's: `{}` where sweep.json gives `{}`",
+            first.iter().collect::<Vec<_>>().join(","),
+            header.join(",")
+        ));
     }
-    records
-        .map(|rec| {
-            let rec = rec.ok()?;
-            (rec.len() == header.len()).then(|| rec.iter().map(str::to_string).collect())
-        })
-        .collect()
+    let mut rows = Vec::new();
+    for rec in records {
+        let rec = rec.map_err(|e| format!("not a CSV file: {e}"))?;
+        if rec.len() != header.len() {
+            let line = rec.position().map_or(0, |p| p.line());
+            return Err(format!(
+                "line {line} has {} fields, not {}: the file is cut short or damaged",
+                rec.len(),
+                header.len()
+            ));
+        }
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    if rows.is_empty() {
+        return Err("it has a header and no rows: the file is cut short".into());
+    }
+    Ok(rows)
+}
+
+/// The point index of a file in `points/` (`NNNNNN.csv`), if the name is one.
+pub fn point_index(name: &str) -> Option<usize> {
+    let digits = name.strip_suffix(".csv")?;
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 /// The JSON form of a point's rows: `{"point", "values": {path: value},
@@ -171,16 +198,4 @@ pub fn point_json(index: usize, columns: &[String], rows: &[Vec<String>]) -> ser
         }
     }
     serde_json::json!({"point": index, "values": values, "summary": summary})
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv_matches_the_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 }

@@ -532,15 +532,9 @@ fn erfc(x: f64) -> f64 {
 
 /// Reads the non-empty cells of `column` in a CSV file with a header row, times `scale`.
 fn read_column<U: Quantity>(path: &Path, column: &str, scale: f64) -> Result<Vec<f64>, String> {
-    let shown = path.display();
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("empirical: cannot read {shown}: {e}"))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| format!("empirical: {shown}: {e}"))?
-        .clone();
+    let mut file = super::datafile::DataFile::open(path, "empirical")?;
+    let shown = file.shown.clone();
+    let headers = file.headers()?;
     let Some(col) = headers.iter().position(|h| h == column) else {
         let names: Vec<&str> = headers.iter().collect();
         return Err(format!(
@@ -549,8 +543,8 @@ fn read_column<U: Quantity>(path: &Path, column: &str, scale: f64) -> Result<Vec
         ));
     };
     let mut values = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| format!("empirical: {shown}: {e}"))?;
+    let mut rec = csv::StringRecord::new();
+    while file.next_row(&mut rec)? {
         let line = rec.position().map_or(0, |p| p.line());
         let cell = rec.get(col).unwrap_or("");
         if cell.is_empty() {

@@ -18,6 +18,7 @@
 //! arrivals on any machine.
 
 pub mod arrivals;
+pub mod datafile;
 pub mod delay;
 pub mod dist;
 mod trace;

@@ -2,6 +2,7 @@
 //! token counts, played back as they are, scaled in time, once or in a loop.
 
 use super::Arrival;
+use super::datafile::DataFile;
 use crate::engine::SimTime;
 use crate::units::MAX_DURATION_SECS;
 use std::path::Path;
@@ -56,15 +57,9 @@ impl Trace {
         time_scale: f64,
         repeat: bool,
     ) -> Result<Trace, String> {
-        let shown = path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| format!("trace: cannot read {shown}: {e}"))?;
-        let headers = rdr
-            .headers()
-            .map_err(|e| format!("trace: {shown}: {e}"))?
-            .clone();
+        let mut file = DataFile::open(path, "trace")?;
+        let shown = file.shown.clone();
+        let headers = file.headers()?;
         let Some(ts_col) = column(&headers, "timestamp") else {
             let names: Vec<&str> = headers.iter().collect();
             return Err(format!(
@@ -78,8 +73,8 @@ impl Trace {
 
         let mut rows = Vec::new();
         let mut prev = 0.0f64;
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| format!("trace: {shown}: {e}"))?;
+        let mut rec = csv::StringRecord::new();
+        while file.next_row(&mut rec)? {
             let line = rec.position().map_or(0, |p| p.line());
             let cell = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("");
             let ts_text = cell(Some(ts_col));

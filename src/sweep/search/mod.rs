@@ -190,7 +190,7 @@ impl Search {
         let plan = scenario::build_plan(&loaded)
             .map_err(InputErrors)
             .map_err(with_load)?;
-        let report = crate::sim::simulate(&plan, false)
+        let report = crate::sim::simulate_summary(&plan, false)
             .map_err(|e| with_load(scenario::budget_error(&loaded, &e)))?;
         let svc = plan.services.iter().find(|s| s.name == self.service);
         let slo = svc.and_then(|s| s.slo.clone()).unwrap_or_default();
