@@ -75,10 +75,23 @@ fn llm_run(out: &Path) -> Vec<String> {
     .collect()
 }
 
-fn ok(args: &[String]) {
+/// Runs `capsim ARGS`: (exit code, stderr).
+fn run_args(args: &[String]) -> (i32, String) {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, stderr) = capsim(&refs);
+    (code, stderr)
+}
+
+fn ok(args: &[String]) {
+    let (code, stderr) = run_args(args);
     assert_eq!(code, 0, "capsim {args:?}: {stderr}");
+}
+
+/// Asserts exit 2 with `needle` in the message.
+fn refused(args: &[String], needle: &str) {
+    let (code, stderr) = run_args(args);
+    assert_eq!(code, 2, "capsim {args:?}: {stderr}");
+    assert!(stderr.contains(needle), "`{needle}` not in\n{stderr}");
 }
 
 /// A scenario that would simulate for minutes: a refusal that comes in seconds came before it.
@@ -195,13 +208,9 @@ fn a_run_replaces_its_folder_whole() {
     assert!(out.join("ttft-cdf.png").is_file());
     // A file capsim does not write, in a results folder: refused, not removed.
     std::fs::write(out.join("notes.txt"), "mine").expect("file");
-    let args = quick_run(&out);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, _, stderr) = capsim(&refs);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--out: it holds `notes.txt`, which capsim does not write"),
-        "{stderr}"
+    refused(
+        &quick_run(&out),
+        "--out: it holds `notes.txt`, which capsim does not write",
     );
     std::fs::remove_file(out.join("notes.txt")).expect("remove");
     // What a file browser leaves is no reason to refuse (and goes with the folder).
@@ -353,13 +362,9 @@ fn a_second_run_into_a_folder_being_written_is_refused() {
     let out = dir.join("out");
     let (mut first, step) = paused_at(&quick_run(&out), &[("CAPSIM_TEST_PAUSE_AT", "3".into())]);
     assert!(step.is_some());
-    let args = quick_run(&out);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, _, stderr) = capsim(&refs);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--out: another capsim process is writing this folder now"),
-        "{stderr}"
+    refused(
+        &quick_run(&out),
+        "--out: another capsim process is writing this folder now",
     );
     kill(&mut first, false);
     assert!(!out.exists());
