@@ -863,10 +863,8 @@ impl<'p> Serving<'p> {
         st.completions(now, n);
         let mut in_window = 0;
         if sp.routing != Routing::SharedQueue {
+            // Its load-tree leaf follows in the llm_step below, before anything is routed.
             rep.outstanding -= n as u32;
-            if rep.ready_at != u32::MAX {
-                s.load.set(rep.ready_at as usize, rep.outstanding);
-            }
         }
         for f in &out.finished {
             let req = f.req;
