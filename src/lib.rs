@@ -38,5 +38,6 @@ pub mod serving;
 pub mod sim;
 pub mod stats;
 pub mod sweep;
+pub mod training;
 pub mod units;
 pub mod workload;

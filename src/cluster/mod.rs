@@ -14,6 +14,7 @@
 
 mod autoscaler;
 mod failures;
+mod jobs;
 pub mod plan;
 pub mod pod;
 pub mod pool;
@@ -21,7 +22,7 @@ mod replicaset;
 
 pub use plan::{ClusterPlan, FailurePlan, PodTemplate, PoolPlan};
 pub use pod::{NO_NODE, Owner, Pod, PodId, PodPhase, PodStatus};
-pub use pool::{Health, NodeId, Pool};
+pub use pool::{Health, NodeId, Placement, Pool, Topology};
 pub use replicaset::{MAX_REPLICAS, ReplicaSet};
 
 use crate::engine::{SimRng, SimTime, Sink, stream};
@@ -148,6 +149,9 @@ pub struct Cluster {
     failures: u64,
     /// Nodes whose Ready condition is true (failed nodes count until marked NotReady).
     nodes_ready: TimeIntegral,
+    /// Pools in which room was freed since [`Cluster::take_room_freed`] last looked (a bit
+    /// per pool, the last for pools 63 and up): training gangs may fit now.
+    room_freed: u64,
 }
 
 /// What one pool held over a replication.
@@ -211,6 +215,7 @@ impl Cluster {
             notices: VecDeque::new(),
             failures: 0,
             nodes_ready,
+            room_freed: 0,
         }
     }
 
@@ -285,6 +290,9 @@ impl Cluster {
     }
 
     fn notify_node(&mut self, pool: usize, node: u32, change: NodeChange) {
+        if change == NodeChange::Joined {
+            self.room_freed |= 1 << pool.min(63);
+        }
         let node = self.pools[pool].id(pool as u16, node);
         self.notices.push_back(Notice::Node { node, change });
     }
@@ -336,10 +344,13 @@ impl Cluster {
     /// Brings the pools' allocation integrals up to date at `now`, after a change (every
     /// public method that may bind or release pods ends with it).
     fn sync_allocation(&mut self, now: SimTime) {
-        for (p, s) in self.pools.iter().zip(&mut self.state) {
+        for (i, (p, s)) in self.pools.iter().zip(&mut self.state).enumerate() {
             let delta = p.allocated() as i64 - s.allocated.value();
             if delta != 0 {
                 s.allocated.add(now, delta);
+            }
+            if delta < 0 {
+                self.room_freed |= 1 << i.min(63);
             }
         }
     }

@@ -34,6 +34,8 @@ pub struct PoolPlan {
     pub balloons: (u32, u32),
     /// How its nodes fail, if they do.
     pub failures: Option<FailurePlan>,
+    /// Racks and islands, for topology-aware placement.
+    pub topology: Option<super::Topology>,
 }
 
 impl PoolPlan {

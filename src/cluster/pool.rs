@@ -89,12 +89,61 @@ impl NodeSet {
         self.len == 0
     }
 
+    /// Members in increasing order.
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.summary.iter().enumerate().flat_map(move |(s, &bits)| {
+            BitIter(bits).flat_map(move |b| {
+                let w = s * 64 + b as usize;
+                BitIter(self.words[w]).map(move |i| (w * 64) as u32 + i)
+            })
+        })
+    }
+
     /// The lowest member.
     fn first(&self) -> Option<u32> {
         let (s, bits) = self.summary.iter().enumerate().find(|(_, x)| **x != 0)?;
         let w = s * 64 + bits.trailing_zeros() as usize;
         Some((w * 64) as u32 + self.words[w].trailing_zeros())
     }
+}
+
+/// The set bits of a word, lowest first.
+struct BitIter(u64);
+
+impl Iterator for BitIter {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.0 == 0 {
+            return None;
+        }
+        let b = self.0.trailing_zeros();
+        self.0 &= self.0 - 1;
+        Some(b)
+    }
+}
+
+/// Where the scheduler puts a pod among the nodes that fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// The fullest node that fits (NodeResourcesFit `MostAllocated`), so that whole nodes
+    /// stay free for large pods.
+    #[default]
+    Pack,
+    /// The emptiest node that fits (`LeastAllocated`, the default scheduler's scoring).
+    Spread,
+    /// A gang of whole nodes on the fewest racks, within the fewest islands; smaller pods
+    /// are packed.
+    Topology,
+}
+
+/// Nodes per rack and per island: consecutive node indices share a rack, consecutive racks
+/// an island.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    /// Nodes per rack.
+    pub rack: u32,
+    /// Nodes per island (a multiple of `rack`).
+    pub island: u32,
 }
 
 /// The nodes of one pool, with free capacity bucketed by free units so that placing a pod
@@ -161,6 +210,163 @@ impl Pool {
             }
         }
         Some(placed)
+    }
+
+    /// The node `placement` would choose for a pod of `units`, without placing.
+    fn fit_with(&self, units: u32, placement: Placement) -> Option<u32> {
+        match placement {
+            Placement::Pack | Placement::Topology => self.fit(units),
+            Placement::Spread => {
+                if units > self.units_per_node {
+                    return None;
+                }
+                let f = (units as usize..self.by_free.len())
+                    .rev()
+                    .find(|&f| !self.by_free[f].is_empty())?;
+                self.by_free[f].first()
+            }
+        }
+    }
+
+    /// Places a pod needing `units` where `placement` says; None when no node has room.
+    pub fn place_with(&mut self, units: u32, placement: Placement) -> Option<u32> {
+        let node = self.fit_with(units, placement)?;
+        self.take(node, units);
+        Some(node)
+    }
+
+    /// Whether a pod of `units` fits some schedulable node now.
+    pub fn fits(&self, units: u32) -> bool {
+        units <= self.units_per_node
+            && (units as usize..self.by_free.len()).any(|f| !self.by_free[f].is_empty())
+    }
+
+    /// Schedulable nodes with nothing on them.
+    pub fn free_nodes(&self) -> u32 {
+        self.by_free[self.units_per_node as usize].len
+    }
+
+    /// Free units on schedulable nodes.
+    pub fn free_units_total(&self) -> u64 {
+        self.by_free
+            .iter()
+            .enumerate()
+            .map(|(f, s)| f as u64 * u64::from(s.len))
+            .sum()
+    }
+
+    /// Places every pod of a gang, all or nothing, where `placement` says (with `topology`,
+    /// a gang of several whole nodes goes on the fewest racks and islands). None changes
+    /// nothing.
+    pub fn place_gang_with(
+        &mut self,
+        units: &[u32],
+        placement: Placement,
+        topology: Option<Topology>,
+    ) -> Option<Vec<u32>> {
+        let whole = units.len() > 1 && units.iter().all(|&u| u == self.units_per_node);
+        if whole && (self.free_nodes() as usize) < units.len() {
+            return None;
+        }
+        if let (Placement::Topology, Some(t), true) = (placement, topology, whole) {
+            let nodes = self.topology_nodes(units.len() as u32, t)?;
+            for &n in &nodes {
+                self.take(n, self.units_per_node);
+            }
+            return Some(nodes);
+        }
+        let mut placed = Vec::with_capacity(units.len());
+        for &u in units {
+            match self.place_with(u, placement) {
+                Some(n) => placed.push(n),
+                None => {
+                    for (&n, &u) in placed.iter().zip(units) {
+                        self.release(n, u);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(placed)
+    }
+
+    /// `k` free whole nodes on the fewest racks of the fewest islands: one rack if one holds
+    /// them (the rack with the fewest free nodes that does, so large free racks stay whole);
+    /// else one island if one holds them (the island needing fewest racks, its fullest racks
+    /// first); else the islands with the most free nodes first.
+    fn topology_nodes(&self, k: u32, t: Topology) -> Option<Vec<u32>> {
+        let free: Vec<u32> = self.by_free[self.units_per_node as usize].iter().collect();
+        if (free.len() as u32) < k {
+            return None;
+        }
+        // Free nodes per rack, racks in order.
+        let mut racks: Vec<(u32, u32)> = Vec::new();
+        for &n in &free {
+            let r = n / t.rack;
+            match racks.last_mut() {
+                Some((lr, c)) if *lr == r => *c += 1,
+                _ => racks.push((r, 1)),
+            }
+        }
+        let take = |chosen: &[u32]| -> Vec<u32> {
+            let mut out = Vec::with_capacity(k as usize);
+            for &r in chosen {
+                for &n in free.iter().filter(|&&n| n / t.rack == r) {
+                    if out.len() as u32 == k {
+                        return out;
+                    }
+                    out.push(n);
+                }
+            }
+            out
+        };
+        if let Some(&(r, _)) = racks
+            .iter()
+            .filter(|(_, c)| *c >= k)
+            .min_by_key(|(r, c)| (*c, *r))
+        {
+            return Some(take(&[r]));
+        }
+        let racks_per_island = (t.island / t.rack).max(1);
+        // Per island: its racks, fullest first.
+        let mut islands: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
+        for &(r, c) in &racks {
+            let i = r / racks_per_island;
+            match islands.last_mut() {
+                Some((li, v)) if *li == i => v.push((r, c)),
+                _ => islands.push((i, vec![(r, c)])),
+            }
+        }
+        for (_, v) in &mut islands {
+            v.sort_by_key(|&(r, c)| (std::cmp::Reverse(c), r));
+        }
+        let racks_needed = |v: &[(u32, u32)]| -> Option<usize> {
+            let mut sum = 0;
+            for (i, &(_, c)) in v.iter().enumerate() {
+                sum += c;
+                if sum >= k {
+                    return Some(i + 1);
+                }
+            }
+            None
+        };
+        let best = islands
+            .iter()
+            .filter_map(|(i, v)| {
+                let total: u32 = v.iter().map(|x| x.1).sum();
+                racks_needed(v).map(|n| (n, total, *i, v))
+            })
+            .min_by_key(|&(n, total, i, _)| (n, total, i));
+        if let Some((n, _, _, v)) = best {
+            let chosen: Vec<u32> = v[..n].iter().map(|x| x.0).collect();
+            return Some(take(&chosen));
+        }
+        islands.sort_by_key(|(i, v)| (std::cmp::Reverse(v.iter().map(|x| x.1).sum::<u32>()), *i));
+        let chosen: Vec<u32> = islands
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|x| x.0))
+            .collect();
+        Some(take(&chosen))
     }
 
     /// Places a pod needing `units` on `node` (which must have room).

@@ -178,6 +178,9 @@ pub fn write_run(
     folder::test_pause("wrote summary.json");
     std::fs::write(dir.join("latency_cdf.csv"), latency_cdf_csv(report))?;
     folder::test_pause("wrote latency_cdf.csv");
+    if !report.jobs.is_empty() {
+        std::fs::write(dir.join("jobs.csv"), jobs_csv(report))?;
+    }
     let charts = figures::run_charts(report, lines);
     write_charts(dir, &charts)?;
     std::fs::write(
@@ -231,6 +234,60 @@ pub fn write_sweep_pages(
         }
     }
     std::fs::remove_dir(&tmp)
+}
+
+/// jobs.csv: one row per training job and replication,
+/// `replication,workload,job,queue,gpus,submit_s,start_s,end_s,wait_s,run_s,restarts,lost_work_s,state`
+/// (times in seconds; empty where a job never started or has not ended).
+pub fn jobs_csv(report: &Report) -> String {
+    let header = [
+        "replication",
+        "workload",
+        "job",
+        "queue",
+        "gpus",
+        "submit_s",
+        "start_s",
+        "end_s",
+        "wait_s",
+        "run_s",
+        "restarts",
+        "lost_work_s",
+        "state",
+    ];
+    // Seconds to the millisecond: a 30-day run needs more digits than summary.csv's six.
+    let opt = |x: f64| {
+        if !x.is_finite() {
+            return String::new();
+        }
+        let s = format!("{x:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    csv_text(
+        header,
+        report.jobs.iter().map(|(rep, j)| {
+            [
+                rep.to_string(),
+                j.workload.clone(),
+                j.job.to_string(),
+                j.queue.clone(),
+                j.gpus.to_string(),
+                opt(j.submit_s),
+                opt(j.start_s),
+                opt(j.end_s),
+                opt(j.wait_s),
+                opt(j.run_s),
+                j.restarts.to_string(),
+                opt(j.lost_work_s),
+                j.state.to_string(),
+            ]
+        }),
+    )
 }
 
 /// latency_cdf.csv: `component,metric,probability,value_ms,ci95_low,ci95_high`: the latency

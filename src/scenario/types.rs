@@ -42,7 +42,14 @@ pub struct Scenario {
     #[serde(default)]
     pub cluster: ClusterSpec,
     /// Inference services.
+    #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    /// Kueue ClusterQueues: GPU quota that training workloads name.
+    #[serde(default)]
+    pub queues: Vec<QueueSpec>,
+    /// Training jobs, gang-scheduled.
+    #[serde(default)]
+    pub training: Option<TrainingSpec>,
     /// Load offered to the services.
     #[serde(default)]
     pub workloads: Vec<WorkloadSpec>,
@@ -161,6 +168,198 @@ pub struct NodePoolSpec {
     /// How the pool's nodes fail.
     #[serde(default)]
     pub failures: Option<FailureSpec>,
+    /// Nodes per rack and per network island, for topology-aware placement.
+    #[serde(default)]
+    pub topology: Option<TopologySpec>,
+}
+
+/// The network's shape: consecutive nodes form racks, consecutive racks islands.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySpec {
+    /// Nodes per rack.
+    pub rack: u64,
+    /// Nodes per island (a multiple of `rack`; default: the whole pool is one island).
+    #[serde(default)]
+    pub island: Option<u64>,
+}
+
+/// A Kueue ClusterQueue with a GPU quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSpec {
+    /// Referenced by `training.workloads[].queue`.
+    pub name: String,
+    /// Queues of one cohort lend each other unused quota.
+    #[serde(default)]
+    pub cohort: Option<String>,
+    /// GPUs the queue is guaranteed.
+    pub nominal_quota: u64,
+    /// Most GPUs it may borrow from its cohort beyond its nominal quota (default: no limit).
+    #[serde(default)]
+    pub borrowing_limit: Option<u64>,
+    /// `best_effort_fifo` (default: a head that does not fit is passed over) or
+    /// `strict_fifo` (the head blocks the queue).
+    #[serde(default)]
+    pub queueing_strategy: QueueingStrategy,
+}
+
+/// How a ClusterQueue treats a head that does not fit (Kueue's `queueingStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueingStrategy {
+    /// Kueue's BestEffortFIFO (its default): a head that does not fit is set aside and the
+    /// next is tried.
+    #[default]
+    BestEffortFifo,
+    /// Kueue's StrictFIFO: the head blocks everything behind it.
+    StrictFifo,
+}
+
+/// Which scheduler places training gangs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerKind {
+    /// Kueue: quota admission per ClusterQueue, then all-or-nothing placement.
+    Kueue,
+    /// The Coscheduling plugin: PodGroups, Permit with a timeout, no quota.
+    Coscheduling,
+    /// The default kube-scheduler: each pod on its own (gangs may deadlock).
+    Greedy,
+}
+
+/// Where a gang's pods go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementSpec {
+    /// The fullest node that fits (NodeResourcesFit MostAllocated).
+    #[default]
+    Pack,
+    /// The emptiest node that fits (LeastAllocated).
+    Spread,
+    /// Multi-node gangs on the fewest racks, within the fewest islands.
+    Topology,
+}
+
+/// Whether higher-priority gangs preempt lower-priority ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreemptionSpec {
+    /// Whole gangs of lower priority are preempted for a higher-priority one.
+    #[default]
+    LowerPriority,
+    /// Nothing is preempted.
+    Never,
+}
+
+/// Gang-scheduled training jobs: the scheduler and the workloads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// The scheduler (default `kueue` when the scenario has `queues:`, else
+    /// `coscheduling`).
+    #[serde(default)]
+    pub scheduler: Option<SchedulerKind>,
+    /// Coscheduling's `permitWaitingTimeSeconds` (default 60s).
+    #[serde(default)]
+    pub permit_timeout: Option<Duration>,
+    /// Kueue's `waitForPodsReady.timeout`: an admitted gang not placed whole within it is
+    /// evicted and requeued with backoff (default 30m, Kueue's config v1beta2 default;
+    /// `0s` turns it off).
+    #[serde(default)]
+    pub wait_for_pods_ready: Option<Duration>,
+    /// Where pods go.
+    #[serde(default)]
+    pub placement: PlacementSpec,
+    /// Whether gangs are preempted for higher-priority ones.
+    #[serde(default)]
+    pub preemption: PreemptionSpec,
+    /// The job streams.
+    pub workloads: Vec<TrainingWorkloadSpec>,
+}
+
+/// One stream of training jobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingWorkloadSpec {
+    /// Names the workload's component (`training/<name>`) and its rows of jobs.csv.
+    pub name: String,
+    /// The ClusterQueue its jobs are submitted to (Kueue).
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// The node pool its gangs run on.
+    pub node_pool: String,
+    /// `{poisson: {rate: 3/h}}` or `{trace: {file: jobs.csv}}`.
+    pub arrivals: JobArrivalSpec,
+    /// GPUs per job (default 1; a trace gives its own).
+    #[serde(default)]
+    pub gpus: Option<Dist<Count>>,
+    /// Failure-free run time, the work (a trace gives its own).
+    #[serde(default)]
+    pub duration: Option<Dist<Secs>>,
+    /// Priority of its pods (a trace row may give its own).
+    #[serde(default)]
+    pub priority: i64,
+    /// Checkpoints: none by default (an interruption loses all work).
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSpec>,
+    /// From a gang placed again after an interruption to work resuming (default 0s).
+    #[serde(default)]
+    pub restart_time: Duration,
+    /// From a node failure to the job noticing it (default 0s).
+    #[serde(default)]
+    pub failure_detection: Duration,
+}
+
+/// How training jobs arrive.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobArrivalSpec {
+    /// A Poisson stream.
+    Poisson {
+        /// Jobs per unit time.
+        rate: crate::units::Rate,
+    },
+    /// Replay of a CSV with columns `submit_time_s, gpus, duration_s` and optional `queue`,
+    /// `priority`.
+    Trace {
+        /// The CSV file, relative to the scenario's folder.
+        file: String,
+    },
+}
+
+/// Periodic checkpoints of a job's progress.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Work between checkpoints, or `optimal` for Young/Daly's interval at the job's
+    /// failure rate.
+    pub interval: CheckpointInterval,
+    /// Pause of progress while a checkpoint is written.
+    pub cost: Duration,
+}
+
+/// A checkpoint interval: a duration or `optimal`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckpointInterval {
+    /// Every this much work.
+    Every(SimTime),
+    /// Daly's (2006) optimum for the job's failure rate.
+    Optimal,
+}
+
+impl<'de> Deserialize<'de> for CheckpointInterval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim() == "optimal" {
+            return Ok(CheckpointInterval::Optimal);
+        }
+        crate::units::parse_duration(&text)
+            .map(CheckpointInterval::Every)
+            .map_err(|e| {
+                serde::de::Error::custom(format!("{e}; or `optimal` for Young/Daly's interval"))
+            })
+    }
 }
 
 /// Node failures of a pool: random (`mtbf`) and scheduled (`at`).

@@ -39,4 +39,6 @@ pub struct Plan {
     pub services: Vec<ServicePlan>,
     /// Workloads, in scenario order.
     pub workloads: Vec<WorkloadPlan>,
+    /// Training jobs, if the scenario has any.
+    pub training: Option<crate::training::TrainingPlan>,
 }

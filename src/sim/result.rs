@@ -146,6 +146,7 @@ pub(super) struct Parts {
     pub pools: Vec<PoolSummary>,
     pub node_failures: u64,
     pub nodes_ready: TimeIntegral,
+    pub training: Option<crate::training::TrainingResult>,
     pub events: u64,
     pub over_budget: Option<super::budget::EventBudgetExceeded>,
 }
@@ -175,6 +176,8 @@ pub struct RepResult {
     /// Each service's mean number in the system per report interval while its load is as it
     /// started.
     pub in_system_means: Vec<Vec<f64>>,
+    /// Training jobs, one row each (jobs.csv).
+    pub jobs: Vec<crate::training::JobRow>,
 }
 
 /// Where the latency CDF is sampled: every percent, with the tail resolved finer because
@@ -240,7 +243,7 @@ pub(super) fn steady_until(plan: &Plan) -> Vec<Option<SimTime>> {
 /// How fast the backlog grew over the second half of the window (requests per second), if
 /// it grew beyond what chance explains: the batch means of the number in system between the
 /// marks rise with a t statistic above [`BACKLOG_T_CRITICAL`] (see [`crate::stats::trend`]).
-fn backlog_growth(plan: &Plan, marks: &[f64]) -> Option<f64> {
+pub(super) fn backlog_growth(plan: &Plan, marks: &[f64]) -> Option<f64> {
     if marks.len() != BACKLOG_BATCHES + 1 {
         return None;
     }
@@ -484,10 +487,17 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     m.push((c.clone(), "pods_pending", pending));
     m.push((c.clone(), "gpu_hours", gpu_hours));
     m.push((c.clone(), "cost", cost));
+    let mut jobs = Vec::new();
+    if let Some(t) = parts.training {
+        m.extend(t.metrics);
+        jobs = t.jobs;
+    }
     m.push(("engine".to_string(), "events", parts.events as f64));
     debug_assert!(m.iter().all(|(c, k, _)| match c.as_str() {
         "cluster" => CLUSTER_METRICS.contains(k),
         "engine" => ENGINE_METRICS.contains(k),
+        c if c == "training" || c.starts_with("training/") || c.starts_with("queue/") =>
+            crate::training::TRAINING_METRICS.contains(k),
         _ => SERVICE_METRICS.contains(k),
     }));
     RepResult {
@@ -499,6 +509,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         latency_quantiles,
         ttft_quantiles,
         in_system_means,
+        jobs,
     }
 }
 
@@ -544,6 +555,8 @@ pub struct Report {
     /// Latency distribution of each service that completed requests, then the TTFT
     /// distribution of each LLM service.
     pub latency_cdf: Vec<LatencyCdf>,
+    /// Training jobs of every replication: (replication from 0, row), in replication order.
+    pub jobs: Vec<(u32, crate::training::JobRow)>,
 }
 
 /// A service's latency distribution: at each probability of [`CDF_PROBABILITIES`], the
@@ -702,5 +715,10 @@ pub fn aggregate_summary(plan: &Plan, reps: &[RepResult]) -> Report {
         replications: reps.len() as u32,
         warmup_s: plan.warmup.as_secs_f64(),
         latency_cdf,
+        jobs: reps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.jobs.iter().map(move |j| (i as u32, j.clone())))
+            .collect(),
     }
 }

@@ -9,6 +9,7 @@ use crate::cluster::{Cluster, ClusterEv, Notice, Owner, PodChange};
 use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
+use crate::training::{Training, TrainingEv};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The run's own timers.
@@ -30,7 +31,15 @@ pub(super) enum Ev {
     Serving(ServingEv),
     Cluster(ClusterEv),
     Control(ControlEv),
+    Training(TrainingEv),
     Run(RunEv),
+}
+
+impl From<TrainingEv> for Ev {
+    #[inline]
+    fn from(e: TrainingEv) -> Ev {
+        Ev::Training(e)
+    }
 }
 
 impl From<ServingEv> for Ev {
@@ -79,6 +88,7 @@ pub struct World<'p> {
     cluster: Cluster,
     serving: Serving<'p>,
     control: Control,
+    training: Option<Training<'p>>,
     /// Where the timeseries rows go, and the row being filled.
     ts: Sink,
     row: Vec<f64>,
@@ -132,6 +142,10 @@ impl<'p> World<'p> {
                 rep,
             ),
             control: Control::new(plan.services.iter().map(|s| s.autoscaler.as_ref())),
+            training: plan
+                .training
+                .as_ref()
+                .map(|t| Training::new(t, &plan.pools, plan.warmup, seed, rep)),
             ts,
             row: vec![f64::NAN; timeseries::row_len(plan.services.len())],
             sample_index: 0,
@@ -150,6 +164,9 @@ impl<'p> World<'p> {
         world.deliver();
         world.control.start(&mut world.q);
         world.serving.start_workloads(seed, rep, &mut world.q);
+        if let Some(t) = &mut world.training {
+            t.start(&mut world.q);
+        }
         let q = &mut world.q;
         if plan.warmup > SimTime::ZERO {
             q.schedule(plan.warmup, RunEv::WarmupEnd.into());
@@ -192,12 +209,22 @@ impl<'p> World<'p> {
                     self.deliver();
                 }
                 Ev::Control(e) => self.on_control(now, e),
+                Ev::Training(e) => {
+                    self.cluster_events += 1;
+                    if let Some(t) = &mut self.training {
+                        t.handle(now, e, &mut self.cluster, &mut self.q);
+                    }
+                    self.deliver();
+                }
                 Ev::Run(e) => {
                     self.run_events += 1;
                     match e {
                         RunEv::WarmupEnd => {
                             self.serving.warmup_end(now);
                             self.cluster.warmup_end(now);
+                            if let Some(t) = &mut self.training {
+                                t.warmup_end(now, &self.cluster);
+                            }
                         }
                         RunEv::BacklogMark(j) => self.on_backlog_mark(now, j),
                         RunEv::Sample => self.on_sample(now),
@@ -219,6 +246,12 @@ impl<'p> World<'p> {
                         }
                     }
                 }
+            }
+            if self.cluster.room_freed_any()
+                && let Some(t) = &mut self.training
+            {
+                t.schedule(now, &mut self.cluster, &mut self.q);
+                self.deliver();
             }
             if self.serving.stop {
                 break;
@@ -280,13 +313,23 @@ impl<'p> World<'p> {
         let now = self.q.now();
         while let Some(n) = self.cluster.next_notice() {
             // Balloons and nodes concern no other subsystem yet.
-            let Notice::Pod {
-                pod,
-                owner: Owner::Service(si),
-                change,
-            } = n
-            else {
-                continue;
+            let (pod, si, change) = match n {
+                Notice::Pod {
+                    pod,
+                    owner: Owner::Service(si),
+                    change,
+                } => (pod, si, change),
+                Notice::Pod {
+                    pod,
+                    owner: Owner::Job(j),
+                    change,
+                } => {
+                    if let Some(t) = &mut self.training {
+                        t.pod_notice(now, j, pod, change, &mut self.cluster, &mut self.q);
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             let q = &mut self.q;
             match change {
@@ -395,6 +438,9 @@ impl<'p> World<'p> {
 
     fn on_backlog_mark(&mut self, now: SimTime, j: u32) {
         self.serving.mark_backlog(now);
+        if let Some(t) = &mut self.training {
+            t.mark_backlog(now);
+        }
         self.next_mark = j + 1;
         if let Some(at) = super::result::backlog_mark(self.plan, j + 1) {
             self.q.schedule(at, RunEv::BacklogMark(j + 1).into());
@@ -416,6 +462,13 @@ impl<'p> World<'p> {
                 })
                 .collect(),
             pools: self.cluster.pool_summaries(),
+            training: self.training.take().map(|t| {
+                let plan = self.plan;
+                let end = self.q.now();
+                t.finish_run(end, &self.cluster, plan.warmup, &|marks| {
+                    super::result::backlog_growth(plan, marks)
+                })
+            }),
             node_failures,
             nodes_ready,
             events: self.events,

@@ -18,6 +18,7 @@
 //! {gamma: {shape: 2, scale: X}}           # or {gamma: {mean: X, sd: X}}
 //! {pareto: {scale: X, shape: 2.5}}        # x_m and alpha
 //! {empirical: {file: lat.csv, column: latency_ms, unit: ms}}   # unit: Secs only, default s
+//! {choice: {1: 0.7, 2: 0.1, 4: 0.15, 8: 0.05}}   # value: probability; probabilities sum to 1
 //! ```
 //!
 //! A scenario is parsed into a [`Dist`], checked with [`Dist::check`] and compiled with
@@ -214,7 +215,14 @@ pub enum Dist<U: Quantity> {
         #[serde(default)]
         unit: Option<String>,
     },
+    /// A pick among listed values with given probabilities, which sum to 1:
+    /// `{choice: {1: 0.7, 8: 0.3}}` (keys are values as the unit writes them: `30m` for
+    /// durations).
+    Choice(std::collections::BTreeMap<String, f64>),
 }
+
+/// Most values of one `choice` distribution.
+pub const MAX_CHOICES: usize = 10_000;
 
 /// An error about parameter `name` of `family` (`exponential.mean`).
 fn param_error(family: &str, name: &str, message: String) -> FieldError {
@@ -288,6 +296,7 @@ impl<U: Quantity> Dist<U> {
             Dist::Gamma { .. } => "gamma",
             Dist::Pareto { .. } => "pareto",
             Dist::Empirical { .. } => "empirical",
+            Dist::Choice(_) => "choice",
         }
     }
 
@@ -354,6 +363,7 @@ impl<U: Quantity> Dist<U> {
                     .map(|_| ())
                     .map_err(FieldError::whole)
             }
+            Dist::Choice(map) => choice_values::<U>(map).map(|_| ()),
         }
     }
 
@@ -430,8 +440,69 @@ impl<U: Quantity> Dist<U> {
                 let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
                 Sampler::with(Kind::Empirical(values.into()), mean, scv(mean, var))
             }
+            Dist::Choice(map) => {
+                let pairs = choice_values::<U>(map)?;
+                let mean: f64 = pairs.iter().map(|(v, p)| v * p).sum();
+                let var: f64 = pairs.iter().map(|(v, p)| p * (v - mean) * (v - mean)).sum();
+                // Cumulative probabilities, the last exactly 1 so that every draw lands.
+                let mut acc = 0.0;
+                let mut table: Vec<(f64, f64)> = pairs
+                    .iter()
+                    .map(|&(v, p)| {
+                        acc += p;
+                        (acc, v)
+                    })
+                    .collect();
+                if let Some(last) = table.last_mut() {
+                    last.0 = 1.0;
+                }
+                Sampler::with(Kind::Choice(table.into()), mean, scv(mean, var))
+            }
         })
     }
+}
+
+/// The values and probabilities of a `choice`, in increasing order of value, checked: each
+/// key a valid value of the unit, each probability in [0, 1], their sum 1 (within 1e-6).
+fn choice_values<U: Quantity>(
+    map: &std::collections::BTreeMap<String, f64>,
+) -> Result<Vec<(f64, f64)>, FieldError> {
+    let f = "choice";
+    if map.is_empty() {
+        return Err(FieldError::whole("choice: list at least one value"));
+    }
+    if map.len() > MAX_CHOICES {
+        return Err(FieldError::whole(format!(
+            "choice: {} values is above the limit of {MAX_CHOICES}",
+            map.len()
+        )));
+    }
+    let mut pairs = Vec::with_capacity(map.len());
+    for (key, &p) in map {
+        let v = U::parse(key).map_err(|e| param_error(f, key, format!("choice: {e}")))?;
+        param::<U>(f, key, v)?;
+        if !p.is_finite() || !(0.0..=1.0).contains(&p) {
+            return Err(param_error(
+                f,
+                key,
+                format!("choice: the probability of {key} must be in [0, 1], found {p}"),
+            ));
+        }
+        pairs.push((v, p));
+    }
+    let sum: f64 = pairs.iter().map(|x| x.1).sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(FieldError::whole(format!(
+            "choice: the probabilities must sum to 1, they sum to {sum}"
+        )));
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(FieldError::whole(
+            "choice: two keys name the same value".to_string(),
+        ));
+    }
+    Ok(pairs)
 }
 
 /// Shape and scale of a gamma distribution from either way of writing it, checked.
@@ -591,6 +662,8 @@ enum Kind {
     Pareto(rand_distr::Pareto<f64>),
     // Shared so that cloning a sampler per replication does not copy the column.
     Empirical(Arc<[f64]>),
+    // (cumulative probability, value), cumulative increasing to exactly 1.
+    Choice(Arc<[(f64, f64)]>),
 }
 
 /// A compiled distribution: draws values and knows its exact mean and SCV.
@@ -640,6 +713,11 @@ impl Sampler {
             Kind::Gamma(g) => g.sample(rng),
             Kind::Pareto(p) => p.sample(rng),
             Kind::Empirical(values) => values[rng.random_range(0..values.len())],
+            Kind::Choice(table) => {
+                let u: f64 = rng.random::<f64>();
+                let i = table.partition_point(|&(c, _)| c <= u).min(table.len() - 1);
+                table[i].1
+            }
         }
     }
 

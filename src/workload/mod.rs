@@ -21,6 +21,7 @@ pub mod arrivals;
 pub mod datafile;
 pub mod delay;
 pub mod dist;
+pub mod jobtrace;
 mod trace;
 
 pub use arrivals::{ArrivalProcess, ArrivalSpec, Arrivals, ClosedLoop, ThinkTime};

@@ -10,6 +10,7 @@ mod llm;
 mod models;
 mod pools;
 mod services;
+pub mod training;
 mod workloads;
 
 pub use checks::{Check, CheckOp, parse_check};
@@ -83,6 +84,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     let services = services::resolve(&mut e, sc, &gpus, &pools, &builtin_models);
     let service_names: Vec<&str> = sc.services.iter().map(|s| s.name.as_str()).collect();
     let workloads = workloads::resolve(&mut e, sc, &service_names);
+    let training = training::resolve(&mut e, sc, &pools);
     checks::check(&mut e, sc, &service_names);
 
     if !e.out.is_empty() {
@@ -111,6 +113,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         cluster,
         services: services.into_iter().flatten().collect(),
         workloads,
+        training,
     };
     // The estimate needs the whole plan (every workload and service resolved).
     budget::check(&mut e, sc, &plan);

@@ -122,6 +122,30 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             pools.push(None);
             continue;
         };
+        let topology = p.topology.as_ref().and_then(|t| {
+            let island = t.island.unwrap_or(u64::from(u32::MAX));
+            if t.rack == 0 || t.rack > limits::MAX_NODES {
+                e.at(
+                    &at("topology.rack"),
+                    format!("rack must be from 1 to {} nodes", limits::MAX_NODES),
+                );
+                None
+            } else if t.island.is_some() && (island < t.rack || island % t.rack != 0) {
+                e.at(
+                    &at("topology.island"),
+                    format!(
+                        "an island ({island} nodes) must be a whole number of racks of {} nodes",
+                        t.rack
+                    ),
+                );
+                None
+            } else {
+                Some(crate::cluster::Topology {
+                    rack: t.rack as u32,
+                    island: island.min(u64::from(u32::MAX)) as u32,
+                })
+            }
+        });
         let share = match hardware::share(gpu, &p.gpu_sharing) {
             Ok(s) => s,
             Err(msg) => {
@@ -152,6 +176,7 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
                     .as_ref()
                     .map_or((0, 0), |b| (b.pods as u32, b.gpus_per_pod as u32)),
                 failures,
+                topology,
             }
         }));
     }

@@ -24,8 +24,11 @@ pub(super) fn resolve(
     let mut model_names: Vec<&str> = builtin_models.iter().map(|s| s.as_str()).collect();
     model_names.extend(sc.models.iter().map(|m| m.name.as_str()));
     let pool_names: Vec<&str> = sc.node_pools.iter().map(|p| p.name.as_str()).collect();
-    if sc.services.is_empty() {
-        e.at("services", "a scenario needs at least one service");
+    if sc.services.is_empty() && sc.training.is_none() {
+        e.at(
+            "services",
+            "a scenario needs at least one service or a `training:` section",
+        );
     }
     unique_names(e, "services", sc.services.iter().map(|s| s.name.as_str()));
     let mut services: Vec<Option<ServicePlan>> = Vec::new();

@@ -1,0 +1,282 @@
+//! Which waiting gang goes next: Kueue's admission cycle over ClusterQueues and cohorts,
+//! Coscheduling's PodGroups with Permit, and the default scheduler's pod-by-pod placement.
+//!
+//! Every scheduler first places the gangs recreated after an interruption (they keep their
+//! admission, as JobSet's restart keeps the Workload admitted), all or nothing, in queue
+//! order. Queue order is Kueue's and the scheduler's: higher priority first, then the older
+//! timestamp (the submission, or for Kueue the last eviction: `requeuingStrategy.timestamp:
+//! Eviction`, its default), then the job number.
+
+use super::{Phase, Training, TrainingEv};
+use crate::cluster::{Cluster, ClusterEv};
+use crate::engine::{SimTime, Sink};
+use crate::training::Scheduler;
+use std::cmp::Reverse;
+
+/// The delay before a job queues again after its `attempts`-th timeout.
+///
+/// - Kueue (waitForPodsReady's `requeuingStrategy`): `backoffBaseSeconds` 60 doubled per
+///   requeue, capped at `backoffMaxSeconds` 3,600 (kueue `pkg/controller/core/workload_controller`,
+///   config v1beta1 defaults); Kueue adds no jitter we model.
+/// - Coscheduling and the default scheduler: the scheduling queue's pod backoff,
+///   `podInitialBackoffSeconds` 1 doubled per attempt up to `podMaxBackoffSeconds` 10
+///   (kube-scheduler's KubeSchedulerConfiguration defaults).
+pub(super) fn backoff(s: Scheduler, attempts: u32) -> SimTime {
+    let (base, cap) = match s {
+        Scheduler::Kueue => (60, 3600),
+        Scheduler::Coscheduling | Scheduler::Greedy => (1, 10),
+    };
+    let doublings = attempts.saturating_sub(1).min(20);
+    SimTime::from_secs((base << doublings).min(cap))
+}
+
+/// One scheduling pass.
+pub(super) fn run(
+    t: &mut Training,
+    now: SimTime,
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+) {
+    let mut order: Vec<u32> = t
+        .waiting
+        .iter()
+        .copied()
+        .filter(|&j| {
+            let p = t.jobs[j as usize].phase;
+            p.waiting() && p != Phase::Backoff
+        })
+        .collect();
+    order.sort_by_key(|&j| {
+        let job = &t.jobs[j as usize];
+        (
+            job.phase != Phase::Replacing,
+            Reverse(job.priority),
+            job.key,
+            j,
+        )
+    });
+    order.dedup();
+    // Gangs recreated after an interruption (and, under Kueue, admitted gangs) first, whole.
+    for &j in &order {
+        let phase = t.jobs[j as usize].phase;
+        let kueue_admitted = t.plan.scheduler == Scheduler::Kueue && phase == Phase::Admitted;
+        if phase == Phase::Replacing || kueue_admitted {
+            try_place_whole(t, now, j, cluster, q);
+        }
+    }
+    match t.plan.scheduler {
+        Scheduler::Kueue => admit(t, now, &order, cluster, q),
+        Scheduler::Coscheduling => reserve(t, now, &order, cluster, q, true),
+        Scheduler::Greedy => reserve(t, now, &order, cluster, q, false),
+    }
+}
+
+/// Places job `j`'s gang all or nothing; true when placed.
+fn try_place_whole(
+    t: &mut Training,
+    now: SimTime,
+    j: u32,
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+) -> bool {
+    let placement = t.plan.placement;
+    let pods = t.jobs[j as usize].pods.clone();
+    if cluster.bind_job_gang(now, &pods, placement) {
+        t.gang_placed(now, j, cluster, q);
+        true
+    } else {
+        false
+    }
+}
+
+/// Whether `gpus` more fit queue `qi`'s quota now, and whether they borrow from the cohort
+/// (Kueue: usage up to `nominalQuota` needs the cohort to have that much unused; beyond it,
+/// up to `borrowingLimit`, needs unused quota of the cohort's other queues).
+fn fits_quota(t: &Training, qi: usize, gpus: u64) -> Option<bool> {
+    let qp = &t.plan.queues[qi];
+    let after = t.usage[qi] + gpus;
+    let cohort_room = |c: usize| t.cohort_usage[c] + gpus <= t.cohort_nominal[c];
+    if after <= qp.nominal {
+        return match qp.cohort {
+            None => Some(false),
+            Some(c) => cohort_room(c).then_some(false),
+        };
+    }
+    let c = qp.cohort?;
+    if qp.borrowing_limit.is_some_and(|b| after > qp.nominal + b) {
+        return None;
+    }
+    cohort_room(c).then_some(true)
+}
+
+/// Kueue's admission: cycles in which each ClusterQueue offers its head (StrictFIFO: the
+/// first queued workload, which blocks the queue if it does not fit; BestEffortFIFO: the
+/// first that fits), the heads are admitted in the order Kueue's scheduler takes them (those
+/// that need not borrow first, then priority, then timestamp), and each admitted gang is
+/// placed all or nothing; one that does not fit waits admitted until it does or
+/// waitForPodsReady's timeout evicts it.
+fn admit(
+    t: &mut Training,
+    now: SimTime,
+    order: &[u32],
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+) {
+    let nq = t.plan.queues.len();
+    let mut per_queue: Vec<Vec<u32>> = vec![Vec::new(); nq];
+    for &j in order {
+        let job = &t.jobs[j as usize];
+        if job.phase == Phase::Queued
+            && let Some(qi) = job.queue
+        {
+            per_queue[qi as usize].push(j);
+        }
+    }
+    // Usage only grows within a pass, so a workload that did not fit stays unfit: each
+    // queue's cursor moves forward only.
+    let mut cursor = vec![0usize; nq];
+    let mut blocked = vec![false; nq];
+    loop {
+        let mut heads: Vec<(bool, Reverse<i32>, SimTime, u32, usize)> = Vec::new();
+        for qi in 0..nq {
+            while !blocked[qi] && cursor[qi] < per_queue[qi].len() {
+                let j = per_queue[qi][cursor[qi]];
+                let job = &t.jobs[j as usize];
+                let g = job.gang_gpus();
+                match fits_quota(t, qi, g) {
+                    Some(borrows) => {
+                        heads.push((borrows, Reverse(job.priority), job.key, j, qi));
+                        break;
+                    }
+                    None if t.plan.queues[qi].strict => blocked[qi] = true,
+                    None => cursor[qi] += 1,
+                }
+            }
+        }
+        if heads.is_empty() {
+            break;
+        }
+        heads.sort();
+        let mut admitted = false;
+        for (_, _, _, j, qi) in heads {
+            let job = &t.jobs[j as usize];
+            let g = job.gang_gpus();
+            if fits_quota(t, qi, g).is_none() {
+                continue;
+            }
+            cursor[qi] += 1;
+            t.usage[qi] += g;
+            if let Some(c) = t.plan.queues[qi].cohort {
+                t.cohort_usage[c] += g;
+            }
+            admitted = true;
+            let job = &mut t.jobs[j as usize];
+            job.admitted = true;
+            job.phase = Phase::Admitted;
+            if !try_place_whole(t, now, j, cluster, q)
+                && let Some(timeout) = t.plan.pods_ready_timeout
+            {
+                let job = &mut t.jobs[j as usize];
+                job.timer = true;
+                q.at(now + timeout, TrainingEv::PodsReadyTimeout(j, job.epoch));
+            }
+        }
+        if !admitted {
+            break;
+        }
+    }
+}
+
+/// Coscheduling (`permit`) and the default scheduler: pods are placed one by one in queue
+/// order, each holding its room. Under Coscheduling the first member to hold room starts the
+/// permit timer, and the gang works only when all members are placed; at the timeout all
+/// are released together ([`Training::back_off`]). The default scheduler has no timer: a
+/// half-placed gang holds its room until it completes, so two gangs can hold each other's
+/// room forever. Pods of jobs with the same priority and timestamp are created at the same
+/// moment by their controllers and reach the scheduler interleaved, one of each in turn.
+fn reserve(
+    t: &mut Training,
+    now: SimTime,
+    order: &[u32],
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+    permit: bool,
+) {
+    let placement = t.plan.placement;
+    let mut i = 0;
+    while i < order.len() {
+        // The run of jobs with the same priority and timestamp.
+        let head = &t.jobs[order[i] as usize];
+        let key = (head.priority, head.key);
+        let mut end = i + 1;
+        while end < order.len() {
+            let job = &t.jobs[order[end] as usize];
+            if (job.priority, job.key) != key {
+                break;
+            }
+            end += 1;
+        }
+        let group: Vec<u32> = order[i..end]
+            .iter()
+            .copied()
+            .filter(|&j| matches!(t.jobs[j as usize].phase, Phase::Queued | Phase::Reserving))
+            .collect();
+        i = end;
+        // One pod of each job in turn, while any can still be placed.
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for &j in &group {
+                let job = &t.jobs[j as usize];
+                if !matches!(job.phase, Phase::Queued | Phase::Reserving) {
+                    continue;
+                }
+                let pool = t.plan.workloads[job.workload as usize].pool;
+                if !cluster.pool(pool).fits(job.pod_units) {
+                    continue;
+                }
+                let next = job
+                    .pods
+                    .iter()
+                    .copied()
+                    .find(|&p| cluster.pod(p).is_some_and(|x| !x.bound()));
+                let Some(pod) = next else { continue };
+                if cluster.bind_job_pod(now, pod, placement) {
+                    progress = true;
+                    let job = &mut t.jobs[j as usize];
+                    job.bound += 1;
+                    if job.bound == job.n_pods {
+                        t.gang_placed(now, j, cluster, q);
+                    } else {
+                        job.phase = Phase::Reserving;
+                        if permit && !job.timer {
+                            job.timer = true;
+                            q.at(
+                                now + t.plan.permit_timeout,
+                                TrainingEv::PermitTimeout(j, job.epoch),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoffs_double_up_to_their_caps() {
+        let secs = |s, n| backoff(s, n).as_secs_f64();
+        assert_eq!(secs(Scheduler::Kueue, 1), 60.0);
+        assert_eq!(secs(Scheduler::Kueue, 2), 120.0);
+        assert_eq!(secs(Scheduler::Kueue, 6), 1920.0);
+        assert_eq!(secs(Scheduler::Kueue, 7), 3600.0);
+        assert_eq!(secs(Scheduler::Kueue, 100), 3600.0);
+        assert_eq!(secs(Scheduler::Coscheduling, 1), 1.0);
+        assert_eq!(secs(Scheduler::Coscheduling, 4), 8.0);
+        assert_eq!(secs(Scheduler::Coscheduling, 5), 10.0);
+    }
+}
