@@ -73,9 +73,15 @@ pub fn services(report: &Report) -> Vec<&str> {
     )
 }
 
-/// Whether a component is a service (not `cluster` or `engine`).
+/// Whether a component is a service (not `cluster`, `engine` or training's).
 pub fn is_service(component: &str) -> bool {
-    component != "cluster" && component != "engine"
+    component != "cluster" && component != "engine" && !is_training(component)
+}
+
+/// Whether a component is training's: `training`, `training/<workload>`,
+/// `training/gpus_<class>` or `queue/<name>`.
+pub fn is_training(component: &str) -> bool {
+    component == "training" || component.starts_with("training/") || component.starts_with("queue/")
 }
 
 /// The columns of summary.csv (and of the baseline file), in order.
@@ -381,9 +387,30 @@ pub fn text_table(report: &Report) -> String {
         .rows
         .iter()
         .any(|r| r.metric == "node_failures" && r.estimate.mean > 0.0);
+    const TRAINING_SHOWN: [&str; 10] = [
+        "jobs_submitted",
+        "jobs_completed",
+        "wait_mean_s",
+        "wait_p95_s",
+        "jct_mean_s",
+        "interruptions",
+        "goodput",
+        "lost_gpu_hours",
+        "gpu_allocation",
+        "fragmentation",
+    ];
+    // Training groups that saw no job (a size class no job fell in) are left out.
+    let empty = |c: &str| {
+        is_training(c)
+            && report
+                .get(c, "jobs_submitted")
+                .is_some_and(|e| e.mean == 0.0)
+    };
     let shown = |r: &&crate::sim::Row| {
         let listed = if FAILURES.contains(&r.metric) {
             any_failure
+        } else if is_training(&r.component) {
+            TRAINING_SHOWN.contains(&r.metric)
         } else {
             r.component == "cluster" || SHOWN.contains(&r.metric)
         };
@@ -400,7 +427,7 @@ pub fn text_table(report: &Report) -> String {
         .unwrap_or(0)
         .max(22);
     let mut any_cut = false;
-    for c in comps {
+    for c in comps.into_iter().filter(|c| !empty(c)) {
         let marks: Vec<String> = health::service_problems(report, c)
             .iter()
             .map(|p| format!("  [{}]", p.short()))

@@ -72,16 +72,36 @@ pub fn parse_check(s: &str) -> Result<Check, String> {
     })
 }
 
+/// The components training adds to the summary.
+fn training_components(sc: &Scenario) -> Vec<String> {
+    let Some(t) = &sc.training else {
+        return Vec::new();
+    };
+    let mut out = vec!["training".to_string()];
+    out.extend(t.workloads.iter().map(|w| format!("training/{}", w.name)));
+    out.extend(sc.queues.iter().map(|q| format!("queue/{}", q.name)));
+    out.extend(
+        crate::training::plan::SIZE_CLASSES
+            .iter()
+            .map(|(_, _, c)| format!("training/gpus_{c}")),
+    );
+    out
+}
+
 /// `checks:`: each parses and names a component and metric the summary has.
 pub(super) fn check(e: &mut Errs, sc: &Scenario, service_names: &[&str]) {
     for (i, c) in sc.checks.iter().enumerate() {
         match parse_check(c) {
             Err(msg) => e.at(&format!("checks[{i}]"), msg),
             Ok(check) => {
+                let training = training_components(sc);
                 let metrics = match check.component.as_str() {
                     "cluster" => Some(result::CLUSTER_METRICS),
                     "engine" => Some(result::ENGINE_METRICS),
                     c if service_names.contains(&c) => Some(result::SERVICE_METRICS),
+                    c if training.iter().any(|t| t == c) => {
+                        Some(crate::training::TRAINING_METRICS)
+                    }
                     _ => None,
                 };
                 if let Some(metrics) = metrics
@@ -100,6 +120,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, service_names: &[&str]) {
                 if metrics.is_none() {
                     let mut comps = service_names.to_vec();
                     comps.push("cluster");
+                    comps.extend(training.iter().map(|s| s.as_str()));
                     e.at(
                         &format!("checks[{i}]"),
                         format!(

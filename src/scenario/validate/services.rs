@@ -35,6 +35,16 @@ pub(super) fn resolve(
     for (i, s) in sc.services.iter().enumerate() {
         let at = |f: &str| format!("services[{i}].{f}");
         let mut ok = true;
+        if matches!(s.name.as_str(), "cluster" | "engine" | "training") || s.name.contains('/') {
+            e.at(
+                &at("name"),
+                format!(
+                    "`{}` would name a component of the results that is not a service: \
+                     `cluster`, `engine`, `training` and names with `/` are taken",
+                    s.name
+                ),
+            );
+        }
         let pool_index = sc.node_pools.iter().position(|p| p.name == s.node_pool);
         if pool_index.is_none() {
             e.at(
