@@ -250,8 +250,7 @@ impl<'p> World<'p> {
             if self.cluster.room_freed_any()
                 && let Some(t) = &mut self.training
             {
-                t.schedule(now, &mut self.cluster, &mut self.q);
-                self.deliver();
+                t.request_pass(now, &mut self.cluster, &mut self.q);
             }
             if self.serving.stop {
                 break;

@@ -44,6 +44,9 @@ pub enum TrainingEv {
     BackoffEnd(u32, u32),
     /// Kueue: job `.0` was admitted `waitForPodsReady.timeout` ago and is still not placed.
     PodsReadyTimeout(u32, u32),
+    /// A scheduling pass, after everything else that happens at this instant (jobs
+    /// submitted together reach the scheduler together).
+    Schedule,
 }
 
 /// Where a job is in its life.
@@ -164,8 +167,10 @@ pub struct Training<'p> {
     groups: Groups,
     /// Jobs running and waiting now.
     running: u32,
-    /// Set when scheduling should run before the next event.
+    /// Set when scheduling should run.
     dirty: bool,
+    /// A [`TrainingEv::Schedule`] is pending.
+    pass_pending: bool,
 }
 
 #[derive(Debug)]
@@ -212,6 +217,7 @@ impl<'p> Training<'p> {
             groups: Groups::new(plan, pools),
             running: 0,
             dirty: false,
+            pass_pending: false,
         }
     }
 
@@ -278,8 +284,33 @@ impl<'p> Training<'p> {
                     self.dirty = true;
                 }
             }
+            TrainingEv::Schedule => {
+                self.pass_pending = false;
+                self.schedule(now, cluster, q);
+                return;
+            }
         }
-        self.schedule(now, cluster, q);
+        self.request_pass(now, cluster, q);
+    }
+
+    /// Asks for a scheduling pass at this instant, after the events already due now, if
+    /// anything changed or the cluster freed room in a pool training uses.
+    pub fn request_pass(
+        &mut self,
+        now: SimTime,
+        cluster: &mut Cluster,
+        q: &mut impl Sink<TrainingEv>,
+    ) {
+        let mask = cluster.take_room_freed_all();
+        self.dirty |= self
+            .plan
+            .workloads
+            .iter()
+            .any(|w| mask & (1 << w.pool.min(63)) != 0);
+        if self.dirty && !self.pass_pending {
+            self.pass_pending = true;
+            q.at(now, TrainingEv::Schedule);
+        }
     }
 
     /// A new job of workload `w` is submitted.
@@ -647,6 +678,7 @@ impl<'p> Training<'p> {
         if let PodChange::Lost = change {
             self.groups.account(now, cluster, &self.plan.workloads);
             self.pod_lost(now, job, pod, cluster, q);
+            self.request_pass(now, cluster, q);
         }
     }
 

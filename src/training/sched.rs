@@ -192,8 +192,10 @@ fn admit(
 /// permit timer, and the gang works only when all members are placed; at the timeout all
 /// are released together ([`Training::back_off`]). The default scheduler has no timer: a
 /// half-placed gang holds its room until it completes, so two gangs can hold each other's
-/// room forever. Pods of jobs with the same priority and timestamp are created at the same
-/// moment by their controllers and reach the scheduler interleaved, one of each in turn.
+/// room forever. For the default scheduler, pods of jobs with the same priority and
+/// timestamp are created at the same moment by their controllers and reach the scheduler
+/// interleaved, one of each in turn; Coscheduling's QueueSort orders by PodGroup (priority,
+/// then the group's creation), so a group's pods come together.
 fn reserve(
     t: &mut Training,
     now: SimTime,
@@ -209,7 +211,8 @@ fn reserve(
         let head = &t.jobs[order[i] as usize];
         let key = (head.priority, head.key);
         let mut end = i + 1;
-        while end < order.len() {
+        // Coscheduling's QueueSort keeps a PodGroup's pods together: one job at a time.
+        while !permit && end < order.len() {
             let job = &t.jobs[order[end] as usize];
             if (job.priority, job.key) != key {
                 break;

@@ -99,9 +99,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, service_names: &[&str]) {
                     "cluster" => Some(result::CLUSTER_METRICS),
                     "engine" => Some(result::ENGINE_METRICS),
                     c if service_names.contains(&c) => Some(result::SERVICE_METRICS),
-                    c if training.iter().any(|t| t == c) => {
-                        Some(crate::training::TRAINING_METRICS)
-                    }
+                    c if training.iter().any(|t| t == c) => Some(crate::training::TRAINING_METRICS),
                     _ => None,
                 };
                 if let Some(metrics) = metrics
