@@ -5,6 +5,8 @@ pub mod analytic;
 mod ci;
 pub mod dist;
 pub mod mser;
+pub mod msj;
+pub mod reliability;
 pub mod trend;
 
 pub use ci::{Estimate, Interval, Method, Range, clopper_pearson, t_975};
