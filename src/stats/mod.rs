@@ -5,6 +5,7 @@ pub mod analytic;
 mod ci;
 pub mod dist;
 pub mod mser;
+pub mod msj;
 pub mod reliability;
 pub mod trend;
 
