@@ -92,7 +92,9 @@ fn units_and_the_kernel_stand_alone() {
     let kernel: Vec<&String> = graph["engine"].iter().collect();
     assert_eq!(kernel, ["units"], "the kernel names only units");
     // The cluster knows nothing of what runs in its pods.
-    for above in ["serving", "control", "sim", "scenario", "report", "sweep"] {
+    for above in [
+        "serving", "control", "training", "sim", "scenario", "report", "sweep",
+    ] {
         assert!(!graph["cluster"].contains(above), "cluster -> {above}");
     }
 }

@@ -329,5 +329,8 @@ fn strict_fifo_saturates_at_the_multiserver_job_bound_far_below_the_naive_one() 
     assert_eq!(best.mean("training", "saturated"), 0.0);
     let small = best.mean("training/gpus_1", "wait_mean_s");
     let large = best.mean("training/gpus_2-8", "wait_mean_s");
-    assert!(large > 3.0 * small, "whole-node jobs wait {large} s, 1-GPU jobs {small} s");
+    assert!(
+        large > 3.0 * small,
+        "whole-node jobs wait {large} s, 1-GPU jobs {small} s"
+    );
 }
