@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn backoffs_double_up_to_their_caps() {
-        let secs = |s, n| backoff(s, n).as_secs_f64();
+        let secs = |s, n| backoff(s, n).0 as f64 / 1e9;
         assert_eq!(secs(Scheduler::Kueue, 1), 60.0);
         assert_eq!(secs(Scheduler::Kueue, 2), 120.0);
         assert_eq!(secs(Scheduler::Kueue, 6), 1920.0);

@@ -35,12 +35,16 @@ pub(super) fn resolve(
     for (i, s) in sc.services.iter().enumerate() {
         let at = |f: &str| format!("services[{i}].{f}");
         let mut ok = true;
-        if matches!(s.name.as_str(), "cluster" | "engine" | "training") || s.name.contains('/') {
+        if matches!(s.name.as_str(), "cluster" | "engine" | "training")
+            || s.name.starts_with("training/")
+            || s.name.starts_with("queue/")
+        {
             e.at(
                 &at("name"),
                 format!(
                     "`{}` would name a component of the results that is not a service: \
-                     `cluster`, `engine`, `training` and names with `/` are taken",
+                     `cluster`, `engine`, `training` and names starting with `training/` or `queue/` \
+                     are taken",
                     s.name
                 ),
             );
