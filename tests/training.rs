@@ -19,6 +19,11 @@ fn trace(name: &str, rows: &str) -> String {
     path.display().to_string()
 }
 
+/// Equal to the microsecond (times pass through seconds as floats).
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
 #[test]
 fn one_gpu_jobs_wait_as_erlang_c_says() {
     // c = 8 GPUs, lambda = 5.6/h, mean 1 h: rho = 0.7. Wq = C(c, a) / (c mu - lambda).
@@ -333,4 +338,79 @@ fn strict_fifo_saturates_at_the_multiserver_job_bound_far_below_the_naive_one() 
         large > 3.0 * small,
         "whole-node jobs wait {large} s, 1-GPU jobs {small} s"
     );
+}
+
+/// A low-priority job of 4 nodes runs from 0; a high-priority one of 2 nodes arrives at
+/// 3,700 s on 4 nodes; each 2 h of work, checkpoints every 30 min of work costing nothing, restart
+/// 5 min.
+fn priorities(scheduler: &str, preemption: &str) -> capsim::sim::Report {
+    let file = trace(
+        &format!("prio-{scheduler}"),
+        "0,32,7200,,0\n3700,16,7200,,10\n",
+    );
+    let file = {
+        let text = std::fs::read_to_string(&file).unwrap().replace(
+            "submit_time_s,gpus,duration_s",
+            "submit_time_s,gpus,duration_s,queue,priority",
+        );
+        let text = if scheduler == "kueue" {
+            text.replace(",,", ",q,")
+        } else {
+            text
+        };
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    let queues = if scheduler == "kueue" {
+        "queues: [{name: q, nominal_quota: 32}]"
+    } else {
+        ""
+    };
+    run(&format!(
+        "
+name: prio
+duration: 10h
+replications: 1
+node_pools: [{{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: 4}}]
+{queues}
+training:
+  scheduler: {scheduler}
+  preemption: {preemption}
+  workloads:
+    - {{name: w, node_pool: a, arrivals: {{trace: {{file: {file}}}}},
+       checkpoint: {{interval: 30m, cost: 0s}}, restart_time: 5m}}
+"
+    ))
+}
+
+#[test]
+fn a_higher_priority_gang_preempts_a_lower_one_whole_and_it_resumes_from_its_checkpoint() {
+    for s in ["coscheduling", "kueue"] {
+        let r = priorities(s, "lower_priority");
+        let (low, high) = (&r.jobs[0].1, &r.jobs[1].1);
+        assert!(
+            near(high.start_s, 3700.0),
+            "{s}: the high one starts at once"
+        );
+        assert!(near(high.end_s, 3700.0 + 7200.0), "{s}");
+        // The low gang lost the 100 s since its checkpoint at 1 h, was recreated at once and
+        // waited for room until the high one ended, paid 5 min of restart and worked its
+        // remaining hour.
+        assert_eq!(low.restarts, 1, "{s}");
+        assert!(
+            (low.lost_work_s - 100.0).abs() < 1e-6,
+            "{s}: {}",
+            low.lost_work_s
+        );
+        assert!(
+            (low.end_s - (10_900.0 + 300.0 + 3600.0)).abs() < 1e-6,
+            "{s}: low ends at {}",
+            low.end_s
+        );
+        assert_eq!(r.mean("training", "interruptions"), 1.0, "{s}");
+        // Never: the high one waits for the low one to end.
+        let r = priorities(s, "never");
+        assert!(near(r.jobs[1].1.start_s, 7200.0), "{s}");
+        assert_eq!(r.jobs[0].1.restarts, 0, "{s}");
+    }
 }

@@ -9,8 +9,16 @@ use crate::engine::{SimTime, Sink};
 impl Cluster {
     /// Creates a Pending pod of training job `job` needing `units` of pool `pool`. It waits
     /// for the training scheduler, not in the pool's queue of pending pods.
-    pub fn create_job_pod(&mut self, now: SimTime, job: u32, pool: usize, units: u32) -> PodId {
+    pub fn create_job_pod(
+        &mut self,
+        now: SimTime,
+        job: u32,
+        pool: usize,
+        units: u32,
+        priority: i32,
+    ) -> PodId {
         let id = self.pods.create(Owner::Job(job), pool as u16, units, now);
+        self.pods.pod_mut(id).priority = priority;
         self.notify(id, PodChange::Created);
         id
     }
@@ -73,6 +81,105 @@ impl Cluster {
             return;
         }
         self.finalize(now, pod, q);
+    }
+
+    /// Finds a node where deleting training pods of priority below `priority` frees `units`,
+    /// as kube-scheduler's DefaultPreemption does: on each node all lower-priority pods are
+    /// candidates and as many as possible are reprieved, highest priority first; the node
+    /// whose victims have the lowest highest priority wins, then the smallest sum of
+    /// priorities, then the fewest victims, then the lowest index. The victims are deleted
+    /// now (their owners hear [`PodChange::Preempted`] and delete the rest of their gangs) and
+    /// the node is returned with the room free.
+    pub(super) fn preempt_job_pods_for(
+        &mut self,
+        pool: usize,
+        units: u32,
+        priority: i32,
+    ) -> Option<u32> {
+        type Score = (i32, i64, usize, u32);
+        let mut best: Option<(Score, Vec<PodId>)> = None;
+        let p = &self.pools[pool];
+        for node in 0..p.node_slots() {
+            if !matches!(p.health(node), Health::Up) {
+                continue;
+            }
+            let mut lower: Vec<(i32, PodId, u32)> = p
+                .pods(node)
+                .iter()
+                .filter_map(|&id| {
+                    let x = self.pods.pod(id);
+                    (matches!(x.owner, Owner::Job(_)) && x.priority < priority && !x.lost)
+                        .then_some((x.priority, id, x.units))
+                })
+                .collect();
+            let mut free = p.free_units(node) + lower.iter().map(|v| v.2).sum::<u32>();
+            if lower.is_empty() || free < units {
+                continue;
+            }
+            // Reprieve the most important first while the room still suffices.
+            lower.sort_by_key(|v| std::cmp::Reverse(v.0));
+            let mut victims = Vec::new();
+            for v in lower {
+                if free - v.2 >= units {
+                    free -= v.2;
+                } else {
+                    victims.push(v);
+                }
+            }
+            let score: Score = (
+                victims.iter().map(|v| v.0).max().unwrap_or(i32::MIN),
+                victims.iter().map(|v| i64::from(v.0)).sum(),
+                victims.len(),
+                node,
+            );
+            if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                best = Some((score, victims.iter().map(|v| v.1).collect()));
+            }
+        }
+        let ((_, _, _, node), victims) = best?;
+        for v in victims {
+            self.notify(v, PodChange::Preempted);
+            self.remove_pod(v);
+        }
+        Some(node)
+    }
+
+    /// Whether the Pending pods `pods` would fit, all or nothing, if the pods `freed` were
+    /// gone. Nothing changes.
+    pub fn gang_fits_if_freed(
+        &mut self,
+        pods: &[PodId],
+        freed: &[PodId],
+        placement: Placement,
+    ) -> bool {
+        let Some(&first) = pods.first() else {
+            return true;
+        };
+        let pool = self.pods.pod(first).pool as usize;
+        let held: Vec<(u32, u32)> = freed
+            .iter()
+            .filter_map(|&id| self.pods.get(id))
+            .filter(|x| x.node != NO_NODE && x.pool as usize == pool && !x.lost)
+            .map(|x| (x.node, x.units))
+            .collect();
+        for &(n, u) in &held {
+            self.pools[pool].release(n, u);
+        }
+        let units: Vec<u32> = pods.iter().map(|&p| self.pods.pod(p).units).collect();
+        let topology = self.plans[pool].topology;
+        let fits = match self.pools[pool].place_gang_with(&units, placement, topology) {
+            Some(nodes) => {
+                for (&n, &u) in nodes.iter().zip(&units) {
+                    self.pools[pool].release(n, u);
+                }
+                true
+            }
+            None => false,
+        };
+        for &(n, u) in &held {
+            self.pools[pool].place_on(n, u);
+        }
+        fits
     }
 
     /// Whether room was freed in pool `pool` (pods gone, nodes joined) since the last call,

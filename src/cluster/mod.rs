@@ -70,6 +70,8 @@ pub enum PodChange {
     /// Its node failed: it does no work from now, but the API does not know yet (it stays
     /// Ready and in the endpoints).
     Lost,
+    /// Preempted by a pod of higher priority: it is gone (a [`PodChange::Gone`] follows).
+    Preempted,
     /// Its node was marked NotReady: its Ready condition is false and it leaves the
     /// endpoints.
     NotReady,
@@ -379,6 +381,7 @@ impl Cluster {
         let id = self
             .pods
             .create(Owner::Service(rs as u32), t.pool as u16, t.units, now);
+        self.pods.pod_mut(id).priority = t.priority;
         let set = &mut self.sets[rs];
         set.active += 1;
         set.pods.push(id);
@@ -392,7 +395,7 @@ impl Cluster {
     /// Binds `pod` to a node if one has room, preempting balloons if that makes room.
     fn try_schedule(&mut self, now: SimTime, pod: PodId, q: &mut impl Sink<ClusterEv>) -> bool {
         let p = self.pods.pod(pod);
-        let (pool, units) = (p.pool as usize, p.units);
+        let (pool, units, priority) = (p.pool as usize, p.units, p.priority);
         let node = match self.pools[pool].place(units) {
             Some(n) => n,
             None => match self.preempt_balloons_for(pool, units) {
@@ -400,7 +403,13 @@ impl Cluster {
                     self.pools[pool].place_on(n, units);
                     n
                 }
-                None => return false,
+                None => match self.preempt_job_pods_for(pool, units, priority) {
+                    Some(n) => {
+                        self.pools[pool].place_on(n, units);
+                        n
+                    }
+                    None => return false,
+                },
             },
         };
         self.bind(now, pod, node, q);

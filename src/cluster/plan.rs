@@ -98,6 +98,8 @@ pub struct PodTemplate {
     pub pool: usize,
     /// Schedulable units it needs on one node.
     pub units: u32,
+    /// Its priority: it may preempt training pods of lower priority.
+    pub priority: i32,
     /// The container image (pods with equal images share a node's image cache).
     pub image: u32,
     /// Time to pull the image on a node without it.

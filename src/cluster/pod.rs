@@ -71,6 +71,8 @@ pub struct Pod {
     pub image_at: SimTime,
     /// Its node failed: it does no work, whatever the API says.
     pub lost: bool,
+    /// Its priority (PriorityClass value).
+    pub priority: i32,
 }
 
 impl Pod {
@@ -145,6 +147,7 @@ impl PodTable {
             ready_changed: SimTime::ZERO,
             image_at: SimTime::MAX,
             lost: false,
+            priority: 0,
         };
         match self.free.pop() {
             Some(slot) => {

@@ -552,6 +552,10 @@ pub struct ServiceSpec {
     pub model: String,
     /// The pool its pods run on.
     pub node_pool: String,
+    /// Priority of its pods (a PriorityClass value, default 0): a pod that fits nowhere
+    /// preempts training gangs of lower priority, whole.
+    #[serde(default)]
+    pub priority: i64,
     /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node. Signed,
     /// so that `-1` is refused with the range the pool allows rather than a machine type's.
     #[serde(default = "one_signed")]

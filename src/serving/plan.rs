@@ -120,6 +120,8 @@ pub struct ServicePlan {
     pub pool: usize,
     /// Schedulable units each replica needs on one node.
     pub units_per_replica: u32,
+    /// Priority of its pods.
+    pub priority: i32,
     /// Whole-GPU equivalents of one replica (for cost and users per GPU).
     pub gpus_per_replica: f64,
     /// Replicas.
@@ -205,6 +207,7 @@ impl ServicePlan {
         PodTemplate {
             pool: self.pool,
             units: self.units_per_replica,
+            priority: self.priority,
             image,
             pull,
             start: self.startup + self.model_load + self.readiness_delay,

@@ -344,6 +344,8 @@ impl<'p> World<'p> {
                     self.cluster.finalize(now, pod, q);
                 }
                 PodChange::Lost => self.serving.lost(now, pod, q),
+                // Only training pods are preempted (by pods of higher priority).
+                PodChange::Preempted => {}
                 PodChange::NotReady => self.serving.not_ready(pod),
                 PodChange::Gone { bound } => self.serving.gone(now, pod, bound),
             }

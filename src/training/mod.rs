@@ -134,8 +134,9 @@ struct Job {
     lost_work: SimTime,
     /// Backoffs so far (requeues after a timeout).
     attempts: u32,
-    /// Kueue: its quota is held.
+    /// Kueue: its quota is held, since `admitted_at`.
     admitted: bool,
+    admitted_at: SimTime,
     /// A Permit (Coscheduling) or waitForPodsReady (Kueue) timer runs for its epoch.
     timer: bool,
     /// Its next placement follows an interruption: it pays `restart_time`.
@@ -394,12 +395,13 @@ impl<'p> Training<'p> {
             lost_work: SimTime::ZERO,
             attempts: 0,
             admitted: false,
+            admitted_at: SimTime::ZERO,
             timer: false,
             restart_pending: false,
         };
         for _ in 0..n_pods {
             job.pods
-                .push(cluster.create_job_pod(now, id, wp.pool, job.pod_units));
+                .push(cluster.create_job_pod(now, id, wp.pool, job.pod_units, job.priority));
         }
         self.groups.submitted(now, &job, self.warmup);
         self.jobs.push(job);
@@ -517,10 +519,21 @@ impl<'p> Training<'p> {
     /// Job `j` stops working now (a node under it failed, or it is preempted): the work
     /// since its last checkpoint is lost.
     fn interrupt(&mut self, now: SimTime, j: u32, q: &mut impl Sink<TrainingEv>) {
-        let job = &mut self.jobs[j as usize];
-        if !job.phase.running() {
+        if !self.jobs[j as usize].phase.running() {
             return;
         }
+        self.stop_work(now, j);
+        let job = &mut self.jobs[j as usize];
+        job.phase = Phase::Interrupted;
+        job.epoch += 1;
+        let d = self.plan.workloads[job.workload as usize].detection;
+        q.at(now + d, TrainingEv::Detected(j, job.epoch));
+    }
+
+    /// Running job `j` stops now: the work since its last checkpoint is lost, and it counts
+    /// an interruption.
+    fn stop_work(&mut self, now: SimTime, j: u32) {
+        let job = &mut self.jobs[j as usize];
         if job.phase == Phase::Working {
             job.done = job.done + now.since(job.seg_start);
             self.groups.worked(job, job.seg_start, now, self.warmup);
@@ -530,10 +543,77 @@ impl<'p> Training<'p> {
         job.done = job.saved;
         job.interruptions += 1;
         self.groups.interrupted(now, job, lost, self.warmup);
-        job.phase = Phase::Interrupted;
-        job.epoch += 1;
-        let d = self.plan.workloads[job.workload as usize].detection;
-        q.at(now + d, TrainingEv::Detected(j, job.epoch));
+    }
+
+    /// Job `j` is preempted whole, at once (for a gang or a pod of higher priority, by the
+    /// scheduler's preemption): a running gang loses the work since its last checkpoint and
+    /// is recreated, keeping its admission (as a job controller recreates it); a gang
+    /// holding reservations releases them. Under Kueue's quota preemption (`requeue`) the
+    /// job also loses its admission and queues again with its creation timestamp.
+    fn preempt(
+        &mut self,
+        now: SimTime,
+        j: u32,
+        requeue: bool,
+        cluster: &mut Cluster,
+        q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+    ) {
+        let phase = self.jobs[j as usize].phase;
+        if phase.running() {
+            self.stop_work(now, j);
+            self.jobs[j as usize].phase = Phase::Interrupted;
+            self.recreate_gang(now, j, cluster, q);
+        } else if phase == Phase::Interrupted {
+            self.recreate_gang(now, j, cluster, q);
+        } else if phase == Phase::Reserving || phase == Phase::Admitted {
+            self.unbind_partial(now, j, cluster, q);
+            let job = &mut self.jobs[j as usize];
+            job.timer = false;
+            job.epoch += 1;
+            job.phase = if job.restart_pending {
+                Phase::Replacing
+            } else {
+                Phase::Queued
+            };
+        }
+        if requeue {
+            self.release_quota(j);
+            let job = &mut self.jobs[j as usize];
+            job.phase = Phase::Queued;
+            job.key = job.submit;
+            job.timer = false;
+            job.epoch += 1;
+            if !self.waiting.contains(&j) {
+                self.waiting.push(j);
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// A pod of job `j` was preempted by a pod of higher priority (the pod is gone).
+    fn pod_preempted(
+        &mut self,
+        now: SimTime,
+        j: u32,
+        pod: PodId,
+        cluster: &mut Cluster,
+        q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+    ) {
+        let job = &self.jobs[j as usize];
+        if job.phase == Phase::Reserving && job.pods.contains(&pod) {
+            // One member of a gang still reserving: only it is recreated.
+            let w = &self.plan.workloads[job.workload as usize];
+            let (units, prio) = (job.pod_units, job.priority);
+            let new = cluster.create_job_pod(now, j, w.pool, units, prio);
+            let job = &mut self.jobs[j as usize];
+            if let Some(p) = job.pods.iter_mut().find(|p| **p == pod) {
+                *p = new;
+            }
+            job.bound -= 1;
+            self.dirty = true;
+            return;
+        }
+        self.preempt(now, j, false, cluster, q);
     }
 
     /// The job controller deletes job `j`'s gang and creates it again; the new gang keeps
@@ -559,7 +639,7 @@ impl<'p> Training<'p> {
         job.epoch += 1;
         for _ in 0..job.n_pods {
             job.pods
-                .push(cluster.create_job_pod(now, j, pool, job.pod_units));
+                .push(cluster.create_job_pod(now, j, pool, job.pod_units, job.priority));
         }
         self.groups.requeued(now, job, self.warmup);
         self.waiting.push(j);
@@ -586,7 +666,7 @@ impl<'p> Training<'p> {
             let job = &mut self.jobs[j as usize];
             if let Some(i) = job.pods.iter().position(|&p| p == pod) {
                 cluster.delete_job_pod(now, pod, q);
-                job.pods[i] = cluster.create_job_pod(now, j, pool, units);
+                job.pods[i] = cluster.create_job_pod(now, j, pool, units, job.priority);
                 job.bound -= 1;
                 if job.bound == 0 {
                     job.phase = if job.restart_pending {
@@ -642,7 +722,7 @@ impl<'p> Training<'p> {
         for p in job.pods.iter_mut() {
             if cluster.pod(*p).is_some_and(|x| x.bound()) {
                 cluster.delete_job_pod(now, *p, q);
-                *p = cluster.create_job_pod(now, j, pool, job.pod_units);
+                *p = cluster.create_job_pod(now, j, pool, job.pod_units, job.priority);
             }
         }
         job.bound = 0;
@@ -675,10 +755,18 @@ impl<'p> Training<'p> {
         q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
     ) {
         use crate::cluster::PodChange;
-        if let PodChange::Lost = change {
-            self.groups.account(now, cluster, &self.plan.workloads);
-            self.pod_lost(now, job, pod, cluster, q);
-            self.request_pass(now, cluster, q);
+        match change {
+            PodChange::Lost => {
+                self.groups.account(now, cluster, &self.plan.workloads);
+                self.pod_lost(now, job, pod, cluster, q);
+                self.request_pass(now, cluster, q);
+            }
+            PodChange::Preempted => {
+                self.groups.account(now, cluster, &self.plan.workloads);
+                self.pod_preempted(now, job, pod, cluster, q);
+                self.request_pass(now, cluster, q);
+            }
+            _ => {}
         }
     }
 

@@ -49,8 +49,8 @@ pub(super) fn run(
     order.sort_by_key(|&j| {
         let job = &t.jobs[j as usize];
         (
-            job.phase != Phase::Replacing,
             Reverse(job.priority),
+            job.phase != Phase::Replacing,
             job.key,
             j,
         )
@@ -71,7 +71,8 @@ pub(super) fn run(
     }
 }
 
-/// Places job `j`'s gang all or nothing; true when placed.
+/// Places job `j`'s gang all or nothing, preempting whole gangs of lower priority if that
+/// makes room (with `preemption: lower_priority`); true when placed.
 fn try_place_whole(
     t: &mut Training,
     now: SimTime,
@@ -81,7 +82,11 @@ fn try_place_whole(
 ) -> bool {
     let placement = t.plan.placement;
     let pods = t.jobs[j as usize].pods.clone();
-    if cluster.bind_job_gang(now, &pods, placement) {
+    if cluster.bind_job_gang(now, &pods, placement)
+        || (t.plan.preemption
+            && preempt_for_room(t, now, j, cluster, q)
+            && cluster.bind_job_gang(now, &pods, placement))
+    {
         t.gang_placed(now, j, cluster, q);
         true
     } else {
@@ -89,13 +94,86 @@ fn try_place_whole(
     }
 }
 
+/// kube-scheduler's priority preemption, by whole gangs: the gangs of lower priority on job
+/// `j`'s pool that hold room (running, or reserving members) are candidates, lowest
+/// priority first, then the most recently started; they are taken until `j`'s gang would
+/// fit, then each is spared again, last taken first, if the gang still fits without it.
+/// The victims are preempted whole ([`Training::preempt`]); true when room was made.
+fn preempt_for_room(
+    t: &mut Training,
+    now: SimTime,
+    j: u32,
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+) -> bool {
+    let job = &t.jobs[j as usize];
+    let pool = t.plan.workloads[job.workload as usize].pool;
+    let priority = job.priority;
+    let mut candidates: Vec<u32> = (0..t.jobs.len() as u32)
+        .filter(|&v| {
+            let x = &t.jobs[v as usize];
+            x.priority < priority
+                && t.plan.workloads[x.workload as usize].pool == pool
+                && (x.phase.running() || (x.phase == Phase::Reserving && x.bound > 0))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return false;
+    }
+    candidates.sort_by_key(|&v| {
+        let x = &t.jobs[v as usize];
+        (x.priority, Reverse(x.first_start), Reverse(v))
+    });
+    let pods = t.jobs[j as usize].pods.clone();
+    let placement = t.plan.placement;
+    let held = |vs: &[u32]| -> Vec<crate::cluster::PodId> {
+        vs.iter()
+            .flat_map(|&v| t.jobs[v as usize].pods.iter().copied())
+            .collect()
+    };
+    let mut victims: Vec<u32> = Vec::new();
+    let mut fits = false;
+    for v in candidates {
+        victims.push(v);
+        if cluster.gang_fits_if_freed(&pods, &held(&victims), placement) {
+            fits = true;
+            break;
+        }
+    }
+    if !fits {
+        return false;
+    }
+    for i in (0..victims.len().saturating_sub(1)).rev() {
+        let mut without = victims.clone();
+        without.remove(i);
+        if cluster.gang_fits_if_freed(&pods, &held(&without), placement) {
+            victims = without;
+        }
+    }
+    for v in victims {
+        t.preempt(now, v, false, cluster, q);
+    }
+    true
+}
+
 /// Whether `gpus` more fit queue `qi`'s quota now, and whether they borrow from the cohort
 /// (Kueue: usage up to `nominalQuota` needs the cohort to have that much unused; beyond it,
 /// up to `borrowingLimit`, needs unused quota of the cohort's other queues).
 fn fits_quota(t: &Training, qi: usize, gpus: u64) -> Option<bool> {
+    fits_quota_with(t, qi, gpus, &t.usage, &t.cohort_usage)
+}
+
+/// [`fits_quota`] with the given usage per queue and per cohort.
+fn fits_quota_with(
+    t: &Training,
+    qi: usize,
+    gpus: u64,
+    usage: &[u64],
+    cohort_usage: &[u64],
+) -> Option<bool> {
     let qp = &t.plan.queues[qi];
-    let after = t.usage[qi] + gpus;
-    let cohort_room = |c: usize| t.cohort_usage[c] + gpus <= t.cohort_nominal[c];
+    let after = usage[qi] + gpus;
+    let cohort_room = |c: usize| cohort_usage[c] + gpus <= t.cohort_nominal[c];
     if after <= qp.nominal {
         return match qp.cohort {
             None => Some(false),
@@ -136,6 +214,8 @@ fn admit(
     // queue's cursor moves forward only.
     let mut cursor = vec![0usize; nq];
     let mut blocked = vec![false; nq];
+    // Each queue's head may preempt once per pass.
+    let mut preempted_for = vec![false; nq];
     loop {
         let mut heads: Vec<(bool, Reverse<i32>, SimTime, u32, usize)> = Vec::new();
         for qi in 0..nq {
@@ -150,6 +230,32 @@ fn admit(
                     }
                     None if t.plan.queues[qi].strict => blocked[qi] = true,
                     None => cursor[qi] += 1,
+                }
+            }
+        }
+        // A queue whose head does not fit may preempt for it (Kueue's preemption: within
+        // the ClusterQueue, lower priority; within the cohort, reclaiming quota that others
+        // borrow, from lower priority).
+        if t.plan.preemption {
+            for qi in 0..nq {
+                let stuck = blocked[qi]
+                    || (cursor[qi] >= per_queue[qi].len() && !heads.iter().any(|h| h.4 == qi));
+                if !stuck || preempted_for[qi] {
+                    continue;
+                }
+                preempted_for[qi] = true;
+                // The queue's head in order: the first still queued.
+                let Some(&j) = per_queue[qi]
+                    .iter()
+                    .find(|&&j| t.jobs[j as usize].phase == Phase::Queued)
+                else {
+                    continue;
+                };
+                if reclaim_quota(t, now, qi, j, cluster, q) {
+                    blocked[qi] = false;
+                    cursor[qi] = per_queue[qi].iter().position(|&x| x == j).unwrap_or(0);
+                    let job = &t.jobs[j as usize];
+                    heads.push((false, Reverse(job.priority), job.key, j, qi));
                 }
             }
         }
@@ -172,6 +278,7 @@ fn admit(
             admitted = true;
             let job = &mut t.jobs[j as usize];
             job.admitted = true;
+            job.admitted_at = now;
             job.phase = Phase::Admitted;
             if !try_place_whole(t, now, j, cluster, q)
                 && let Some(timeout) = t.plan.pods_ready_timeout
@@ -185,6 +292,90 @@ fn admit(
             break;
         }
     }
+}
+
+/// Kueue's preemption for job `j`, the head of queue `qi`, which does not fit its quota:
+/// candidates are admitted workloads of lower priority, in `qi` itself
+/// (`withinClusterQueue: LowerPriority`) or in other queues of the cohort that use more
+/// than their nominal quota while `qi` would stay within its own (`reclaimWithinCohort:
+/// LowerPriority`); other queues' first, then lower priority, then the most recently
+/// admitted. They are taken until `j` fits, then spared again, last first, where it still
+/// fits. Victims are evicted and requeued ([`Training::preempt`]); true when `j` now fits.
+fn reclaim_quota(
+    t: &mut Training,
+    now: SimTime,
+    qi: usize,
+    j: u32,
+    cluster: &mut Cluster,
+    q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
+) -> bool {
+    let job = &t.jobs[j as usize];
+    let (g, priority) = (job.gang_gpus(), job.priority);
+    let qp = &t.plan.queues[qi];
+    let within_nominal = t.usage[qi] + g <= qp.nominal;
+    let mut candidates: Vec<u32> = (0..t.jobs.len() as u32)
+        .filter(|&v| {
+            let x = &t.jobs[v as usize];
+            let Some(vq) = x.queue.map(usize::from) else {
+                return false;
+            };
+            x.admitted
+                && x.priority < priority
+                && (vq == qi
+                    || (within_nominal
+                        && qp.cohort.is_some()
+                        && t.plan.queues[vq].cohort == qp.cohort
+                        && t.usage[vq] > t.plan.queues[vq].nominal))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return false;
+    }
+    candidates.sort_by_key(|&v| {
+        let x = &t.jobs[v as usize];
+        (
+            x.queue == Some(qi as u16),
+            x.priority,
+            Reverse(x.admitted_at),
+            Reverse(v),
+        )
+    });
+    let fits_without = |t: &Training, vs: &[u32]| {
+        let mut usage = t.usage.clone();
+        let mut cohort = t.cohort_usage.clone();
+        for &v in vs {
+            let x = &t.jobs[v as usize];
+            let vq = x.queue.map_or(0, usize::from);
+            usage[vq] -= x.gang_gpus();
+            if let Some(c) = t.plan.queues[vq].cohort {
+                cohort[c] -= x.gang_gpus();
+            }
+        }
+        fits_quota_with(t, qi, g, &usage, &cohort).is_some()
+    };
+    let mut victims = Vec::new();
+    let mut fits = false;
+    for v in candidates {
+        victims.push(v);
+        if fits_without(t, &victims) {
+            fits = true;
+            break;
+        }
+    }
+    if !fits {
+        return false;
+    }
+    for i in (0..victims.len().saturating_sub(1)).rev() {
+        let mut without = victims.clone();
+        without.remove(i);
+        if fits_without(t, &without) {
+            victims = without;
+        }
+    }
+    for v in victims {
+        t.preempt(now, v, true, cluster, q);
+    }
+    fits_quota(t, qi, g).is_some()
 }
 
 /// Coscheduling (`permit`) and the default scheduler: pods are placed one by one in queue
@@ -225,6 +416,16 @@ fn reserve(
             .filter(|&j| matches!(t.jobs[j as usize].phase, Phase::Queued | Phase::Reserving))
             .collect();
         i = end;
+        // Coscheduling places a gang that fits whole at once (with its topology), preempting
+        // lower-priority gangs if that makes room; else its members reserve one by one.
+        if permit {
+            for &j in &group {
+                let job = &t.jobs[j as usize];
+                if job.phase == Phase::Queued && job.bound == 0 {
+                    try_place_whole(t, now, j, cluster, q);
+                }
+            }
+        }
         // One pod of each job in turn, while any can still be placed.
         let mut progress = true;
         while progress {

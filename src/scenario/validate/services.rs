@@ -49,6 +49,12 @@ pub(super) fn resolve(
                 ),
             );
         }
+        if i32::try_from(s.priority).is_err() {
+            e.at(
+                &at("priority"),
+                "priority must fit a 32-bit integer, as a PriorityClass value does",
+            );
+        }
         let pool_index = sc.node_pools.iter().position(|p| p.name == s.node_pool);
         if pool_index.is_none() {
             e.at(
@@ -323,6 +329,7 @@ pub(super) fn resolve(
                 pool: pi,
                 // In range: checked against the limits above (ok is false otherwise).
                 units_per_replica: s.gpus_per_replica as u32,
+                priority: s.priority.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
                 gpus_per_replica: s.gpus_per_replica as f64 / pool.share.units_per_gpu as f64,
                 replicas: s.replicas as u32,
                 startup: s.startup_time.0,
