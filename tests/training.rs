@@ -414,3 +414,61 @@ fn a_higher_priority_gang_preempts_a_lower_one_whole_and_it_resumes_from_its_che
         assert_eq!(r.jobs[0].1.restarts, 0, "{s}");
     }
 }
+
+#[test]
+fn inference_pods_of_higher_priority_preempt_a_training_gang_to_absorb_a_spike() {
+    // 4 nodes: a service of one 8-GPU replica (priority 1000) and, from 1 min, a training job
+    // on the 3 other nodes. At 30 min the load goes from 2/s to 50/s; the HPA asks for 3 replicas, whose
+    // pods preempt the gang whole (it loses at most the 20 min since its checkpoint) and
+    // become Ready; the gang waits for room.
+    let file = trace("spike", "60,24,36000\n");
+    let r = run(&format!(
+        r#"
+name: spike
+seed: 3
+duration: 2h
+replications: 1
+report_interval: 10s
+models:
+  - {{name: m, service_time: {{exponential: {{mean: 50ms}}}}}}
+node_pools: [{{name: p, gpu: h100-80gb, gpus_per_node: 8, nodes: 4}}]
+services:
+  - name: s
+    model: m
+    node_pool: p
+    gpus_per_replica: 8
+    priority: 1000
+    startup_time: 10s
+    autoscaler:
+      kind: hpa
+      minReplicas: 1
+      maxReplicas: 3
+      metrics:
+        - type: Pods
+          pods: {{metric: {{name: inflight_requests}}, target: {{type: AverageValue, averageValue: "1"}}}}
+workloads:
+  - service: s
+    arrivals: {{step: {{from: 2/s, to: 50/s, at: 30m}}}}
+training:
+  scheduler: coscheduling
+  workloads:
+    - {{name: t, node_pool: p, arrivals: {{trace: {{file: {file}}}}},
+       checkpoint: {{interval: 20m, cost: 0s}}, restart_time: 5m}}
+"#
+    ));
+    assert_eq!(r.mean("s", "replicas_max"), 3.0);
+    let ready = series(&r, "s", "ready");
+    assert_eq!(
+        ready.last().unwrap().1,
+        3.0,
+        "the spike's replicas are Ready"
+    );
+    assert_eq!(r.mean("training", "interruptions"), 1.0);
+    assert_eq!(r.mean("training", "restarts"), 1.0);
+    let job = &r.jobs[0].1;
+    assert!(job.lost_work_s <= 1200.0 + 1e-6, "{}", job.lost_work_s);
+    assert_eq!(
+        job.state, "running",
+        "it waits for room, its gang recreated"
+    );
+}
