@@ -472,3 +472,48 @@ training:
         "it waits for room, its gang recreated"
     );
 }
+
+#[test]
+fn search_finds_the_largest_job_rate_that_meets_a_wait_objective() {
+    // 1-GPU jobs of 1 h on 8 GPUs with `slo: {wait_mean: 10m}`: Erlang C puts the exact
+    // rate at 5.94 jobs/h; the search judges the upper end of each candidate's interval, so
+    // it lands a little below, and never above.
+    let yaml = "
+name: search
+seed: 3
+duration: 3000h
+warmup: 100h
+replications: 4
+report_interval: 10h
+node_pools: [{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: 1}]
+training:
+  scheduler: coscheduling
+  workloads:
+    - {name: small, node_pool: a, arrivals: {poisson: {rate: 4/h}}, gpus: {fixed: 1},
+       duration: {exponential: {mean: 1h}}, slo: {wait_mean: 10m}}
+";
+    let exact = {
+        // Bisection on Erlang C's mean wait.
+        let wait = |lam: f64| erlang_c(8, lam) / (8.0 - lam) * 3600.0;
+        let (mut lo, mut hi) = (1.0, 7.99);
+        for _ in 0..60 {
+            let m = (lo + hi) / 2.0;
+            if wait(m) < 600.0 { lo = m } else { hi = m }
+        }
+        lo
+    };
+    let search = capsim::sweep::search::Search::from_bytes(
+        "search.yaml",
+        yaml.as_bytes().to_vec(),
+        std::path::Path::new("."),
+        &[],
+        "small",
+    )
+    .unwrap();
+    let r = search.run(|_| {}).unwrap();
+    let found = r.max_rate_rps() * 3600.0;
+    assert!(
+        found <= exact * 1.01 && found > exact * 0.93,
+        "{found}/h vs {exact}/h"
+    );
+}

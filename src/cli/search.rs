@@ -470,6 +470,21 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
     } else {
         row(&mut t, "max_rate_rps", cell(r.max_rate_rps()));
     }
+    if r.service.starts_with("training/") {
+        // Jobs, not requests: the rate per hour reads better, and per-GPU request figures
+        // do not apply.
+        row(&mut t, "max_jobs_per_hour", cell(r.max_rate_rps() * 3600.0));
+        for m in ["wait_mean_s", "wait_p95_s", "gpu_allocation"] {
+            let v = r
+                .best
+                .map_or(f64::NAN, |i| r.candidates[i].report.mean(&r.service, m));
+            row(&mut t, m, cell(v));
+        }
+        if let Some(b) = r.binding() {
+            row(&mut t, "binding_slo_term", b.metric.to_string());
+        }
+        return t;
+    }
     row(&mut t, "gpus", cell(r.gpus()));
     row(&mut t, "throughput_rps", cell(r.throughput_rps()));
     row(&mut t, "rps_per_gpu", cell(r.rps_per_gpu()));

@@ -309,6 +309,30 @@ pub struct TrainingWorkloadSpec {
     /// From a node failure to the job noticing it (default 0s).
     #[serde(default)]
     pub failure_detection: Duration,
+    /// Objectives on the workload's waits, for `capsim search`.
+    #[serde(default)]
+    pub slo: Option<TrainingSloSpec>,
+}
+
+/// Objectives on a training workload's waits and completion times.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSloSpec {
+    /// Mean wait.
+    #[serde(default)]
+    pub wait_mean: Option<Duration>,
+    /// Median wait.
+    #[serde(default)]
+    pub wait_p50: Option<Duration>,
+    /// 95th percentile of the wait.
+    #[serde(default)]
+    pub wait_p95: Option<Duration>,
+    /// 99th percentile of the wait.
+    #[serde(default)]
+    pub wait_p99: Option<Duration>,
+    /// Mean job completion time.
+    #[serde(default)]
+    pub jct_mean: Option<Duration>,
 }
 
 /// How training jobs arrive.

@@ -168,6 +168,11 @@ pub struct Training<'p> {
     groups: Groups,
     /// Jobs running and waiting now.
     running: u32,
+    /// Jobs whose gang is whole (running, or interrupted and not yet recreated): the
+    /// candidates of priority preemption.
+    holding: std::collections::BTreeSet<u32>,
+    /// Jobs holding Kueue quota: the candidates of quota preemption.
+    admitted: std::collections::BTreeSet<u32>,
     /// Set when scheduling should run.
     dirty: bool,
     /// A [`TrainingEv::Schedule`] is pending.
@@ -217,6 +222,8 @@ impl<'p> Training<'p> {
             cohort_nominal,
             groups: Groups::new(plan, pools),
             running: 0,
+            holding: std::collections::BTreeSet::new(),
+            admitted: std::collections::BTreeSet::new(),
             dirty: false,
             pass_pending: false,
         }
@@ -404,6 +411,7 @@ impl<'p> Training<'p> {
                 .push(cluster.create_job_pod(now, id, wp.pool, job.pod_units, job.priority));
         }
         self.groups.submitted(now, &job, self.warmup);
+        self.groups.waiting(now, &job, 1);
         self.jobs.push(job);
         self.waiting.push(id);
         self.dirty = true;
@@ -417,6 +425,7 @@ impl<'p> Training<'p> {
         cluster: &Cluster,
         q: &mut impl Sink<TrainingEv>,
     ) {
+        self.holding.insert(j);
         let job = &mut self.jobs[j as usize];
         job.epoch += 1;
         job.timer = false;
@@ -427,6 +436,7 @@ impl<'p> Training<'p> {
         }
         self.running += 1;
         self.groups.allocate(now, job, true, self.warmup);
+        self.groups.waiting(now, job, -1);
         let restart = job.restart_pending;
         job.restart_pending = false;
         job.seg_start = now;
@@ -501,6 +511,7 @@ impl<'p> Training<'p> {
         cluster: &mut Cluster,
         q: &mut impl Sink<ClusterEv>,
     ) {
+        self.holding.remove(&j);
         let job = &mut self.jobs[j as usize];
         job.phase = Phase::Done;
         job.end = Some(now);
@@ -626,6 +637,7 @@ impl<'p> Training<'p> {
         q: &mut impl Sink<ClusterEv>,
     ) {
         let pool = self.plan.workloads[self.jobs[j as usize].workload as usize].pool;
+        self.holding.remove(&j);
         let job = &mut self.jobs[j as usize];
         self.running -= 1;
         self.groups.allocate(now, job, false, self.warmup);
@@ -642,6 +654,7 @@ impl<'p> Training<'p> {
                 .push(cluster.create_job_pod(now, j, pool, job.pod_units, job.priority));
         }
         self.groups.requeued(now, job, self.warmup);
+        self.groups.waiting(now, job, 1);
         self.waiting.push(j);
         self.dirty = true;
     }
@@ -729,6 +742,7 @@ impl<'p> Training<'p> {
     }
 
     fn release_quota(&mut self, j: u32) {
+        self.admitted.remove(&j);
         let job = &mut self.jobs[j as usize];
         if !job.admitted {
             return;
@@ -792,8 +806,6 @@ impl<'p> Training<'p> {
         sched::run(self, now, cluster, q);
         self.waiting
             .retain(|&j| self.jobs[j as usize].phase.waiting());
-        self.groups
-            .set_waiting(now, &self.jobs, &self.waiting, self.warmup);
     }
 
     /// Restarts the time averages at the end of the warm-up.

@@ -107,6 +107,8 @@ pub struct JobWorkloadPlan {
     pub restart: SimTime,
     /// From a node failure to the job noticing.
     pub detection: SimTime,
+    /// Objectives for `capsim search`: (metric of `training/<name>`, bound in seconds).
+    pub slo: Vec<(&'static str, f64)>,
 }
 
 /// Everything about training in a plan.

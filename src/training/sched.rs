@@ -37,17 +37,12 @@ pub(super) fn run(
     cluster: &mut Cluster,
     q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
 ) {
-    let mut order: Vec<u32> = t
-        .waiting
-        .iter()
-        .copied()
-        .filter(|&j| {
-            let p = t.jobs[j as usize].phase;
-            p.waiting() && p != Phase::Backoff
-        })
-        .collect();
-    order.sort_by_key(|&j| {
-        let job = &t.jobs[j as usize];
+    // The waiting list stays sorted from pass to pass, so that sorting it again (new jobs
+    // come last, with the latest timestamps) costs about one look at each.
+    let jobs = &t.jobs;
+    t.waiting.retain(|&j| jobs[j as usize].phase.waiting());
+    t.waiting.sort_by_key(|&j| {
+        let job = &jobs[j as usize];
         (
             Reverse(job.priority),
             job.phase != Phase::Replacing,
@@ -55,7 +50,13 @@ pub(super) fn run(
             j,
         )
     });
-    order.dedup();
+    t.waiting.dedup();
+    let order: Vec<u32> = t
+        .waiting
+        .iter()
+        .copied()
+        .filter(|&j| t.jobs[j as usize].phase != Phase::Backoff)
+        .collect();
     // Gangs recreated after an interruption (and, under Kueue, admitted gangs) first, whole.
     for &j in &order {
         let phase = t.jobs[j as usize].phase;
@@ -109,12 +110,13 @@ fn preempt_for_room(
     let job = &t.jobs[j as usize];
     let pool = t.plan.workloads[job.workload as usize].pool;
     let priority = job.priority;
-    let mut candidates: Vec<u32> = (0..t.jobs.len() as u32)
+    let mut candidates: Vec<u32> = t
+        .holding
+        .iter()
+        .copied()
         .filter(|&v| {
             let x = &t.jobs[v as usize];
-            x.priority < priority
-                && t.plan.workloads[x.workload as usize].pool == pool
-                && (x.phase.running() || (x.phase == Phase::Reserving && x.bound > 0))
+            x.priority < priority && t.plan.workloads[x.workload as usize].pool == pool
         })
         .collect();
     if candidates.is_empty() {
@@ -131,11 +133,42 @@ fn preempt_for_room(
             .flat_map(|&v| t.jobs[v as usize].pods.iter().copied())
             .collect()
     };
+    // Units the victims would free per node, to tell cheaply when the gang may fit before
+    // trying it: enough whole nodes for a gang of whole nodes, one node with room for a
+    // single pod.
+    let (need_nodes, pod_units) = {
+        let job = &t.jobs[j as usize];
+        (job.n_pods, job.pod_units)
+    };
+    let p = cluster.pool(pool);
+    let upn = p.units_per_node();
+    let mut freed: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    let mut whole = p.free_nodes();
+    let mut single = false;
     let mut victims: Vec<u32> = Vec::new();
     let mut fits = false;
     for v in candidates {
         victims.push(v);
-        if cluster.gang_fits_if_freed(&pods, &held(&victims), placement) {
+        for &pod in &t.jobs[v as usize].pods {
+            let Some(x) = cluster.pod(pod) else { continue };
+            if !x.bound() || x.lost {
+                continue;
+            }
+            let f = freed.entry(x.node).or_insert(0);
+            let before = cluster.pool(pool).free_units(x.node) + *f;
+            *f += x.units;
+            let after = before + x.units;
+            if before < upn && after >= upn {
+                whole += 1;
+            }
+            single |= after >= pod_units;
+        }
+        let maybe = if need_nodes > 1 || pod_units == upn {
+            whole >= need_nodes
+        } else {
+            single
+        };
+        if maybe && cluster.gang_fits_if_freed(&pods, &held(&victims), placement) {
             fits = true;
             break;
         }
@@ -143,7 +176,10 @@ fn preempt_for_room(
     if !fits {
         return false;
     }
-    for i in (0..victims.len().saturating_sub(1)).rev() {
+    // Spare victims again, last taken first (bounded: a large gang's many small victims are
+    // kept as taken).
+    let spare_from = victims.len().saturating_sub(1).min(32);
+    for i in (0..spare_from).rev() {
         let mut without = victims.clone();
         without.remove(i);
         if cluster.gang_fits_if_freed(&pods, &held(&without), placement) {
@@ -276,6 +312,7 @@ fn admit(
                 t.cohort_usage[c] += g;
             }
             admitted = true;
+            t.admitted.insert(j);
             let job = &mut t.jobs[j as usize];
             job.admitted = true;
             job.admitted_at = now;
@@ -313,7 +350,10 @@ fn reclaim_quota(
     let (g, priority) = (job.gang_gpus(), job.priority);
     let qp = &t.plan.queues[qi];
     let within_nominal = t.usage[qi] + g <= qp.nominal;
-    let mut candidates: Vec<u32> = (0..t.jobs.len() as u32)
+    let mut candidates: Vec<u32> = t
+        .admitted
+        .iter()
+        .copied()
         .filter(|&v| {
             let x = &t.jobs[v as usize];
             let Some(vq) = x.queue.map(usize::from) else {

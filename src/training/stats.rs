@@ -259,20 +259,9 @@ impl Groups {
         }
     }
 
-    /// Recounts the jobs waiting in each group.
-    pub(super) fn set_waiting(&mut self, now: SimTime, jobs: &[Job], waiting: &[u32], _w: SimTime) {
-        let mut counts = vec![0i64; self.groups.len()];
-        for &j in waiting {
-            for g in self.of(&jobs[j as usize]).into_iter().flatten() {
-                counts[g] += 1;
-            }
-        }
-        for (g, c) in self.groups.iter_mut().zip(counts) {
-            let d = c - g.waiting.value();
-            if d != 0 {
-                g.waiting.add(now, d);
-            }
-        }
+    /// `job` starts (+1) or stops (-1) waiting for its gang to be placed.
+    pub(super) fn waiting(&mut self, now: SimTime, job: &Job, delta: i64) {
+        self.each(job, |g| g.waiting.add(now, delta));
     }
 
     /// GPUs held by training gangs now.

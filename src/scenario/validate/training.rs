@@ -358,6 +358,28 @@ pub(super) fn resolve(
             checkpoint,
             restart: w.restart_time.0,
             detection: w.failure_detection.0,
+            slo: match &w.slo {
+                None => Vec::new(),
+                Some(s) => {
+                    let terms: Vec<(&'static str, f64)> = [
+                        ("wait_mean_s", s.wait_mean),
+                        ("wait_p50_s", s.wait_p50),
+                        ("wait_p95_s", s.wait_p95),
+                        ("wait_p99_s", s.wait_p99),
+                        ("jct_mean_s", s.jct_mean),
+                    ]
+                    .into_iter()
+                    .filter_map(|(m, d)| d.map(|d| (m, d.0.as_secs_f64())))
+                    .collect();
+                    if terms.is_empty() {
+                        e.at(
+                            &at("slo"),
+                            "give at least one objective: wait_mean, wait_p50, wait_p95, wait_p99 or jct_mean",
+                        );
+                    }
+                    terms
+                }
+            },
         });
     }
     if expected_jobs > MAX_EXPECTED_JOBS {

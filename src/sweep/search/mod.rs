@@ -47,9 +47,12 @@ pub struct Search {
     bytes: Vec<u8>,
     base_dir: PathBuf,
     overrides: Vec<String>,
+    /// The service searched, or `training/<name>` for a training workload.
     service: String,
     workload: usize,
     kind: LoadKind,
+    /// The training workload searched (its jobs' arrival rate), if not a service.
+    training: Option<usize>,
 }
 
 impl Search {
@@ -85,8 +88,59 @@ impl Search {
         let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
         let flag_error =
             |message: String| LoadError::unplaced(file.to_string(), "--service", message);
+        let training_w = plan
+            .training
+            .as_ref()
+            .and_then(|t| t.workloads.iter().position(|w| w.name == service));
+        if plan.services.iter().all(|s| s.name != service)
+            && let (Some(wi), Some(t)) = (training_w, &plan.training)
+        {
+            let at =
+                |path: &str, message: String| yaml::error_at(file, &loaded.tree, path, message);
+            if t.workloads[wi].slo.is_empty() {
+                return Err(at(
+                    &format!("training.workloads[{wi}].slo"),
+                    format!(
+                        "training workload `{service}` has no `slo:`; the search needs a bound to meet, e.g. `slo: {{wait_p95: 1h}}`"
+                    ),
+                )
+                .into());
+            }
+            let rate = match &loaded
+                .scenario
+                .training
+                .as_ref()
+                .map(|t| &t.workloads[wi].arrivals)
+            {
+                Some(crate::scenario::types::JobArrivalSpec::Poisson { rate }) => rate.0,
+                _ => {
+                    return Err(at(
+                        &format!("training.workloads[{wi}].arrivals"),
+                        "the search scales a Poisson rate of jobs; a trace replays recorded submissions".into(),
+                    )
+                    .into());
+                }
+            };
+            return Ok(Search {
+                file: file.to_string(),
+                bytes,
+                base_dir: base_dir.to_path_buf(),
+                overrides: overrides.to_vec(),
+                service: format!("training/{service}"),
+                workload: wi,
+                kind: LoadKind::Open {
+                    process: "poisson",
+                    fields: vec![("rate", rate)],
+                    base_rps: rate,
+                },
+                training: Some(wi),
+            });
+        }
         let Some(si) = plan.services.iter().position(|s| s.name == service) else {
-            let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+            let mut names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+            if let Some(t) = &plan.training {
+                names.extend(t.workloads.iter().map(|w| w.name.as_str()));
+            }
             let hint = yaml::suggest(service, &names)
                 .map(|s| format!("did you mean `{s}`? "))
                 .unwrap_or_default();
@@ -138,6 +192,7 @@ impl Search {
             service: service.to_string(),
             workload: wi,
             kind,
+            training: None,
         })
     }
 
@@ -152,10 +207,22 @@ impl Search {
         match &self.kind {
             LoadKind::Open {
                 process, fields, ..
-            } => fields
-                .iter()
-                .map(|(f, base)| format!("workloads.{w}.arrivals.{process}.{f}={}/s", base * load))
-                .collect(),
+            } => {
+                let prefix = if self.training.is_some() {
+                    "training."
+                } else {
+                    ""
+                };
+                fields
+                    .iter()
+                    .map(|(f, base)| {
+                        format!(
+                            "{prefix}workloads.{w}.arrivals.{process}.{f}={}/s",
+                            base * load
+                        )
+                    })
+                    .collect()
+            }
             LoadKind::Closed { .. } => {
                 vec![format!(
                     "workloads.{w}.arrivals.closed.users={}",
@@ -192,6 +259,9 @@ impl Search {
             .map_err(with_load)?;
         let report = crate::sim::simulate_summary(&plan, false)
             .map_err(|e| with_load(scenario::budget_error(&loaded, &e)))?;
+        if let Some(wi) = self.training {
+            return Ok(self.judge_training(load, &plan, wi, report));
+        }
         let svc = plan.services.iter().find(|s| s.name == self.service);
         let slo = svc.and_then(|s| s.slo.clone()).unwrap_or_default();
         let mut terms: Vec<TermCheck> = slo
@@ -252,6 +322,55 @@ impl Search {
             terms,
             report,
         })
+    }
+
+    /// Judges a candidate load of a training workload: each objective at the pessimistic
+    /// end of its interval, and no replication with a growing backlog of the workload's jobs.
+    fn judge_training(
+        &self,
+        load: f64,
+        plan: &crate::sim::Plan,
+        wi: usize,
+        report: crate::sim::Report,
+    ) -> Candidate {
+        let slo = plan
+            .training
+            .as_ref()
+            .map(|t| t.workloads[wi].slo.clone())
+            .unwrap_or_default();
+        let terms: Vec<TermCheck> = slo
+            .iter()
+            .map(|&(metric, bound)| {
+                let est = report.get(&self.service, metric);
+                let mean = est.map_or(f64::NAN, |e| e.mean);
+                let high = est.map_or(f64::NAN, |e| e.ci95_high);
+                let value = if high.is_finite() { high } else { mean };
+                TermCheck {
+                    metric: metric.to_string(),
+                    bound,
+                    mean,
+                    value,
+                    // No job started (NaN) misses the objective.
+                    holds: value <= bound,
+                }
+            })
+            .collect();
+        let saturated_replications = (report.mean(&self.service, "saturated")
+            * f64::from(report.replications))
+        .round() as u32;
+        let pass = saturated_replications == 0 && terms.iter().all(|t| t.holds);
+        let rate_rps = match &self.kind {
+            LoadKind::Open { base_rps, .. } => base_rps * load,
+            LoadKind::Closed { .. } => f64::NAN,
+        };
+        Candidate {
+            load,
+            rate_rps,
+            pass,
+            saturated_replications,
+            terms,
+            report,
+        }
     }
 
     /// Runs the search. `on_candidate` sees each candidate as it is judged (progress).
@@ -352,12 +471,18 @@ impl Search {
         let loaded =
             scenario::load_bytes(&self.file, &self.bytes, &self.overrides, &self.base_dir)?;
         let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
-        let svc = plan
-            .services
-            .iter()
-            .find(|s| s.name == self.service)
-            .expect("the service was found when the search was prepared");
-        let pool = &plan.pools[svc.pool];
+        let (pool, gpus_per_replica) = match (self.training, &plan.training) {
+            (Some(wi), Some(t)) => (t.workloads[wi].pool, f64::NAN),
+            _ => {
+                let svc = plan
+                    .services
+                    .iter()
+                    .find(|s| s.name == self.service)
+                    .expect("the service was found when the search was prepared");
+                (svc.pool, svc.gpus_per_replica)
+            }
+        };
+        let pool = &plan.pools[pool];
         Ok(SearchResult {
             scenario: candidates[first].report.scenario.clone(),
             service: self.service.clone(),
@@ -368,7 +493,7 @@ impl Search {
             candidates,
             best: lo,
             above: hi,
-            gpus_per_replica: svc.gpus_per_replica,
+            gpus_per_replica,
             pool: pool.name.clone(),
             gpu: pool.gpu.name.clone(),
             price_per_gpu_hour: pool.price_per_gpu_hour,
