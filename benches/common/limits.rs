@@ -47,8 +47,12 @@ pub fn run_into(yaml: &str, dir: &std::path::Path, csv: bool) -> u64 {
     std::fs::create_dir_all(dir).expect("output folder");
     let mut rows = 0u64;
     let (report, lines) = if csv {
-        let mut ts = TimeseriesFile::create(&dir.join("timeseries.csv"), plan.services.len())
-            .expect("timeseries.csv");
+        let mut ts = TimeseriesFile::create(
+            &dir.join("timeseries.csv"),
+            plan.services.len(),
+            plan.training.is_some(),
+        )
+        .expect("timeseries.csv");
         let report = capsim::sim::simulate_spooled(&plan, false, dir, &mut |r| {
             rows += 1;
             ts.push(r)
@@ -57,7 +61,7 @@ pub fn run_into(yaml: &str, dir: &std::path::Path, csv: bool) -> u64 {
         .expect("within the event budget");
         (report, ts.finish().expect("timeseries.csv written"))
     } else {
-        let mut lines = ChartLines::new(plan.services.len());
+        let mut lines = ChartLines::new(plan.services.len(), plan.training.is_some());
         let report = capsim::sim::simulate_spooled(&plan, false, dir, &mut |r| {
             rows += 1;
             lines.add(r);

@@ -42,8 +42,12 @@ fn simulate_into(
 ) -> Result<(crate::sim::Report, ChartLines), InputErrors> {
     let io = |e| out_error(dir, e);
     let work = staged.path();
-    let mut ts =
-        TimeseriesFile::create(&work.join("timeseries.csv"), plan.services.len()).map_err(io)?;
+    let mut ts = TimeseriesFile::create(
+        &work.join("timeseries.csv"),
+        plan.services.len(),
+        plan.training.is_some(),
+    )
+    .map_err(io)?;
     // A run stopped at its event budget writes nothing: the staged folder goes with it.
     let report = crate::sim::simulate_spooled(plan, true, work, &mut |row| ts.push(row))
         .map_err(io)?

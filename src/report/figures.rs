@@ -2,7 +2,7 @@
 //! axes and labels lives here; drawing lives in [`super::plot`].
 
 use super::names::{file_safe, unique_stems};
-use super::plot::{Band, BarPanel, Bars, Figure, Lines, Panel, Series};
+use super::plot::{Band, BarPanel, Bars, Figure, Legend, Lines, Panel, Series};
 use super::series::ChartLines;
 use super::{distinct, is_service, services};
 use crate::sim::Report;
@@ -46,34 +46,9 @@ pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
         (1.0, "s")
     };
     let x_label = format!("simulated time ({unit})");
-    let series_of = |comp: &str, metric: &str| -> Vec<(f64, f64)> {
-        let mut points = lines.line(comp, metric);
-        for p in &mut points {
-            p.0 *= scale;
-        }
-        points
-    };
-    let panel = |comp: &str, y_label: &str, metrics: &[&str]| -> Option<Panel> {
-        let series: Vec<Series> = metrics
-            .iter()
-            .map(|m| Series {
-                label: m.to_string(),
-                points: series_of(comp, m),
-                band: Band::None,
-            })
-            .filter(|s| s.points.iter().any(|p| p.1.is_finite()))
-            .collect();
-        if series.is_empty() {
-            return None;
-        }
-        // Latency spans orders of magnitude when a queue builds (a cold start, a spike):
-        // on a linear axis the rest of the day would be a flat line at zero.
-        Some(fitted_panel(
-            y_label,
-            series,
-            None,
-            y_label.contains("(ms)"),
-        ))
+    let series_of = |comp: &str, metric: &str| scaled_line(lines, scale, comp, metric);
+    let panel = |comp: &str, y_label: &str, metrics: &[&str]| {
+        timeseries_panel(lines, scale, comp, y_label, metrics, None)
     };
     for svc in services(report) {
         let panels: Vec<Panel> = [
@@ -133,9 +108,195 @@ pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
     if let Some(c) = per_gpu(report) {
         charts.push(c);
     }
+    charts.extend(training_wait_cdf(report));
+    charts.extend(training_timeseries(lines));
     // Services are named freely: their charts' names must not meet.
     unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
+}
+
+/// The points of `metric` of `comp`, their times multiplied by `scale`.
+fn scaled_line(lines: &ChartLines, scale: f64, comp: &str, metric: &str) -> Vec<(f64, f64)> {
+    let mut points = lines.line(comp, metric);
+    for p in &mut points {
+        p.0 *= scale;
+    }
+    points
+}
+
+/// A panel of the timeseries `metrics` of `comp` that were measured (None if none was), times
+/// multiplied by `scale`, within `range` if given.
+fn timeseries_panel(
+    lines: &ChartLines,
+    scale: f64,
+    comp: &str,
+    y_label: &str,
+    metrics: &[&str],
+    range: Option<(f64, f64)>,
+) -> Option<Panel> {
+    let series: Vec<Series> = metrics
+        .iter()
+        .map(|m| Series {
+            label: m.to_string(),
+            points: scaled_line(lines, scale, comp, m),
+            band: Band::None,
+        })
+        .filter(|s| s.points.iter().any(|p| p.1.is_finite()))
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    // Latency spans orders of magnitude when a queue builds (a cold start, a spike): on a
+    // linear axis the rest of the day would be a flat line at zero.
+    Some(fitted_panel(
+        y_label,
+        series,
+        range,
+        y_label.contains("(ms)"),
+    ))
+}
+
+/// Points of one line of the training wait CDF at most: a class of 100,000 jobs still makes a
+/// small chart, its steps exact at every point drawn.
+const MAX_CDF_STEPS: usize = 1000;
+
+/// The empirical CDF of `sorted` values (ascending) as a staircase: at most about
+/// [`MAX_CDF_STEPS`] steps, each at a value where the CDF is exact (the fraction of values
+/// at or below it), the smallest and the largest value always among them.
+pub fn ecdf_steps(sorted: &[f64]) -> Vec<(f64, f64)> {
+    let n = sorted.len();
+    let every = n.div_ceil(MAX_CDF_STEPS).max(1);
+    let mut out = Vec::new();
+    let (mut last, mut below) = (0usize, 0.0);
+    for i in 1..=n {
+        let x = sorted[i - 1];
+        // Only at the last of equal values: the CDF there counts them all.
+        let end_of_run = i == n || sorted[i] != x;
+        if end_of_run && (i - last >= every || last == 0 || i == n) {
+            let y = i as f64 / n as f64;
+            out.extend([(x, below), (x, y)]);
+            below = y;
+            last = i;
+        }
+    }
+    out
+}
+
+/// The wait of each training job that started, from submission to the whole gang's first
+/// placement, as an empirical CDF per size class (jobs submitted after the warm-up, as the
+/// summary's `wait_*` figures count them, pooled over the replications).
+fn training_wait_cdf(report: &Report) -> Option<Chart> {
+    use crate::training::plan::{SIZE_CLASSES, size_class};
+    let mut waits: Vec<Vec<f64>> = vec![Vec::new(); SIZE_CLASSES.len()];
+    for (_, j) in &report.jobs {
+        if j.wait_s.is_finite() && j.submit_s >= report.warmup_s {
+            waits[size_class(j.gpus)].push(j.wait_s / 3600.0);
+        }
+    }
+    for w in &mut waits {
+        w.sort_by(f64::total_cmp);
+    }
+    // A log axis when the waits that were not zero span more than a decade: small jobs wait
+    // seconds, the largest gangs hours.
+    let x_log = spread_of(waits.iter().flatten().copied()) > 10.0;
+    let series: Vec<Series> = SIZE_CLASSES
+        .iter()
+        .zip(&waits)
+        .filter(|(_, w)| !w.is_empty())
+        .map(|((lo, hi, class), w)| {
+            let at_once = w.iter().filter(|&&x| x == 0.0).count() as f64 / w.len() as f64;
+            let mut points = ecdf_steps(w);
+            if x_log {
+                points.retain(|p| p.0 > 0.0);
+            }
+            Series {
+                label: format!(
+                    "{class} GPU{}: {} job{}, {}% at once",
+                    if lo == hi { "" } else { "s" },
+                    w.len(),
+                    if w.len() == 1 { "" } else { "s" },
+                    super::plot::tick(100.0 * at_once)
+                ),
+                points,
+                band: Band::None,
+            }
+        })
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    Some(Chart {
+        stem: super::names::TRAINING_WAIT_CDF.into(),
+        caption: format!(
+            "Training jobs' wait from submission to the first placement of the whole gang: \
+             the fraction of the jobs of each size class that started within x (jobs submitted \
+             after the warm-up that started, {}; the legend gives the share that started at \
+             once{})",
+            if report.replications >= 2 {
+                "pooled over the replications"
+            } else {
+                "one replication"
+            },
+            if x_log {
+                ", which a log axis cannot show: each line starts at that height"
+            } else {
+                ""
+            }
+        ),
+        // Bottom right: the lines of the many jobs that start at once fill the top left.
+        figure: cdf_figure(
+            "Training: wait CDF per job size".into(),
+            format!("wait (hours{})", if x_log { ", log scale" } else { "" }),
+            x_log,
+            "fraction of jobs",
+            series,
+            Legend::LowerRight,
+        ),
+    })
+}
+
+/// GPUs held by training gangs, jobs running and waiting, and fragmentation over time, from
+/// the `training` component of the timeseries.
+fn training_timeseries(lines: &ChartLines) -> Option<Chart> {
+    let end = lines.end_s;
+    // Training runs span days: hours read better than minutes there.
+    let (scale, unit) = if end >= 2.0 * 86400.0 {
+        (1.0 / 3600.0, "h")
+    } else if end >= 600.0 {
+        (1.0 / 60.0, "min")
+    } else {
+        (1.0, "s")
+    };
+    let panel = |y_label: &str, metrics: &[&str], range: Option<(f64, f64)>| {
+        timeseries_panel(lines, scale, "training", y_label, metrics, range)
+    };
+    let panels: Vec<Panel> = [
+        panel("GPUs", &["gpus_allocated"], None),
+        // Apart: hundreds running beside a few waiting would flatten the waiting line.
+        panel("jobs running", &["jobs_running"], None),
+        panel("jobs waiting", &["jobs_waiting"], None),
+        panel("free share", &["fragmentation"], None),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if panels.is_empty() {
+        return None;
+    }
+    Some(Chart {
+        stem: super::names::TRAINING_TIMESERIES.into(),
+        caption: "Training over time: GPUs held by gangs placed whole, jobs running and \
+                  waiting, and the share of the training pools' GPUs free while a job waits \
+                  (fragmentation; 0 when none waits), at each report interval (mean over \
+                  replications)"
+            .into(),
+        figure: Figure::Lines(Lines {
+            title: "Training: GPUs allocated and jobs over time".into(),
+            x_label: format!("simulated time ({unit})"),
+            x_log: false,
+            panels,
+        }),
+    })
 }
 
 /// The CDF of `metric` (`latency` or `ttft`) of every service that measured it.
@@ -191,21 +352,41 @@ fn cdf_chart(report: &Report, metric: &str) -> Option<Chart> {
                  confidence interval)"
             )
         },
-        figure: Figure::Lines(Lines {
-            title: if metric == "ttft" {
+        figure: cdf_figure(
+            if metric == "ttft" {
                 "Time to first token CDF".into()
             } else {
                 "Latency CDF".into()
             },
-            x_label: format!("{name} (ms{})", if x_log { ", log scale" } else { "" }),
+            format!("{name} (ms{})", if x_log { ", log scale" } else { "" }),
             x_log,
-            panels: vec![Panel {
-                y_label: "fraction of requests".into(),
-                y_log: false,
-                y_range: Some((0.0, 1.0)),
-                series,
-            }],
-        }),
+            "fraction of requests",
+            series,
+            Legend::UpperLeft,
+        ),
+    })
+}
+
+/// One panel of CDF lines, the fraction from 0 to 1 up the y axis.
+fn cdf_figure(
+    title: String,
+    x_label: String,
+    x_log: bool,
+    y_label: &str,
+    series: Vec<Series>,
+    legend: Legend,
+) -> Figure {
+    Figure::Lines(Lines {
+        title,
+        x_label,
+        x_log,
+        panels: vec![Panel {
+            y_label: y_label.into(),
+            y_log: false,
+            y_range: Some((0.0, 1.0)),
+            series,
+            legend,
+        }],
     })
 }
 
@@ -297,6 +478,7 @@ fn fitted_panel(
         y_log,
         y_range: range,
         series,
+        legend: Legend::UpperLeft,
     }
 }
 

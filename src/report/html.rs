@@ -73,7 +73,10 @@ pub fn run_index(report: &Report, charts: &[Chart], checks: &[String]) -> String
         }
         b.push_str("</ul>\n");
     }
-    let comps = super::distinct(report.rows.iter().map(|r| r.component.as_str()));
+    // As on the terminal, training groups that saw no job are left out.
+    let comps = super::distinct(report.rows.iter().map(|r| r.component.as_str()))
+        .into_iter()
+        .filter(|c| !super::empty_training_group(report, c));
     let mut any_cut = false;
     b.push_str("<h2>Summary</h2>\n");
     for c in comps {

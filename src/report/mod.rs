@@ -84,6 +84,15 @@ pub fn is_training(component: &str) -> bool {
     component == "training" || component.starts_with("training/") || component.starts_with("queue/")
 }
 
+/// Whether `component` is a training group that saw no job (a size class no job fell in):
+/// the terminal table and index.html leave it out.
+pub fn empty_training_group(report: &Report, component: &str) -> bool {
+    is_training(component)
+        && report
+            .get(component, "jobs_submitted")
+            .is_some_and(|e| e.mean == 0.0)
+}
+
 /// The columns of summary.csv (and of the baseline file), in order.
 pub const SUMMARY_COLUMNS: [&str; 7] = [
     "scenario",
@@ -399,13 +408,6 @@ pub fn text_table(report: &Report) -> String {
         "gpu_allocation",
         "fragmentation",
     ];
-    // Training groups that saw no job (a size class no job fell in) are left out.
-    let empty = |c: &str| {
-        is_training(c)
-            && report
-                .get(c, "jobs_submitted")
-                .is_some_and(|e| e.mean == 0.0)
-    };
     let shown = |r: &&crate::sim::Row| {
         let listed = if FAILURES.contains(&r.metric) {
             any_failure
@@ -427,7 +429,10 @@ pub fn text_table(report: &Report) -> String {
         .unwrap_or(0)
         .max(22);
     let mut any_cut = false;
-    for c in comps.into_iter().filter(|c| !empty(c)) {
+    for c in comps
+        .into_iter()
+        .filter(|c| !empty_training_group(report, c))
+    {
         let marks: Vec<String> = health::service_problems(report, c)
             .iter()
             .map(|p| format!("  [{}]", p.short()))

@@ -1,6 +1,13 @@
 //! File names made from names in a scenario (services, swept values): safe on every file
 //! system, bounded in length, and unique within a folder whatever the names are.
 
+/// Stem of a training run's chart of the wait CDF per size class (no service can take it:
+/// service charts end in `-timeseries`, and `training` is no service's name).
+pub const TRAINING_WAIT_CDF: &str = "training-wait-cdf";
+
+/// Stem of a training run's chart of GPUs allocated and jobs running and waiting over time.
+pub const TRAINING_TIMESERIES: &str = "training-timeseries";
+
 /// 64-bit FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases, and
 /// names and manifests written by one build must be read by another).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {

@@ -64,6 +64,17 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
     /// The lines.
     pub series: Vec<Series>,
+    /// Where the legend goes: the corner the lines leave free.
+    pub legend: Legend,
+}
+
+/// A corner of a panel for its legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legend {
+    /// Upper left (timeseries, which start low, and most charts).
+    UpperLeft,
+    /// Lower right (CDFs that rise early, whose upper left the lines fill).
+    LowerRight,
 }
 
 /// One line, with an optional 95% confidence band.
@@ -399,7 +410,10 @@ where
             .label_font((FAMILY, 14).into_font())
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(match panel.legend {
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            })
             .draw()
             .map_err(e2s)?;
     }

@@ -23,7 +23,7 @@ pub const MAX_POINTS_PER_LINE: usize = 2000;
 pub const MAX_POINTS: usize = 1_000_000;
 
 /// The metrics the timeseries charts draw (others are in timeseries.csv only).
-pub const CHARTED: [&str; 13] = [
+pub const CHARTED: [&str; 16] = [
     "desired_replicas",
     "ready",
     "pending_pods",
@@ -37,6 +37,9 @@ pub const CHARTED: [&str; 13] = [
     "nodes_ready",
     "nodes_provisioning",
     "gpus_allocated",
+    "jobs_running",
+    "jobs_waiting",
+    "fragmentation",
 ];
 
 /// Consecutive samples of a line that a chart draws as at most two points.
@@ -154,9 +157,9 @@ pub struct ChartLines {
 }
 
 impl ChartLines {
-    /// Empty lines for a run of `services` services.
-    pub fn new(services: usize) -> ChartLines {
-        let lines = services * 9 + 4;
+    /// Empty lines for a run of `services` services, and training if `training`.
+    pub fn new(services: usize, training: bool) -> ChartLines {
+        let lines = services * 9 + 4 + if training { 4 } else { 0 };
         ChartLines {
             lines: BTreeMap::new(),
             budget: (MAX_POINTS / lines.max(1)).clamp(2, MAX_POINTS_PER_LINE),
@@ -210,14 +213,15 @@ pub struct TimeseriesFile {
 }
 
 impl TimeseriesFile {
-    /// Creates `path` with its header, for a run of `services` services.
-    pub fn create(path: &Path, services: usize) -> std::io::Result<TimeseriesFile> {
+    /// Creates `path` with its header, for a run of `services` services, and training if
+    /// `training`.
+    pub fn create(path: &Path, services: usize, training: bool) -> std::io::Result<TimeseriesFile> {
         let file = BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
         let mut csv = csv::Writer::from_writer(file);
         csv.write_record(["time_s", "component", "metric", "value"])?;
         Ok(TimeseriesFile {
             csv,
-            lines: ChartLines::new(services),
+            lines: ChartLines::new(services, training),
         })
     }
 
@@ -242,7 +246,8 @@ impl TimeseriesFile {
 
     /// Writes the timeseries a report holds in memory ([`Report::timeseries`]).
     pub fn write_report(path: &Path, report: &Report) -> std::io::Result<ChartLines> {
-        let mut f = TimeseriesFile::create(path, super::services(report).len())?;
+        let training = report.rows.iter().any(|r| r.component == "training");
+        let mut f = TimeseriesFile::create(path, super::services(report).len(), training)?;
         // Samples are numbered by their place among the distinct times.
         let mut sample = 0;
         let mut last = f64::NAN;
@@ -302,8 +307,8 @@ mod tests {
 
     #[test]
     fn many_lines_share_the_point_budget() {
-        assert_eq!(ChartLines::new(1).budget, MAX_POINTS_PER_LINE);
-        let many = ChartLines::new(10_000);
-        assert!(many.budget * (10_000 * 9 + 4) <= MAX_POINTS);
+        assert_eq!(ChartLines::new(1, true).budget, MAX_POINTS_PER_LINE);
+        let many = ChartLines::new(10_000, true);
+        assert!(many.budget * (10_000 * 9 + 4 + 4) <= MAX_POINTS);
     }
 }

@@ -104,7 +104,7 @@ pub fn simulate_spooled(
         }
         let report = aggregate_summary(plan, &reps);
         drop(reps);
-        let row_len = timeseries::row_len(plan.services.len());
+        let row_len = timeseries::row_len(plan.services.len(), plan.training.is_some());
         timeseries::merge(
             row_len,
             plan.replications,

@@ -37,13 +37,20 @@ pub mod ts_metric {
     pub const NODES: u8 = 12;
     /// Cluster: nodes asked for and not Ready yet.
     pub const NODES_PROVISIONING: u8 = 13;
-    /// Cluster: GPUs held by pods (balloons included), whole-GPU equivalents.
+    /// Cluster: GPUs held by pods (balloons included), whole-GPU equivalents; training: GPUs
+    /// held by gangs placed whole.
     pub const GPUS_ALLOCATED: u8 = 14;
     /// Cluster: nodes whose Ready condition is true (a failed node until it is marked
     /// NotReady).
     pub const NODES_READY: u8 = 15;
+    /// Training: jobs whose gang is placed whole.
+    pub const JOBS_RUNNING: u8 = 16;
+    /// Training: jobs waiting for admission or room (their gang not whole).
+    pub const JOBS_WAITING: u8 = 17;
+    /// Training: free GPUs of the training pools over their GPUs while a job waits, else 0.
+    pub const FRAGMENTATION: u8 = 18;
     /// Names, indexed by code.
-    pub const NAMES: [&str; 16] = [
+    pub const NAMES: [&str; 19] = [
         "replicas",
         "ready",
         "pending_pods",
@@ -60,6 +67,9 @@ pub mod ts_metric {
         "nodes_provisioning",
         "gpus_allocated",
         "nodes_ready",
+        "jobs_running",
+        "jobs_waiting",
+        "fragmentation",
     ];
 }
 
@@ -590,7 +600,7 @@ impl Report {
 /// with the timeseries they kept in memory.
 pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
     let mut report = aggregate_summary(plan, reps);
-    let row_len = timeseries::row_len(plan.services.len());
+    let row_len = timeseries::row_len(plan.services.len(), plan.training.is_some());
     let mut rows = Vec::new();
     // Reading from memory cannot fail, nor can pushing rows.
     let _ = timeseries::merge(

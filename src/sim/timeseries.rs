@@ -28,9 +28,18 @@ pub const CLUSTER_CODES: [u8; 5] = [
     ts_metric::NODES_READY,
 ];
 
-/// Values in one row of a run with `services` services.
-pub fn row_len(services: usize) -> usize {
-    services * SERVICE_SLOTS + CLUSTER_CODES.len()
+/// Training's metric codes, in the order of its slots after the cluster's (ascending). A run
+/// without training has no such slots, so its rows are what they were before training came.
+pub const TRAINING_CODES: [u8; 4] = [
+    ts_metric::GPUS_ALLOCATED,
+    ts_metric::JOBS_RUNNING,
+    ts_metric::JOBS_WAITING,
+    ts_metric::FRAGMENTATION,
+];
+
+/// Values in one row of a run with `services` services, and training if `training`.
+pub fn row_len(services: usize, training: bool) -> usize {
+    services * SERVICE_SLOTS + CLUSTER_CODES.len() + if training { TRAINING_CODES.len() } else { 0 }
 }
 
 /// The slot of metric `code` of service `service`.
@@ -46,12 +55,24 @@ pub fn cluster_slot(services: usize, code: u8) -> usize {
     services * SERVICE_SLOTS + k
 }
 
-/// The component (service index, or `services` for the cluster) and metric code of `slot`.
+/// The slot of training's metric `code` in a row of `services` services (with training).
+#[inline]
+pub fn training_slot(services: usize, code: u8) -> usize {
+    let k = TRAINING_CODES.iter().position(|&c| c == code).unwrap_or(0);
+    services * SERVICE_SLOTS + CLUSTER_CODES.len() + k
+}
+
+/// The component (service index, `services` for the cluster, `services + 1` for training)
+/// and metric code of `slot`.
 pub fn slot_key(services: usize, slot: usize) -> (usize, u8) {
-    if slot < services * SERVICE_SLOTS {
+    let cluster = services * SERVICE_SLOTS;
+    if slot < cluster {
         (slot / SERVICE_SLOTS, (slot % SERVICE_SLOTS) as u8)
+    } else if slot < cluster + CLUSTER_CODES.len() {
+        (services, CLUSTER_CODES[slot - cluster])
     } else {
-        (services, CLUSTER_CODES[slot - services * SERVICE_SLOTS])
+        let k = (slot - cluster - CLUSTER_CODES.len()).min(TRAINING_CODES.len() - 1);
+        (services + 1, TRAINING_CODES[k])
     }
 }
 
@@ -248,7 +269,8 @@ pub struct TsRow<'a> {
 }
 
 /// Turns each averaged sample of [`merge`] into the rows of timeseries.csv: the finite slots,
-/// component by component in scenario order (the cluster last), metric codes ascending.
+/// component by component in scenario order (then the cluster, then training), metric codes
+/// ascending.
 pub fn for_each_row(
     plan: &Plan,
     sample: u32,
@@ -260,7 +282,11 @@ pub fn for_each_row(
     for (slot, &value) in means.iter().enumerate() {
         if value.is_finite() {
             let (comp, code) = slot_key(services, slot);
-            let component = plan.services.get(comp).map_or("cluster", |s| &s.name);
+            let component = match plan.services.get(comp) {
+                Some(s) => &s.name,
+                None if comp == services => "cluster",
+                None => "training",
+            };
             on_row(&TsRow {
                 sample,
                 time_s,
@@ -287,7 +313,15 @@ mod tests {
         for code in CLUSTER_CODES {
             assert_eq!(slot_key(3, cluster_slot(3, code)), (3, code));
         }
-        assert_eq!(row_len(3), 41);
+        for code in TRAINING_CODES {
+            assert_eq!(slot_key(3, training_slot(3, code)), (4, code));
+        }
+        assert_eq!(row_len(3, false), 41);
+        assert_eq!(row_len(3, true), 45);
+        // Training's slots follow the cluster's: every slot of a row has one key.
+        let keys: std::collections::BTreeSet<(usize, u8)> =
+            (0..row_len(3, true)).map(|k| slot_key(3, k)).collect();
+        assert_eq!(keys.len(), 45);
     }
 
     /// The means of several replications of unequal length, across chunk boundaries, equal

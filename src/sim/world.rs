@@ -147,7 +147,7 @@ impl<'p> World<'p> {
                 .as_ref()
                 .map(|t| Training::new(t, &plan.pools, plan.warmup, seed, rep)),
             ts,
-            row: vec![f64::NAN; timeseries::row_len(plan.services.len())],
+            row: vec![f64::NAN; timeseries::row_len(plan.services.len(), plan.training.is_some())],
             sample_index: 0,
             next_mark: 0,
             steady_until: super::result::steady_until(plan),
@@ -542,6 +542,14 @@ impl<'p> World<'p> {
         put(ts_metric::PENDING_PODS, pending as f64);
         put(ts_metric::GPUS_ALLOCATED, allocated);
         put(ts_metric::NODES_READY, c.nodes_ready() as f64);
+        if let Some(t) = &self.training {
+            let (held, running, waiting) = t.sample();
+            let mut put = |m: u8, v: f64| row[timeseries::training_slot(services, m)] = v;
+            put(ts_metric::GPUS_ALLOCATED, held);
+            put(ts_metric::JOBS_RUNNING, running);
+            put(ts_metric::JOBS_WAITING, waiting);
+            put(ts_metric::FRAGMENTATION, t.fragmentation_now(c));
+        }
         self.ts.push(&self.row);
         let next = now + self.plan.report_interval;
         if next <= self.plan.duration {

@@ -828,6 +828,18 @@ impl<'p> Training<'p> {
         )
     }
 
+    /// Free GPUs of the training pools over their GPUs now if a job waits, else 0: the
+    /// timeseries' `fragmentation`, the instant form of the groups' figure.
+    pub fn fragmentation_now(&self, cluster: &Cluster) -> f64 {
+        let (free, cap) = self.groups.free_and_capacity(cluster);
+        // Pools of no nodes have no GPUs free either.
+        if self.waiting.is_empty() || cap <= 0.0 {
+            0.0
+        } else {
+            free / cap
+        }
+    }
+
     /// The replication's figures and its rows of jobs.csv.
     pub fn finish_run(
         mut self,

@@ -170,13 +170,7 @@ impl Groups {
         if !self.warm || dt == 0.0 {
             return;
         }
-        let (mut free, mut cap) = (0.0, 0.0);
-        for &p in &self.pools {
-            let pool = cluster.pool(p);
-            let upg = f64::from(self.units_per_gpu[p]);
-            free += pool.free_units_total() as f64 / upg;
-            cap += pool.capacity() as f64 / upg;
-        }
+        let (free, cap) = self.free_and_capacity(cluster);
         for g in &mut self.groups {
             g.cap_area += cap * dt;
             if g.waiting.value() > 0 {
@@ -184,6 +178,18 @@ impl Groups {
                 g.frag_cap += cap * dt;
             }
         }
+    }
+
+    /// Free GPUs of the pools training uses, and all their GPUs, now.
+    pub(super) fn free_and_capacity(&self, cluster: &Cluster) -> (f64, f64) {
+        let (mut free, mut cap) = (0.0, 0.0);
+        for &p in &self.pools {
+            let pool = cluster.pool(p);
+            let upg = f64::from(self.units_per_gpu[p]);
+            free += pool.free_units_total() as f64 / upg;
+            cap += pool.capacity() as f64 / upg;
+        }
+        (free, cap)
     }
 
     pub(super) fn warmup_end(&mut self, now: SimTime) {

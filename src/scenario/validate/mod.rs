@@ -183,7 +183,8 @@ fn top_level(e: &mut Errs, sc: &Scenario) {
     } else if (1..=limits::MAX_REPLICATIONS).contains(&sc.replications) {
         // Counted over components and replications: what the run writes and holds.
         let samples = duration.0 / interval.0;
-        let per_sample = crate::sim::timeseries::row_len(sc.services.len()) as u64;
+        let training = sc.training.is_some();
+        let per_sample = crate::sim::timeseries::row_len(sc.services.len(), training) as u64;
         let values = samples
             .saturating_mul(per_sample)
             .saturating_mul(sc.replications);
@@ -192,9 +193,10 @@ fn top_level(e: &mut Errs, sc: &Scenario) {
                 "report_interval",
                 format!(
                     "{samples} samples of {interval} in {duration} x {per_sample} values (12 per \
-                     service, 5 for the cluster) x {} replications = {values} timeseries \
+                     service, 5 for the cluster{}) x {} replications = {values} timeseries \
                      values: the limit is {} per run; lengthen report_interval or run fewer \
                      replications",
+                    if training { ", 4 for training" } else { "" },
                     sc.replications,
                     limits::MAX_TIMESERIES_VALUES
                 ),
