@@ -716,3 +716,407 @@ fn a_run_past_its_event_budget_stops_with_exit_2_naming_the_component() {
         "{stderr}"
     );
 }
+
+/// A valid training scenario: Kueue with two queues in a cohort, topology placement, failures,
+/// a Poisson stream checkpointed at Young/Daly's interval and a trace (`{case}.csv`, written
+/// next to the scenario by [`train_refused`]).
+const TRAIN: &str = r#"name: train
+duration: 1d
+replications: 1
+node_pools:
+  - name: h100
+    gpu: h100-80gb
+    gpus_per_node: 8
+    nodes: 64
+    topology: {rack: 8, island: 32}
+    failures: {mtbf: 100d}
+queues:
+  - {name: research, cohort: all, nominal_quota: 256}
+  - {name: product, cohort: all, nominal_quota: 256, borrowing_limit: 128}
+training:
+  scheduler: kueue
+  placement: topology
+  workloads:
+    - name: small
+      queue: research
+      node_pool: h100
+      arrivals: {poisson: {rate: 10/h}}
+      gpus: {choice: {1: 0.5, 8: 0.5}}
+      duration: {exponential: {mean: 2h}}
+      checkpoint: {interval: optimal, cost: 1m}
+    - name: replay
+      queue: product
+      node_pool: h100
+      arrivals: {trace: {file: jobs.csv}}
+"#;
+
+/// A trace every line of which is good.
+const GOOD_TRACE: &str = "submit_time_s,gpus,duration_s\n0,8,3600\n60,16,7200\n";
+
+/// The training scenario with `from` replaced by `to` (which must be there).
+fn train(from: &str, to: &str) -> String {
+    assert!(TRAIN.contains(from), "{from} not in the training scenario");
+    TRAIN.replacen(from, to, 1)
+}
+
+/// [`refused`] for a training scenario whose trace is `trace`.
+fn train_refused(
+    case: &str,
+    text: &str,
+    trace: &str,
+    line_col: Option<(u32, u32)>,
+    needles: &[&str],
+) {
+    let csv = format!("{case}.csv");
+    tmp(&csv, trace.as_bytes());
+    refused(
+        case,
+        text.replace("jobs.csv", &csv).as_bytes(),
+        line_col,
+        needles,
+    );
+}
+
+/// Asserts that the training scenario `text`, with the good trace, validates.
+fn train_accepted(case: &str, text: &str) {
+    let csv = format!("{case}.csv");
+    tmp(&csv, GOOD_TRACE.as_bytes());
+    let p = tmp(
+        &format!("{case}.yaml"),
+        text.replace("jobs.csv", &csv).as_bytes(),
+    );
+    let (code, stdout, stderr) = capsim(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{case}: {stdout}{stderr}");
+}
+
+#[test]
+fn the_good_training_scenario_is_accepted() {
+    train_accepted("train_good", TRAIN);
+}
+
+#[test]
+fn malformed_training_is_refused_with_its_place() {
+    // (case, scenario, trace, line and column, words of the message)
+    type TrainCase = (
+        &'static str,
+        String,
+        &'static str,
+        (u32, u32),
+        Vec<&'static str>,
+    );
+    let t = GOOD_TRACE;
+    let cases: Vec<TrainCase> = vec![
+        (
+            "unknown_queue",
+            train("queue: research", "queue: reserch"),
+            t,
+            (19, 14),
+            vec![
+                "training.workloads[0].queue",
+                "unknown queue `reserch`",
+                "did you mean `research`",
+            ],
+        ),
+        (
+            "unknown_pool",
+            train(
+                "node_pool: h100\n      arrivals: {poisson",
+                "node_pool: h200\n      arrivals: {poisson",
+            ),
+            t,
+            (20, 18),
+            vec![
+                "training.workloads[0].node_pool",
+                "unknown node pool `h200`",
+            ],
+        ),
+        (
+            "kueue_without_queue",
+            train("      queue: research\n", ""),
+            t,
+            (18, 7),
+            vec![
+                "training.workloads[0].queue",
+                "Kueue admits only jobs in a ClusterQueue",
+            ],
+        ),
+        (
+            "optimal_without_mtbf",
+            train("    failures: {mtbf: 100d}\n", ""),
+            t,
+            (23, 30),
+            vec![
+                "training.workloads[0].checkpoint.interval",
+                "pool `h100` needs `failures: {mtbf: ...}`",
+            ],
+        ),
+        (
+            "optimal_without_cost",
+            train("cost: 1m", "cost: 0s"),
+            t,
+            (24, 45),
+            vec![
+                "training.workloads[0].checkpoint.cost",
+                "checkpoint without end",
+            ],
+        ),
+        (
+            "topology_without_pool_topology",
+            train("    topology: {rack: 8, island: 32}\n", ""),
+            t,
+            (15, 14),
+            vec![
+                "training.placement",
+                "`topology` placement needs `topology: {rack: N}` on pool `h100`",
+            ],
+        ),
+        (
+            "island_not_whole_racks",
+            train("island: 32", "island: 12"),
+            t,
+            (9, 33),
+            vec![
+                "node_pools[0].topology.island",
+                "must be a whole number of racks of 8 nodes",
+            ],
+        ),
+        (
+            "permit_timeout_above_15m",
+            train(
+                "  placement: topology",
+                "  placement: topology\n  permit_timeout: 16m",
+            ),
+            t,
+            (17, 19),
+            vec!["training.permit_timeout", "at most 15m"],
+        ),
+        (
+            "trace_missing_column",
+            TRAIN.to_string(),
+            "submit_time_s,gpus\n0,8\n",
+            (28, 32),
+            vec![
+                "training.workloads[1].arrivals.trace.file",
+                "has no column `duration_s`",
+            ],
+        ),
+        (
+            "trace_unsorted",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s\n10,8,3600\n5,8,3600\n",
+            (28, 32),
+            vec![
+                "trace_unsorted.csv: line 3",
+                "submit_time_s 5 is earlier than the row before (10)",
+            ],
+        ),
+        (
+            "trace_negative_duration",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s\n0,8,-3600\n",
+            (28, 32),
+            vec![
+                "line 2",
+                "`-3600` in column `duration_s` is not a number of seconds",
+            ],
+        ),
+        (
+            "trace_non_numeric_gpus",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s\n0,eight,3600\n",
+            (28, 32),
+            vec![
+                "line 2",
+                "`eight` in column `gpus` is not a whole number of GPUs",
+            ],
+        ),
+        (
+            "trace_zero_gpus",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s\n0,0,3600\n",
+            (28, 32),
+            vec![
+                "line 2",
+                "`0` in column `gpus` is not a whole number of GPUs from 1",
+            ],
+        ),
+        (
+            "trace_job_larger_than_the_pool",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s\n0,8,3600\n5,1024,3600\n",
+            (28, 32),
+            vec![
+                "trace_job_larger_than_the_pool.csv: line 3",
+                "a job of 1024 GPUs can never fit pool `h100` (512 GPUs at most)",
+            ],
+        ),
+        (
+            "trace_unknown_queue",
+            TRAIN.to_string(),
+            "submit_time_s,gpus,duration_s,queue\n0,8,3600,nope\n",
+            (28, 32),
+            vec!["trace_unknown_queue.csv: line 2", "unknown queue `nope`"],
+        ),
+        (
+            "negative_job_rate",
+            train("rate: 10/h", "rate: -10/h"),
+            t,
+            (21, 34),
+            vec![
+                "training.workloads[0].arrivals.poisson.rate",
+                "found `-10/h`",
+            ],
+        ),
+        (
+            "absurd_job_rate",
+            train("rate: 10/h", "rate: 1e6/s"),
+            t,
+            (21, 34),
+            vec![
+                "training.workloads[0].arrivals.poisson.rate",
+                "about 8.6e10 training jobs",
+                "over the limit of 1e7 jobs",
+            ],
+        ),
+        (
+            "choice_not_summing_to_one",
+            train("{1: 0.5, 8: 0.5}", "{1: 0.5, 8: 0.6}"),
+            t,
+            (22, 13),
+            vec![
+                "training.workloads[0].gpus",
+                "the probabilities must sum to 1, they sum to 1.1",
+            ],
+        ),
+        (
+            "choice_non_numeric_key",
+            train("{1: 0.5, 8: 0.5}", "{one: 0.5, 8: 0.5}"),
+            t,
+            (22, 28),
+            vec![
+                "training.workloads[0].gpus.choice.one",
+                "expected a plain number",
+            ],
+        ),
+        (
+            "choice_fractional_gpus",
+            train("{1: 0.5, 8: 0.5}", "{1.5: 0.5, 8: 0.5}"),
+            t,
+            (22, 13),
+            vec![
+                "training.workloads[0].gpus",
+                "a whole number of GPUs, at least 1: found 1.5",
+            ],
+        ),
+        (
+            "fixed_zero_gpus",
+            train("{choice: {1: 0.5, 8: 0.5}}", "{fixed: 0}"),
+            t,
+            (22, 13),
+            vec!["training.workloads[0].gpus", "at least 1: found 0"],
+        ),
+        (
+            "gpu_sharing_on_a_training_pool",
+            train(
+                "    nodes: 64\n",
+                "    nodes: 64\n    gpu_sharing: {mig: 1g.10gb}\n",
+            ),
+            t,
+            (21, 18),
+            vec![
+                "training.workloads[0].node_pool",
+                "shares its GPUs (gpu_sharing)",
+            ],
+        ),
+        (
+            "nominal_quota_above_the_limit",
+            train("nominal_quota: 256}", "nominal_quota: 1e12}"),
+            t,
+            (12, 50),
+            vec!["queues[0].nominal_quota", "above the limit of 10000000"],
+        ),
+        (
+            "borrowing_limit_without_cohort",
+            train("{name: product, cohort: all,", "{name: product,"),
+            t,
+            (13, 58),
+            vec!["queues[1].borrowing_limit", "give `cohort` too"],
+        ),
+        (
+            "queues_without_training",
+            TRAIN.split("training:").next().unwrap().to_string(),
+            t,
+            (12, 3),
+            vec!["queues", "add a `training:` section"],
+        ),
+        (
+            "a_service_named_training",
+            format!(
+                "{TRAIN}models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]\n\
+                 services: [{{name: training, model: m, node_pool: h100, replicas: 1}}]\n"
+            ),
+            t,
+            (30, 19),
+            vec![
+                "services[0].name",
+                "`training` would name a component of the results",
+            ],
+        ),
+    ];
+    assert!(cases.len() >= 25);
+    for (case, text, trace, lc, needles) in cases {
+        train_refused(case, &text, trace, Some(lc), &needles);
+    }
+}
+
+/// Training's share of the event estimate: each interval of work is two events (the segment
+/// and the checkpoint), so 100 jobs an hour of 2 hours' work checkpointed every millisecond
+/// for 30 days are 100 x 720 x 2 x 7.2e6 / 1 = 1.04e12 events (plus 4 per job): refused at the
+/// interval, with the budget named; the same scenario with a 10-minute interval runs under it
+/// (4.8e6 events), and at a budget of 1e6 it is refused at the same field.
+#[test]
+fn training_past_the_event_budget_is_refused_at_its_field() {
+    let absurd = train(
+        "checkpoint: {interval: optimal, cost: 1m}",
+        "checkpoint: {interval: 1ms, cost: 1ms}",
+    )
+    .replace("rate: 10/h", "rate: 100/h")
+    .replace("duration: 1d", "duration: 30d");
+    train_refused(
+        "checkpoint_budget",
+        &absurd,
+        GOOD_TRACE,
+        Some((24, 30)),
+        &[
+            "training.workloads[0].checkpoint.interval",
+            "about 1e12 events per replication, over the event budget of 1e9 (limits.max_events)",
+            "the checkpoints of training workload `small` (every 1ms of work, cost 1ms: about \
+             5.2e11 in 720h)",
+        ],
+    );
+    let sane = absurd.replace("interval: 1ms", "interval: 10m");
+    train_accepted("checkpoint_sane", &sane);
+    let lowered = sane.replace(
+        "replications: 1",
+        "replications: 1\nlimits: {max_events: 1e6}",
+    );
+    train_refused(
+        "checkpoint_lowered_budget",
+        &lowered,
+        GOOD_TRACE,
+        Some((25, 30)),
+        &[
+            "training.workloads[0].checkpoint.interval",
+            "over the event budget of 1e6",
+            "every 10m of work",
+        ],
+    );
+}
+
+/// scenarios/training-7500.yaml is under the default budget.
+#[test]
+fn the_7500_node_training_example_is_under_the_budget() {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/training-7500.yaml");
+    let (code, stdout, stderr) = capsim(&["validate", p]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}

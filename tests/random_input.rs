@@ -186,6 +186,73 @@ proptest! {
     }
 }
 
+/// A valid training scenario: Kueue, a cohort, topology placement, failures, checkpoints.
+const TRAINING: &str = "name: t
+duration: 1d
+replications: 1
+node_pools:
+  - {name: h, gpu: h100-80gb, gpus_per_node: 8, nodes: 16, topology: {rack: 4, island: 8}, failures: {mtbf: 10d}}
+queues:
+  - {name: a, cohort: c, nominal_quota: 64}
+  - {name: b, cohort: c, nominal_quota: 64, borrowing_limit: 32}
+training:
+  scheduler: kueue
+  placement: topology
+  workloads:
+    - name: w
+      queue: a
+      node_pool: h
+      arrivals: {poisson: {rate: 4/h}}
+      gpus: {choice: {1: 0.5, 8: 0.3, 32: 0.2}}
+      duration: {exponential: {mean: 2h}}
+      checkpoint: {interval: optimal, cost: 1m}
+";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Mutated training scenarios never panic the loader, the checks or the run.
+    #[test]
+    fn mutated_training_scenarios_never_panic(
+        pos in 0usize..TRAINING.len(),
+        len in 0usize..20,
+        insert in "[a-z0-9:{}\\[\\], \n./-]{0,12}",
+    ) {
+        let end = (pos + len).min(TRAINING.len());
+        let text = format!("{}{}{}", &TRAINING[..pos], insert, &TRAINING[end..]);
+        load(text.as_bytes());
+    }
+
+    /// Any value in the fields of a training workload, a queue or the pool's topology is
+    /// accepted and runs to its end, or is refused with a message that names the field.
+    #[test]
+    fn training_fields_with_any_values_never_panic(
+        field in prop::sample::select(vec![
+            ("rate: 4/h", "rate: "), ("1: 0.5, 8: 0.3", "1: "), ("cost: 1m", "cost: "),
+            ("interval: optimal", "interval: "), ("mtbf: 10d", "mtbf: "),
+            ("nominal_quota: 64}", "nominal_quota: "), ("rack: 4", "rack: "),
+            ("island: 8", "island: "), ("mean: 2h", "mean: "), ("nodes: 16", "nodes: "),
+        ]),
+        value in prop::sample::select(vec![
+            "0", "-1", "1e300", ".nan", "1ns", "0s", "1e-9/s", "1e9/s", "x", "{}", "[]",
+            "3", "0.5", "4294967296", "1e12",
+        ]),
+    ) {
+        let (from, key) = field;
+        let close = if from.ends_with('}') { "}" } else { "" };
+        let text = TRAINING.replacen(from, &format!("{key}{value}{close}"), 1);
+        match check(text.as_bytes()) {
+            Ok(plan) => ends(plan),
+            Err(message) => prop_assert!(message.contains("random.yaml:"), "{message}"),
+        }
+    }
+}
+
+#[test]
+fn the_valid_training_scenario_is_accepted() {
+    assert!(load(TRAINING.as_bytes()));
+}
+
 /// The largest char boundary at or before `i` (VALID is ASCII, so `i` itself).
 fn floor(i: usize) -> usize {
     let mut i = i.min(VALID.len());

@@ -6,9 +6,12 @@
 
 use super::Errs;
 use crate::control::AutoscalerPlan;
+use crate::engine::SimTime;
 use crate::models::llm::IterShape;
 use crate::scenario::types::{Scenario, limits};
 use crate::sim::plan::{Batching, Cost, Load, Plan, ServicePlan};
+use crate::training::TrainingPlan;
+use crate::training::plan::{JobArrivals, JobWorkloadPlan};
 use crate::units::fmt_count as count;
 use crate::workload::ArrivalSpec;
 
@@ -78,7 +81,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
                     what: format!(
                         "the closed loop of workloads[{i}] ({users} users, each request at \
                          least {} apart: up to {} requests in {})",
-                        crate::engine::SimTime::from_secs_f64(cycle),
+                        SimTime::from_secs_f64(cycle),
                         count(rate * secs),
                         plan.duration
                     ),
@@ -147,7 +150,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
                 what: format!(
                     "the {what} of service `{}` (every {}: {} in {})",
                     s.name,
-                    crate::engine::SimTime::from_secs_f64(every),
+                    SimTime::from_secs_f64(every),
                     count(events),
                     plan.duration
                 ),
@@ -173,6 +176,9 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             fix: "lower the load or shorten the duration",
             events: iterations,
         });
+    }
+    if let Some(t) = &plan.training {
+        training_parts(&mut parts, t, secs, plan.duration);
     }
     parts.push(Part {
         path: "report_interval".into(),
@@ -203,6 +209,140 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
                 limits::MAX_EVENTS as f64
             ),
         );
+    }
+}
+
+/// Events a training job costs whatever its work: its arrival, the scheduling pass it
+/// causes, its completion; and a timer for a gang admitted (Kueue's waitForPodsReady) or
+/// reserving (Coscheduling's Permit) that is not placed at once. Backoffs after timeouts
+/// add more; the run counts.
+const EVENTS_PER_JOB: f64 = 4.0;
+/// Events a checkpoint costs: the end of the segment of work before it and its own end.
+const EVENTS_PER_CHECKPOINT: f64 = 2.0;
+/// Events an interruption costs: the job noticing it, the pass that places the gang again,
+/// the end of the restart.
+const EVENTS_PER_INTERRUPTION: f64 = 3.0;
+
+/// One workload's jobs as the estimate sees them, from the trace's rows or the Poisson
+/// stream's means; each job's work counts up to the run's length.
+struct JobLoad {
+    /// Jobs submitted.
+    jobs: f64,
+    /// Checkpoints: the sum of work / interval.
+    checkpoints: f64,
+    /// The sum of work x nodes: node failures under the gangs are this over the node MTBF.
+    node_seconds: f64,
+}
+
+/// The training workloads' parts of the estimate: per workload its jobs, its checkpoints
+/// and its interruptions.
+fn training_parts(parts: &mut Vec<Part>, t: &TrainingPlan, secs: f64, span: SimTime) {
+    for (i, w) in t.workloads.iter().enumerate() {
+        let at = |f: &str| format!("training.workloads[{i}].{f}");
+        let load = job_load(w, secs);
+        parts.push(Part {
+            path: at("arrivals"),
+            what: format!(
+                "the jobs of training workload `{}` ({} jobs in {span})",
+                w.name,
+                count(load.jobs)
+            ),
+            fix: "lower the rate, shorten the trace or the duration",
+            events: EVENTS_PER_JOB * load.jobs,
+        });
+        if let Some(c) = w.checkpoint {
+            let every = match c.interval {
+                Some(i) => format!("every {i} of work"),
+                None => "at Young/Daly's interval".to_string(),
+            };
+            parts.push(Part {
+                path: at("checkpoint.interval"),
+                what: format!(
+                    "the checkpoints of training workload `{}` ({every}, cost \
+                     {}: about {} in {span})",
+                    w.name,
+                    c.cost,
+                    count(load.checkpoints)
+                ),
+                fix: "lengthen the checkpoint interval (or its cost, for `optimal`), lower the \
+                      rate or shorten the duration",
+                events: EVENTS_PER_CHECKPOINT * load.checkpoints,
+            });
+        }
+        if let Some(m) = w.node_mtbf {
+            let interruptions = load.node_seconds / m;
+            parts.push(Part {
+                path: at("node_pool"),
+                what: format!(
+                    "the interruptions of training workload `{}` by node failures (node MTBF \
+                     {}: about {} in {span})",
+                    w.name,
+                    SimTime::from_secs_f64(m),
+                    count(interruptions)
+                ),
+                fix: "lengthen the pool's failures.mtbf, lower the rate or shorten the duration",
+                events: EVENTS_PER_INTERRUPTION * interruptions,
+            });
+        }
+    }
+}
+
+/// Work of job streams over a run of `secs` seconds: a job works at most the run's length.
+fn job_load(w: &JobWorkloadPlan, secs: f64) -> JobLoad {
+    let gpn = f64::from(w.gpus_per_node.max(1));
+    // Pods of a job of `gpus` GPUs: one when it fits a node, else whole nodes.
+    let nodes = |gpus: f64| {
+        if gpus <= gpn {
+            1.0
+        } else {
+            (gpus / gpn).ceil()
+        }
+    };
+    let interval = |nodes: f64| -> Option<f64> {
+        let c = w.checkpoint?;
+        Some(match c.interval {
+            Some(i) => i.as_secs_f64(),
+            // As the run computes it for the job's MTBF (the node's over its nodes).
+            None => w.node_mtbf.map_or(f64::INFINITY, |m| {
+                crate::stats::reliability::daly_interval(c.cost.as_secs_f64(), m / nodes).max(1e-3)
+            }),
+        })
+    };
+    let per_job = |gpus: f64, work: f64| -> (f64, f64) {
+        let n = nodes(gpus);
+        let work = work.min(secs);
+        // ceil(work / interval) - 1 checkpoints, at most work / interval.
+        let checkpoints = interval(n).map_or(0.0, |i| work / i);
+        (checkpoints, work * n)
+    };
+    match &w.arrivals {
+        JobArrivals::Poisson { mean_gap } => {
+            let jobs = secs / mean_gap;
+            // The mean gang: Young/Daly's interval shrinks as 1/sqrt(nodes), so the mean
+            // node count gives at least the mean number of checkpoints.
+            let gpus = w.gpus.as_ref().map_or(1.0, |s| s.mean().max(1.0));
+            let work = w.work.as_ref().map_or(0.0, |s| s.mean());
+            let (checkpoints, node_seconds) = per_job(gpus, work);
+            JobLoad {
+                jobs,
+                checkpoints: jobs * checkpoints,
+                node_seconds: jobs * node_seconds,
+            }
+        }
+        JobArrivals::Trace(rows) => {
+            let mut load = JobLoad {
+                jobs: 0.0,
+                checkpoints: 0.0,
+                node_seconds: 0.0,
+            };
+            for r in rows.iter().filter(|r| r.submit.as_secs_f64() < secs) {
+                let (c, ns) = per_job(f64::from(r.gpus), r.work.as_secs_f64());
+                load.jobs += 1.0;
+                load.checkpoints += c;
+                load.node_seconds += ns;
+            }
+            load
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::sim::plan::PoolPlan;
 use crate::training::plan::{
     CheckpointPlan, JobArrivals, JobWorkloadPlan, QueuePlan, Scheduler, TraceJob, TrainingPlan,
 };
+use crate::units::fmt_count;
 
 /// Most GPUs a ClusterQueue's quota or borrowing limit may name.
 pub const MAX_QUOTA_GPUS: u64 = 10_000_000;
@@ -114,7 +115,8 @@ pub(super) fn resolve(
     unique_names(e, "training.workloads", names);
     let pool_names: Vec<&str> = sc.node_pools.iter().map(|p| p.name.as_str()).collect();
     let mut workloads = Vec::new();
-    let mut expected_jobs = 0.0;
+    // Expected jobs of each workload, and the field behind them.
+    let mut expected_jobs: Vec<(f64, String)> = Vec::new();
     let horizon = sc.duration.0.as_secs_f64();
     for (i, w) in t.workloads.iter().enumerate() {
         let at = |f: &str| format!("training.workloads[{i}].{f}");
@@ -189,7 +191,7 @@ pub(super) fn resolve(
                     e.at(&at("arrivals.poisson.rate"), "the rate must be positive");
                     continue;
                 }
-                expected_jobs += rate.0 * horizon;
+                expected_jobs.push((rate.0 * horizon, at("arrivals.poisson.rate")));
                 let gpus = match &w.gpus {
                     None => None,
                     Some(d) => match d.compile(&e.l.base_dir) {
@@ -200,6 +202,13 @@ pub(super) fn resolve(
                         }
                     },
                 };
+                if let Some(g) = fractional_gpus(w.gpus.as_ref()) {
+                    e.at(
+                        &at("gpus"),
+                        format!("a job asks for a whole number of GPUs, at least 1: found {g}"),
+                    );
+                    continue;
+                }
                 if let Some(crate::workload::Dist::Fixed(v)) = &w.gpus
                     && v.0 > capacity as f64
                 {
@@ -237,6 +246,7 @@ pub(super) fn resolve(
                 )
             }
             JobArrivalSpec::Trace { file } => {
+                let shown = file;
                 let rows = match crate::workload::jobtrace::load(&e.l.base_dir.join(file)) {
                     Ok(r) => r,
                     Err(msg) => {
@@ -244,7 +254,7 @@ pub(super) fn resolve(
                         continue;
                     }
                 };
-                expected_jobs += rows.len() as f64;
+                expected_jobs.push((rows.len() as f64, at("arrivals.trace.file")));
                 let mut jobs = Vec::with_capacity(rows.len());
                 let mut ok = true;
                 for r in &rows {
@@ -256,7 +266,7 @@ pub(super) fn resolve(
                                 e.at(
                                     &at("arrivals.trace.file"),
                                     format!(
-                                        "trace: line {}: unknown queue `{qn}`{}",
+                                        "trace: {shown}: line {}: unknown queue `{qn}`{}",
                                         r.line,
                                         did_you_mean(qn, &queue_names)
                                     ),
@@ -269,7 +279,11 @@ pub(super) fn resolve(
                     if u64::from(r.gpus) > capacity {
                         e.at(
                             &at("arrivals.trace.file"),
-                            format!("trace: line {}: {}", r.line, too_big(u64::from(r.gpus))),
+                            format!(
+                                "trace: {shown}: line {}: {}",
+                                r.line,
+                                too_big(u64::from(r.gpus))
+                            ),
                         );
                         ok = false;
                         break;
@@ -277,7 +291,7 @@ pub(super) fn resolve(
                     if scheduler == Scheduler::Kueue && q.is_none() {
                         e.at(
                             &at("queue"),
-                            format!("trace: line {}: Kueue admits only jobs in a ClusterQueue: name one here or in the trace's `queue` column", r.line),
+                            format!("trace: {shown}: line {}: Kueue admits only jobs in a ClusterQueue: name one here or in the trace's `queue` column", r.line),
                         );
                         ok = false;
                         break;
@@ -325,6 +339,15 @@ pub(super) fn resolve(
                         continue;
                     }
                     CheckpointInterval::Every(t) => Some(t),
+                    CheckpointInterval::Optimal if c.cost.0 == SimTime::ZERO => {
+                        e.at(
+                            &at("checkpoint.cost"),
+                            "`optimal` is Young/Daly's interval, about sqrt(2 x cost x MTBF): \
+                             with a cost of 0s the job would checkpoint without end; give the \
+                             time a checkpoint takes",
+                        );
+                        continue;
+                    }
                     CheckpointInterval::Optimal => {
                         if node_mtbf.is_none() {
                             e.at(
@@ -382,11 +405,20 @@ pub(super) fn resolve(
             },
         });
     }
-    if expected_jobs > MAX_EXPECTED_JOBS {
+    let total: f64 = expected_jobs.iter().map(|x| x.0).sum();
+    if total > MAX_EXPECTED_JOBS
+        && let Some((most, path)) = expected_jobs.iter().max_by(|a, b| a.0.total_cmp(&b.0))
+    {
         e.at(
-            "training.workloads",
+            path,
             format!(
-                "{expected_jobs:.0} jobs expected in one replication: the limit is {MAX_EXPECTED_JOBS:.0}; lower the rates or the duration"
+                "about {} training jobs expected in one replication ({} from this workload in \
+                 {}), over the limit of {} jobs (each is a record in memory and a row of \
+                 jobs.csv); lower the rates or the duration",
+                fmt_count(total),
+                fmt_count(*most),
+                sc.duration.0,
+                fmt_count(MAX_EXPECTED_JOBS)
             ),
         );
     }
@@ -397,11 +429,8 @@ pub(super) fn resolve(
     };
     if placement == Placement::Topology {
         for w in &workloads {
-            if pools
-                .get(w.pool)
-                .and_then(|p| p.as_ref())
-                .is_some_and(|p| p.topology.is_none())
-            {
+            // A pool whose `topology` is there but wrong has its own message.
+            if sc.node_pools[w.pool].topology.is_none() {
                 e.at(
                     "training.placement",
                     format!(
@@ -423,4 +452,19 @@ pub(super) fn resolve(
         cohorts,
         workloads,
     })
+}
+
+/// A value of a `fixed` or `choice` GPU count (with a positive probability) that is not a
+/// whole number from 1: a job asks for whole GPUs (a fraction would be rounded silently).
+fn fractional_gpus(d: Option<&crate::workload::Dist<crate::workload::Count>>) -> Option<f64> {
+    let bad = |g: f64| g < 1.0 || g.fract() != 0.0;
+    match d? {
+        crate::workload::Dist::Fixed(v) => bad(v.0).then_some(v.0),
+        crate::workload::Dist::Choice(m) => m
+            .iter()
+            .filter(|(_, p)| **p > 0.0)
+            .filter_map(|(k, _)| k.trim().parse::<f64>().ok())
+            .find(|&g| bad(g)),
+        _ => None,
+    }
 }
