@@ -115,8 +115,17 @@ fn hold_rate(pending: usize) -> f64 {
 
 fn main() {
     // `cargo bench` passes --bench; a filter argument picks one table.
-    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let want = |t: &str| only.as_deref().is_none_or(|o| t.contains(o));
+    // Further arguments narrow the routing table to some policies and replica counts, and
+    // the kernel table to some pending counts (one cell at a time under a profiler).
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let only = args.first();
+    let want = |t: &str| only.is_none_or(|o| t.contains(o.as_str()));
+    let cells = args.get(1..).unwrap_or_default();
+    let numbers: Vec<usize> = cells.iter().filter_map(|c| c.parse().ok()).collect();
+    let pick = |n: usize| numbers.is_empty() || numbers.contains(&n);
     if want("routing") {
         let policies = [
             "random",
@@ -124,16 +133,24 @@ fn main() {
             "least_outstanding",
             "power_of_two",
             "shared_queue",
-        ];
+        ]
+        .into_iter()
+        .filter(|p| {
+            cells.iter().all(|c| c.parse::<usize>().is_ok()) || cells.contains(&p.to_string())
+        })
+        .collect::<Vec<_>>();
         println!("routing: M requests/s, one replication, one core (rho 0.7, ~2M requests)");
         print!("{:>9}", "replicas");
-        for p in policies {
+        for p in &policies {
             print!(" {p:>18}");
         }
         println!();
         for n in [10u32, 100, 1_000, 10_000] {
+            if !pick(n as usize) {
+                continue;
+            }
             print!("{n:>9}");
-            for p in policies {
+            for &p in &policies {
                 match routing_rate(n, p) {
                     Some(r) => print!(" {r:>18.2}"),
                     None => print!(" {:>18}", "n/a"),
@@ -163,6 +180,9 @@ fn main() {
     if want("kernel") {
         println!("kernel (hold model): M events/s and ns per event");
         for pending in [1_000usize, 10_000, 100_000, 1_000_000] {
+            if !pick(pending) {
+                continue;
+            }
             let r = hold_rate(pending);
             println!("{pending:>9} pending {r:>8.2} M/s {:>8.1} ns", 1e3 / r);
         }
