@@ -35,15 +35,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn routing_yaml(replicas: u32, routing: &str, requests: f64) -> String {
-    scaled_yaml(replicas, routing, requests, "")
-}
-
 /// `replicas` single-slot replicas at utilization 0.7; `extra` goes into the service (an
-/// autoscaler).
-fn scaled_yaml(replicas: u32, routing: &str, requests: f64, extra: &str) -> String {
+/// autoscaler). Returns the scenario and the requests it sends on average: the duration is
+/// rounded up to whole seconds, which at 10,000 replicas is up to 3.5x `requests`.
+fn scaled_yaml(replicas: u32, routing: &str, requests: f64, extra: &str) -> (String, f64) {
     let rate = 0.7 * 100.0 * f64::from(replicas);
-    format!(
+    let d = (requests / rate).ceil();
+    let yaml = format!(
         r#"
 name: scale
 duration: {d}s
@@ -54,22 +52,19 @@ node_pools: [{{name: p, gpu: t4, gpus_per_node: 8, nodes: {nodes}}}]
 services: [{{name: s, model: m, node_pool: p, replicas: {replicas}, routing: {routing}{extra}}}]
 workloads: [{{service: s, arrivals: {{poisson: {{rate: {rate}/s}}}}}}]
 "#,
-        d = (requests / rate).ceil(),
         nodes = replicas.div_ceil(8) + replicas.div_ceil(80),
-    )
+    );
+    (yaml, rate * d)
 }
 
 /// Million requests per second of one replication (None: a policy this build lacks, when the
 /// bench runs on an older tree for a before-and-after table).
 fn routing_rate(replicas: u32, routing: &str) -> Option<f64> {
-    rate_of(
-        &routing_yaml(replicas, routing, 2e6 * scale()),
-        2e6 * scale(),
-    )
+    rate_of(scaled_yaml(replicas, routing, 2e6 * scale(), ""))
 }
 
-/// Million requests per second of one replication of `yaml` (about `requests` requests).
-fn rate_of(yaml: &str, requests: f64) -> Option<f64> {
+/// Million requests per second of one replication of `yaml`, which sends about `requests`.
+fn rate_of((yaml, requests): (String, f64)) -> Option<f64> {
     let loaded = scenario::load_bytes("scale.yaml", yaml.as_bytes(), &[], Path::new(".")).ok()?;
     let plan = scenario::build_plan(&loaded).expect("bench scenario is valid");
     let rates = (0..runs())
@@ -167,8 +162,8 @@ fn main() {
         let hpa = ", autoscaler: {kind: hpa, minReplicas: 5000, maxReplicas: 5000, metrics: \
                    [{type: Pods, pods: {metric: {name: gpu_utilization}, target: \
                    {type: AverageValue, averageValue: '0.7'}}}]}";
-        let fixed = rate_of(&scaled_yaml(n, "random", requests, ""), requests);
-        let scaled = rate_of(&scaled_yaml(n, "random", requests, hpa), requests);
+        let fixed = rate_of(scaled_yaml(n, "random", requests, ""));
+        let scaled = rate_of(scaled_yaml(n, "random", requests, hpa));
         if let (Some(f), Some(h)) = (fixed, scaled) {
             println!(
                 "5,000 pods, random routing: fixed {f:.2} M requests/s, HPA {h:.2} M/s \
