@@ -5,7 +5,10 @@
 //! default 3). Routing: one replication of about 2 million requests at utilization 0.7 (10 ms
 //! exponential service, one slot per replica, Poisson arrivals), one core. Kernel: the hold
 //! model (each step pops the earliest event and schedules one Exp(1 s) later), 2 million
-//! steps. `CAPSIM_BENCH_QUICK=1` runs 10x fewer requests and steps (a smoke test).
+//! steps. `CAPSIM_BENCH_QUICK=1` runs 10x fewer requests and steps (a smoke test);
+//! `CAPSIM_BENCH_CPU=1` times by the thread's time on a processor instead of the wall clock
+//! (Linux; for machines shared with other work). Further arguments pick cells: `cargo bench
+//! --bench scale routing random 10 10000`, `cargo bench --bench scale kernel 100000`.
 
 use capsim::engine::{EventQueue, SimTime, stream};
 use capsim::scenario;
@@ -27,6 +30,25 @@ fn scale() -> f64 {
         0.1
     } else {
         1.0
+    }
+}
+
+/// Seconds on a clock: wall-clock, or with `CAPSIM_BENCH_CPU=1` the time this thread has
+/// spent on a processor (Linux's /proc/thread-self/schedstat, in ns), which a machine shared
+/// with other work does not stretch by descheduling.
+fn clock() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    if std::env::var("CAPSIM_BENCH_CPU").is_ok() {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+            .expect("CAPSIM_BENCH_CPU needs /proc/thread-self/schedstat (Linux)");
+        let ns: f64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("schedstat starts with the time on a processor in ns");
+        ns / 1e9
+    } else {
+        START.get_or_init(Instant::now).elapsed().as_secs_f64()
     }
 }
 
@@ -69,9 +91,9 @@ fn rate_of((yaml, requests): (String, f64)) -> Option<f64> {
     let plan = scenario::build_plan(&loaded).expect("bench scenario is valid");
     let rates = (0..runs())
         .map(|_| {
-            let t = Instant::now();
+            let t = clock();
             let r = run_replication(&plan, 0);
-            let s = t.elapsed().as_secs_f64();
+            let s = clock() - t;
             black_box(r);
             requests / s / 1e6
         })
@@ -96,13 +118,13 @@ fn hold_rate(pending: usize) -> f64 {
                 let d: f64 = Exp1.sample(&mut rng);
                 q.schedule(now + SimTime::from_secs_f64(d), ev);
             }
-            let t = Instant::now();
+            let t = clock();
             for _ in 0..steps {
                 let (now, ev) = q.pop().expect("the hold model never empties");
                 let d: f64 = Exp1.sample(&mut rng);
                 q.schedule(now + SimTime::from_secs_f64(d), black_box(ev));
             }
-            steps as f64 / t.elapsed().as_secs_f64() / 1e6
+            steps as f64 / (clock() - t) / 1e6
         })
         .collect();
     median(rates)
