@@ -472,8 +472,23 @@ impl<'p> Serving<'p> {
         let s = &mut self.svcs[si];
         s.stats.entered(now);
         s.waiting += 1;
-        rep.queue.push_back(req);
         rep.outstanding += 1;
+        // An idle replica with nothing queued starts a batch of one at once: the request goes
+        // straight to a slot, as the queue would pass it on, without touching the queue's
+        // memory (with thousands of replicas, one cache miss less).
+        if rep.llm.is_none()
+            && rep.queue.is_empty()
+            && rep.has_free()
+            && s.waiting <= self.max_queue
+            && take(sp.batching, 1, req.arrival, now) == Take::Now(1)
+            && let Some(slot) = rep.take_free()
+        {
+            rep.slots[slot as usize].push(req);
+            self.sync_load(r);
+            self.start(now, r, slot, q);
+            return;
+        }
+        rep.queue.push_back(req);
         self.sync_load(r);
         if self.svcs[si].waiting > self.max_queue {
             self.saturate(now, si);
