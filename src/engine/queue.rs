@@ -12,12 +12,13 @@
 //!   of nodes and pods). Simulated time never goes back (times in the past are clamped to
 //!   now), so an event can go to the bucket of the highest bit in which its time differs
 //!   from the last time taken out: a push is one `leading_zeros`, and a pop takes the front of
-//!   bucket 0 (events at that time) or, when it is empty, spreads the lowest non-empty bucket
-//!   over the buckets below. Each event moves a few times through arrays read in order, where
-//!   a binary heap of 100,000 events jumps about memory 17 levels deep per operation. Every
-//!   bucket stays in insertion order among equal times (a bucket is filled by spreading only
-//!   while it is empty, spreading keeps order, and events enter from the binary heap sorted),
-//!   so equal times leave in the order they were scheduled.
+//!   the run (the earliest events, sorted) or, when it is empty, makes the lowest non-empty
+//!   bucket the run: sorted when it holds a few events, else spread over the buckets below.
+//!   Each event moves a few times through arrays read in order, where a binary heap of
+//!   100,000 events jumps about memory 17 levels deep per operation. Every bucket stays in
+//!   insertion order among equal times (a bucket is filled by spreading only while it is
+//!   empty, spreading keeps order, and events enter from the binary heap sorted), so equal
+//!   times leave in the order they were scheduled.
 
 use super::SimTime;
 use std::collections::VecDeque;
@@ -42,62 +43,76 @@ impl<E> Entry<E> {
     }
 }
 
-/// Buckets 1..=64 of the radix heap; bucket 0 is `Radix::current`.
-const BUCKETS: usize = 65;
+/// Buckets of the radix heap, one per bit in which a time can first differ from `last`.
+const BUCKETS: usize = 64;
 /// The binary heap hands its events to the radix heap above this many...
 const RADIX_ABOVE: usize = 1024;
 /// ...and takes them back below this many.
 const BINARY_BELOW: usize = 256;
+/// A lowest bucket of at most this many events is sorted into the run instead of spread: it
+/// would otherwise move down a bucket or more per spread until each event stood alone.
+const SORT_AT_MOST: usize = 48;
 
 /// The radix heap.
 struct Radix<E> {
-    /// Events at time `last`, in insertion order.
+    /// The run: events whose time agrees with `last` on every bit from `run_bits` up, in
+    /// (time, seq) order. Every event of the buckets comes after every event of the run.
     current: VecDeque<Entry<E>>,
-    /// `buckets[b]` (b >= 1): events whose time differs from `last` first in bit b - 1.
+    /// Bits below which a time belongs to the run (0: only `last` itself).
+    run_bits: u32,
+    /// `buckets[b]`: events whose time differs from `last` first in bit b (b >= `run_bits`).
     buckets: Vec<Vec<Entry<E>>>,
     /// The smallest (time, seq) in each bucket (`u64::MAX` pairs when empty): the minimum is
     /// known without spreading, so a lane that comes first pops alone and `last` never
     /// passes the clock.
     least: [(u64, u64); BUCKETS],
     /// Bit b set: `buckets[b]` is not empty.
-    occupied: u128,
+    occupied: u64,
     /// The reference: the smallest time taken out of the buckets so far.
     last: u64,
     /// Events held.
     len: usize,
+    /// `SORT_AT_MOST` (other values in tests, to take both ways often).
+    sort_at_most: usize,
 }
 
 impl<E> Radix<E> {
     fn new() -> Self {
         Radix {
             current: VecDeque::new(),
+            run_bits: 0,
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             least: [(u64::MAX, u64::MAX); BUCKETS],
             occupied: 0,
             last: 0,
             len: 0,
+            sort_at_most: SORT_AT_MOST,
         }
     }
 
-    /// Files `e` (time >= `last`) in its bucket.
+    /// Files `e` (time >= `last`, outside the run) in its bucket.
     #[inline(always)]
     fn put(&mut self, e: Entry<E>) {
-        let b = (u64::BITS - (e.time ^ self.last).leading_zeros()) as usize;
-        if b == 0 {
-            self.current.push_back(e);
-        } else {
-            if e.key() < self.least[b] {
-                self.least[b] = e.key();
-            }
-            self.buckets[b].push(e);
-            self.occupied |= 1 << b;
+        let b = (63 - (e.time ^ self.last).leading_zeros()) as usize;
+        if e.key() < self.least[b] {
+            self.least[b] = e.key();
         }
+        self.buckets[b].push(e);
+        self.occupied |= 1 << b;
     }
 
     #[inline(always)]
     fn push(&mut self, e: Entry<E>) {
         self.len += 1;
-        self.put(e);
+        if (e.time ^ self.last) >> self.run_bits != 0 {
+            self.put(e);
+        } else if self.current.back().is_none_or(|b| b.time <= e.time) {
+            // Its seq is the largest: it goes after every event at its time or before.
+            self.current.push_back(e);
+        } else {
+            let at = self.current.partition_point(|x| x.time <= e.time);
+            self.current.insert(at, e);
+        }
     }
 
     #[inline(always)]
@@ -114,31 +129,52 @@ impl<E> Radix<E> {
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
         if self.current.is_empty() && self.occupied != 0 {
-            let b = self.occupied.trailing_zeros() as usize;
-            let mut spread = std::mem::take(&mut self.buckets[b]);
-            self.occupied &= !(1 << b);
-            self.last = self.least[b].0;
-            self.least[b] = (u64::MAX, u64::MAX);
-            // Every event of bucket b goes to a lower bucket, all empty now: order is kept.
-            for e in spread.drain(..) {
-                self.put(e);
-            }
-            // The emptied allocation goes back, so buckets do not reallocate as they refill.
-            self.buckets[b] = spread;
+            self.refill();
         }
         let e = self.current.pop_front()?;
         self.len -= 1;
         Some(e)
     }
 
+    /// Makes the lowest bucket the run (its events are the earliest): sorted when small,
+    /// else spread over the buckets below until the earliest time stands alone.
+    fn refill(&mut self) {
+        let b = self.occupied.trailing_zeros() as usize;
+        let mut spread = std::mem::take(&mut self.buckets[b]);
+        self.occupied &= !(1 << b);
+        // The new reference agrees with the old one on bits above b, so the higher buckets
+        // keep their meaning; every event of bucket b agrees with it from bit b up.
+        self.last = self.least[b].0;
+        self.least[b] = (u64::MAX, u64::MAX);
+        if spread.len() <= self.sort_at_most {
+            spread.sort_unstable_by_key(Entry::key);
+            self.current.extend(spread.drain(..));
+            self.run_bits = b as u32;
+        } else {
+            self.run_bits = 0;
+            // Every event of bucket b goes to the run or a lower bucket, all empty now: order
+            // is kept.
+            for e in spread.drain(..) {
+                if e.time == self.last {
+                    self.current.push_back(e);
+                } else {
+                    self.put(e);
+                }
+            }
+        }
+        // The emptied allocation goes back, so buckets do not reallocate as they refill.
+        self.buckets[b] = spread;
+    }
+
     /// Takes every event out, in no particular order.
     fn drain_into(&mut self, out: &mut Vec<Entry<E>>) {
         out.extend(self.current.drain(..));
-        for b in 1..BUCKETS {
+        for b in 0..BUCKETS {
             out.append(&mut self.buckets[b]);
             self.least[b] = (u64::MAX, u64::MAX);
         }
         self.occupied = 0;
+        self.run_bits = 0;
         self.len = 0;
     }
 }
@@ -194,11 +230,13 @@ impl<E> EventQueue<E> {
         self
     }
 
-    /// The queue with other switching thresholds (tests: switch often, or never back).
+    /// The queue with other switching thresholds (tests: switch often, or never back) and
+    /// another largest bucket sorted rather than spread.
     #[cfg(test)]
-    fn with_thresholds(mut self, radix_above: usize, binary_below: usize) -> Self {
+    fn with_thresholds(mut self, radix_above: usize, binary_below: usize, sort: usize) -> Self {
         self.radix_above = radix_above;
         self.binary_below = binary_below;
+        self.radix.sort_at_most = sort;
         self
     }
 
@@ -424,10 +462,11 @@ mod tests {
         fn pops_in_time_then_insertion_order(
             ops in proptest::collection::vec((0u8..4, 0u64..20, 0u64..5), 1..400),
             thresholds in proptest::sample::select(vec![(8, 2), (0, 0), (30, 10), (1 << 20, 0)]),
+            sort in proptest::sample::select(vec![0, 1, 4, SORT_AT_MOST, usize::MAX]),
         ) {
             let mut q = EventQueue::new()
                 .with_lanes(1)
-                .with_thresholds(thresholds.0, thresholds.1);
+                .with_thresholds(thresholds.0, thresholds.1, sort);
             let mut model: Vec<(u64, u64, u64)> = Vec::new(); // (time, seq, id)
             let mut lane: Option<(u64, u64, u64)> = None;
             let mut seq = 0;

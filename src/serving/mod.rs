@@ -98,7 +98,7 @@ pub struct Serving<'p> {
 /// Moves the first `n` requests of `queue` into `batch` (a plain loop: faster than
 /// `extend(drain(..n))` for the common batch of one).
 #[inline]
-fn take_front(queue: &mut VecDeque<Req>, n: usize, batch: &mut Vec<Req>) {
+fn take_front(queue: &mut VecDeque<Req>, n: usize, batch: &mut Slot) {
     for _ in 0..n {
         if let Some(r) = queue.pop_front() {
             batch.push(r);
@@ -209,14 +209,13 @@ impl<'p> Serving<'p> {
         rep.bound = false;
         rep.queue.clear();
         rep.slots.clear();
-        rep.slots
-            .extend((0..sp.concurrency).map(|_| Slot { batch: Vec::new() }));
-        rep.free.clear();
+        rep.slots.extend((0..sp.concurrency).map(|_| Slot::new()));
+        rep.clear_free();
         rep.outstanding = 0;
         rep.ready_at = u32::MAX;
         rep.timer = false;
         rep.llm = match &sp.cost {
-            Cost::Llm(lp) => Some(Engine::new(lp.engine)),
+            Cost::Llm(lp) => Some(Box::new(Engine::new(lp.engine))),
             _ => None,
         };
         rep.iter_tokens = 0;
@@ -267,7 +266,9 @@ impl<'p> Serving<'p> {
             }
             self.pump_shared(now, si, q);
         } else {
-            rep.free.extend((0..slots).rev());
+            for slot in (0..slots).rev() {
+                rep.free_slot(slot);
+            }
             let s = &mut self.svcs[si];
             if !s.queue.is_empty() && !s.release_pending {
                 s.release_pending = true;
@@ -393,10 +394,10 @@ impl<'p> Serving<'p> {
         let queued = killed.len() as u64;
         let mut busy_slots = 0;
         for slot in &mut rep.slots {
-            if !slot.batch.is_empty() {
+            if !slot.is_empty() {
                 busy_slots += 1;
             }
-            killed.append(&mut slot.batch);
+            slot.drain_into(&mut killed);
         }
         let mut kv_freed = 0;
         if let Some(e) = rep.llm.as_mut() {
@@ -471,8 +472,23 @@ impl<'p> Serving<'p> {
         let s = &mut self.svcs[si];
         s.stats.entered(now);
         s.waiting += 1;
-        rep.queue.push_back(req);
         rep.outstanding += 1;
+        // An idle replica with nothing queued starts a batch of one at once: the request goes
+        // straight to a slot, as the queue would pass it on, without touching the queue's
+        // memory (with thousands of replicas, one cache miss less).
+        if rep.llm.is_none()
+            && rep.queue.is_empty()
+            && rep.has_free()
+            && s.waiting <= self.max_queue
+            && take(sp.batching, 1, req.arrival, now) == Take::Now(1)
+            && let Some(slot) = rep.take_free()
+        {
+            rep.slots[slot as usize].push(req);
+            self.sync_load(r);
+            self.start(now, r, slot, q);
+            return;
+        }
+        rep.queue.push_back(req);
         self.sync_load(r);
         if self.svcs[si].waiting > self.max_queue {
             self.saturate(now, si);
@@ -595,7 +611,7 @@ impl<'p> Serving<'p> {
             take_front(
                 &mut s.queue,
                 n,
-                &mut self.reps[r as usize].slots[slot as usize].batch,
+                &mut self.reps[r as usize].slots[slot as usize],
             );
             self.start(now, r, slot, q);
         }
@@ -612,7 +628,7 @@ impl<'p> Serving<'p> {
         }
         loop {
             let rep = &mut self.reps[r as usize];
-            if rep.queue.is_empty() || rep.free.is_empty() {
+            if rep.queue.is_empty() || !rep.has_free() {
                 return;
             }
             let owner = ServingEv::ReplicaTimer(rep.id(r));
@@ -620,10 +636,10 @@ impl<'p> Serving<'p> {
             else {
                 return;
             };
-            let Some(slot) = rep.free.pop() else {
+            let Some(slot) = rep.take_free() else {
                 return;
             };
-            take_front(&mut rep.queue, n, &mut rep.slots[slot as usize].batch);
+            take_front(&mut rep.queue, n, &mut rep.slots[slot as usize]);
             self.start(now, r, slot, q);
         }
     }
@@ -633,7 +649,7 @@ impl<'p> Serving<'p> {
         let rep = &mut self.reps[r as usize];
         let si = rep.svc as usize;
         let id = rep.id(r);
-        let batch = &mut rep.slots[slot as usize].batch;
+        let batch = &mut rep.slots[slot as usize];
         let s = &mut self.svcs[si];
         let n = batch.len();
         let dur = match &self.services[si].cost {
@@ -644,7 +660,8 @@ impl<'p> Serving<'p> {
             Cost::Llm(_) => unreachable!("LLM replicas run iterations, not batches"),
         };
         rep.started_total += n as u64;
-        for req in batch.iter_mut() {
+        for i in 0..n {
+            let req = batch.get_mut(i);
             req.started = now;
             s.stats.started(req.arrival, now);
         }
@@ -695,14 +712,15 @@ impl<'p> Serving<'p> {
             ..
         } = self;
         let rep = &mut reps[r as usize];
-        let batch = &mut rep.slots[slot as usize].batch;
+        let batch = &mut rep.slots[slot as usize];
         let n = batch.len();
         let s = &mut svcs[si];
         s.stats.busy.add(now, -1);
         s.running -= n as u64;
         s.stats.completions(now, n as u64);
         let mut in_window = 0;
-        for req in batch.iter() {
+        for i in 0..n {
+            let req = batch.get(i);
             let latency = now.since(req.arrival);
             if s.stats
                 .completed(req.arrival, latency, req.prompt as u64, req.output as u64)
@@ -724,7 +742,7 @@ impl<'p> Serving<'p> {
             self.pump_shared(now, si, q);
         } else {
             rep.outstanding -= n as u32;
-            rep.free.push(slot);
+            rep.free_slot(slot);
             self.sync_load(r);
             self.pump_replica(now, r, q);
         }
