@@ -36,6 +36,8 @@ pub(super) struct Counts<'a> {
     /// Of them, the cluster's and the run's own timers'.
     pub cluster: u64,
     pub run: u64,
+    /// Of them, training's (job arrivals, scheduling passes, checkpoints, timers).
+    pub training: u64,
     /// Of them, each service's autoscaler's.
     pub by_scaler: &'a [u64],
     /// Each service's requests so far (each the work of one arrival or think-time event).
@@ -58,10 +60,12 @@ fn largest(values: impl Iterator<Item = u64>) -> Option<usize> {
 pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
     let scaler: u64 = c.by_scaler.iter().sum();
     let requests: u64 = c.requests.iter().sum();
-    let serving = c.events.saturating_sub(c.cluster + c.run + scaler);
+    let serving = c
+        .events
+        .saturating_sub(c.cluster + c.run + scaler + c.training);
     let work = serving.saturating_sub(requests);
     // Requests, work, cluster, autoscalers, the run's timers: the largest names the culprit.
-    let groups = [requests, work, c.cluster, scaler, c.run];
+    let groups = [requests, work, c.cluster, scaler, c.run, c.training];
     let group = largest(groups.iter().copied()).unwrap_or(4);
     let busiest = largest(c.requests.iter().copied()).unwrap_or(0);
     let service = |i: usize| plan.services.get(i).map_or("", |s| s.name.as_str());
@@ -112,9 +116,15 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
                 format!("the autoscaler of service `{}`", service(si)),
             )
         }
-        _ => (
+        4 => (
             "report_interval".to_string(),
             "the run's report samples".to_string(),
+        ),
+        _ => (
+            "training.workloads".to_string(),
+            "the training jobs (submissions, scheduling passes, checkpoints, restarts, \
+             timers)"
+                .to_string(),
         ),
     };
     let n = groups[group];

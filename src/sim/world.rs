@@ -100,10 +100,11 @@ pub struct World<'p> {
     /// Which replication this is.
     rep: u32,
     events: u64,
-    /// Of the events, the cluster's, the run's own and the autoscalers' (by service): the
+    /// Of the events, the cluster's, the run's own, training's and the autoscalers' (by service): the
     /// rest are serving's, whose count would cost its hot path an add.
     cluster_events: u64,
     run_events: u64,
+    training_events: u64,
     by_scaler: Vec<u64>,
     /// At this event count the loop looks at the budget, the progress bar and the others.
     next_check: u64,
@@ -155,6 +156,7 @@ impl<'p> World<'p> {
             events: 0,
             cluster_events: 0,
             run_events: 0,
+            training_events: 0,
             by_scaler: vec![0; plan.services.len()],
             next_check: next_check(0, plan.max_events),
             over_budget: None,
@@ -210,7 +212,7 @@ impl<'p> World<'p> {
                 }
                 Ev::Control(e) => self.on_control(now, e),
                 Ev::Training(e) => {
-                    self.cluster_events += 1;
+                    self.training_events += 1;
                     if let Some(t) = &mut self.training {
                         t.handle(now, e, &mut self.cluster, &mut self.q);
                     }
@@ -300,6 +302,7 @@ impl<'p> World<'p> {
                 events: self.events,
                 cluster: self.cluster_events,
                 run: self.run_events,
+                training: self.training_events,
                 by_scaler: &self.by_scaler,
                 requests: &requests,
             },
