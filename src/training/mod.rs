@@ -610,21 +610,42 @@ impl<'p> Training<'p> {
         cluster: &mut Cluster,
         q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
     ) {
-        let job = &self.jobs[j as usize];
-        if job.phase == Phase::Reserving && job.pods.contains(&pod) {
-            // One member of a gang still reserving: only it is recreated.
-            let w = &self.plan.workloads[job.workload as usize];
-            let (units, prio) = (job.pod_units, job.priority);
-            let new = cluster.create_job_pod(now, j, w.pool, units, prio);
-            let job = &mut self.jobs[j as usize];
-            if let Some(p) = job.pods.iter_mut().find(|p| **p == pod) {
-                *p = new;
-            }
-            job.bound -= 1;
-            self.dirty = true;
-            return;
+        if !self.replace_member(now, j, pod, cluster, q) {
+            self.preempt(now, j, false, cluster, q);
         }
-        self.preempt(now, j, false, cluster, q);
+    }
+
+    /// A member of job `j`'s gang that still reserves (the gang is not whole) lost its room
+    /// (its node failed, or it was preempted): it is deleted and created again, Pending, and
+    /// the rest keep theirs. False when the job is not reserving.
+    fn replace_member(
+        &mut self,
+        now: SimTime,
+        j: u32,
+        pod: PodId,
+        cluster: &mut Cluster,
+        q: &mut impl Sink<ClusterEv>,
+    ) -> bool {
+        let job = &self.jobs[j as usize];
+        if job.phase != Phase::Reserving {
+            return false;
+        }
+        let pool = self.plan.workloads[job.workload as usize].pool;
+        let job = &mut self.jobs[j as usize];
+        if let Some(i) = job.pods.iter().position(|&p| p == pod) {
+            cluster.delete_job_pod(now, pod, q);
+            job.pods[i] = cluster.create_job_pod(now, j, pool, job.pod_units, job.priority);
+            job.bound -= 1;
+            if job.bound == 0 {
+                job.phase = if job.restart_pending {
+                    Phase::Replacing
+                } else {
+                    Phase::Queued
+                };
+            }
+            self.dirty = true;
+        }
+        true
     }
 
     /// The job controller deletes job `j`'s gang and creates it again; the new gang keeps
@@ -671,25 +692,8 @@ impl<'p> Training<'p> {
         let job = &self.jobs[j as usize];
         if job.phase.running() {
             self.interrupt(now, j, q);
-        } else if matches!(job.phase, Phase::Reserving) {
-            // A member holding a reservation lost its node before the gang started: it is
-            // deleted and created again, Pending.
-            let pool = self.plan.workloads[job.workload as usize].pool;
-            let units = job.pod_units;
-            let job = &mut self.jobs[j as usize];
-            if let Some(i) = job.pods.iter().position(|&p| p == pod) {
-                cluster.delete_job_pod(now, pod, q);
-                job.pods[i] = cluster.create_job_pod(now, j, pool, units, job.priority);
-                job.bound -= 1;
-                if job.bound == 0 {
-                    job.phase = if job.restart_pending {
-                        Phase::Replacing
-                    } else {
-                        Phase::Queued
-                    };
-                }
-                self.dirty = true;
-            }
+        } else {
+            self.replace_member(now, j, pod, cluster, q);
         }
     }
 

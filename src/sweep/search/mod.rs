@@ -267,20 +267,7 @@ impl Search {
         let mut terms: Vec<TermCheck> = slo
             .terms
             .iter()
-            .map(|(metric, bound)| {
-                let est = report.get(&self.service, metric);
-                let mean = est.map_or(f64::NAN, |e| e.mean);
-                let high = est.map_or(f64::NAN, |e| e.ci95_high);
-                // One replication has no interval: judge its value.
-                let value = if high.is_finite() { high } else { mean };
-                TermCheck {
-                    metric: metric.to_string(),
-                    bound: *bound,
-                    mean,
-                    value,
-                    holds: value <= *bound,
-                }
-            })
+            .map(|(metric, bound)| term_check(&report, &self.service, metric, *bound))
             .collect();
         // A bounded queue never saturates: it drops instead, and a dropped request missed its
         // objective. Allow the share of requests the strictest percentile term lets miss.
@@ -338,22 +325,10 @@ impl Search {
             .as_ref()
             .map(|t| t.workloads[wi].slo.clone())
             .unwrap_or_default();
+        // No job started (NaN) misses the objective.
         let terms: Vec<TermCheck> = slo
             .iter()
-            .map(|&(metric, bound)| {
-                let est = report.get(&self.service, metric);
-                let mean = est.map_or(f64::NAN, |e| e.mean);
-                let high = est.map_or(f64::NAN, |e| e.ci95_high);
-                let value = if high.is_finite() { high } else { mean };
-                TermCheck {
-                    metric: metric.to_string(),
-                    bound,
-                    mean,
-                    value,
-                    // No job started (NaN) misses the objective.
-                    holds: value <= bound,
-                }
-            })
+            .map(|&(metric, bound)| term_check(&report, &self.service, metric, bound))
             .collect();
         let saturated_replications = (report.mean(&self.service, "saturated")
             * f64::from(report.replications))
@@ -498,6 +473,22 @@ impl Search {
             gpu: pool.gpu.name.clone(),
             price_per_gpu_hour: pool.price_per_gpu_hour,
         })
+    }
+}
+
+/// One SLO term judged at the pessimistic end of the figure's 95% interval (one replication
+/// has no interval: its value is judged).
+fn term_check(report: &crate::sim::Report, component: &str, metric: &str, bound: f64) -> TermCheck {
+    let est = report.get(component, metric);
+    let mean = est.map_or(f64::NAN, |e| e.mean);
+    let high = est.map_or(f64::NAN, |e| e.ci95_high);
+    let value = if high.is_finite() { high } else { mean };
+    TermCheck {
+        metric: metric.to_string(),
+        bound,
+        mean,
+        value,
+        holds: value <= bound,
     }
 }
 
