@@ -60,6 +60,18 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "minutes_out_of_slo"
         | "users"
         | "users_per_gpu"
+        | "jobs_submitted"
+        | "jobs_completed"
+        | "jobs_running"
+        | "jobs_waiting"
+        | "wait_mean_s"
+        | "wait_p50_s"
+        | "wait_p95_s"
+        | "wait_p99_s"
+        | "jct_mean_s"
+        | "interruptions"
+        | "restarts"
+        | "lost_gpu_hours"
         | "queue_growth_rps"
         | "nodes"
         | "nodes_max"
@@ -110,6 +122,7 @@ mod tests {
             .iter()
             .chain(CLUSTER_METRICS)
             .chain(ENGINE_METRICS)
+            .chain(crate::training::TRAINING_METRICS)
         {
             assert!(
                 range_of(m).is_some(),
