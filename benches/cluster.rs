@@ -5,7 +5,7 @@
 //! and releases the oldest, so the occupancy and the fragmentation stay as they were. The
 //! figure to compare across sizes is the time per pod.
 
-use capsim::cluster::Pool;
+use capsim::cluster::{Placement, Pool};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::VecDeque;
 
@@ -65,11 +65,14 @@ fn gangs(c: &mut Criterion) {
         let mut placed: VecDeque<Vec<u32>> = VecDeque::new();
         let whole = [GPUS; GANG];
         while pool.allocated() + u64::from(GPUS) * GANG as u64 <= u64::from(nodes * GPUS) * 3 / 4 {
-            placed.push_back(pool.place_gang(&whole).expect("room for a gang"));
+            placed.push_back(
+                pool.place_gang_with(&whole, Placement::Pack, None)
+                    .expect("room for a gang"),
+            );
         }
         g.bench_with_input(BenchmarkId::from_parameter(nodes), &nodes, |b, _| {
             b.iter(|| {
-                if let Some(ns) = pool.place_gang(&whole) {
+                if let Some(ns) = pool.place_gang_with(&whole, Placement::Pack, None) {
                     placed.push_back(ns);
                 }
                 if let Some(ns) = placed.pop_front() {

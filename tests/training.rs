@@ -12,11 +12,25 @@ use common::{rel, run, series};
 
 /// Writes a job trace to a file of its own and returns its path.
 fn trace(name: &str, rows: &str) -> String {
+    trace_with("submit_time_s,gpus,duration_s", name, rows)
+}
+
+/// [`trace`] with the given header row.
+fn trace_with(header: &str, name: &str, rows: &str) -> String {
     let dir = std::env::temp_dir().join(format!("capsim-training-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.csv"));
-    std::fs::write(&path, format!("submit_time_s,gpus,duration_s\n{rows}")).unwrap();
+    std::fs::write(&path, format!("{header}\n{rows}")).unwrap();
     path.display().to_string()
+}
+
+/// Under Kueue, the `queues:` line of a 32-GPU queue `q`, and the workload's `queue: q,`.
+fn kueue_queue(scheduler: &str) -> (&'static str, &'static str) {
+    if scheduler == "kueue" {
+        ("queues: [{name: q, nominal_quota: 32}]", "queue: q,")
+    } else {
+        ("", "")
+    }
 }
 
 /// Equal to the microsecond (times pass through seconds as floats).
@@ -171,16 +185,7 @@ fn interruptions_grow_with_nodes_and_the_jobs_mtbf_shrinks_as_one_over_n() {
 /// Two jobs of 4 whole nodes submitted together on 4 nodes.
 fn two_gangs(scheduler: &str) -> capsim::sim::Report {
     let file = trace("two-gangs", "0,32,3600\n0,32,3600\n");
-    let queues = if scheduler == "kueue" {
-        "queues: [{name: q, nominal_quota: 32}]"
-    } else {
-        ""
-    };
-    let queue = if scheduler == "kueue" {
-        "queue: q,"
-    } else {
-        ""
-    };
+    let (queues, queue) = kueue_queue(scheduler);
     run(&format!(
         "
 name: gangs
@@ -344,28 +349,13 @@ fn strict_fifo_saturates_at_the_multiserver_job_bound_far_below_the_naive_one() 
 /// 3,700 s on 4 nodes; each 2 h of work, checkpoints every 30 min of work costing nothing, restart
 /// 5 min.
 fn priorities(scheduler: &str, preemption: &str) -> capsim::sim::Report {
-    let file = trace(
+    let (queues, queue) = kueue_queue(scheduler);
+    let q = if queue.is_empty() { "" } else { "q" };
+    let file = trace_with(
+        "submit_time_s,gpus,duration_s,queue,priority",
         &format!("prio-{scheduler}"),
-        "0,32,7200,,0\n3700,16,7200,,10\n",
+        &format!("0,32,7200,{q},0\n3700,16,7200,{q},10\n"),
     );
-    let file = {
-        let text = std::fs::read_to_string(&file).unwrap().replace(
-            "submit_time_s,gpus,duration_s",
-            "submit_time_s,gpus,duration_s,queue,priority",
-        );
-        let text = if scheduler == "kueue" {
-            text.replace(",,", ",q,")
-        } else {
-            text
-        };
-        std::fs::write(&file, text).unwrap();
-        file
-    };
-    let queues = if scheduler == "kueue" {
-        "queues: [{name: q, nominal_quota: 32}]"
-    } else {
-        ""
-    };
     run(&format!(
         "
 name: prio

@@ -182,15 +182,6 @@ impl Cluster {
         fits
     }
 
-    /// Whether room was freed in pool `pool` (pods gone, nodes joined) since the last call,
-    /// which clears it.
-    pub fn take_room_freed(&mut self, pool: usize) -> bool {
-        let bit = 1 << pool.min(63);
-        let was = self.room_freed & bit != 0;
-        self.room_freed &= !bit;
-        was
-    }
-
     /// Whether room was freed in any pool since it was last cleared.
     #[inline]
     pub fn room_freed_any(&self) -> bool {

@@ -195,25 +195,6 @@ impl Pool {
         self.by_free[f].first()
     }
 
-    /// Places every pod of a gang, all or nothing: each on the node [`Pool::place`] would
-    /// choose given the pods placed before it. When one does not fit, the ones placed are
-    /// released and nothing changes (the scheduler's Permit stage refuses the whole group).
-    pub fn place_gang(&mut self, units: &[u32]) -> Option<Vec<u32>> {
-        let mut placed = Vec::with_capacity(units.len());
-        for &u in units {
-            match self.place(u) {
-                Some(n) => placed.push(n),
-                None => {
-                    for (&n, &u) in placed.iter().zip(units) {
-                        self.release(n, u);
-                    }
-                    return None;
-                }
-            }
-        }
-        Some(placed)
-    }
-
     /// The node `placement` would choose for a pod of `units`, without placing.
     fn fit_with(&self, units: u32, placement: Placement) -> Option<u32> {
         match placement {
@@ -626,13 +607,16 @@ mod tests {
         // nothing changes. A gang of two whole nodes and a half fits exactly.
         let mut p = Pool::new(3, 8);
         assert_eq!(p.place(4), Some(0));
-        assert_eq!(p.place_gang(&[8, 8, 8]), None);
+        assert_eq!(p.place_gang_with(&[8, 8, 8], Placement::Pack, None), None);
         assert_eq!(p.allocated(), 4);
         assert_eq!(
             (0..3).map(|n| p.free_units(n)).collect::<Vec<_>>(),
             [4, 8, 8]
         );
-        assert_eq!(p.place_gang(&[8, 8, 4]), Some(vec![1, 2, 0]));
+        assert_eq!(
+            p.place_gang_with(&[8, 8, 4], Placement::Pack, None),
+            Some(vec![1, 2, 0])
+        );
         assert_eq!(p.allocated(), 24);
     }
 

@@ -469,7 +469,7 @@ impl<'p> World<'p> {
             training: self.training.take().map(|t| {
                 let plan = self.plan;
                 let end = self.q.now();
-                t.finish_run(end, &self.cluster, plan.warmup, &|marks| {
+                t.finish_run(end, &self.cluster, &|marks| {
                     super::result::backlog_growth(plan, marks)
                 })
             }),

@@ -259,7 +259,7 @@ impl<'p> Training<'p> {
         cluster: &mut Cluster,
         q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
     ) {
-        self.groups.account(now, cluster, &self.plan.workloads);
+        self.groups.account(now, cluster);
         match ev {
             TrainingEv::Arrival(w) => {
                 let w = w as usize;
@@ -309,12 +309,7 @@ impl<'p> Training<'p> {
         cluster: &mut Cluster,
         q: &mut impl Sink<TrainingEv>,
     ) {
-        let mask = cluster.take_room_freed_all();
-        self.dirty |= self
-            .plan
-            .workloads
-            .iter()
-            .any(|w| mask & (1 << w.pool.min(63)) != 0);
+        self.note_room_freed(cluster);
         if self.dirty && !self.pass_pending {
             self.pass_pending = true;
             q.at(now, TrainingEv::Schedule);
@@ -435,7 +430,7 @@ impl<'p> Training<'p> {
             self.groups.started(now, job, self.warmup);
         }
         self.running += 1;
-        self.groups.allocate(now, job, true, self.warmup);
+        self.groups.allocate(now, job, true);
         self.groups.waiting(now, job, -1);
         let restart = job.restart_pending;
         job.restart_pending = false;
@@ -517,7 +512,7 @@ impl<'p> Training<'p> {
         job.end = Some(now);
         job.epoch += 1;
         self.running -= 1;
-        self.groups.allocate(now, job, false, self.warmup);
+        self.groups.allocate(now, job, false);
         self.groups.completed(now, job, self.warmup);
         for p in std::mem::take(&mut job.pods) {
             cluster.delete_job_pod(now, p, q);
@@ -661,7 +656,7 @@ impl<'p> Training<'p> {
         self.holding.remove(&j);
         let job = &mut self.jobs[j as usize];
         self.running -= 1;
-        self.groups.allocate(now, job, false, self.warmup);
+        self.groups.allocate(now, job, false);
         for p in std::mem::take(&mut job.pods) {
             cluster.delete_job_pod(now, p, q);
         }
@@ -775,12 +770,12 @@ impl<'p> Training<'p> {
         use crate::cluster::PodChange;
         match change {
             PodChange::Lost => {
-                self.groups.account(now, cluster, &self.plan.workloads);
+                self.groups.account(now, cluster);
                 self.pod_lost(now, job, pod, cluster, q);
                 self.request_pass(now, cluster, q);
             }
             PodChange::Preempted => {
-                self.groups.account(now, cluster, &self.plan.workloads);
+                self.groups.account(now, cluster);
                 self.pod_preempted(now, job, pod, cluster, q);
                 self.request_pass(now, cluster, q);
             }
@@ -790,31 +785,34 @@ impl<'p> Training<'p> {
 
     /// Runs the scheduler if anything changed since it last ran, or if the cluster freed
     /// room.
-    pub fn schedule(
+    fn schedule(
         &mut self,
         now: SimTime,
         cluster: &mut Cluster,
         q: &mut (impl Sink<TrainingEv> + Sink<ClusterEv>),
     ) {
+        self.note_room_freed(cluster);
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        sched::run(self, now, cluster, q);
+    }
+
+    /// Takes the cluster's record of pools with room freed: a pool training uses makes a
+    /// scheduling pass worth running.
+    fn note_room_freed(&mut self, cluster: &mut Cluster) {
         let mask = cluster.take_room_freed_all();
-        let freed = self
+        self.dirty |= self
             .plan
             .workloads
             .iter()
             .any(|w| mask & (1 << w.pool.min(63)) != 0);
-        if !(self.dirty || freed) {
-            return;
-        }
-        self.dirty = false;
-        self.groups.account(now, cluster, &self.plan.workloads);
-        sched::run(self, now, cluster, q);
-        self.waiting
-            .retain(|&j| self.jobs[j as usize].phase.waiting());
     }
 
     /// Restarts the time averages at the end of the warm-up.
     pub fn warmup_end(&mut self, now: SimTime, cluster: &Cluster) {
-        self.groups.account(now, cluster, &self.plan.workloads);
+        self.groups.account(now, cluster);
         self.groups.warmup_end(now);
     }
 
@@ -828,7 +826,7 @@ impl<'p> Training<'p> {
         (
             self.groups.gpus_held() as f64,
             f64::from(self.running),
-            self.waiting.len() as f64,
+            self.groups.waiting_now() as f64,
         )
     }
 
@@ -837,7 +835,7 @@ impl<'p> Training<'p> {
     pub fn fragmentation_now(&self, cluster: &Cluster) -> f64 {
         let (free, cap) = self.groups.free_and_capacity(cluster);
         // Pools of no nodes have no GPUs free either.
-        if self.waiting.is_empty() || cap <= 0.0 {
+        if self.groups.waiting_now() == 0 || cap <= 0.0 {
             0.0
         } else {
             free / cap
@@ -849,16 +847,15 @@ impl<'p> Training<'p> {
         mut self,
         end: SimTime,
         cluster: &Cluster,
-        plan_warmup: SimTime,
         backlog: &dyn Fn(&[f64]) -> Option<f64>,
     ) -> TrainingResult {
-        self.groups.account(end, cluster, &self.plan.workloads);
+        self.groups.account(end, cluster);
         for job in &self.jobs {
             if job.phase == Phase::Working {
                 self.groups.worked(job, job.seg_start, end, self.warmup);
             }
         }
         self.groups
-            .result(self.plan, &self.jobs, end, plan_warmup, backlog)
+            .result(self.plan, &self.jobs, end, self.warmup, backlog)
     }
 }

@@ -178,18 +178,26 @@ fn preempt_for_room(
     }
     // Spare victims again, last taken first (bounded: a large gang's many small victims are
     // kept as taken).
-    let spare_from = victims.len().saturating_sub(1).min(32);
-    for i in (0..spare_from).rev() {
-        let mut without = victims.clone();
-        without.remove(i);
-        if cluster.gang_fits_if_freed(&pods, &held(&without), placement) {
-            victims = without;
-        }
-    }
+    let upto = victims.len().saturating_sub(1).min(32);
+    spare(&mut victims, upto, |vs| {
+        cluster.gang_fits_if_freed(&pods, &held(vs), placement)
+    });
     for v in victims {
         t.preempt(now, v, false, cluster, q);
     }
     true
+}
+
+/// Drops from `victims` each of its first `upto` entries, from the last of them down, whose
+/// removal leaves `fits` true: the minimal-set pass of both preemptions.
+fn spare(victims: &mut Vec<u32>, upto: usize, mut fits: impl FnMut(&[u32]) -> bool) {
+    for i in (0..upto).rev() {
+        let mut without = victims.clone();
+        without.remove(i);
+        if fits(&without) {
+            *victims = without;
+        }
+    }
 }
 
 /// Whether `gpus` more fit queue `qi`'s quota now, and whether they borrow from the cohort
@@ -405,13 +413,8 @@ fn reclaim_quota(
     if !fits {
         return false;
     }
-    for i in (0..victims.len().saturating_sub(1)).rev() {
-        let mut without = victims.clone();
-        without.remove(i);
-        if fits_without(t, &without) {
-            victims = without;
-        }
-    }
+    let upto = victims.len().saturating_sub(1);
+    spare(&mut victims, upto, |vs| fits_without(t, vs));
     for v in victims {
         t.preempt(now, v, true, cluster, q);
     }

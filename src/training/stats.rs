@@ -2,7 +2,7 @@
 //! ClusterQueue, each size class) the counts, waits, completion times, GPU time held and
 //! used, fragmentation and backlog; and one row of jobs.csv per job.
 
-use super::plan::{JobWorkloadPlan, SIZE_CLASSES, TrainingPlan, size_class};
+use super::plan::{SIZE_CLASSES, TrainingPlan, size_class};
 use super::{Job, Phase};
 use crate::cluster::{Cluster, PoolPlan};
 use crate::engine::SimTime;
@@ -164,7 +164,7 @@ impl Groups {
     }
 
     /// Brings the fragmentation and capacity areas up to `now`.
-    pub(super) fn account(&mut self, now: SimTime, cluster: &Cluster, _w: &[JobWorkloadPlan]) {
+    pub(super) fn account(&mut self, now: SimTime, cluster: &Cluster) {
         let dt = now.since(self.last).as_secs_f64();
         self.last = now;
         if !self.warm || dt == 0.0 {
@@ -229,7 +229,7 @@ impl Groups {
     }
 
     /// The gang of `job` starts (`on`) or stops holding its GPUs.
-    pub(super) fn allocate(&mut self, now: SimTime, job: &Job, on: bool, _warmup: SimTime) {
+    pub(super) fn allocate(&mut self, now: SimTime, job: &Job, on: bool) {
         let gpus = job.gang_gpus() as i64;
         let sign = if on { 1 } else { -1 };
         self.each(job, |g| {
@@ -268,6 +268,11 @@ impl Groups {
     /// `job` starts (+1) or stops (-1) waiting for its gang to be placed.
     pub(super) fn waiting(&mut self, now: SimTime, job: &Job, delta: i64) {
         self.each(job, |g| g.waiting.add(now, delta));
+    }
+
+    /// Jobs waiting for their gang to be placed now.
+    pub(super) fn waiting_now(&self) -> i64 {
+        self.groups[0].waiting.value()
     }
 
     /// GPUs held by training gangs now.
