@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod apiserver;
 pub mod cli;
 pub mod cluster;
 pub mod control;

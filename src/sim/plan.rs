@@ -41,4 +41,6 @@ pub struct Plan {
     pub workloads: Vec<WorkloadPlan>,
     /// Training jobs, if the scenario has any.
     pub training: Option<crate::training::TrainingPlan>,
+    /// The control plane, if the scenario models it.
+    pub control_plane: Option<crate::apiserver::ControlPlanePlan>,
 }

@@ -114,6 +114,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         services: services.into_iter().flatten().collect(),
         workloads,
         training,
+        control_plane: None,
     };
     // The estimate needs the whole plan (every workload and service resolved).
     budget::check(&mut e, sc, &plan);
