@@ -86,9 +86,27 @@ impl Cluster {
         pool: usize,
         q: &mut impl Sink<ClusterEv>,
     ) {
+        self.state[pool].provisioning -= 1;
+        self.add_ready_node(now, pool, q);
+    }
+
+    /// Nodes added to `pool` from outside the cluster autoscaler (a node-join burst): each
+    /// joins Ready and empty.
+    pub fn join_nodes(
+        &mut self,
+        now: SimTime,
+        pool: usize,
+        count: u32,
+        q: &mut impl Sink<ClusterEv>,
+    ) {
+        for _ in 0..count {
+            self.add_ready_node(now, pool, q);
+        }
+    }
+
+    fn add_ready_node(&mut self, now: SimTime, pool: usize, q: &mut impl Sink<ClusterEv>) {
         let n = self.pools[pool].add_node(now);
         let cs = &mut self.state[pool];
-        cs.provisioning -= 1;
         cs.unneeded_since.resize(n as usize + 1, None);
         cs.nodes.add(now, 1);
         cs.nodes_max = cs.nodes_max.max(cs.nodes.value());

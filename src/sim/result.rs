@@ -157,6 +157,7 @@ pub(super) struct Parts {
     pub node_failures: u64,
     pub nodes_ready: TimeIntegral,
     pub training: Option<crate::training::TrainingResult>,
+    pub api: Option<crate::apiserver::ApiResult>,
     pub events: u64,
     pub over_budget: Option<super::budget::EventBudgetExceeded>,
 }
@@ -502,12 +503,16 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         m.extend(t.metrics);
         jobs = t.jobs;
     }
+    if let Some(a) = parts.api {
+        m.extend(a.metrics);
+    }
     m.push(("engine".to_string(), "events", parts.events as f64));
     debug_assert!(m.iter().all(|(c, k, _)| match c.as_str() {
         "cluster" => CLUSTER_METRICS.contains(k),
         "engine" => ENGINE_METRICS.contains(k),
         c if c == "training" || c.starts_with("training/") || c.starts_with("queue/") =>
             crate::training::TRAINING_METRICS.contains(k),
+        c if crate::apiserver::is_component(c) => crate::apiserver::APISERVER_METRICS.contains(k),
         _ => SERVICE_METRICS.contains(k),
     }));
     RepResult {

@@ -5,7 +5,8 @@ use super::budget::Counts;
 use super::plan::Plan;
 use super::result::{RepResult, ts_metric};
 use super::timeseries::{self, Sink};
-use crate::cluster::{Cluster, ClusterEv, Notice, Owner, PodChange};
+use crate::apiserver::{Answer, ApiEv, ControlPlane};
+use crate::cluster::{Cluster, ClusterEv, NO_NODE, Notice, Owner, PodChange};
 use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
@@ -32,7 +33,15 @@ pub(super) enum Ev {
     Cluster(ClusterEv),
     Control(ControlEv),
     Training(TrainingEv),
+    Api(ApiEv),
     Run(RunEv),
+}
+
+impl From<ApiEv> for Ev {
+    #[inline]
+    fn from(e: ApiEv) -> Ev {
+        Ev::Api(e)
+    }
 }
 
 impl From<TrainingEv> for Ev {
@@ -89,6 +98,8 @@ pub struct World<'p> {
     serving: Serving<'p>,
     control: Control,
     training: Option<Training<'p>>,
+    /// The control plane, when the scenario models it.
+    api: Option<ControlPlane>,
     /// Where the timeseries rows go, and the row being filled.
     ts: Sink,
     row: Vec<f64>,
@@ -105,6 +116,7 @@ pub struct World<'p> {
     cluster_events: u64,
     run_events: u64,
     training_events: u64,
+    api_events: u64,
     by_scaler: Vec<u64>,
     /// At this event count the loop looks at the budget, the progress bar and the others.
     next_check: u64,
@@ -147,6 +159,10 @@ impl<'p> World<'p> {
                 .training
                 .as_ref()
                 .map(|t| Training::new(t, &plan.pools, plan.warmup, seed, rep)),
+            api: plan.control_plane.as_ref().map(|c| {
+                let nodes: Vec<u32> = plan.pools.iter().map(|p| p.nodes).collect();
+                ControlPlane::new(c, &nodes, plan.services.len(), seed, rep)
+            }),
             ts,
             row: vec![f64::NAN; timeseries::row_len(plan.services.len(), plan.training.is_some())],
             sample_index: 0,
@@ -157,10 +173,15 @@ impl<'p> World<'p> {
             cluster_events: 0,
             run_events: 0,
             training_events: 0,
+            api_events: 0,
             by_scaler: vec![0; plan.services.len()],
             next_check: next_check(0, plan.max_events),
             over_budget: None,
         };
+        // The control plane first: the nodes exist before their pods.
+        if let Some(a) = &mut world.api {
+            a.start(&mut world.q);
+        }
         // Pods first: created in order and bound by the scheduler at time zero.
         world.cluster.start(&mut world.q);
         world.deliver();
@@ -211,6 +232,13 @@ impl<'p> World<'p> {
                     self.deliver();
                 }
                 Ev::Control(e) => self.on_control(now, e),
+                Ev::Api(e) => {
+                    self.api_events += 1;
+                    if let Some(a) = &mut self.api {
+                        a.handle(now, e, &mut self.q);
+                    }
+                    self.answer(now);
+                }
                 Ev::Training(e) => {
                     self.training_events += 1;
                     if let Some(t) = &mut self.training {
@@ -224,6 +252,9 @@ impl<'p> World<'p> {
                         RunEv::WarmupEnd => {
                             self.serving.warmup_end(now);
                             self.cluster.warmup_end(now);
+                            if let Some(a) = &mut self.api {
+                                a.warmup_end(now);
+                            }
                             if let Some(t) = &mut self.training {
                                 t.warmup_end(now, &self.cluster);
                             }
@@ -314,6 +345,29 @@ impl<'p> World<'p> {
     fn deliver(&mut self) {
         let now = self.q.now();
         while let Some(n) = self.cluster.next_notice() {
+            let mut held = false;
+            if let Some(a) = &mut self.api {
+                match n {
+                    Notice::Pod { pod, owner, change } => {
+                        let p = self.cluster.pod(pod);
+                        let node = p
+                            .filter(|p| p.node != NO_NODE)
+                            .map(|p| self.cluster.pool(p.pool as usize).id(p.pool, p.node));
+                        let (image_at, created) = p.map_or((now, now), |p| (p.image_at, p.created));
+                        held = a.pod_notice(
+                            now,
+                            pod,
+                            owner,
+                            change,
+                            node,
+                            image_at,
+                            created,
+                            &mut self.q,
+                        );
+                    }
+                    Notice::Node { node, change } => a.node_notice(now, node, change, &mut self.q),
+                }
+            }
             // Balloons and nodes concern no other subsystem yet.
             let (pod, si, change) = match n {
                 Notice::Pod {
@@ -337,6 +391,8 @@ impl<'p> World<'p> {
             match change {
                 PodChange::Created => self.serving.attach(pod, si as usize),
                 PodChange::Bound => self.serving.bound(now, pod),
+                // With a control plane, a Ready reaches routing through the endpoints.
+                PodChange::Ready if held => {}
                 PodChange::Ready => self.serving.ready(now, pod, q),
                 PodChange::Terminating => {
                     let drained = self.serving.terminating(pod);
@@ -351,6 +407,25 @@ impl<'p> World<'p> {
                 PodChange::Preempted => {}
                 PodChange::NotReady => self.serving.not_ready(pod),
                 PodChange::Gone { bound } => self.serving.gone(now, pod, bound),
+            }
+        }
+    }
+
+    /// Carries out what the control plane answered, oldest first.
+    fn answer(&mut self, now: SimTime) {
+        while let Some(a) = self.api.as_mut().and_then(|a| a.next_answer()) {
+            match a {
+                Answer::PodReady(pod) => {
+                    // Unless it stopped being Ready meanwhile.
+                    if self.cluster.pod(pod).is_some_and(|p| p.ready) {
+                        self.serving.ready(now, pod, &mut self.q);
+                    }
+                }
+                Answer::Scale(si, d) => self.scale(now, si as usize, d),
+                Answer::JoinNodes(pool, k) => {
+                    self.cluster.join_nodes(now, pool as usize, k, &mut self.q);
+                    self.deliver();
+                }
             }
         }
     }
@@ -436,7 +511,14 @@ impl<'p> World<'p> {
             }
         };
         if let Some((si, d)) = desired {
-            self.scale(now, si, d);
+            match &mut self.api {
+                // The scale write waits in APF like any call.
+                Some(a) => {
+                    a.scale(now, si, d, &mut self.q);
+                    self.answer(now);
+                }
+                None => self.scale(now, si, d),
+            }
         }
     }
 
@@ -475,6 +557,7 @@ impl<'p> World<'p> {
             }),
             node_failures,
             nodes_ready,
+            api: self.api.take().map(|a| a.finish_run(self.q.now())),
             events: self.events,
             over_budget: self.over_budget.take(),
         }
@@ -552,6 +635,9 @@ impl<'p> World<'p> {
             put(ts_metric::JOBS_RUNNING, running);
             put(ts_metric::JOBS_WAITING, waiting);
             put(ts_metric::FRAGMENTATION, t.fragmentation_now(c));
+        }
+        if let Some(a) = &mut self.api {
+            a.sample_memory();
         }
         self.ts.push(&self.row);
         let next = now + self.plan.report_interval;

@@ -1,0 +1,359 @@
+//! The control plane's figures: per priority level, per resource, the API servers' totals,
+//! etcd, and the Kubernetes scalability SLOs.
+
+use super::etcd::Etcd;
+use super::plan::{ControlPlanePlan, Resource, Verb};
+use crate::engine::SimTime;
+use crate::stats::{LatencyHist, TimeIntegral};
+
+/// The SLO's window: latency percentiles are judged per 5 minutes (sig-scalability's API
+/// call latency SLI).
+const SLO_WINDOW: SimTime = SimTime::from_secs(300);
+/// Mutating and single-object read calls: p99 at most 1 s (sig-scalability SLOs).
+const SLO_CALL_MS: f64 = 1000.0;
+/// Cluster- or namespace-scoped LISTs: p99 at most 30 s.
+const SLO_LIST_MS: f64 = 30_000.0;
+/// Stateless pod start-up, image pull excluded: p99 at most 5 s.
+const SLO_STARTUP_MS: f64 = 5000.0;
+
+/// Metrics of the control plane's components, by component kind.
+pub const APISERVER_METRICS: &[&str] = &[
+    // apiserver
+    "requests_rps",
+    "mutating_rps",
+    "readonly_rps",
+    "mutating_latency_p99_ms",
+    "readonly_latency_p99_ms",
+    "slo_mutating_p99_worst_ms",
+    "slo_readonly_p99_worst_ms",
+    "slo_list_p99_worst_ms",
+    "pod_startup_p99_ms",
+    "rejected_429",
+    "watch_events_per_s",
+    "watch_bytes_per_s",
+    "memory_gib",
+    "slo_met",
+    // apf/<level>
+    "nominal_seats",
+    "dispatched_rps",
+    "wait_p99_ms",
+    "seats_in_use_mean",
+    // api/<resource>
+    "writes_per_s",
+    "reads_per_s",
+    // etcd
+    "write_latency_p99_ms",
+    "db_size_gib",
+    "writes_refused",
+];
+
+#[derive(Default, Clone)]
+struct LevelStats {
+    dispatched: u64,
+    wait: LatencyHist,
+    rejected: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ResStats {
+    writes: u64,
+    reads: u64,
+    watch_bytes: f64,
+}
+
+/// Per-window latency of one (resource, verb), and the worst window's p99.
+#[derive(Clone, Default)]
+struct Window {
+    hist: LatencyHist,
+    worst_ms: f64,
+}
+
+impl Window {
+    fn close(&mut self) {
+        if self.hist.count() > 0 {
+            self.worst_ms = self.worst_ms.max(self.hist.quantile_ms(0.99));
+            self.hist.reset();
+        }
+    }
+}
+
+/// The running figures.
+pub struct Stats {
+    start: SimTime,
+    levels: Vec<LevelStats>,
+    /// Seats in use, per server and level.
+    seats: Vec<Vec<TimeIntegral>>,
+    res: [ResStats; Resource::ALL.len()],
+    mutating: LatencyHist,
+    readonly: LatencyHist,
+    mutating_n: u64,
+    readonly_n: u64,
+    rejected: u64,
+    /// Windows per (resource, verb).
+    windows: Vec<Window>,
+    window: u64,
+    watch_events: u64,
+    watch_bytes: f64,
+    etcd_latency: LatencyHist,
+    startup: LatencyHist,
+    memory_peak: f64,
+}
+
+fn window_key(res: Resource, verb: Verb) -> usize {
+    res.index() * Verb::ALL.len() + verb as usize
+}
+
+impl Stats {
+    /// Empty figures for `levels` priority levels.
+    pub fn new(plan: &ControlPlanePlan, levels: usize) -> Stats {
+        Stats {
+            start: SimTime::ZERO,
+            levels: vec![LevelStats::default(); levels],
+            seats: vec![vec![TimeIntegral::default(); levels]; plan.apiservers as usize],
+            res: [ResStats::default(); Resource::ALL.len()],
+            mutating: LatencyHist::new(),
+            readonly: LatencyHist::new(),
+            mutating_n: 0,
+            readonly_n: 0,
+            rejected: 0,
+            windows: vec![Window::default(); Resource::ALL.len() * Verb::ALL.len()],
+            window: 0,
+            watch_events: 0,
+            watch_bytes: 0.0,
+            etcd_latency: LatencyHist::new(),
+            startup: LatencyHist::new(),
+            memory_peak: 0.0,
+        }
+    }
+
+    /// Starts afresh at the warm-up's end (`seats`: in use now, per server and level).
+    pub fn restart(&mut self, now: SimTime, seats: &[Vec<u32>]) {
+        let mut fresh = Stats::new_like(self);
+        fresh.start = now;
+        fresh.window = 0;
+        for (s, per) in seats.iter().enumerate() {
+            for (l, &v) in per.iter().enumerate() {
+                let mut t = TimeIntegral::default();
+                t.add(now, i64::from(v));
+                t.restart(now);
+                fresh.seats[s][l] = t;
+            }
+        }
+        *self = fresh;
+    }
+
+    fn new_like(s: &Stats) -> Stats {
+        Stats {
+            start: s.start,
+            levels: vec![LevelStats::default(); s.levels.len()],
+            seats: vec![vec![TimeIntegral::default(); s.levels.len()]; s.seats.len()],
+            res: [ResStats::default(); Resource::ALL.len()],
+            mutating: LatencyHist::new(),
+            readonly: LatencyHist::new(),
+            mutating_n: 0,
+            readonly_n: 0,
+            rejected: 0,
+            windows: vec![Window::default(); Resource::ALL.len() * Verb::ALL.len()],
+            window: 0,
+            watch_events: 0,
+            watch_bytes: 0.0,
+            etcd_latency: LatencyHist::new(),
+            startup: LatencyHist::new(),
+            memory_peak: 0.0,
+        }
+    }
+
+    /// Seats in use at server `s`, level `l` change by `delta` at `t`.
+    #[inline]
+    pub fn seats(&mut self, s: usize, l: usize, t: SimTime, delta: i64) {
+        self.seats[s][l].add(t.max(self.start), delta);
+    }
+
+    /// A call starts at level `l` after waiting `wait` in its queue.
+    #[inline]
+    pub fn dispatched(&mut self, _s: usize, l: usize, wait: SimTime) {
+        let lv = &mut self.levels[l];
+        lv.dispatched += 1;
+        lv.wait.record(wait);
+    }
+
+    /// A call got a 429.
+    pub fn rejected(&mut self, _s: usize, l: usize, _res: Resource) {
+        self.levels[l].rejected += 1;
+        self.rejected += 1;
+    }
+
+    /// A call is answered at `done` after `latency` (from its first try).
+    pub fn answered(
+        &mut self,
+        done: SimTime,
+        res: Resource,
+        verb: Verb,
+        latency: SimTime,
+        _ok: bool,
+    ) {
+        let w = done.since(self.start).0 / SLO_WINDOW.0;
+        if w > self.window {
+            for x in &mut self.windows {
+                x.close();
+            }
+            self.window = w;
+        }
+        self.windows[window_key(res, verb)].hist.record(latency);
+        let r = &mut self.res[res.index()];
+        if verb.mutating() {
+            r.writes += 1;
+            self.mutating_n += 1;
+            self.mutating.record(latency);
+        } else {
+            r.reads += 1;
+            self.readonly_n += 1;
+            self.readonly.record(latency);
+        }
+    }
+
+    /// A write's watch events: `events` sent, `bytes` in all.
+    #[inline]
+    pub fn watch(&mut self, res: Resource, events: u64, bytes: f64) {
+        self.watch_events += events;
+        self.watch_bytes += bytes;
+        self.res[res.index()].watch_bytes += bytes;
+    }
+
+    /// A write committed `latency` after it reached etcd... (from its call's arrival).
+    #[inline]
+    pub fn etcd_write(&mut self, latency: SimTime) {
+        self.etcd_latency.record(latency);
+    }
+
+    /// A pod started in `t` (SLO start-up latency).
+    pub fn pod_started(&mut self, t: SimTime) {
+        self.startup.record(t);
+    }
+
+    /// An API server's memory now.
+    pub fn memory(&mut self, bytes: f64) {
+        self.memory_peak = self.memory_peak.max(bytes);
+    }
+
+    /// The summary rows of the replication ending at `end`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish<'a>(
+        mut self,
+        end: SimTime,
+        _seats: &[Vec<u32>],
+        nominal: &[u32],
+        names: impl Iterator<Item = &'a str>,
+        etcd: &Etcd,
+        memory: f64,
+        apf: bool,
+    ) -> ApiResult {
+        self.memory(memory);
+        for x in &mut self.windows {
+            x.close();
+        }
+        let secs = end.since(self.start).as_secs_f64().max(1e-9);
+        let mut m: Vec<(String, &'static str, f64)> = Vec::new();
+        let a = "apiserver".to_string();
+        let requests = (self.mutating_n + self.readonly_n) as f64;
+        let worst = |keys: &mut dyn Iterator<Item = usize>, w: &[Window]| {
+            keys.map(|k| w[k].worst_ms).fold(0.0f64, f64::max)
+        };
+        let mut_worst = worst(
+            &mut Resource::ALL.iter().flat_map(|&r| {
+                Verb::ALL
+                    .iter()
+                    .filter(|v| v.mutating())
+                    .map(move |&v| window_key(r, v))
+            }),
+            &self.windows,
+        );
+        let get_worst = worst(
+            &mut Resource::ALL.iter().map(|&r| window_key(r, Verb::Get)),
+            &self.windows,
+        );
+        let list_worst = worst(
+            &mut Resource::ALL.iter().map(|&r| window_key(r, Verb::List)),
+            &self.windows,
+        );
+        let startup = if self.startup.count() > 0 {
+            self.startup.quantile_ms(0.99)
+        } else {
+            0.0
+        };
+        let met = mut_worst <= SLO_CALL_MS
+            && get_worst <= SLO_CALL_MS
+            && list_worst <= SLO_LIST_MS
+            && startup <= SLO_STARTUP_MS;
+        let q99 = |h: &LatencyHist| {
+            if h.count() > 0 {
+                h.quantile_ms(0.99)
+            } else {
+                0.0
+            }
+        };
+        m.push((a.clone(), "requests_rps", requests / secs));
+        m.push((a.clone(), "mutating_rps", self.mutating_n as f64 / secs));
+        m.push((a.clone(), "readonly_rps", self.readonly_n as f64 / secs));
+        m.push((a.clone(), "mutating_latency_p99_ms", q99(&self.mutating)));
+        m.push((a.clone(), "readonly_latency_p99_ms", q99(&self.readonly)));
+        m.push((a.clone(), "slo_mutating_p99_worst_ms", mut_worst));
+        m.push((a.clone(), "slo_readonly_p99_worst_ms", get_worst));
+        m.push((a.clone(), "slo_list_p99_worst_ms", list_worst));
+        m.push((a.clone(), "pod_startup_p99_ms", startup));
+        m.push((a.clone(), "rejected_429", self.rejected as f64));
+        m.push((
+            a.clone(),
+            "watch_events_per_s",
+            self.watch_events as f64 / secs,
+        ));
+        m.push((a.clone(), "watch_bytes_per_s", self.watch_bytes / secs));
+        m.push((
+            a.clone(),
+            "memory_gib",
+            self.memory_peak / (1u64 << 30) as f64,
+        ));
+        m.push((a, "slo_met", if met { 1.0 } else { 0.0 }));
+        if apf {
+            for (l, name) in names.enumerate() {
+                let c = format!("apf/{name}");
+                let lv = &self.levels[l];
+                let seats: f64 = self
+                    .seats
+                    .iter_mut()
+                    .map(|per| per[l].area_secs(end))
+                    .sum::<f64>()
+                    / secs;
+                m.push((c.clone(), "nominal_seats", f64::from(nominal[l])));
+                m.push((c.clone(), "dispatched_rps", lv.dispatched as f64 / secs));
+                m.push((c.clone(), "wait_p99_ms", q99(&lv.wait)));
+                m.push((c.clone(), "rejected_429", lv.rejected as f64));
+                m.push((c, "seats_in_use_mean", seats));
+            }
+        }
+        for r in Resource::ALL {
+            let s = self.res[r.index()];
+            let c = format!("api/{}", r.name());
+            m.push((c.clone(), "writes_per_s", s.writes as f64 / secs));
+            m.push((c.clone(), "reads_per_s", s.reads as f64 / secs));
+            m.push((c, "watch_bytes_per_s", s.watch_bytes / secs));
+        }
+        let e = "etcd".to_string();
+        m.push((e.clone(), "writes_per_s", etcd.writes as f64 / secs));
+        m.push((e.clone(), "write_latency_p99_ms", q99(&self.etcd_latency)));
+        m.push((
+            e.clone(),
+            "db_size_gib",
+            etcd.db_bytes / (1u64 << 30) as f64,
+        ));
+        m.push((e, "writes_refused", etcd.refused as f64));
+        ApiResult { metrics: m }
+    }
+}
+
+/// What the control plane leaves of a replication.
+#[derive(Debug, Clone)]
+pub struct ApiResult {
+    /// (component, metric, value), in a fixed order.
+    pub metrics: Vec<(String, &'static str, f64)>,
+}
