@@ -99,6 +99,8 @@ struct Call {
     first: SimTime,
     /// When this attempt reached APF.
     arrived: SimTime,
+    /// When it started executing (after its wait in APF).
+    started: SimTime,
     server: u16,
     level: u8,
     tries: u8,
@@ -666,6 +668,7 @@ impl ControlPlane {
         let c = Call {
             first: now,
             arrived: now,
+            started: now,
             server,
             level: m.level as u8,
             tries: 0,
@@ -707,6 +710,7 @@ impl ControlPlane {
         let c = Call {
             first: now,
             arrived: now,
+            started: now,
             server: self.server_of(who),
             level: m.level as u8,
             tries: 0,
@@ -845,7 +849,7 @@ impl ControlPlane {
         if c.tries >= MAX_TRIES {
             let c = *c;
             self.stats
-                .answered(now, c.res, c.verb, now.since(c.first), false);
+                .answered(now, c.res, c.verb, now.since(c.first), SimTime::ZERO);
             self.free_call(id);
             // What waited on it proceeds as if the call had gone through late: the model
             // has no failed calls in the cluster.
@@ -881,10 +885,10 @@ impl ControlPlane {
             self.stats.seats(s, l, now, i64::from(seats));
         }
         self.stats.dispatched(s, l, now.since(c.arrived));
+        self.calls[id as usize].started = now;
         let mut done = self.run_cpu(now, s, c.cpu);
         if c.etcd_read > 0 {
-            done = done + self.etcd.read_time(c.etcd_read as f64);
-            self.etcd.read_bytes += c.etcd_read as f64;
+            done = self.etcd.read(done, c.etcd_read as f64);
         }
         if c.write > 0 {
             if self.etcd.refuses() {
@@ -918,8 +922,15 @@ impl ControlPlane {
                 self.arm(now, s, l, q);
             }
         }
-        self.stats
-            .answered(done, c.res, c.verb, done.since(c.first), true);
+        // The SLO's latency leaves out the wait in APF's queues (sig-scalability's API call
+        // latency SLI).
+        self.stats.answered(
+            done,
+            c.res,
+            c.verb,
+            done.since(c.first),
+            done.since(c.started),
+        );
         if c.then == Then::Nothing {
             self.free_call(id);
         } else {
@@ -1214,6 +1225,7 @@ impl ControlPlane {
                 let id = self.new_call(Call {
                     first: at,
                     arrived: at,
+                    started: at,
                     server: self.server_of(who),
                     level: 0,
                     tries: 0,

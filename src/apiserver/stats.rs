@@ -190,7 +190,7 @@ impl Stats {
         res: Resource,
         verb: Verb,
         latency: SimTime,
-        _ok: bool,
+        sli: SimTime,
     ) {
         let w = done.since(self.start).0 / SLO_WINDOW.0;
         if w > self.window {
@@ -199,7 +199,9 @@ impl Stats {
             }
             self.window = w;
         }
-        self.windows[window_key(res, verb)].hist.record(latency);
+        if sli > SimTime::ZERO {
+            self.windows[window_key(res, verb)].hist.record(sli);
+        }
         let r = &mut self.res[res.index()];
         if verb.mutating() {
             r.writes += 1;
