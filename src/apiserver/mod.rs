@@ -1418,6 +1418,13 @@ impl ControlPlane {
                     ReadFrom::Cache,
                     q,
                 );
+                // Its agents (per-node clients) start, and list at once as informers do.
+                let m = node_member(node);
+                for ci in 0..self.plan.clients.len() {
+                    if self.plan.clients[ci].per_node {
+                        self.client_call(now, ci, m, q);
+                    }
+                }
                 // Its DaemonSet pods.
                 for _ in 0..self.plan.daemonsets.len() {
                     self.pods_live += 1;

@@ -1,0 +1,114 @@
+//! The control plane against independent truths: the kubelet's heartbeat arithmetic (N / 10
+//! lease writes and N / 300 status reports per second), KEP-752's bytes per endpoint change
+//! with legacy Endpoints and with EndpointSlices, APF's isolation of priority levels, etcd's
+//! disk, and the node-join burst that OpenAI saw overload its API servers.
+
+mod common;
+
+use common::{rel, run};
+
+/// A cluster of `nodes` nodes with one small service, and `control_plane` (YAML lines
+/// indented under `control_plane:`).
+fn cluster(nodes: u32, duration: &str, warmup: &str, control_plane: &str) -> String {
+    format!(
+        "
+name: cp
+seed: 3
+duration: {duration}
+warmup: {warmup}
+replications: 1
+report_interval: 60s
+models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]
+node_pools: [{{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: {nodes}}}]
+services: [{{name: s, model: m, node_pool: a, replicas: 2}}]
+workloads: [{{service: s, arrivals: {{poisson: {{rate: 10/s}}}}}}]
+control_plane:
+{control_plane}
+"
+    )
+}
+
+#[test]
+fn leases_are_renewed_n_over_10_per_second_and_status_reported_n_over_300() {
+    for nodes in [500u32, 3000] {
+        let r = run(&cluster(
+            nodes,
+            "40m",
+            "10m",
+            "  apiservers: 3\n  etcd: {members: 3, disk: local_ssd}",
+        ));
+        let n = f64::from(nodes);
+        // Every kubelet renews every 10 s; kube-controller-manager and kube-scheduler renew
+        // their leader leases every 2 s (2 writes per 2 s).
+        let leases = r.mean("api/leases", "writes_per_s");
+        assert!(rel(leases, n / 10.0 + 1.0) < 0.002, "{nodes}: {leases}");
+        // Each node reports its status on every 30th heartbeat, at its own offset.
+        let status = r.mean("api/nodes", "writes_per_s");
+        assert!(rel(status, n / 300.0) < 0.03, "{nodes}: {status}");
+        assert_eq!(r.mean("apiserver", "slo_met"), 1.0);
+    }
+}
+
+#[test]
+fn an_endpoint_change_sends_n_endpoints_to_n_watchers_legacy_but_one_slice_with_slices() {
+    // A node-wide Service (a DaemonSet behind it) on 5,000 nodes; one node joins at 60 s:
+    // its pod is one more endpoint. Legacy: the Endpoints object of 5,001 endpoints (100 B
+    // each, KEP-752) goes to every kube-proxy (5,001 watchers plus 2 controllers). Slices: one
+    // slice of 100 endpoints.
+    let bytes = |mode: &str| {
+        let r = run(&cluster(
+            5000,
+            "120s",
+            "30s",
+            &format!(
+                "  endpoints: {mode}\n  daemonsets: [{{name: exporter, service: true}}]\n  node_joins: [{{pool: a, time: 60s, nodes: 1, over: 0s}}]"
+            ),
+        ));
+        let res = if mode == "legacy" {
+            "api/endpoints"
+        } else {
+            "api/endpointslices"
+        };
+        r.mean(res, "watch_bytes_per_s") * 90.0
+    };
+    let legacy = bytes("legacy");
+    let slices = bytes("slices");
+    let watchers = 5001.0 + 2.0;
+    assert!(rel(legacy, 5001.0 * 100.0 * watchers) < 1e-6, "{legacy}");
+    assert!(rel(slices, 100.0 * 100.0 * watchers) < 1e-6, "{slices}");
+}
+
+#[test]
+fn a_flood_of_low_priority_lists_gets_429s_while_heartbeats_keep_their_latency() {
+    // 2,000 per-node agents each LIST every pod from etcd every 10 s: far more than the
+    // workload-low level's seats can serve. Node heartbeats (node-high) and leader election
+    // keep their latency; the agents get 429s in their own level.
+    let quiet = run(&cluster(2000, "20m", "5m", "  apiservers: 1"));
+    let flood = run(&cluster(
+        2000,
+        "20m",
+        "5m",
+        "  apiservers: 1\n  clients: [{name: agent, per_node: true, verb: list, resource: nodes, every: 2s, read_from: etcd}]",
+    ));
+    assert!(flood.mean("apf/workload-low", "rejected_429") > 0.0);
+    assert_eq!(flood.mean("apf/node-high", "rejected_429"), 0.0);
+    assert_eq!(flood.mean("apf/leader-election", "rejected_429"), 0.0);
+    let hb = |r: &capsim::sim::Report| r.mean("apf/node-high", "wait_p99_ms");
+    assert!(hb(&flood) <= hb(&quiet) + 1.0, "{} vs {}", hb(&flood), hb(&quiet));
+}
+
+#[test]
+fn etcd_on_a_network_disk_writes_slower_than_on_local_ssd() {
+    let p99 = |disk: &str| {
+        run(&cluster(
+            1000,
+            "20m",
+            "5m",
+            &format!("  etcd: {{members: 5, disk: {disk}}}"),
+        ))
+        .mean("etcd", "write_latency_p99_ms")
+    };
+    let local = p99("local_ssd");
+    let network = p99("network_ssd");
+    assert!(network > 3.0 * local, "{network} vs {local}");
+}
