@@ -38,6 +38,8 @@ pub(super) struct Counts<'a> {
     pub run: u64,
     /// Of them, training's (job arrivals, scheduling passes, checkpoints, timers).
     pub training: u64,
+    /// Of them, the control plane's (API requests, etcd commits, heartbeats, clients).
+    pub apiserver: u64,
     /// Of them, each service's autoscaler's.
     pub by_scaler: &'a [u64],
     /// Each service's requests so far (each the work of one arrival or think-time event).
@@ -62,10 +64,19 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
     let requests: u64 = c.requests.iter().sum();
     let serving = c
         .events
-        .saturating_sub(c.cluster + c.run + scaler + c.training);
+        .saturating_sub(c.cluster + c.run + scaler + c.training + c.apiserver);
     let work = serving.saturating_sub(requests);
-    // Requests, work, cluster, autoscalers, the run's timers: the largest names the culprit.
-    let groups = [requests, work, c.cluster, scaler, c.run, c.training];
+    // Requests, work, cluster, autoscalers, the run's timers, training, the control plane:
+    // the largest names the culprit.
+    let groups = [
+        requests,
+        work,
+        c.cluster,
+        scaler,
+        c.run,
+        c.training,
+        c.apiserver,
+    ];
     let group = largest(groups.iter().copied()).unwrap_or(4);
     let busiest = largest(c.requests.iter().copied()).unwrap_or(0);
     let service = |i: usize| plan.services.get(i).map_or("", |s| s.name.as_str());
@@ -120,10 +131,16 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
             "report_interval".to_string(),
             "the run's report samples".to_string(),
         ),
-        _ => (
+        5 => (
             "training.workloads".to_string(),
             "the training jobs (submissions, scheduling passes, checkpoints, restarts, \
              timers)"
+                .to_string(),
+        ),
+        _ => (
+            "control_plane".to_string(),
+            "the control plane (API requests: lease renewals, node status, the pods' and the \
+             clients' calls; etcd commits)"
                 .to_string(),
         ),
     };
