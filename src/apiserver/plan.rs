@@ -213,7 +213,7 @@ pub struct ClientPlan {
     pub name: String,
     /// One instance per node (a DaemonSet's agent), else `count` instances.
     pub per_node: bool,
-    /// Instances when not per node.
+    /// Instances when not per node (1 and unused when per node).
     pub count: u32,
     /// What it calls.
     pub verb: Verb,

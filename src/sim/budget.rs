@@ -167,3 +167,58 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            name: "t".into(),
+            seed: 1,
+            duration: SimTime::from_secs(3600),
+            warmup: SimTime::ZERO,
+            replications: 1,
+            report_interval: SimTime::from_secs(10),
+            max_queue: 10,
+            max_events: 1000,
+            pools: Vec::new(),
+            cluster: crate::cluster::ClusterPlan::default(),
+            services: Vec::new(),
+            workloads: Vec::new(),
+            training: None,
+            control_plane: None,
+        }
+    }
+
+    fn counts(training: u64, apiserver: u64) -> Counts<'static> {
+        Counts {
+            rep: 0,
+            now: SimTime::from_secs(60),
+            events: 1001,
+            cluster: 1,
+            run: 0,
+            training,
+            apiserver,
+            by_scaler: &[],
+            requests: &[],
+        }
+    }
+
+    /// The control plane's events, when they are the most, name `control_plane`; they are
+    /// not counted as serving's work.
+    #[test]
+    fn the_control_plane_is_named_when_it_has_the_most_events() {
+        let e = exceeded(&plan(), &counts(300, 700));
+        assert_eq!(e.field, "control_plane");
+        assert!(
+            e.message
+                .contains("most of them (700 of 1001) came from the control plane (API requests"),
+            "{}",
+            e.message
+        );
+        let e = exceeded(&plan(), &counts(700, 300));
+        assert_eq!(e.field, "training.workloads");
+        assert!(e.message.contains("(700 of 1001)"), "{}", e.message);
+    }
+}

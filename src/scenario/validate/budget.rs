@@ -406,7 +406,8 @@ fn control_plane_parts(
             k.lease_renew,
             count(renewals)
         ),
-        fix: "lengthen node_lease_duration (a lease is renewed every quarter of it), lower the               nodes or shorten the duration",
+        fix: "lengthen node_lease_duration (a lease is renewed every quarter of it), lower the \
+              nodes or shorten the duration",
         events: EVENTS_PER_WRITE * renewals,
     });
     // A report is due at the first status update after the report period.

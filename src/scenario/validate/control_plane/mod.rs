@@ -176,8 +176,8 @@ fn etcd_plan(
     ok: &mut bool,
 ) -> Option<EtcdPlan> {
     let members = match cp.etcd.members {
-        None => default::ETCD_MEMBERS,
-        Some(m) if m % 2 == 1 && m <= MAX_ETCD_MEMBERS => m as u32,
+        None => Some(default::ETCD_MEMBERS),
+        Some(m) if m % 2 == 1 && m <= MAX_ETCD_MEMBERS => Some(m as u32),
         Some(m) => {
             e.at(
                 "control_plane.etcd.members",
@@ -188,32 +188,30 @@ fn etcd_plan(
                      {MAX_ETCD_MEMBERS}"
                 ),
             );
-            *ok = false;
-            return None;
+            None
         }
     };
-    let (disk, given) = match cp.etcd.disk {
-        None | Some(EtcdDiskSpec::LocalSsd) => ("local_ssd", SimTime::ZERO),
-        Some(EtcdDiskSpec::NetworkSsd) => ("network_ssd", SimTime::ZERO),
+    let disk = match cp.etcd.disk {
+        None | Some(EtcdDiskSpec::LocalSsd) => Some(("local_ssd", SimTime::ZERO)),
+        Some(EtcdDiskSpec::NetworkSsd) => Some(("network_ssd", SimTime::ZERO)),
+        Some(EtcdDiskSpec::WriteLatency(d)) if d.0 > SimTime::ZERO && d.0 <= MAX_WRITE_LATENCY => {
+            Some(("custom", d.0))
+        }
         Some(EtcdDiskSpec::WriteLatency(d)) => {
-            if d.0 == SimTime::ZERO || d.0 > MAX_WRITE_LATENCY {
-                e.at(
-                    "control_plane.etcd.disk.write_latency",
-                    format!(
-                        "write_latency must be longer than 0s and at most {MAX_WRITE_LATENCY} \
-                         (found {})",
-                        d.0
-                    ),
-                );
-                *ok = false;
-                return None;
-            }
-            ("custom", d.0)
+            e.at(
+                "control_plane.etcd.disk.write_latency",
+                format!(
+                    "write_latency must be longer than 0s and at most {MAX_WRITE_LATENCY} \
+                     (found {})",
+                    d.0
+                ),
+            );
+            None
         }
     };
     let quota_bytes = match cp.etcd.quota_backend_bytes {
-        None => default::QUOTA_BYTES,
-        Some(b) if (MIN_QUOTA_BYTES..=MAX_QUOTA_BYTES).contains(&b.0) => b.0.round() as u64,
+        None => Some(default::QUOTA_BYTES),
+        Some(b) if (MIN_QUOTA_BYTES..=MAX_QUOTA_BYTES).contains(&b.0) => Some(b.0.round() as u64),
         Some(b) => {
             e.at(
                 "control_plane.etcd.quota_backend_bytes",
@@ -223,9 +221,13 @@ fn etcd_plan(
                     crate::units::fmt_count(b.0)
                 ),
             );
-            *ok = false;
-            return None;
+            None
         }
+    };
+    let (Some(members), Some((disk, given)), Some(quota_bytes)) = (members, disk, quota_bytes)
+    else {
+        *ok = false;
+        return None;
     };
     let (commit_latency, per_write, disk_bandwidth) = etcd_disk(disk, given);
     Some(EtcdPlan {
