@@ -1120,3 +1120,366 @@ fn the_7500_node_training_example_is_under_the_budget() {
     let (code, stdout, stderr) = capsim(&["validate", p]);
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
+
+/// The good scenario with every field of `control_plane:` given (SPEC's example and ours).
+const CONTROL_PLANE: &str = r#"control_plane:
+  apiservers: 3
+  max_requests_inflight: 400
+  max_mutating_requests_inflight: 200
+  apf: default
+  apiserver_cpus: 16
+  etcd: {members: 5, disk: local_ssd, quota_backend_bytes: 2GiB}
+  endpoints: slices
+  kubelet: {node_status_update_frequency: 10s, node_status_report_frequency: 5m, node_lease_duration: 40s}
+  clients:
+    - {name: log-agent, per_node: true, verb: list, resource: events, every: 60s}
+    - {name: ci, count: 10, verb: get, resource: pods, every: 5s, read_from: cache, priority_level: workload-high}
+  node_joins:
+    - {pool: a100, time: 5s, nodes: 500, over: 0s}
+  daemonsets:
+    - {name: exporter, service: true}
+"#;
+
+/// The good scenario with the control plane, `from` replaced by `to` (which must be there).
+fn control_plane(from: &str, to: &str) -> String {
+    let text = format!("{GOOD}{CONTROL_PLANE}");
+    assert!(
+        text.contains(from),
+        "{from} not in the control-plane scenario"
+    );
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn the_good_control_plane_scenario_is_accepted() {
+    for (case, text) in [
+        ("cp_good", control_plane("", "")),
+        ("cp_empty", format!("{GOOD}control_plane: {{}}\n")),
+        ("cp_null", format!("{GOOD}control_plane:\n")),
+    ] {
+        let p = tmp(&format!("{case}.yaml"), text.as_bytes());
+        let (code, stdout, stderr) = capsim(&["validate", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{case}: {stdout}{stderr}");
+    }
+}
+
+/// Each bad field of `control_plane:` is refused at its value (line and column counted in
+/// the text above: the section starts at line 17), with the field and the limit named.
+#[test]
+fn malformed_control_planes_are_refused_with_their_place() {
+    // (case, scenario, line and column, words of the message)
+    type CpCase = (&'static str, String, (u32, u32), Vec<&'static str>);
+    let cases: Vec<CpCase> = vec![
+        (
+            "cp_apiservers_zero",
+            control_plane("apiservers: 3", "apiservers: 0"),
+            (18, 15),
+            vec![
+                "control_plane.apiservers",
+                "apiservers must be from 1 to 100 (found 0)",
+            ],
+        ),
+        (
+            "cp_apiservers_typo",
+            control_plane("apiservers: 3", "apiserver: 3"),
+            (18, 3),
+            vec!["unknown field `apiserver`: did you mean `apiservers`?"],
+        ),
+        (
+            "cp_inflight_huge",
+            control_plane(
+                "max_requests_inflight: 400",
+                "max_requests_inflight: 1000000",
+            ),
+            (19, 26),
+            vec![
+                "control_plane.max_requests_inflight",
+                "max_requests_inflight must be from 1 to 100000 (found 1000000)",
+            ],
+        ),
+        (
+            "cp_mutating_zero",
+            control_plane(
+                "max_mutating_requests_inflight: 200",
+                "max_mutating_requests_inflight: 0",
+            ),
+            (20, 35),
+            vec!["max_mutating_requests_inflight must be from 1 to 100000 (found 0)"],
+        ),
+        (
+            "cp_apf_unknown",
+            control_plane("apf: default", "apf: off"),
+            (21, 8),
+            vec![
+                "control_plane.apf",
+                "unknown variant `off`",
+                "`default`, `disabled`",
+            ],
+        ),
+        (
+            "cp_cpus_zero",
+            control_plane("apiserver_cpus: 16", "apiserver_cpus: 0"),
+            (22, 19),
+            vec!["apiserver_cpus must be from 1 to 1024 (found 0)"],
+        ),
+        (
+            "cp_members_even",
+            control_plane("members: 5", "members: 4"),
+            (23, 19),
+            vec![
+                "control_plane.etcd.members",
+                "members must be odd and from 1 to 7 (found 4)",
+            ],
+        ),
+        (
+            "cp_write_latency",
+            control_plane("disk: local_ssd", "disk: {write_latency: 20s}"),
+            (23, 44),
+            vec![
+                "control_plane.etcd.disk.write_latency",
+                "write_latency must be longer than 0s and at most 10s (found 20s)",
+            ],
+        ),
+        (
+            "cp_disk_unknown",
+            control_plane("disk: local_ssd", "disk: hdd"),
+            (23, 28),
+            vec![
+                "control_plane.etcd.disk",
+                "unknown variant `hdd`",
+                "`local_ssd`, `network_ssd`, `write_latency`",
+            ],
+        ),
+        (
+            "cp_quota_huge",
+            control_plane("quota_backend_bytes: 2GiB", "quota_backend_bytes: 200GiB"),
+            (23, 60),
+            vec![
+                "control_plane.etcd.quota_backend_bytes",
+                "quota_backend_bytes must be from 1MiB to 100GiB (found 2.1e11 bytes); etcd \
+                 suggests at most 8GiB and warns above it",
+            ],
+        ),
+        (
+            "cp_quota_no_unit",
+            control_plane(
+                "quota_backend_bytes: 2GiB",
+                "quota_backend_bytes: 2147483648",
+            ),
+            (23, 60),
+            vec!["the size `2147483648` has no unit"],
+        ),
+        (
+            "cp_endpoints",
+            control_plane("endpoints: slices", "endpoints: slice"),
+            (24, 14),
+            vec!["control_plane.endpoints", "did you mean `slices`?"],
+        ),
+        (
+            "cp_update_zero",
+            control_plane(
+                "node_status_update_frequency: 10s",
+                "node_status_update_frequency: 0s",
+            ),
+            (25, 43),
+            vec![
+                "control_plane.kubelet.node_status_update_frequency",
+                "node_status_update_frequency must be longer than 0s",
+            ],
+        ),
+        (
+            "cp_lease_fraction",
+            control_plane("node_lease_duration: 40s", "node_lease_duration: 1500ms"),
+            (25, 103),
+            vec![
+                "node_lease_duration is whole seconds, as the kubelet's nodeLeaseDurationSeconds (found 1500ms)",
+            ],
+        ),
+        (
+            "cp_lease_grace",
+            control_plane("node_lease_duration: 40s", "node_lease_duration: 240s"),
+            (25, 103),
+            vec![
+                "control_plane.kubelet.node_lease_duration",
+                "the kubelet renews its lease every quarter of node_lease_duration (1m), but \
+                 the node lifecycle controller marks a node NotReady after \
+                 cluster.node_monitor_grace_period (50s) without a renewal",
+            ],
+        ),
+        (
+            "cp_verb",
+            control_plane("verb: list", "verb: lsit"),
+            (27, 47),
+            vec![
+                "control_plane.clients[0].verb",
+                "unknown verb `lsit`; did you mean `list`?",
+            ],
+        ),
+        (
+            "cp_resource",
+            control_plane("resource: events", "resource: event"),
+            (27, 63),
+            vec![
+                "control_plane.clients[0].resource",
+                "unknown resource `event` (resources are named by their plural lower-case REST \
+                 name); did you mean `events`?",
+            ],
+        ),
+        (
+            "cp_every",
+            control_plane("every: 60s", "every: 100ms"),
+            (27, 78),
+            vec![
+                "control_plane.clients[0].every",
+                "every must be at least 1s (found 100ms)",
+            ],
+        ),
+        (
+            "cp_per_node_count",
+            control_plane("per_node: true,", "per_node: true, count: 3,"),
+            (27, 48),
+            vec![
+                "control_plane.clients[0].count",
+                "give `per_node: true` or `count`, not both",
+            ],
+        ),
+        (
+            "cp_count_zero",
+            control_plane("count: 10", "count: 0"),
+            (28, 25),
+            vec!["count must be from 1 to 1000000 (found 0)"],
+        ),
+        (
+            "cp_read_from_write",
+            control_plane("verb: get", "verb: create"),
+            (28, 81),
+            vec![
+                "control_plane.clients[1].read_from",
+                "read_from applies to reads (get, list): a `create` is a write",
+            ],
+        ),
+        (
+            "cp_priority_level",
+            control_plane(
+                "priority_level: workload-high",
+                "priority_level: workload-hi",
+            ),
+            (28, 101),
+            vec![
+                "control_plane.clients[1].priority_level",
+                "unknown priority level `workload-hi`; did you mean `workload-high`?",
+            ],
+        ),
+        (
+            "cp_client_twice",
+            control_plane("name: ci,", "name: log-agent,"),
+            (28, 14),
+            vec!["the name `log-agent` is used twice in `control_plane.clients`"],
+        ),
+        (
+            "cp_join_pool",
+            control_plane("{pool: a100", "{pool: a10"),
+            (30, 14),
+            vec![
+                "control_plane.node_joins[0].pool",
+                "unknown node pool `a10`; did you mean `a100`?",
+            ],
+        ),
+        (
+            "cp_join_zero",
+            control_plane("nodes: 500", "nodes: 0"),
+            (30, 37),
+            vec!["nodes must be from 1 to 100000 (found 0)"],
+        ),
+        (
+            "cp_join_over_limit",
+            control_plane("nodes: 500", "nodes: 100000"),
+            (30, 37),
+            vec![
+                "control_plane.node_joins[0].nodes",
+                "pool `a100` would have 100001 nodes with this join",
+                "the limit is 100000 per pool",
+            ],
+        ),
+        (
+            "cp_join_late",
+            control_plane("time: 5s", "time: 10s"),
+            (30, 26),
+            vec![
+                "control_plane.node_joins[0].time",
+                "the join at 10s is not within the run (10s long)",
+            ],
+        ),
+        (
+            "cp_daemonset_twice",
+            control_plane(
+                "{name: exporter, service: true}",
+                "{name: exporter, service: true}\n    - {name: exporter}",
+            ),
+            (33, 14),
+            vec!["the name `exporter` is used twice in `control_plane.daemonsets`"],
+        ),
+        (
+            "cp_daemonset_service",
+            control_plane("name: exporter", "name: web"),
+            (32, 14),
+            vec![
+                "control_plane.daemonsets[0].name",
+                "a service named `web` is in `services` already",
+            ],
+        ),
+        (
+            "cp_service_apiserver",
+            control_plane("  - name: web\n", "  - name: apiserver\n")
+                .replace("service: web", "service: apiserver"),
+            (10, 11),
+            vec![
+                "services[0].name",
+                "`apiserver` would name a component of the results",
+            ],
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    for (case, text, lc, needles) in cases {
+        refused(case, text.as_bytes(), Some(lc), &needles);
+    }
+}
+
+/// The control plane's share of the estimate: 7,500 nodes for 30 days renew their leases
+/// every 10 s (a quarter of 40 s): 7,500 x 2,592,000 / 10 = 1.9e9 renewals, two events each
+/// (the request and its etcd commit), over the default budget of 1e9: refused at the lease
+/// duration. A client on each node listing every second for a day is 7,500 x 86,400 = 6.5e8
+/// calls, the largest part under a budget of 1e8.
+#[test]
+fn a_control_plane_past_the_event_budget_is_refused_at_its_field() {
+    let big = format!("{GOOD}control_plane: {{}}\n")
+        .replace("nodes: 1", "nodes: 7500")
+        .replace("duration: 10s", "duration: 30d");
+    refused(
+        "cp_budget_leases",
+        big.as_bytes(),
+        Some((17, 16)),
+        &[
+            "control_plane",
+            "over the event budget of 1e9 (limits.max_events)",
+            "the kubelets' lease renewals (7500 nodes, each every 10s: 1.9e9 in 720h)",
+            "lengthen node_lease_duration",
+        ],
+    );
+    let agents = format!(
+        "{GOOD}limits: {{max_events: 1e8}}\ncontrol_plane:\n  clients:\n    - {{name: agent, \
+         per_node: true, verb: list, resource: events, every: 1s}}\n"
+    )
+    .replace("nodes: 1", "nodes: 7500")
+    .replace("duration: 10s", "duration: 1d");
+    refused(
+        "cp_budget_client",
+        agents.as_bytes(),
+        Some((20, 74)),
+        &[
+            "control_plane.clients[0].every",
+            "over the event budget of 1e8",
+            "the calls of client `agent` (7500 instances, each every 1s: 6.5e8 calls in 24h)",
+        ],
+    );
+}

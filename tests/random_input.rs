@@ -261,3 +261,90 @@ fn floor(i: usize) -> usize {
     }
     i
 }
+
+/// A valid scenario with every field of `control_plane:` given.
+const CONTROL_PLANE: &str = "name: c
+duration: 1h
+replications: 1
+models: [{name: m, service_time: {exponential: {mean: 10ms}}}]
+node_pools:
+  - {name: a, gpu: t4, gpus_per_node: 4, nodes: 3}
+services: [{name: s, model: m, node_pool: a, replicas: 2}]
+workloads: [{service: s, arrivals: {poisson: {rate: 1/s}}}]
+control_plane:
+  apiservers: 3
+  max_requests_inflight: 400
+  max_mutating_requests_inflight: 200
+  apf: default
+  apiserver_cpus: 16
+  etcd: {members: 5, disk: {write_latency: 2ms}, quota_backend_bytes: 8GiB}
+  endpoints: legacy
+  kubelet: {node_status_update_frequency: 10s, node_status_report_frequency: 5m, node_lease_duration: 40s}
+  clients:
+    - {name: agent, per_node: true, verb: list, resource: events, every: 60s}
+    - {name: ci, count: 10, verb: get, resource: pods, every: 5s, read_from: cache, priority_level: workload-high}
+  node_joins:
+    - {pool: a, time: 10m, nodes: 50, over: 1m}
+  daemonsets:
+    - {name: exporter, service: true}
+";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Mutated control-plane scenarios never panic the loader, the checks or the run.
+    #[test]
+    fn mutated_control_plane_scenarios_never_panic(
+        pos in 0usize..CONTROL_PLANE.len(),
+        len in 0usize..20,
+        insert in "[a-z0-9:{}\\[\\], \n./_-]{0,12}",
+    ) {
+        let end = (pos + len).min(CONTROL_PLANE.len());
+        let text = format!("{}{}{}", &CONTROL_PLANE[..pos], insert, &CONTROL_PLANE[end..]);
+        load(text.as_bytes());
+    }
+
+    /// Any value in a field of `control_plane:` is accepted and runs to its end, or is
+    /// refused with a message that names the file and the field.
+    #[test]
+    fn control_plane_fields_with_any_values_never_panic(
+        field in prop::sample::select(vec![
+            ("apiservers: 3", "apiservers"), ("max_requests_inflight: 400", "max_requests_inflight"),
+            ("apiserver_cpus: 16", "apiserver_cpus"), ("members: 5", "members"),
+            ("write_latency: 2ms", "write_latency"), ("quota_backend_bytes: 8GiB", "quota_backend_bytes"),
+            ("node_lease_duration: 40s", "node_lease_duration"),
+            ("node_status_update_frequency: 10s", "node_status_update_frequency"),
+            ("every: 60s", "every"), ("count: 10", "count"), ("nodes: 50", "nodes"),
+            ("time: 10m", "time"), ("over: 1m", "over"), ("verb: get", "verb"),
+            ("priority_level: workload-high", "priority_level"), ("endpoints: legacy", "endpoints"),
+        ]),
+        value in prop::sample::select(vec![
+            "0", "-1", "1e300", ".nan", "1ns", "0s", "1s", "1GiB", "x", "{}", "[]", "~",
+            "3", "0.5", "4294967296", "1e12", "100001", "7", "list", "59m",
+        ]),
+    ) {
+        let (from, key) = field;
+        let text = CONTROL_PLANE.replacen(from, &format!("{key}: {value}"), 1);
+        match check(text.as_bytes()) {
+            Ok(plan) => {
+                prop_assert!(plan.control_plane.is_some());
+                ends(plan);
+            }
+            Err(message) => {
+                prop_assert!(message.contains("random.yaml:"), "{message}");
+                prop_assert!(message.contains(key), "{key}: {message}\n---\n{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_valid_control_plane_scenario_is_accepted() {
+    let plan = check(CONTROL_PLANE.as_bytes()).expect("accepted");
+    let cp = plan.control_plane.as_ref().expect("a control plane");
+    assert_eq!(
+        (cp.apiservers, cp.etcd.members, cp.clients.len()),
+        (3, 5, 2)
+    );
+    ends(plan);
+}

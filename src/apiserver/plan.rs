@@ -158,6 +158,43 @@ pub struct KubeletPlan {
     pub status_report: SimTime,
     /// The lease's duration (`nodeLeaseDurationSeconds`, 40 s).
     pub lease_duration: SimTime,
+    /// How often the kubelet renews its lease: a quarter of the lease's duration
+    /// (`nodeLeaseRenewIntervalFraction` = 0.25 in pkg/kubelet/kubelet.go), 10 s by default.
+    pub lease_renew: SimTime,
+}
+
+/// The priority levels of kube-apiserver's default APF configuration (the mandatory `exempt`
+/// and `catch-all`, and the suggested ones), by the names a client's `priority_level` gives.
+pub const PRIORITY_LEVELS: [&str; 8] = [
+    "exempt",
+    "system",
+    "node-high",
+    "leader-election",
+    "workload-high",
+    "workload-low",
+    "global-default",
+    "catch-all",
+];
+
+/// The constants of etcd's WAL disk, by the name [`EtcdPlan::disk`] holds: (the commit
+/// latency, the per-write cost, the sequential bandwidth in bytes per second). A `custom`
+/// disk's commit latency is the scenario's `write_latency`, passed in as `write_latency`
+/// (the named disks ignore it).
+pub fn etcd_disk(name: &str, write_latency: SimTime) -> (SimTime, SimTime, f64) {
+    // CALIBRATE: placeholders until the coordinator fits them. Sources to fit: etcd v3.6's
+    // performance guide (GCE, 8 vCPU, SSD persistent disk: 583 writes/s at 1.6 ms with one
+    // client; 44,341 writes/s at 22 ms with 1,000 clients, so about 1 / 44,341 s = 22.6 us
+    // of serial work per write); OpenAI 2018 (about 200 us per write on local SSD against
+    // hundreds of ms on network disks).
+    let per_write = SimTime::from_secs_f64(20.4e-6); // CALIBRATE
+    match name {
+        // CALIBRATE: a network-attached SSD (GCE SSD persistent disk, EBS gp3).
+        "network_ssd" => (SimTime::from_secs_f64(1.58e-3), per_write, 250e6),
+        // CALIBRATE: a local NVMe SSD.
+        "local_ssd" => (SimTime::from_secs_f64(0.4e-3), per_write, 1e9),
+        // `custom`: the given commit latency on a local disk's bandwidth. CALIBRATE
+        _ => (write_latency, per_write, 1e9),
+    }
 }
 
 /// Where a client's reads are served from.
@@ -176,7 +213,7 @@ pub struct ClientPlan {
     pub name: String,
     /// One instance per node (a DaemonSet's agent), else `count` instances.
     pub per_node: bool,
-    /// Instances when not per node.
+    /// Instances when not per node (1 and unused when per node).
     pub count: u32,
     /// What it calls.
     pub verb: Verb,

@@ -1,6 +1,7 @@
 //! Scenario files: YAML with units, defaults, strict field checking, `--set` overrides,
 //! cross-reference and limit checks, and resolution into a [`Plan`](crate::sim::Plan).
 
+pub mod control_plane;
 pub mod sweep;
 pub mod types;
 mod validate;

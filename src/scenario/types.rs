@@ -50,6 +50,10 @@ pub struct Scenario {
     /// Training jobs, gang-scheduled.
     #[serde(default)]
     pub training: Option<TrainingSpec>,
+    /// The control plane (API servers, etcd, heartbeats, other clients); absent, it is not
+    /// modelled.
+    #[serde(default, deserialize_with = "super::control_plane::present")]
+    pub control_plane: Option<super::control_plane::ControlPlaneSpec>,
     /// Load offered to the services.
     #[serde(default)]
     pub workloads: Vec<WorkloadSpec>,

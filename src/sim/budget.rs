@@ -38,6 +38,8 @@ pub(super) struct Counts<'a> {
     pub run: u64,
     /// Of them, training's (job arrivals, scheduling passes, checkpoints, timers).
     pub training: u64,
+    /// Of them, the control plane's (API requests, etcd commits, heartbeats, clients).
+    pub apiserver: u64,
     /// Of them, each service's autoscaler's.
     pub by_scaler: &'a [u64],
     /// Each service's requests so far (each the work of one arrival or think-time event).
@@ -62,10 +64,19 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
     let requests: u64 = c.requests.iter().sum();
     let serving = c
         .events
-        .saturating_sub(c.cluster + c.run + scaler + c.training);
+        .saturating_sub(c.cluster + c.run + scaler + c.training + c.apiserver);
     let work = serving.saturating_sub(requests);
-    // Requests, work, cluster, autoscalers, the run's timers: the largest names the culprit.
-    let groups = [requests, work, c.cluster, scaler, c.run, c.training];
+    // Requests, work, cluster, autoscalers, the run's timers, training, the control plane:
+    // the largest names the culprit.
+    let groups = [
+        requests,
+        work,
+        c.cluster,
+        scaler,
+        c.run,
+        c.training,
+        c.apiserver,
+    ];
     let group = largest(groups.iter().copied()).unwrap_or(4);
     let busiest = largest(c.requests.iter().copied()).unwrap_or(0);
     let service = |i: usize| plan.services.get(i).map_or("", |s| s.name.as_str());
@@ -120,10 +131,16 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
             "report_interval".to_string(),
             "the run's report samples".to_string(),
         ),
-        _ => (
+        5 => (
             "training.workloads".to_string(),
             "the training jobs (submissions, scheduling passes, checkpoints, restarts, \
              timers)"
+                .to_string(),
+        ),
+        _ => (
+            "control_plane".to_string(),
+            "the control plane (API requests: lease renewals, node status, the pods' and the \
+             clients' calls; etcd commits)"
                 .to_string(),
         ),
     };
@@ -148,5 +165,60 @@ pub(super) fn exceeded(plan: &Plan, c: &Counts) -> EventBudgetExceeded {
             fmt_count(n as f64),
             fmt_count(c.events as f64),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            name: "t".into(),
+            seed: 1,
+            duration: SimTime::from_secs(3600),
+            warmup: SimTime::ZERO,
+            replications: 1,
+            report_interval: SimTime::from_secs(10),
+            max_queue: 10,
+            max_events: 1000,
+            pools: Vec::new(),
+            cluster: crate::cluster::ClusterPlan::default(),
+            services: Vec::new(),
+            workloads: Vec::new(),
+            training: None,
+            control_plane: None,
+        }
+    }
+
+    fn counts(training: u64, apiserver: u64) -> Counts<'static> {
+        Counts {
+            rep: 0,
+            now: SimTime::from_secs(60),
+            events: 1001,
+            cluster: 1,
+            run: 0,
+            training,
+            apiserver,
+            by_scaler: &[],
+            requests: &[],
+        }
+    }
+
+    /// The control plane's events, when they are the most, name `control_plane`; they are
+    /// not counted as serving's work.
+    #[test]
+    fn the_control_plane_is_named_when_it_has_the_most_events() {
+        let e = exceeded(&plan(), &counts(300, 700));
+        assert_eq!(e.field, "control_plane");
+        assert!(
+            e.message
+                .contains("most of them (700 of 1001) came from the control plane (API requests"),
+            "{}",
+            e.message
+        );
+        let e = exceeded(&plan(), &counts(700, 300));
+        assert_eq!(e.field, "training.workloads");
+        assert!(e.message.contains("(700 of 1001)"), "{}", e.message);
     }
 }

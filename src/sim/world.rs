@@ -334,6 +334,8 @@ impl<'p> World<'p> {
                 cluster: self.cluster_events,
                 run: self.run_events,
                 training: self.training_events,
+                // The coordinator counts the control plane's events when it runs one.
+                apiserver: 0,
                 by_scaler: &self.by_scaler,
                 requests: &requests,
             },

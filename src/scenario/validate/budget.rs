@@ -5,6 +5,7 @@
 //! the budget as well, by counting: this estimate is for the user's sake, to refuse early.)
 
 use super::Errs;
+use crate::apiserver::ControlPlanePlan;
 use crate::control::AutoscalerPlan;
 use crate::engine::SimTime;
 use crate::models::llm::IterShape;
@@ -177,8 +178,12 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             events: iterations,
         });
     }
+    let mut training_pods = 0.0;
     if let Some(t) = &plan.training {
-        training_parts(&mut parts, t, secs, plan.duration);
+        training_pods = training_parts(&mut parts, t, secs, plan.duration);
+    }
+    if let Some(cp) = &plan.control_plane {
+        control_plane_parts(&mut parts, cp, plan, training_pods);
     }
     parts.push(Part {
         path: "report_interval".into(),
@@ -232,14 +237,18 @@ struct JobLoad {
     checkpoints: f64,
     /// The sum of work x nodes: node failures under the gangs are this over the node MTBF.
     node_seconds: f64,
+    /// Pods of the jobs (one per node of a gang).
+    pods: f64,
 }
 
 /// The training workloads' parts of the estimate: per workload its jobs, its checkpoints
-/// and its interruptions.
-fn training_parts(parts: &mut Vec<Part>, t: &TrainingPlan, secs: f64, span: SimTime) {
+/// and its interruptions. Returns the pods of all jobs submitted.
+fn training_parts(parts: &mut Vec<Part>, t: &TrainingPlan, secs: f64, span: SimTime) -> f64 {
+    let mut pods = 0.0;
     for (i, w) in t.workloads.iter().enumerate() {
         let at = |f: &str| format!("training.workloads[{i}].{f}");
         let load = job_load(w, secs);
+        pods += load.pods;
         parts.push(Part {
             path: at("arrivals"),
             what: format!(
@@ -285,6 +294,7 @@ fn training_parts(parts: &mut Vec<Part>, t: &TrainingPlan, secs: f64, span: SimT
             });
         }
     }
+    pods
 }
 
 /// Work of job streams over a run of `secs` seconds: a job works at most the run's length.
@@ -308,12 +318,12 @@ fn job_load(w: &JobWorkloadPlan, secs: f64) -> JobLoad {
             }),
         })
     };
-    let per_job = |gpus: f64, work: f64| -> (f64, f64) {
+    let per_job = |gpus: f64, work: f64| -> (f64, f64, f64) {
         let n = nodes(gpus);
         let work = work.min(secs);
         // ceil(work / interval) - 1 checkpoints, at most work / interval.
         let checkpoints = interval(n).map_or(0.0, |i| work / i);
-        (checkpoints, work * n)
+        (checkpoints, work * n, n)
     };
     match &w.arrivals {
         JobArrivals::Poisson { mean_gap } => {
@@ -322,11 +332,12 @@ fn job_load(w: &JobWorkloadPlan, secs: f64) -> JobLoad {
             // node count gives at least the mean number of checkpoints.
             let gpus = w.gpus.as_ref().map_or(1.0, |s| s.mean().max(1.0));
             let work = w.work.as_ref().map_or(0.0, |s| s.mean());
-            let (checkpoints, node_seconds) = per_job(gpus, work);
+            let (checkpoints, node_seconds, pods) = per_job(gpus, work);
             JobLoad {
                 jobs,
                 checkpoints: jobs * checkpoints,
                 node_seconds: jobs * node_seconds,
+                pods: jobs * pods,
             }
         }
         JobArrivals::Trace(rows) => {
@@ -334,14 +345,152 @@ fn job_load(w: &JobWorkloadPlan, secs: f64) -> JobLoad {
                 jobs: 0.0,
                 checkpoints: 0.0,
                 node_seconds: 0.0,
+                pods: 0.0,
             };
             for r in rows.iter().filter(|r| r.submit.as_secs_f64() < secs) {
-                let (c, ns) = per_job(f64::from(r.gpus), r.work.as_secs_f64());
+                let (c, ns, pods) = per_job(f64::from(r.gpus), r.work.as_secs_f64());
                 load.jobs += 1.0;
                 load.checkpoints += c;
                 load.node_seconds += ns;
+                load.pods += pods;
             }
             load
+        }
+    }
+}
+
+/// Events an API write costs: the request, and the etcd commit batch that carries it (one
+/// per write at worst: under load, writes share batches). Watch events are delivered in
+/// aggregate, not as events of their own.
+const EVENTS_PER_WRITE: f64 = 2.0;
+/// Events an API read costs: the request.
+const EVENTS_PER_READ: f64 = 1.0;
+/// API writes in one pod's life: its create, the scheduler's bind, the kubelet's status
+/// patches (scheduled, started, Ready), the endpoints update, the graceful delete and the
+/// final delete.
+const WRITES_PER_POD: f64 = 8.0;
+/// API writes of a node joining, before its heartbeats: the Node's create, its Lease's
+/// create and its first status patch.
+const WRITES_PER_JOIN: f64 = 3.0;
+
+/// The control plane's parts of the estimate: the kubelets' lease renewals and status
+/// reports over the nodes' lives (the pools' initial nodes for the whole run, each join's
+/// from its mean join time), the joins' registrations, the clients' calls, and the calls of
+/// the pods of services, DaemonSets and training jobs (`training_pods`).
+fn control_plane_parts(
+    parts: &mut Vec<Part>,
+    cp: &ControlPlanePlan,
+    plan: &Plan,
+    training_pods: f64,
+) {
+    let span = plan.duration;
+    let secs = span.as_secs_f64();
+    let initial: f64 = plan.pools.iter().map(|p| f64::from(p.nodes)).sum();
+    let mut joined = 0.0;
+    let mut joined_secs = 0.0;
+    for j in &cp.node_joins {
+        let nodes = f64::from(j.nodes);
+        let mean_join = j.time.as_secs_f64() + j.over.as_secs_f64() / 2.0;
+        joined += nodes;
+        joined_secs += nodes * (secs - mean_join).max(0.0);
+    }
+    let node_secs = initial * secs + joined_secs;
+    let nodes = initial + joined;
+    let k = &cp.kubelet;
+    let renewals = node_secs / k.lease_renew.as_secs_f64();
+    parts.push(Part {
+        path: "control_plane.kubelet.node_lease_duration".into(),
+        what: format!(
+            "the kubelets' lease renewals ({} nodes, each every {}: {} in {span})",
+            count(nodes),
+            k.lease_renew,
+            count(renewals)
+        ),
+        fix: "lengthen node_lease_duration (a lease is renewed every quarter of it), lower the \
+              nodes or shorten the duration",
+        events: EVENTS_PER_WRITE * renewals,
+    });
+    // A report is due at the first status update after the report period.
+    let report = k.status_report.max(k.status_update);
+    let reports = node_secs / report.as_secs_f64();
+    parts.push(Part {
+        path: "control_plane.kubelet.node_status_report_frequency".into(),
+        what: format!(
+            "the kubelets' node status reports ({} nodes, each every {report}: {} in {span})",
+            count(nodes),
+            count(reports)
+        ),
+        fix: "lengthen node_status_report_frequency, lower the nodes or shorten the duration",
+        events: EVENTS_PER_WRITE * reports,
+    });
+    for (i, j) in cp.node_joins.iter().enumerate() {
+        parts.push(Part {
+            path: format!("control_plane.node_joins[{i}].nodes"),
+            what: format!("the registrations of node_joins[{i}] ({} nodes)", j.nodes),
+            fix: "lower the nodes",
+            events: EVENTS_PER_WRITE * WRITES_PER_JOIN * f64::from(j.nodes),
+        });
+    }
+    for (i, c) in cp.clients.iter().enumerate() {
+        // A per-node client's instances follow the nodes: their mean over the run.
+        let instances = if c.per_node {
+            node_secs / secs
+        } else {
+            f64::from(c.count)
+        };
+        let calls = instances * secs / c.every.as_secs_f64();
+        let per_call = if c.verb.mutating() {
+            EVENTS_PER_WRITE
+        } else {
+            EVENTS_PER_READ
+        };
+        parts.push(Part {
+            path: format!("control_plane.clients[{i}].every"),
+            what: format!(
+                "the calls of client `{}` ({} instances, each every {}: {} calls in {span})",
+                c.name,
+                count(instances),
+                c.every,
+                count(calls)
+            ),
+            fix: "lengthen `every`, lower the instances or shorten the duration",
+            events: per_call * calls,
+        });
+    }
+    let pod_parts = [
+        (
+            "services",
+            "the API calls of the services' pods",
+            plan.services
+                .iter()
+                .map(|s| f64::from(max_replicas(s)))
+                .sum::<f64>(),
+            "lower the replicas",
+        ),
+        (
+            "control_plane.daemonsets",
+            "the API calls of the DaemonSets' pods (one per node)",
+            cp.daemonsets.len() as f64 * nodes,
+            "drop DaemonSets or lower the nodes",
+        ),
+        (
+            "training.workloads",
+            "the API calls of the training jobs' pods",
+            training_pods,
+            "lower the rates or shorten the duration",
+        ),
+    ];
+    for (path, what, pods, fix) in pod_parts {
+        if pods > 0.0 {
+            parts.push(Part {
+                path: path.into(),
+                what: format!(
+                    "{what} ({} pods, {WRITES_PER_POD} writes each)",
+                    count(pods)
+                ),
+                fix,
+                events: EVENTS_PER_WRITE * WRITES_PER_POD * pods,
+            });
         }
     }
 }

@@ -4,6 +4,7 @@
 mod autoscaler;
 mod budget;
 mod checks;
+mod control_plane;
 mod failures;
 mod gpus;
 mod llm;
@@ -80,11 +81,12 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     let builtin_models = models::builtin_model_names();
     models::check(&mut e, sc, &builtin_models);
     let pools = pools::resolve(&mut e, sc, &gpus);
-    let cluster = failures::cluster_plan(&mut e, &sc.cluster);
+    let mut cluster = failures::cluster_plan(&mut e, &sc.cluster);
     let services = services::resolve(&mut e, sc, &gpus, &pools, &builtin_models);
     let service_names: Vec<&str> = sc.services.iter().map(|s| s.name.as_str()).collect();
     let workloads = workloads::resolve(&mut e, sc, &service_names);
     let training = training::resolve(&mut e, sc, &pools);
+    let control_plane = control_plane::resolve(&mut e, sc, &pools, &mut cluster);
     checks::check(&mut e, sc, &service_names);
 
     if !e.out.is_empty() {
@@ -114,7 +116,7 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
         services: services.into_iter().flatten().collect(),
         workloads,
         training,
-        control_plane: None,
+        control_plane,
     };
     // The estimate needs the whole plan (every workload and service resolved).
     budget::check(&mut e, sc, &plan);

@@ -35,16 +35,19 @@ pub(super) fn resolve(
     for (i, s) in sc.services.iter().enumerate() {
         let at = |f: &str| format!("services[{i}].{f}");
         let mut ok = true;
-        if matches!(s.name.as_str(), "cluster" | "engine" | "training")
-            || s.name.starts_with("training/")
-            || s.name.starts_with("queue/")
+        if matches!(
+            s.name.as_str(),
+            "cluster" | "engine" | "training" | "apiserver" | "etcd"
+        ) || ["training/", "queue/", "apf/", "api/"]
+            .iter()
+            .any(|p| s.name.starts_with(p))
         {
             e.at(
                 &at("name"),
                 format!(
                     "`{}` would name a component of the results that is not a service: \
-                     `cluster`, `engine`, `training` and names starting with `training/` or `queue/` \
-                     are taken",
+                     `cluster`, `engine`, `training`, `apiserver`, `etcd` and names starting \
+                     with `training/`, `queue/`, `apf/` or `api/` are taken",
                     s.name
                 ),
             );
