@@ -94,7 +94,12 @@ fn a_flood_of_low_priority_lists_gets_429s_while_heartbeats_keep_their_latency()
     assert_eq!(flood.mean("apf/node-high", "rejected_429"), 0.0);
     assert_eq!(flood.mean("apf/leader-election", "rejected_429"), 0.0);
     let hb = |r: &capsim::sim::Report| r.mean("apf/node-high", "wait_p99_ms");
-    assert!(hb(&flood) <= hb(&quiet) + 1.0, "{} vs {}", hb(&flood), hb(&quiet));
+    assert!(
+        hb(&flood) <= hb(&quiet) + 1.0,
+        "{} vs {}",
+        hb(&flood),
+        hb(&quiet)
+    );
 }
 
 #[test]

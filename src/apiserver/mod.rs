@@ -273,7 +273,9 @@ impl ControlPlane {
                 cpu: BinaryHeap::new(),
             })
             .collect();
-        let report_every = (plan.kubelet.status_report.0 / plan.kubelet.status_update.0.max(1))
+        // The ring turns at the lease renewals; a status report rides on every
+        // `report_every`-th (the kubelet's status loop reports when the report period passed).
+        let report_every = (plan.kubelet.status_report.0 / plan.kubelet.lease_renew.0.max(1))
             .clamp(1, u64::from(u32::MAX)) as u32;
         let mut cp = ControlPlane {
             servers,
@@ -286,7 +288,7 @@ impl ControlPlane {
                 .iter()
                 .map(|&n| vec![NodeApi::default(); n as usize])
                 .collect(),
-            lease_ring: Ring::new(plan.kubelet.status_update),
+            lease_ring: Ring::new(plan.kubelet.lease_renew),
             lease_at: SimTime::MAX,
             report_every,
             clients: plan
@@ -371,7 +373,7 @@ impl ControlPlane {
         n.report_offset = offset;
         self.nodes_live += 1;
         let m = (u32::from(pool) << 24) | node;
-        let period = self.plan.kubelet.status_update.0;
+        let period = self.plan.kubelet.lease_renew.0;
         let phase = self.rng.random_range(0..period.max(1));
         self.lease_ring.insert(now, phase, m);
         for (ci, c) in self.plan.clients.iter().enumerate() {

@@ -335,7 +335,7 @@ impl<'p> World<'p> {
                 run: self.run_events,
                 training: self.training_events,
                 // The coordinator counts the control plane's events when it runs one.
-                apiserver: 0,
+                apiserver: self.api_events,
                 by_scaler: &self.by_scaler,
                 requests: &requests,
             },
