@@ -117,3 +117,27 @@ fn etcd_on_a_network_disk_writes_slower_than_on_local_ssd() {
     let network = p99("network_ssd");
     assert!(network > 3.0 * local, "{network} vs {local}");
 }
+
+#[test]
+fn hundreds_of_nodes_joining_at_once_overload_the_api_server_spread_over_minutes_they_do_not() {
+    // OpenAI 2021: adding hundreds of nodes at once overloaded the API servers. Each new
+    // node registers, its kubelet and kube-proxy list what they watch, and its DaemonSet
+    // pods are created, bound and started: pod writes that 2,000 kubelets' watches make
+    // 15 seats wide in APF (upstream's mutating work estimate).
+    let joins = |over: &str| {
+        run(&cluster(
+            2000,
+            "40m",
+            "5m",
+            &format!(
+                "  apiservers: 1\n  daemonsets: [{{name: exporter, service: true}}, {{name: proxy, service: false}}]\n  node_joins: [{{pool: a, time: 10m, nodes: 300, over: {over}}}]"
+            ),
+        ))
+    };
+    let burst = joins("0s");
+    let spread = joins("20m");
+    assert!(burst.mean("apiserver", "rejected_429") > 0.0);
+    assert!(burst.mean("apf/workload-high", "wait_p99_ms") > 1000.0);
+    assert_eq!(spread.mean("apiserver", "rejected_429"), 0.0);
+    assert!(spread.mean("apf/workload-high", "wait_p99_ms") < 100.0);
+}
