@@ -323,10 +323,6 @@ fn each_bad_field_is_refused_with_its_limit() {
             "pool `a100` would have 100002 nodes with this join",
         ),
         (
-            "control_plane: {node_joins: [{pool: a100, time: 2h, nodes: 5}]}",
-            "the join at 2h is not within the run (2h long)",
-        ),
-        (
             "control_plane: {daemonsets: [{name: x}, {name: x}]}",
             "the name `x` is used twice in `control_plane.daemonsets`",
         ),
