@@ -147,28 +147,36 @@ pub struct Match {
     pub flow: u64,
 }
 
-/// Whether the default schema at `index` of [`DEFAULT_FLOW_SCHEMAS`] matches.
+/// Whether the default schema at `index` of [`DEFAULT_FLOW_SCHEMAS`] matches: by index
+/// rather than by name, since this runs for every request (a test checks the names).
 fn matches(index: usize, who: Requester, verb: Verb, resource: Resource) -> bool {
     use Requester::*;
     let kube_system_sa = matches!(who, KubeProxy | KubeSystemServiceAccount(_));
-    match DEFAULT_FLOW_SCHEMAS[index].name {
-        "exempt" => who == Masters,
-        "system-leader-election" => {
+    match index {
+        // exempt: group system:masters.
+        0 => who == Masters,
+        // probes: only /healthz, /readyz and /livez, no resource.
+        1 => false,
+        // system-leader-election: get, create and update of leases.
+        2 => {
             (matches!(who, ControllerManager | Scheduler) || kube_system_sa)
                 && matches!(verb, Verb::Get | Verb::Create | Verb::Update)
                 && resource == Resource::Leases
         }
-        "system-node-high" => {
-            matches!(who, Kubelet(_)) && matches!(resource, Resource::Nodes | Resource::Leases)
-        }
-        "system-nodes" => matches!(who, Kubelet(_)),
-        "kube-controller-manager" => who == ControllerManager,
-        "kube-scheduler" => who == Scheduler,
-        "kube-system-service-accounts" => kube_system_sa,
-        "service-accounts" => matches!(who, ServiceAccount(_)) || kube_system_sa,
-        // Everyone is authenticated or not: these two match every request.
-        "global-default" | "catch-all" => true,
-        _ => false,
+        // system-node-high: nodes (and their status) and leases, any verb.
+        3 => matches!(who, Kubelet(_)) && matches!(resource, Resource::Nodes | Resource::Leases),
+        // system-nodes.
+        4 => matches!(who, Kubelet(_)),
+        // kube-controller-manager.
+        5 => who == ControllerManager,
+        // kube-scheduler.
+        6 => who == Scheduler,
+        // kube-system-service-accounts.
+        7 => kube_system_sa,
+        // service-accounts: every service account.
+        8 => matches!(who, ServiceAccount(_)) || kube_system_sa,
+        // global-default and catch-all: everyone is authenticated or not.
+        _ => true,
     }
 }
 
@@ -309,6 +317,23 @@ mod tests {
 
     #[test]
     fn schemas_are_in_matching_order() {
+        let names: Vec<&str> = DEFAULT_FLOW_SCHEMAS.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "exempt",
+                "probes",
+                "system-leader-election",
+                "system-node-high",
+                "system-nodes",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kube-system-service-accounts",
+                "service-accounts",
+                "global-default",
+                "catch-all"
+            ]
+        );
         for w in DEFAULT_FLOW_SCHEMAS.windows(2) {
             assert!((w[0].precedence, w[0].name) < (w[1].precedence, w[1].name));
         }

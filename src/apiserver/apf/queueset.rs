@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use super::borrowing::{DemandIntegrator, SeatDemand};
 use super::config::{LevelConfig, LimitResponse};
-use super::shuffle::deal;
+use super::shuffle::deal_checked;
 use super::work::{WorkEstimate, duration_per_seat, seat_seconds};
 use crate::engine::SimTime;
 
@@ -172,21 +172,27 @@ impl MinTree {
         self.node[1]
     }
 
-    /// The first index >= `lo` whose key is at most `v`.
+    /// The first index >= `lo` whose key is at most `v`: walk right from leaf `lo` over
+    /// whole subtrees until one holds such a key, then descend to its leftmost.
     fn first_from(&self, lo: usize, v: u64) -> Option<usize> {
-        self.find(1, 0, self.size, lo, v)
-    }
-
-    fn find(&self, p: usize, from: usize, to: usize, lo: usize, v: u64) -> Option<usize> {
-        if to <= lo || self.node[p] > v {
-            return None;
+        let mut p = lo + self.size;
+        while self.node[p] > v {
+            // Step to the subtree just right of p's: climb while p is a right child.
+            while p & 1 == 1 {
+                p >>= 1;
+                if p == 0 {
+                    return None;
+                }
+            }
+            p += 1;
         }
-        if p >= self.size {
-            return Some(p - self.size);
+        while p < self.size {
+            p *= 2;
+            if self.node[p] > v {
+                p += 1;
+            }
         }
-        let mid = (from + to) / 2;
-        self.find(2 * p, from, mid, lo, v)
-            .or_else(|| self.find(2 * p + 1, mid, to, lo, v))
+        Some(p - self.size)
     }
 }
 
@@ -421,6 +427,10 @@ impl<T> QueueSet<T> {
         }
         let dt = now.nanos() - self.synced.nanos();
         self.synced = now;
+        // Upstream moves R and every queue back by half its range when R nears the top of
+        // u64 (an epoch advance); at the most a level can grow R (its limit, under 1,000
+        // seats, each 1e8 units per second) that takes years of simulated time, so it is
+        // left out.
         if self.active_queues > 0 {
             let asked =
                 (u64::from(self.seats_in_use) + self.seats_waiting).min(u64::from(self.limit));
@@ -446,7 +456,7 @@ impl<T> QueueSet<T> {
     /// The shortest queue (least waiting work) of the flow's hand, looked at from a
     /// rotating offset so that ties spread.
     fn choose_queue(&mut self, flow: u64) -> usize {
-        let hand = deal(flow, self.queues.len() as u32, self.hand);
+        let hand = deal_checked(flow, self.queues.len() as u32, self.hand);
         let cards = hand.as_slice();
         let offset = (self.enqueues % cards.len() as u64) as usize;
         self.enqueues += 1;
@@ -900,6 +910,34 @@ mod tests {
         assert_eq!(x[0].work.final_seats, 3);
         assert_eq!(x[0].work.additional_latency, SimTime::from_millis(10));
         assert_eq!(x[0].ticket.seats(), 3);
+    }
+
+    #[test]
+    fn min_tree_finds_the_first_minimum_at_or_after() {
+        // Against a scan, with few distinct keys so that ties are common.
+        let mut x = 7u64;
+        for n in [1usize, 3, 16, 64, 100] {
+            let mut tree = MinTree::new(n);
+            let mut keys = vec![u64::MAX; n];
+            for _ in 0..300 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 33) as usize % n;
+                let v = match (x >> 20) % 6 {
+                    5 => u64::MAX,
+                    k => k,
+                };
+                tree.set(i, v);
+                keys[i] = v;
+                let min = *keys.iter().min().unwrap();
+                assert_eq!(tree.min(), min);
+                for lo in 0..n {
+                    let want = (lo..n).find(|&j| keys[j] <= min);
+                    assert_eq!(tree.first_from(lo, min), want, "n {n} lo {lo} {keys:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub fn deal(hash: u64, deck: u32, hand: u32) -> Hand {
         dealer_problem(deck, hand).is_none(),
         "invalid shuffle-sharding deck {deck} / hand {hand}"
     );
+    deal_checked(hash, deck, hand)
+}
+
+/// [`deal`] for a deck and hand already checked (the queue set checks them once).
+pub(crate) fn deal_checked(hash: u64, deck: u32, hand: u32) -> Hand {
+    debug_assert!(dealer_problem(deck, hand).is_none());
     let n = hand as usize;
     let mut digits = [0u64; MAX_HAND];
     let mut rest = hash;
