@@ -22,21 +22,19 @@
 //! delivered; a pod's create and bind calls delay its start; an HPA's scale write waits in
 //! APF like any call before the cluster sees it.
 
-mod apf_stub;
+pub mod apf;
 pub mod cost;
 pub mod etcd;
 pub mod plan;
 pub mod ring;
 mod stats;
 
-use apf_stub as apf;
-
 pub use plan::ControlPlanePlan;
 pub use stats::{APISERVER_METRICS, ApiResult};
 
 use crate::cluster::{NodeChange, NodeId, Owner, PodChange, PodId};
 use crate::engine::{SimRng, SimTime, Sink, stream};
-use apf::{Offer, QueueSet, Requester, WorkEstimate};
+use apf::{Borrowing, MaxInflight, Offer, QueueSet, Requester, Ticket, WorkEstimate};
 use etcd::{Committed, Etcd};
 use plan::{EndpointsMode, ReadFrom, Resource, Verb};
 use rand::RngExt;
@@ -63,6 +61,8 @@ pub enum ApiEv {
     Join(u16),
     /// kube-controller-manager and kube-scheduler renew their leader leases.
     LeaderElection,
+    /// APF adjusts the levels' concurrency limits from their seat demand (every 10 s).
+    Borrow,
 }
 
 /// What the control plane asks the world to do.
@@ -92,6 +92,54 @@ enum Then {
     Scale(u32, u32),
 }
 
+/// Who makes a call: the requester APF classifies, and the connection that picks its
+/// API server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    /// A node's kubelet (by node member number).
+    Kubelet(u32),
+    /// A node's kube-proxy.
+    KubeProxy(u32),
+    /// kube-scheduler.
+    Scheduler,
+    /// kube-controller-manager's controllers (each a kube-system service account, as
+    /// kubeadm runs them with `--use-service-account-credentials`).
+    Controller,
+    /// Leader election: kube-controller-manager (false) or kube-scheduler (true).
+    Leader(bool),
+    /// Instance `.1` of client `.0`.
+    Client(u32, u32),
+}
+
+impl Who {
+    fn requester(self) -> Requester {
+        match self {
+            Who::Kubelet(n) => Requester::Kubelet(n),
+            Who::KubeProxy(_) => Requester::KubeProxy,
+            Who::Scheduler | Who::Leader(true) => Requester::Scheduler,
+            Who::Controller => Requester::KubeSystemServiceAccount(0),
+            Who::Leader(false) => Requester::ControllerManager,
+            Who::Client(c, _) => Requester::ServiceAccount(c),
+        }
+    }
+
+    /// What picks its server: clients keep their connection to one.
+    fn connection(self) -> u64 {
+        match self {
+            Who::Kubelet(m) => u64::from(m) * 2,
+            Who::KubeProxy(m) => u64::from(m) * 2 + 1,
+            Who::Scheduler | Who::Leader(true) => 1,
+            Who::Controller | Who::Leader(false) => 0,
+            Who::Client(c, i) => ((u64::from(c) + 1) << 32) + u64::from(i),
+        }
+    }
+}
+
+/// A ticket slot of no call.
+const NO_TICKET: u32 = u32::MAX;
+/// The ticket of a call that holds a max-in-flight slot (APF off).
+const INFLIGHT_SLOT: u32 = u32::MAX - 1;
+
 /// One API call in flight.
 #[derive(Clone, Copy, Debug)]
 struct Call {
@@ -120,6 +168,8 @@ struct Call {
     fanout: u32,
     event_bytes: u32,
     then: Then,
+    /// Its APF ticket's slot at its level while it executes.
+    ticket: u32,
 }
 
 /// Retries of a call answered 429 before its client gives up (client-go's default
@@ -137,20 +187,28 @@ const POD_WATCHERS: u32 = 2;
 const NODE_WATCHERS: u32 = 2;
 
 /// One priority level at one server.
-#[derive(Debug)]
 struct Level {
     qs: QueueSet<u32>,
-    /// Seats to release: (when, initial seats, final seats, execution time).
-    releases: BinaryHeap<Reverse<(SimTime, u32, u32, u64)>>,
+    /// Stages of started calls: (when, 0 = execution ends / 1 = final seats go back,
+    /// ticket slot).
+    releases: BinaryHeap<Reverse<(SimTime, u8, u32)>>,
+    tickets: Vec<Ticket>,
+    free_tickets: Vec<u32>,
     /// When a wake is scheduled (MAX: none).
     wake_at: SimTime,
-    exempt: bool,
+    /// Seats in use as last recorded in the statistics.
+    seats: u32,
 }
 
 /// One API server.
-#[derive(Debug)]
 struct Server {
     levels: Vec<Level>,
+    /// APF's concurrency limits, adjusted every 10 s.
+    borrowing: Borrowing,
+    /// The max-in-flight filter (APF off), and the ends of the calls holding its slots
+    /// (true: mutating).
+    inflight: MaxInflight,
+    inflight_ends: BinaryHeap<Reverse<(SimTime, bool)>>,
     /// Ends of the CPU work running now.
     cpu: BinaryHeap<Reverse<SimTime>>,
 }
@@ -256,21 +314,32 @@ impl ControlPlane {
         let max_seats: Vec<u32> = levels
             .iter()
             .zip(&nominal)
-            .map(|(l, &n)| apf::max_seats(n, l.hand_size))
+            .map(|(l, &n)| apf::level_max_seats(l, n))
             .collect();
         let servers = (0..plan.apiservers)
-            .map(|_| Server {
-                levels: levels
-                    .iter()
-                    .zip(&nominal)
-                    .map(|(l, &n)| Level {
-                        qs: QueueSet::new(l, n),
-                        releases: BinaryHeap::new(),
-                        wake_at: SimTime::MAX,
-                        exempt: l.exempt,
-                    })
-                    .collect(),
-                cpu: BinaryHeap::new(),
+            .map(|_| {
+                let borrowing = Borrowing::new(limit, levels);
+                Server {
+                    levels: levels
+                        .iter()
+                        .zip(borrowing.current())
+                        .map(|(l, &n)| Level {
+                            qs: QueueSet::new(l, n),
+                            releases: BinaryHeap::new(),
+                            tickets: Vec::new(),
+                            free_tickets: Vec::new(),
+                            wake_at: SimTime::MAX,
+                            seats: 0,
+                        })
+                        .collect(),
+                    borrowing,
+                    inflight: MaxInflight::new(
+                        plan.max_requests_inflight,
+                        plan.max_mutating_requests_inflight,
+                    ),
+                    inflight_ends: BinaryHeap::new(),
+                    cpu: BinaryHeap::new(),
+                }
             })
             .collect();
         // The ring turns at the lease renewals; a status report rides on every
@@ -337,6 +406,9 @@ impl ControlPlane {
         );
         self.reschedule_rings(q);
         q.at(LEADER_RENEW, ApiEv::LeaderElection);
+        if self.plan.apf {
+            q.at(apf::BORROWING_PERIOD, ApiEv::Borrow);
+        }
         for (b, j) in self.plan.node_joins.iter().enumerate() {
             q.at(j.time, ApiEv::Join(b as u16));
         }
@@ -471,11 +543,31 @@ impl ControlPlane {
                 self.then(now, call, q);
             }
             ApiEv::Join(b) => self.on_join(now, b as usize, q),
+            ApiEv::Borrow => {
+                for s in 0..self.servers.len() {
+                    let levels = self.servers[s].levels.len();
+                    for l in 0..levels {
+                        self.settle(now, s, l, q);
+                    }
+                    let srv = &mut self.servers[s];
+                    let demand: Vec<apf::SeatDemand> = srv
+                        .levels
+                        .iter_mut()
+                        .map(|lv| lv.qs.take_demand(now))
+                        .collect();
+                    let limits = srv.borrowing.update(&demand).to_vec();
+                    for (l, limit) in limits.into_iter().enumerate() {
+                        self.servers[s].levels[l].qs.set_limit(now, limit);
+                        self.drain(now, s, l, q);
+                    }
+                }
+                q.at(now + apf::BORROWING_PERIOD, ApiEv::Borrow);
+            }
             ApiEv::LeaderElection => {
-                for _ in 0..2 {
+                for sched in [false, true] {
                     self.call(
                         now,
-                        Requester::LeaderElection,
+                        Who::Leader(sched),
                         Verb::Update,
                         Resource::Leases,
                         cost::LEASE_BYTES,
@@ -518,7 +610,7 @@ impl ControlPlane {
         q: &mut impl Sink<ApiEv>,
     ) {
         let n = self.nodes[pool as usize][node as usize];
-        let who = Requester::Kubelet(node_member(NodeId {
+        let who = Who::Kubelet(node_member(NodeId {
             pool,
             generation: 0,
             node,
@@ -550,13 +642,12 @@ impl ControlPlane {
     fn client_call(&mut self, now: SimTime, ci: usize, member: u32, q: &mut impl Sink<ApiEv>) {
         let c = &self.plan.clients[ci];
         let (verb, res, from) = (c.verb, c.resource, c.read_from);
-        let who = Requester::ServiceAccount(ci as u32);
-        let _ = member;
+        let who = Who::Client(ci as u32, member);
         let bytes = self.object_bytes(res);
         if verb == Verb::List {
             let objects = self.objects(res);
             let total = objects * u64::from(bytes);
-            self.list(now, who, res, objects, total, from, q);
+            self.list(now, who, res, objects, total, false, from, q);
         } else {
             self.call(now, who, verb, res, bytes, 0, Then::Nothing, q);
         }
@@ -629,12 +720,27 @@ impl ControlPlane {
         }
     }
 
+    /// The priority level and flow of a call by `who`: the default FlowSchemas, unless a
+    /// client names its level.
+    fn classify(&self, who: Who, verb: Verb, res: Resource) -> (usize, u64) {
+        let m = apf::classify(who.requester(), verb, res);
+        if let Who::Client(c, _) = who
+            && let Some(l) = self.plan.clients[c as usize]
+                .priority_level
+                .as_deref()
+                .and_then(apf::level_index)
+        {
+            return (l, m.flow);
+        }
+        (m.level, m.flow)
+    }
+
     /// Makes a call that is not a LIST: a write of `bytes` (or a read of one object).
     #[allow(clippy::too_many_arguments)]
     fn call(
         &mut self,
         now: SimTime,
-        who: Requester,
+        who: Who,
         verb: Verb,
         res: Resource,
         bytes: u32,
@@ -642,11 +748,10 @@ impl ControlPlane {
         then: Then,
         q: &mut impl Sink<ApiEv>,
     ) {
-        let m = apf::classify(who, verb, res);
-        let server = self.server_of(who);
+        let (level, flow) = self.classify(who, verb, res);
         let (work, cpu, write, fanout, event_bytes) = if verb.mutating() {
             let watchers = self.watchers(res);
-            let work = apf::mutating_work(watchers, self.max_seats[m.level]);
+            let work = apf::mutating_work(watchers, self.max_seats[level]);
             // Decode the request, encode for etcd and for the response.
             let cpu = cost::CALL_CPU + cost::codec(3.0 * f64::from(bytes));
             let ev = if verb == Verb::Delete {
@@ -657,10 +762,7 @@ impl ControlPlane {
             (work, cpu, bytes.max(1), self.interested(res), ev)
         } else {
             (
-                WorkEstimate {
-                    initial_seats: 1,
-                    ..Default::default()
-                },
+                WorkEstimate::ONE,
                 cost::CALL_CPU + cost::codec(f64::from(bytes)),
                 0,
                 0,
@@ -671,12 +773,12 @@ impl ControlPlane {
             first: now,
             arrived: now,
             started: now,
-            server,
-            level: m.level as u8,
+            server: self.server_of(who),
+            level: level as u8,
             tries: 0,
             res,
             verb,
-            flow: m.flow,
+            flow,
             work,
             cpu,
             write,
@@ -685,40 +787,66 @@ impl ControlPlane {
             fanout,
             event_bytes,
             then,
+            ticket: NO_TICKET,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
     }
 
-    /// A LIST of `objects` objects, `bytes` in all, from the watch cache or etcd.
+    /// A LIST of `objects` stored objects of `object_bytes` each, `returned` bytes of which
+    /// come back (a selector narrows them), from the watch cache or etcd.
     #[allow(clippy::too_many_arguments)]
     fn list(
         &mut self,
         now: SimTime,
-        who: Requester,
+        who: Who,
         res: Resource,
         objects: u64,
-        bytes: u64,
+        returned: u64,
+        selector: bool,
         from: ReadFrom,
         q: &mut impl Sink<ApiEv>,
     ) {
-        let m = apf::classify(who, Verb::List, res);
-        let work = apf::list_work(objects, self.max_seats[m.level]);
-        // From etcd the server decodes what etcd sends, then encodes it for the client.
+        let (level, flow) = self.classify(who, Verb::List, res);
+        let query = apf::ListQuery {
+            stored: objects,
+            avg_object_bytes: u64::from(self.object_bytes(res)),
+            limit: 0,
+            selector,
+            from_cache: from == ReadFrom::Cache,
+            single: false,
+        };
+        // SizeBasedListCostEstimate, on by default since Kubernetes 1.34.
+        let work = apf::list_work(&query, self.max_seats[level], apf::ListCost::BySize);
+        // The server reads every stored object (from its cache, or decoded from what etcd
+        // sends) and encodes what it returns.
+        let scanned = objects.saturating_mul(u64::from(self.object_bytes(res)));
         let (cpu, etcd_read) = match from {
-            ReadFrom::Cache => (cost::CALL_CPU + cost::codec(bytes as f64), 0),
-            ReadFrom::Etcd => (cost::CALL_CPU + cost::codec(2.0 * bytes as f64), bytes),
+            ReadFrom::Cache => {
+                // An indexed selector finds its objects without a scan.
+                let scan = if selector { 0 } else { objects };
+                (
+                    cost::CALL_CPU
+                        + cost::codec(returned as f64)
+                        + SimTime(cost::CACHE_SCAN_CPU.0.saturating_mul(scan)),
+                    0,
+                )
+            }
+            ReadFrom::Etcd => (
+                cost::CALL_CPU + cost::codec(scanned as f64 + returned as f64),
+                scanned,
+            ),
         };
         let c = Call {
             first: now,
             arrived: now,
             started: now,
             server: self.server_of(who),
-            level: m.level as u8,
+            level: level as u8,
             tries: 0,
             res,
             verb: Verb::List,
-            flow: m.flow,
+            flow,
             work,
             cpu,
             write: 0,
@@ -727,6 +855,7 @@ impl ControlPlane {
             fanout: 0,
             event_bytes: 0,
             then: Then::Nothing,
+            ticket: NO_TICKET,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -734,17 +863,10 @@ impl ControlPlane {
 
     /// The server a client talks to: its connection goes to one, through the load
     /// balancer.
-    fn server_of(&self, who: Requester) -> u16 {
+    fn server_of(&self, who: Who) -> u16 {
         let s = self.servers.len() as u64;
-        let key = match who {
-            Requester::Kubelet(m) => u64::from(m) * 2,
-            Requester::KubeProxy(m) => u64::from(m) * 2 + 1,
-            Requester::Scheduler => 1,
-            Requester::ControllerManager | Requester::LeaderElection => 0,
-            Requester::ServiceAccount(c) => u64::from(c) + 3,
-        };
-        // A multiplicative hash spreads node numbers evenly over the servers.
-        ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % s) as u16
+        // A multiplicative hash spreads connections evenly over the servers.
+        ((who.connection().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % s) as u16
     }
 
     fn new_call(&mut self, c: Call) -> u32 {
@@ -764,72 +886,112 @@ impl ControlPlane {
         self.free.push(id);
     }
 
-    /// Call `id` reaches its server's APF.
+    /// Call `id` reaches its server: APF queues, starts or rejects it (or, with APF off,
+    /// the max-in-flight filter admits or rejects it).
     fn arrive(&mut self, now: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
         let c = &mut self.calls[id as usize];
         c.arrived = now;
         let (s, l) = (c.server as usize, c.level as usize);
-        let (flow, work) = (c.flow, c.work);
-        self.settle(now, s, l, q);
-        let lv = &mut self.servers[s].levels[l];
-        if lv.exempt {
-            self.execute(now, id, q);
-            return;
-        }
-        match lv.qs.offer(now, flow, work, id) {
-            Offer::Dispatch(id) => self.execute(now, id, q),
-            Offer::Queued => self.arm(now, s, l, q),
-            Offer::Rejected(id) => self.reject(now, id, q),
-        }
-    }
-
-    /// Releases the seats freed by `now` at server `s`, level `l`, starts what fits and
-    /// answers 429 to what waited too long; then arms the next wake.
-    fn settle(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
-        loop {
-            let lv = &mut self.servers[s].levels[l];
-            let mut freed = false;
-            while let Some(&Reverse((t, i, f, exec))) = lv.releases.peek() {
+        let (flow, work, verb) = (c.flow, c.work, c.verb);
+        if !self.plan.apf {
+            let srv = &mut self.servers[s];
+            while let Some(&Reverse((t, mutating))) = srv.inflight_ends.peek() {
                 if t > now {
                     break;
                 }
-                lv.releases.pop();
-                lv.qs.release(
-                    t,
-                    WorkEstimate {
-                        initial_seats: i,
-                        final_seats: f,
-                        additional_latency: SimTime::ZERO,
-                    },
-                    SimTime(exec),
-                );
-                self.stats.seats(s, l, t, -(i.max(f) as i64));
-                freed = true;
+                srv.inflight_ends.pop();
+                srv.inflight
+                    .done(if mutating { Verb::Update } else { Verb::Get });
             }
-            if let Some(id) = lv.qs.expire(now) {
-                self.reject(now, id, q);
-                continue;
+            match srv.inflight.admit(verb, Requester::ServiceAccount(0)) {
+                apf::Admission::Rejected => self.reject(now, id, q),
+                a => {
+                    if a == apf::Admission::Slot {
+                        self.calls[id as usize].ticket = INFLIGHT_SLOT;
+                    }
+                    self.stats.dispatched(s, l, SimTime::ZERO);
+                    self.execute(now, id, q);
+                }
             }
-            if lv.qs.waiting() == 0 {
-                return;
-            }
-            let mut started = false;
-            while let Some((id, _)) = self.servers[s].levels[l].qs.dispatch(now) {
-                self.execute(now, id, q);
-                started = true;
-            }
-            if !started && !freed {
-                break;
-            }
-            if !started {
-                break;
-            }
+            return;
         }
-        self.arm(now, s, l, q);
+        self.settle(now, s, l, q);
+        if let Offer::Rejected(id, _) = self.servers[s].levels[l].qs.offer(now, flow, work, id) {
+            self.reject(now, id, q);
+        }
+        self.drain(now, s, l, q);
+    }
+
+    /// Starts the calls APF started at server `s`, level `l`, records the seats in use and
+    /// arms the next wake.
+    fn drain(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
+        while let Some(st) = self.servers[s].levels[l].qs.dispatch() {
+            let lv = &mut self.servers[s].levels[l];
+            let slot = match lv.free_tickets.pop() {
+                Some(k) => {
+                    lv.tickets[k as usize] = st.ticket;
+                    k
+                }
+                None => {
+                    lv.tickets.push(st.ticket);
+                    (lv.tickets.len() - 1) as u32
+                }
+            };
+            let c = &mut self.calls[st.item as usize];
+            c.ticket = slot;
+            c.work = st.work;
+            self.stats.dispatched(s, l, st.waited);
+            self.execute(now, st.item, q);
+        }
+        self.note_seats(now, s, l);
+        self.arm(s, l, q);
+    }
+
+    /// Brings the statistics' seats in use at server `s`, level `l` up to date at `t`.
+    fn note_seats(&mut self, t: SimTime, s: usize, l: usize) {
+        let lv = &mut self.servers[s].levels[l];
+        let now_seats = lv.qs.seats_in_use();
+        if now_seats != lv.seats {
+            let delta = i64::from(now_seats) - i64::from(lv.seats);
+            lv.seats = now_seats;
+            self.stats.seats(s, l, t, delta);
+        }
+    }
+
+    /// Ends the executions and gives back the final seats due by `now` at server `s`,
+    /// level `l`, starts what that lets start, and answers 429 to what waited too long.
+    fn settle(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
+        loop {
+            let lv = &mut self.servers[s].levels[l];
+            let Some(&Reverse((t, stage, slot))) = lv.releases.peek() else {
+                break;
+            };
+            if t > now {
+                break;
+            }
+            lv.releases.pop();
+            let ticket = lv.tickets[slot as usize];
+            if stage == 0
+                && let Some(at) = lv.qs.finish(t, ticket)
+            {
+                lv.releases.push(Reverse((at, 1, slot)));
+            } else {
+                if stage == 1 {
+                    lv.qs.release(t, ticket);
+                }
+                lv.free_tickets.push(slot);
+            }
+            self.note_seats(t, s, l);
+            self.drain(now, s, l, q);
+        }
+        while let Some(id) = self.servers[s].levels[l].qs.expire(now) {
+            self.reject(now, id, q);
+        }
+        self.drain(now, s, l, q);
     }
 
     /// Schedules a wake at the level's next release or wait limit, if calls wait there.
-    fn arm(&mut self, _now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
+    fn arm(&mut self, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         let lv = &mut self.servers[s].levels[l];
         if lv.qs.waiting() == 0 {
             return;
@@ -846,6 +1008,7 @@ impl ControlPlane {
     fn reject(&mut self, now: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
         let c = &mut self.calls[id as usize];
         c.tries += 1;
+        c.ticket = NO_TICKET;
         self.stats
             .rejected(c.server as usize, c.level as usize, c.res);
         if c.tries >= MAX_TRIES {
@@ -881,12 +1044,7 @@ impl ControlPlane {
     /// Call `id` starts at its server.
     fn execute(&mut self, now: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
         let c = self.calls[id as usize];
-        let (s, l) = (c.server as usize, c.level as usize);
-        let seats = c.work.initial_seats.max(c.work.final_seats);
-        if !self.servers[s].levels[l].exempt {
-            self.stats.seats(s, l, now, i64::from(seats));
-        }
-        self.stats.dispatched(s, l, now.since(c.arrived));
+        let s = c.server as usize;
         self.calls[id as usize].started = now;
         let mut done = self.run_cpu(now, s, c.cpu);
         if c.etcd_read > 0 {
@@ -906,24 +1064,24 @@ impl ControlPlane {
         self.finish(now, done, id, q);
     }
 
-    /// Call `id` is answered at `done` (now or later): its seats go back after APF's
-    /// additional latency, its latency is recorded, and its continuation runs then.
+    /// Call `id` is answered at `done` (now or later): its seats go back then (and its
+    /// final seats after APF's additional latency), its latency is recorded, and its
+    /// continuation runs then.
     fn finish(&mut self, now: SimTime, done: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
         let c = self.calls[id as usize];
         let (s, l) = (c.server as usize, c.level as usize);
-        let lv = &mut self.servers[s].levels[l];
-        if !lv.exempt {
-            let exec = done.since(now.min(done));
-            lv.releases.push(Reverse((
-                done + c.work.additional_latency,
-                c.work.initial_seats,
-                c.work.final_seats,
-                exec.0,
-            )));
-            if lv.qs.waiting() > 0 {
-                self.arm(now, s, l, q);
+        match c.ticket {
+            NO_TICKET => {}
+            INFLIGHT_SLOT => self.servers[s]
+                .inflight_ends
+                .push(Reverse((done, c.verb.mutating()))),
+            slot => {
+                let lv = &mut self.servers[s].levels[l];
+                lv.releases.push(Reverse((done, 0, slot)));
+                self.arm(s, l, q);
             }
         }
+        let _ = now;
         // The SLO's latency leaves out the wait in APF's queues (sig-scalability's API call
         // latency SLI).
         self.stats.answered(
@@ -1054,7 +1212,7 @@ impl ControlPlane {
         };
         self.call(
             now,
-            Requester::ControllerManager,
+            Who::Controller,
             Verb::Update,
             res,
             bytes,
@@ -1077,7 +1235,7 @@ impl ControlPlane {
             let bytes = cost::endpoint_change_bytes(n, legacy).min(u64::from(u32::MAX)) as u32;
             self.call(
                 now,
-                Requester::ControllerManager,
+                Who::Controller,
                 Verb::Update,
                 res,
                 bytes,
@@ -1089,7 +1247,7 @@ impl ControlPlane {
     }
 
     /// Events written (by the scheduler or a kubelet); they live for the event TTL.
-    fn events(&mut self, now: SimTime, who: Requester, n: u32, q: &mut impl Sink<ApiEv>) {
+    fn events(&mut self, now: SimTime, who: Who, n: u32, q: &mut impl Sink<ApiEv>) {
         let minute = now.0 / 60_000_000_000;
         let ttl_min = cost::EVENT_TTL.0 / 60_000_000_000;
         while self
@@ -1124,7 +1282,7 @@ impl ControlPlane {
     pub fn scale(&mut self, now: SimTime, si: usize, desired: u32, q: &mut impl Sink<ApiEv>) {
         self.call(
             now,
-            Requester::ControllerManager,
+            Who::Controller,
             Verb::Update,
             Resource::Deployments,
             cost::SMALL_BYTES,
@@ -1134,7 +1292,7 @@ impl ControlPlane {
         );
         self.call(
             now,
-            Requester::ControllerManager,
+            Who::Controller,
             Verb::Update,
             Resource::Replicasets,
             cost::WORKLOAD_BYTES,
@@ -1158,7 +1316,7 @@ impl ControlPlane {
         created: SimTime,
         q: &mut impl Sink<ApiEv>,
     ) -> bool {
-        let kubelet = node.map(|n| Requester::Kubelet(node_member(n)));
+        let kubelet = node.map(|n| Who::Kubelet(node_member(n)));
         let slot = pod.slot as usize;
         match change {
             PodChange::Created => {
@@ -1173,7 +1331,7 @@ impl ControlPlane {
                 self.pods_live += 1;
                 self.call(
                     now,
-                    Requester::ControllerManager,
+                    Who::Controller,
                     Verb::Create,
                     Resource::Pods,
                     cost::POD_BYTES,
@@ -1189,7 +1347,7 @@ impl ControlPlane {
                 }
                 self.call(
                     now,
-                    Requester::Scheduler,
+                    Who::Scheduler,
                     Verb::Create,
                     Resource::Pods,
                     cost::SMALL_BYTES,
@@ -1197,11 +1355,11 @@ impl ControlPlane {
                     Then::Bound(pod),
                     q,
                 );
-                self.events(now, Requester::Scheduler, 1, q);
+                self.events(now, Who::Scheduler, 1, q);
                 false
             }
             PodChange::Ready => {
-                let who = kubelet.unwrap_or(Requester::ControllerManager);
+                let who = kubelet.unwrap_or(Who::Controller);
                 let (delay, bound_at) = self
                     .pod_api(pod)
                     .map_or((SimTime::ZERO, now), |p| (p.delay, p.bound_at));
@@ -1234,7 +1392,7 @@ impl ControlPlane {
                     res: Resource::Pods,
                     verb: Verb::Patch,
                     flow: 0,
-                    work: WorkEstimate::default(),
+                    work: WorkEstimate::ONE,
                     cpu: SimTime::ZERO,
                     write: 0,
                     grow: 0,
@@ -1242,6 +1400,7 @@ impl ControlPlane {
                     fanout: 0,
                     event_bytes: 0,
                     then,
+                    ticket: NO_TICKET,
                 });
                 self.prepare(id, who);
                 if delay > SimTime::ZERO {
@@ -1254,7 +1413,7 @@ impl ControlPlane {
             PodChange::Terminating => {
                 self.call(
                     now,
-                    Requester::ControllerManager,
+                    Who::Controller,
                     Verb::Delete,
                     Resource::Pods,
                     cost::POD_BYTES,
@@ -1268,7 +1427,7 @@ impl ControlPlane {
             PodChange::NotReady => {
                 self.call(
                     now,
-                    Requester::ControllerManager,
+                    Who::Controller,
                     Verb::Patch,
                     Resource::Pods,
                     cost::POD_BYTES,
@@ -1282,7 +1441,7 @@ impl ControlPlane {
             PodChange::Preempted => {
                 self.call(
                     now,
-                    Requester::Scheduler,
+                    Who::Scheduler,
                     Verb::Delete,
                     Resource::Pods,
                     cost::POD_BYTES,
@@ -1294,9 +1453,9 @@ impl ControlPlane {
             }
             PodChange::Gone { bound } => {
                 let who = if bound {
-                    kubelet.unwrap_or(Requester::ControllerManager)
+                    kubelet.unwrap_or(Who::Controller)
                 } else {
-                    Requester::ControllerManager
+                    Who::Controller
                 };
                 self.leave_endpoints(now, pod, owner, q);
                 self.pods_live = self.pods_live.saturating_sub(1);
@@ -1320,14 +1479,14 @@ impl ControlPlane {
     }
 
     /// Fills in call `id`'s classification and costs as a status patch from `who`.
-    fn prepare(&mut self, id: u32, who: Requester) {
-        let m = apf::classify(who, Verb::Patch, Resource::Pods);
+    fn prepare(&mut self, id: u32, who: Who) {
+        let (level, flow) = self.classify(who, Verb::Patch, Resource::Pods);
         let watchers = self.watchers(Resource::Pods);
-        let work = apf::mutating_work(watchers, self.max_seats[m.level]);
+        let work = apf::mutating_work(watchers, self.max_seats[level]);
         let fanout = self.interested(Resource::Pods);
         let c = &mut self.calls[id as usize];
-        c.level = m.level as u8;
-        c.flow = m.flow;
+        c.level = level as u8;
+        c.flow = flow;
         c.work = work;
         c.cpu = cost::CALL_CPU + cost::codec(3.0 * f64::from(cost::POD_BYTES));
         c.write = cost::POD_BYTES;
@@ -1368,7 +1527,7 @@ impl ControlPlane {
         change: NodeChange,
         q: &mut impl Sink<ApiEv>,
     ) {
-        let kubelet = Requester::Kubelet(node_member(node));
+        let kubelet = Who::Kubelet(node_member(node));
         match change {
             NodeChange::Joined => {
                 self.add_node(now, node.pool, node.node);
@@ -1387,9 +1546,19 @@ impl ControlPlane {
                 }
                 // The new node's kubelet and kube-proxy list what they watch, from the
                 // watch cache as informers do.
-                let proxy = Requester::KubeProxy(node_member(node));
+                let proxy = Who::KubeProxy(node_member(node));
                 let pods = self.objects(Resource::Pods);
-                self.list(now, kubelet, Resource::Pods, pods, 0, ReadFrom::Cache, q);
+                // By `spec.nodeName`, which the watch cache indexes: a new node has no pods.
+                self.list(
+                    now,
+                    kubelet,
+                    Resource::Pods,
+                    pods,
+                    0,
+                    true,
+                    ReadFrom::Cache,
+                    q,
+                );
                 let legacy = self.plan.endpoints == EndpointsMode::Legacy;
                 let (res, objects, bytes) = if legacy {
                     let eps: u64 = self
@@ -1409,7 +1578,7 @@ impl ControlPlane {
                         .sum();
                     (Resource::Endpointslices, n, eps)
                 };
-                self.list(now, proxy, res, objects, bytes, ReadFrom::Cache, q);
+                self.list(now, proxy, res, objects, bytes, false, ReadFrom::Cache, q);
                 let services = self.objects(Resource::Services);
                 self.list(
                     now,
@@ -1417,6 +1586,7 @@ impl ControlPlane {
                     Resource::Services,
                     services,
                     services * u64::from(cost::SERVICE_BYTES),
+                    false,
                     ReadFrom::Cache,
                     q,
                 );
@@ -1431,8 +1601,8 @@ impl ControlPlane {
                 for _ in 0..self.plan.daemonsets.len() {
                     self.pods_live += 1;
                     for (who, verb) in [
-                        (Requester::ControllerManager, Verb::Create),
-                        (Requester::Scheduler, Verb::Create),
+                        (Who::Controller, Verb::Create),
+                        (Who::Scheduler, Verb::Create),
                         (kubelet, Verb::Patch),
                     ] {
                         self.call(
@@ -1463,7 +1633,7 @@ impl ControlPlane {
             NodeChange::NotReady => {
                 self.call(
                     now,
-                    Requester::ControllerManager,
+                    Who::Controller,
                     Verb::Patch,
                     Resource::Nodes,
                     cost::NODE_BYTES,
@@ -1485,7 +1655,7 @@ impl ControlPlane {
                 for res in [Resource::Nodes, Resource::Leases] {
                     self.call(
                         now,
-                        Requester::ControllerManager,
+                        Who::Controller,
                         Verb::Delete,
                         res,
                         cost::SMALL_BYTES,
