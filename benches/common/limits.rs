@@ -49,8 +49,7 @@ pub fn run_into(yaml: &str, dir: &std::path::Path, csv: bool) -> u64 {
     let (report, lines) = if csv {
         let mut ts = TimeseriesFile::create(
             &dir.join("timeseries.csv"),
-            plan.services.len(),
-            plan.training.is_some(),
+            capsim::sim::timeseries::Layout::of(&plan),
         )
         .expect("timeseries.csv");
         let report = capsim::sim::simulate_spooled(&plan, false, dir, &mut |r| {
@@ -61,7 +60,7 @@ pub fn run_into(yaml: &str, dir: &std::path::Path, csv: bool) -> u64 {
         .expect("within the event budget");
         (report, ts.finish().expect("timeseries.csv written"))
     } else {
-        let mut lines = ChartLines::new(plan.services.len(), plan.training.is_some());
+        let mut lines = ChartLines::new(capsim::sim::timeseries::Layout::of(&plan));
         let report = capsim::sim::simulate_spooled(&plan, false, dir, &mut |r| {
             rows += 1;
             lines.add(r);

@@ -30,7 +30,7 @@ pub mod ring;
 mod stats;
 
 pub use plan::ControlPlanePlan;
-pub use stats::{APISERVER_METRICS, ApiResult};
+pub use stats::{APF_COMPONENTS, APISERVER_METRICS, ApiResult, ApiSample, LevelSample};
 
 use crate::cluster::{NodeChange, NodeId, Owner, PodChange, PodId};
 use crate::engine::{SimRng, SimTime, Sink, stream};
@@ -1701,24 +1701,47 @@ impl ControlPlane {
             + watches as f64 / self.servers.len() as f64 * cost::WATCHER_BYTES
     }
 
-    /// Notes the API servers' memory now (the summary reports the peak).
-    pub fn sample_memory(&mut self) {
-        let m = self.memory_bytes();
-        self.stats.memory(m);
+    /// The timeseries sample at `now`, `secs` seconds after the last one: per priority level
+    /// (summed over the servers) the calls dispatched and rejected per second over the
+    /// interval and the calls queued and seats held at the sample; the servers' requests,
+    /// mutating p99 and watch bytes over the interval and one server's memory now (the
+    /// summary reports its peak over the samples); etcd's writes and size. Reads the
+    /// simulation's state without changing it.
+    pub fn sample(&mut self, now: SimTime, secs: f64) -> stats::ApiSample {
+        let memory = self.memory_bytes();
+        self.stats.memory(memory);
+        let mut x = self.stats.take_interval(secs);
+        const GIB: f64 = (1u64 << 30) as f64;
+        x.memory_gib = memory / GIB;
+        x.db_size_gib = self.etcd.db_bytes / GIB;
+        match (&mut x.levels, self.plan.apf) {
+            (Some(levels), true) => {
+                for (l, out) in levels.iter_mut().enumerate() {
+                    for srv in &self.servers {
+                        let lv = &srv.levels[l];
+                        out.queue_length += f64::from(lv.qs.waiting());
+                        out.seats_in_use += f64::from(seats_at(lv, now));
+                    }
+                }
+            }
+            (levels, _) => *levels = None,
+        }
+        x
     }
+}
 
-    /// A sample for the timeseries: per level (summed over servers) seats in use and calls
-    /// waiting.
-    pub fn sample(&self) -> Vec<(f64, f64)> {
-        (0..apf::DEFAULT_LEVELS.len())
-            .map(|l| {
-                self.servers.iter().fold((0.0, 0.0), |(a, b), s| {
-                    (
-                        a + f64::from(s.levels[l].qs.seats_in_use()),
-                        b + s.levels[l].qs.waiting() as f64,
-                    )
-                })
-            })
-            .collect()
-    }
+/// Seats held at level `lv` at `now`: what its queue set holds less what is due back by
+/// then (the level hands seats back lazily, when a call arrives or a wake comes).
+fn seats_at(lv: &Level, now: SimTime) -> u32 {
+    let due: u32 = lv
+        .releases
+        .iter()
+        .map(|&Reverse((t, stage, slot))| {
+            let ticket = lv.tickets[slot as usize];
+            // An execution's end frees its seats then, or after its final seats' linger.
+            let back = if stage == 0 { t + ticket.linger } else { t };
+            if back <= now { ticket.seats() } else { 0 }
+        })
+        .sum();
+    lv.qs.seats_in_use().saturating_sub(due)
 }

@@ -4,7 +4,7 @@
 use super::etcd::Etcd;
 use super::plan::{ControlPlanePlan, Resource, Verb};
 use crate::engine::SimTime;
-use crate::stats::{LatencyHist, TimeIntegral};
+use crate::stats::{IntervalHist, LatencyHist, TimeIntegral};
 
 /// The SLO's window: latency percentiles are judged per 5 minutes (sig-scalability's API
 /// call latency SLI).
@@ -46,6 +46,64 @@ pub const APISERVER_METRICS: &[&str] = &[
     "db_size_gib",
     "writes_refused",
 ];
+
+/// The priority levels' components, `apf/<level>`, in the order of
+/// [`super::apf::DEFAULT_LEVELS`].
+pub const APF_COMPONENTS: [&str; 8] = [
+    "apf/exempt",
+    "apf/system",
+    "apf/node-high",
+    "apf/leader-election",
+    "apf/workload-high",
+    "apf/workload-low",
+    "apf/global-default",
+    "apf/catch-all",
+];
+
+/// One priority level in a timeseries sample, summed over the API servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LevelSample {
+    /// Calls waiting in its queues at the sample.
+    pub queue_length: f64,
+    /// Calls started per second over the interval.
+    pub dispatched_rps: f64,
+    /// 429s per second over the interval (every try answered 429 counts).
+    pub rejected_rps: f64,
+    /// Seats held at the sample (executing calls and final seats).
+    pub seats_in_use: f64,
+}
+
+/// The control plane's timeseries sample: the interval since the last sample, and the state
+/// at this one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiSample {
+    /// Per priority level, in the order of [`APF_COMPONENTS`]; None with APF off.
+    pub levels: Option<[LevelSample; APF_COMPONENTS.len()]>,
+    /// Calls answered per second.
+    pub requests_rps: f64,
+    /// p99 latency of the mutating calls answered (NaN if none was).
+    pub mutating_latency_p99_ms: f64,
+    /// Watch event bytes sent per second.
+    pub watch_bytes_per_s: f64,
+    /// One API server's memory at the sample, GiB.
+    pub memory_gib: f64,
+    /// etcd writes committed per second.
+    pub etcd_writes_per_s: f64,
+    /// etcd's database at the sample, GiB.
+    pub db_size_gib: f64,
+}
+
+/// Counts since the last timeseries sample. Unlike the summary's figures they run on
+/// through the warm-up's end: the timeseries covers the whole run.
+#[derive(Clone, Default)]
+struct IntervalCounts {
+    dispatched: [u64; APF_COMPONENTS.len()],
+    rejected: [u64; APF_COMPONENTS.len()],
+    requests: u64,
+    mutating: IntervalHist,
+    watch_bytes: f64,
+    etcd_writes: u64,
+}
 
 #[derive(Default, Clone)]
 struct LevelStats {
@@ -97,6 +155,7 @@ pub struct Stats {
     etcd_latency: LatencyHist,
     startup: LatencyHist,
     memory_peak: f64,
+    interval: IntervalCounts,
 }
 
 fn window_key(res: Resource, verb: Verb) -> usize {
@@ -123,12 +182,14 @@ impl Stats {
             etcd_latency: LatencyHist::new(),
             startup: LatencyHist::new(),
             memory_peak: 0.0,
+            interval: IntervalCounts::default(),
         }
     }
 
     /// Starts afresh at the warm-up's end (`seats`: in use now, per server and level).
     pub fn restart(&mut self, now: SimTime, seats: &[Vec<u32>]) {
         let mut fresh = Stats::new_like(self);
+        fresh.interval = std::mem::take(&mut self.interval);
         fresh.start = now;
         fresh.window = 0;
         for (s, per) in seats.iter().enumerate() {
@@ -160,6 +221,7 @@ impl Stats {
             etcd_latency: LatencyHist::new(),
             startup: LatencyHist::new(),
             memory_peak: 0.0,
+            interval: IntervalCounts::default(),
         }
     }
 
@@ -175,12 +237,14 @@ impl Stats {
         let lv = &mut self.levels[l];
         lv.dispatched += 1;
         lv.wait.record(wait);
+        self.interval.dispatched[l] += 1;
     }
 
     /// A call got a 429.
     pub fn rejected(&mut self, _s: usize, l: usize, _res: Resource) {
         self.levels[l].rejected += 1;
         self.rejected += 1;
+        self.interval.rejected[l] += 1;
     }
 
     /// A call is answered at `done` after `latency` (from its first try).
@@ -203,10 +267,12 @@ impl Stats {
             self.windows[window_key(res, verb)].hist.record(sli);
         }
         let r = &mut self.res[res.index()];
+        self.interval.requests += 1;
         if verb.mutating() {
             r.writes += 1;
             self.mutating_n += 1;
             self.mutating.record(latency);
+            self.interval.mutating.record(latency);
         } else {
             r.reads += 1;
             self.readonly_n += 1;
@@ -219,6 +285,7 @@ impl Stats {
     pub fn watch(&mut self, res: Resource, events: u64, bytes: f64) {
         self.watch_events += events;
         self.watch_bytes += bytes;
+        self.interval.watch_bytes += bytes;
         self.res[res.index()].watch_bytes += bytes;
     }
 
@@ -226,6 +293,7 @@ impl Stats {
     #[inline]
     pub fn etcd_write(&mut self, latency: SimTime) {
         self.etcd_latency.record(latency);
+        self.interval.etcd_writes += 1;
     }
 
     /// A pod started in `t` (SLO start-up latency).
@@ -236,6 +304,27 @@ impl Stats {
     /// An API server's memory now.
     pub fn memory(&mut self, bytes: f64) {
         self.memory_peak = self.memory_peak.max(bytes);
+    }
+
+    /// The rates of the interval of `secs` seconds ending now, and a new interval. The
+    /// state at the sample (queues, seats, memory, etcd's size) is the caller's to fill in.
+    pub fn take_interval(&mut self, secs: f64) -> ApiSample {
+        let iv = std::mem::take(&mut self.interval);
+        let per_s = |n: u64| n as f64 / secs;
+        let mut levels = [LevelSample::default(); APF_COMPONENTS.len()];
+        for (l, x) in levels.iter_mut().enumerate() {
+            x.dispatched_rps = per_s(iv.dispatched[l]);
+            x.rejected_rps = per_s(iv.rejected[l]);
+        }
+        ApiSample {
+            levels: Some(levels),
+            requests_rps: per_s(iv.requests),
+            mutating_latency_p99_ms: iv.mutating.quantile_ms(0.99),
+            watch_bytes_per_s: iv.watch_bytes / secs,
+            memory_gib: f64::NAN,
+            etcd_writes_per_s: per_s(iv.etcd_writes),
+            db_size_gib: f64::NAN,
+        }
     }
 
     /// The summary rows of the replication ending at `end`.
@@ -358,4 +447,18 @@ impl Stats {
 pub struct ApiResult {
     /// (component, metric, value), in a fixed order.
     pub metrics: Vec<(String, &'static str, f64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_level_components_name_the_default_levels_in_order() {
+        let names: Vec<String> = super::super::apf::DEFAULT_LEVELS
+            .iter()
+            .map(|l| format!("apf/{}", l.name))
+            .collect();
+        assert_eq!(names, APF_COMPONENTS);
+    }
 }

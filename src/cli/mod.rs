@@ -44,8 +44,7 @@ fn simulate_into(
     let work = staged.path();
     let mut ts = TimeseriesFile::create(
         &work.join("timeseries.csv"),
-        plan.services.len(),
-        plan.training.is_some(),
+        crate::sim::timeseries::Layout::of(plan),
     )
     .map_err(io)?;
     // A run stopped at its event budget writes nothing: the staged folder goes with it.

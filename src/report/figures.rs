@@ -99,7 +99,7 @@ pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
                 .into(),
             figure: Figure::Lines(Lines {
                 title: "cluster: nodes and GPUs".into(),
-                x_label,
+                x_label: x_label.clone(),
                 x_log: false,
                 panels,
             }),
@@ -110,6 +110,8 @@ pub fn run_charts(report: &Report, lines: &ChartLines) -> Vec<Chart> {
     }
     charts.extend(training_wait_cdf(report));
     charts.extend(training_timeseries(lines));
+    charts.extend(control_plane_apf(lines, scale, &x_label));
+    charts.extend(control_plane_watch(lines, scale, &x_label));
     // Services are named freely: their charts' names must not meet.
     unique_stems(charts.iter_mut().map(|c| &mut c.stem));
     charts
@@ -297,6 +299,104 @@ fn training_timeseries(lines: &ChartLines) -> Option<Chart> {
             panels,
         }),
     })
+}
+
+/// Each priority level's calls dispatched, queued and rejected per report interval, summed
+/// over the API servers (levels that saw no call are left out), from the `apf/<level>`
+/// components of the timeseries.
+fn control_plane_apf(lines: &ChartLines, scale: f64, x_label: &str) -> Option<Chart> {
+    use crate::sim::timeseries::APF_COMPONENTS;
+    let busy: Vec<&str> = APF_COMPONENTS
+        .iter()
+        .copied()
+        .filter(|c| {
+            ["dispatched_rps", "rejected_rps", "queue_length"]
+                .iter()
+                .any(|m| lines.line(c, m).iter().any(|p| p.1 > 0.0))
+        })
+        .collect();
+    if busy.is_empty() {
+        return None;
+    }
+    let panel = |y_label: &str, metric: &str, may_log: bool| {
+        let series = busy
+            .iter()
+            .map(|c| Series {
+                label: c.trim_start_matches("apf/").to_string(),
+                points: scaled_line(lines, scale, c, metric),
+                band: Band::None,
+            })
+            .collect();
+        fitted_panel(y_label, series, None, may_log)
+    };
+    Some(control_plane_chart(
+        super::names::CONTROL_PLANE_APF,
+        "API Priority and Fairness: each priority level's calls dispatched per second, calls \
+         waiting in its queues at each sample, and 429s per second, summed over the API \
+         servers (levels that saw no call left out; mean over replications)",
+        "Control plane: priority levels over time",
+        x_label,
+        vec![
+            // Node heartbeats at hundreds a second beside leader election at one: a log axis
+            // when they are that far apart.
+            panel("dispatched/s", "dispatched_rps", true),
+            panel("queued", "queue_length", false),
+            panel("rejected (429)/s", "rejected_rps", false),
+        ],
+    ))
+}
+
+/// A control-plane chart of timeseries panels.
+fn control_plane_chart(
+    stem: &str,
+    caption: &str,
+    title: &str,
+    x_label: &str,
+    panels: Vec<Panel>,
+) -> Chart {
+    Chart {
+        stem: stem.into(),
+        caption: caption.into(),
+        figure: Figure::Lines(Lines {
+            title: title.into(),
+            x_label: x_label.into(),
+            x_log: false,
+            panels,
+        }),
+    }
+}
+
+/// The watch events' bytes the API servers send per second, and the calls they answer per
+/// second, from the `apiserver` component of the timeseries.
+fn control_plane_watch(lines: &ChartLines, scale: f64, x_label: &str) -> Option<Chart> {
+    let mut watch = scaled_line(lines, scale, "apiserver", "watch_bytes_per_s");
+    let requests = scaled_line(lines, scale, "apiserver", "requests_rps");
+    if watch.is_empty() && requests.is_empty() {
+        return None;
+    }
+    for p in &mut watch {
+        p.1 *= 1e-6;
+    }
+    let one = |y_label: &str, label: &str, points| {
+        let series = vec![Series {
+            label: label.into(),
+            points,
+            band: Band::None,
+        }];
+        fitted_panel(y_label, series, None, false)
+    };
+    Some(control_plane_chart(
+        super::names::CONTROL_PLANE_WATCH,
+        "Control plane: bytes of watch events sent to watchers per second (MB/s, over all API \
+         servers) and API calls answered per second, per report interval (mean over \
+         replications)",
+        "Control plane: watch traffic and API requests",
+        x_label,
+        vec![
+            one("watch traffic (MB/s)", "watch_bytes_per_s / 1e6", watch),
+            one("API requests/s", "requests_rps", requests),
+        ],
+    ))
 }
 
 /// The CDF of `metric` (`latency` or `ttft`) of every service that measured it.

@@ -73,9 +73,13 @@ pub fn services(report: &Report) -> Vec<&str> {
     )
 }
 
-/// Whether a component is a service (not `cluster`, `engine` or training's).
+/// Whether a component is a service (not `cluster`, `engine`, training's or the control
+/// plane's).
 pub fn is_service(component: &str) -> bool {
-    component != "cluster" && component != "engine" && !is_training(component)
+    component != "cluster"
+        && component != "engine"
+        && !is_training(component)
+        && !crate::apiserver::is_component(component)
 }
 
 /// Whether a component is training's: `training`, `training/<workload>`,

@@ -8,6 +8,13 @@ pub const TRAINING_WAIT_CDF: &str = "training-wait-cdf";
 /// Stem of a training run's chart of GPUs allocated and jobs running and waiting over time.
 pub const TRAINING_TIMESERIES: &str = "training-timeseries";
 
+/// Stem of a control-plane run's chart of each priority level's calls dispatched, queued and
+/// rejected over time (no service chart can take it: theirs end in `-timeseries`).
+pub const CONTROL_PLANE_APF: &str = "control-plane-apf";
+
+/// Stem of a control-plane run's chart of the watch bytes and API requests per second.
+pub const CONTROL_PLANE_WATCH: &str = "control-plane-watch";
+
 /// 64-bit FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases, and
 /// names and manifests written by one build must be read by another).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {

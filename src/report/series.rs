@@ -9,6 +9,7 @@
 //! chart a pixel per bucket wide.
 
 use super::fmt_num;
+use crate::sim::timeseries::{APF_COMPONENTS, Layout};
 use crate::sim::{Report, TsRow};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -23,7 +24,7 @@ pub const MAX_POINTS_PER_LINE: usize = 2000;
 pub const MAX_POINTS: usize = 1_000_000;
 
 /// The metrics the timeseries charts draw (others are in timeseries.csv only).
-pub const CHARTED: [&str; 16] = [
+pub const CHARTED: [&str; 20] = [
     "desired_replicas",
     "ready",
     "pending_pods",
@@ -40,7 +41,14 @@ pub const CHARTED: [&str; 16] = [
     "jobs_running",
     "jobs_waiting",
     "fragmentation",
+    "dispatched_rps",
+    "rejected_rps",
+    "requests_rps",
+    "watch_bytes_per_s",
 ];
+
+/// Lines the charts draw of a priority level: calls queued, dispatched and rejected.
+const LINES_PER_LEVEL: usize = 3;
 
 /// Consecutive samples of a line that a chart draws as at most two points.
 #[derive(Debug, Clone, Copy)]
@@ -157,9 +165,17 @@ pub struct ChartLines {
 }
 
 impl ChartLines {
-    /// Empty lines for a run of `services` services, and training if `training`.
-    pub fn new(services: usize, training: bool) -> ChartLines {
-        let lines = services * 9 + 4 + if training { 4 } else { 0 };
+    /// Empty lines for a run whose rows are laid out as `layout`.
+    pub fn new(layout: Layout) -> ChartLines {
+        let lines = layout.services * 9
+            + 4
+            + if layout.training { 4 } else { 0 }
+            // The API servers' requests and watch bytes, and each level's.
+            + if layout.control_plane {
+                2 + APF_COMPONENTS.len() * LINES_PER_LEVEL
+            } else {
+                0
+            };
         ChartLines {
             lines: BTreeMap::new(),
             budget: (MAX_POINTS / lines.max(1)).clamp(2, MAX_POINTS_PER_LINE),
@@ -213,15 +229,14 @@ pub struct TimeseriesFile {
 }
 
 impl TimeseriesFile {
-    /// Creates `path` with its header, for a run of `services` services, and training if
-    /// `training`.
-    pub fn create(path: &Path, services: usize, training: bool) -> std::io::Result<TimeseriesFile> {
+    /// Creates `path` with its header, for a run whose rows are laid out as `layout`.
+    pub fn create(path: &Path, layout: Layout) -> std::io::Result<TimeseriesFile> {
         let file = BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
         let mut csv = csv::Writer::from_writer(file);
         csv.write_record(["time_s", "component", "metric", "value"])?;
         Ok(TimeseriesFile {
             csv,
-            lines: ChartLines::new(services, training),
+            lines: ChartLines::new(layout),
         })
     }
 
@@ -246,8 +261,13 @@ impl TimeseriesFile {
 
     /// Writes the timeseries a report holds in memory ([`Report::timeseries`]).
     pub fn write_report(path: &Path, report: &Report) -> std::io::Result<ChartLines> {
-        let training = report.rows.iter().any(|r| r.component == "training");
-        let mut f = TimeseriesFile::create(path, super::services(report).len(), training)?;
+        let has = |c: &str| report.rows.iter().any(|r| r.component == c);
+        let layout = Layout {
+            services: super::services(report).len(),
+            training: has("training"),
+            control_plane: has("apiserver"),
+        };
+        let mut f = TimeseriesFile::create(path, layout)?;
         // Samples are numbered by their place among the distinct times.
         let mut sample = 0;
         let mut last = f64::NAN;
@@ -307,8 +327,13 @@ mod tests {
 
     #[test]
     fn many_lines_share_the_point_budget() {
-        assert_eq!(ChartLines::new(1, true).budget, MAX_POINTS_PER_LINE);
-        let many = ChartLines::new(10_000, true);
-        assert!(many.budget * (10_000 * 9 + 4 + 4) <= MAX_POINTS);
+        let layout = |services| Layout {
+            services,
+            training: true,
+            control_plane: true,
+        };
+        assert_eq!(ChartLines::new(layout(1)).budget, MAX_POINTS_PER_LINE);
+        let many = ChartLines::new(layout(10_000));
+        assert!(many.budget * (10_000 * 9 + 4 + 4 + 26) <= MAX_POINTS);
     }
 }

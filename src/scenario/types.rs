@@ -749,7 +749,8 @@ pub mod limits {
     /// Timeseries samples in one replication.
     pub const MAX_SAMPLES: u64 = 1_000_000;
     /// Timeseries values of one run, over its replications: samples x values per sample
-    /// (12 per service, 5 for the cluster, 4 for training) x replications. Each is 8 bytes of temporary disk
+    /// (12 per service, 5 for the cluster, 4 for training, 38 for the control plane) x
+    /// replications. Each is 8 bytes of temporary disk
     /// while the run writes its folder, and the replications' values for the start-up
     /// transient (one per service and sample) stay in memory.
     pub const MAX_TIMESERIES_VALUES: u64 = 50_000_000;

@@ -104,7 +104,7 @@ pub fn simulate_spooled(
         }
         let report = aggregate_summary(plan, &reps);
         drop(reps);
-        let row_len = timeseries::row_len(plan.services.len(), plan.training.is_some());
+        let row_len = timeseries::Layout::of(plan).row_len();
         timeseries::merge(
             row_len,
             plan.replications,

@@ -15,7 +15,8 @@ pub mod ts_metric {
     pub const READY: u8 = 1;
     /// Pods that fit no node.
     pub const PENDING_PODS: u8 = 2;
-    /// Requests waiting.
+    /// Requests waiting; APF level: calls waiting in its queues at the sample, summed over
+    /// the API servers.
     pub const QUEUE_LENGTH: u8 = 3;
     /// Requests executing.
     pub const IN_FLIGHT: u8 = 4;
@@ -49,8 +50,28 @@ pub mod ts_metric {
     pub const JOBS_WAITING: u8 = 17;
     /// Training: free GPUs of the training pools over their GPUs while a job waits, else 0.
     pub const FRAGMENTATION: u8 = 18;
+    /// APF level: calls dispatched (started) per second over the interval, summed over the
+    /// API servers.
+    pub const DISPATCHED_RPS: u8 = 19;
+    /// APF level: calls answered 429 per second over the interval (each try counts).
+    pub const REJECTED_RPS: u8 = 20;
+    /// APF level: seats held by executing calls and final seats, at the sample.
+    pub const SEATS_IN_USE: u8 = 21;
+    /// API servers: calls answered per second over the interval.
+    pub const REQUESTS_RPS: u8 = 22;
+    /// API servers: p99 latency (from the first try) of the mutating calls answered in the
+    /// interval.
+    pub const MUTATING_LATENCY_P99_MS: u8 = 23;
+    /// API servers: watch event bytes sent per second over the interval.
+    pub const WATCH_BYTES_PER_S: u8 = 24;
+    /// API servers: memory of one server at the sample, GiB.
+    pub const MEMORY_GIB: u8 = 25;
+    /// etcd: writes committed per second over the interval.
+    pub const WRITES_PER_S: u8 = 26;
+    /// etcd: database size at the sample, GiB.
+    pub const DB_SIZE_GIB: u8 = 27;
     /// Names, indexed by code.
-    pub const NAMES: [&str; 19] = [
+    pub const NAMES: [&str; 28] = [
         "replicas",
         "ready",
         "pending_pods",
@@ -70,6 +91,15 @@ pub mod ts_metric {
         "jobs_running",
         "jobs_waiting",
         "fragmentation",
+        "dispatched_rps",
+        "rejected_rps",
+        "seats_in_use",
+        "requests_rps",
+        "mutating_latency_p99_ms",
+        "watch_bytes_per_s",
+        "memory_gib",
+        "writes_per_s",
+        "db_size_gib",
     ];
 }
 
@@ -605,7 +635,7 @@ impl Report {
 /// with the timeseries they kept in memory.
 pub fn aggregate(plan: &Plan, reps: &[RepResult]) -> Report {
     let mut report = aggregate_summary(plan, reps);
-    let row_len = timeseries::row_len(plan.services.len(), plan.training.is_some());
+    let row_len = timeseries::Layout::of(plan).row_len();
     let mut rows = Vec::new();
     // Reading from memory cannot fail, nor can pushing rows.
     let _ = timeseries::merge(

@@ -37,9 +37,154 @@ pub const TRAINING_CODES: [u8; 4] = [
     ts_metric::FRAGMENTATION,
 ];
 
-/// Values in one row of a run with `services` services, and training if `training`.
-pub fn row_len(services: usize, training: bool) -> usize {
-    services * SERVICE_SLOTS + CLUSTER_CODES.len() + if training { TRAINING_CODES.len() } else { 0 }
+/// The `apiserver` component's metric codes, in the order of its slots after training's (or
+/// the cluster's). A run without a control plane has none of the control plane's slots, so
+/// its rows are what they were before the control plane came.
+pub const APISERVER_CODES: [u8; 4] = [
+    ts_metric::REQUESTS_RPS,
+    ts_metric::MUTATING_LATENCY_P99_MS,
+    ts_metric::WATCH_BYTES_PER_S,
+    ts_metric::MEMORY_GIB,
+];
+
+/// Each `apf/<level>` component's metric codes, in the order of its slots; the levels follow
+/// the `apiserver` component in the order of [`APF_COMPONENTS`].
+pub const APF_CODES: [u8; 4] = [
+    ts_metric::QUEUE_LENGTH,
+    ts_metric::DISPATCHED_RPS,
+    ts_metric::REJECTED_RPS,
+    ts_metric::SEATS_IN_USE,
+];
+
+/// The `etcd` component's metric codes, in the order of its slots after the levels'.
+pub const ETCD_CODES: [u8; 2] = [ts_metric::WRITES_PER_S, ts_metric::DB_SIZE_GIB];
+
+/// The priority levels' components, in the order of their slots.
+pub use crate::apiserver::APF_COMPONENTS;
+
+/// Slots of the control plane in a row: `apiserver`, every priority level, `etcd`.
+pub const CONTROL_PLANE_SLOTS: usize =
+    APISERVER_CODES.len() + APF_COMPONENTS.len() * APF_CODES.len() + ETCD_CODES.len();
+
+/// Which parts a row holds slots for, beside the services and the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Services, in scenario order.
+    pub services: usize,
+    /// Training's slots.
+    pub training: bool,
+    /// The control plane's slots.
+    pub control_plane: bool,
+}
+
+impl Layout {
+    /// The layout of `plan`'s rows.
+    pub fn of(plan: &Plan) -> Layout {
+        Layout {
+            services: plan.services.len(),
+            training: plan.training.is_some(),
+            control_plane: plan.control_plane.is_some(),
+        }
+    }
+
+    /// Values in one row.
+    pub fn row_len(self) -> usize {
+        self.control_base()
+            + if self.control_plane {
+                CONTROL_PLANE_SLOTS
+            } else {
+                0
+            }
+    }
+
+    /// The first slot of the control plane: after the services', the cluster's and
+    /// training's.
+    fn control_base(self) -> usize {
+        self.services * SERVICE_SLOTS
+            + CLUSTER_CODES.len()
+            + if self.training {
+                TRAINING_CODES.len()
+            } else {
+                0
+            }
+    }
+
+    /// The slot of the `apiserver` component's metric `code` (with a control plane).
+    #[inline]
+    pub fn apiserver_slot(self, code: u8) -> usize {
+        self.control_base() + position(&APISERVER_CODES, code)
+    }
+
+    /// The slot of priority level `level`'s metric `code` (with a control plane).
+    #[inline]
+    pub fn apf_slot(self, level: usize, code: u8) -> usize {
+        self.control_base()
+            + APISERVER_CODES.len()
+            + level.min(APF_COMPONENTS.len() - 1) * APF_CODES.len()
+            + position(&APF_CODES, code)
+    }
+
+    /// The slot of the `etcd` component's metric `code` (with a control plane).
+    #[inline]
+    pub fn etcd_slot(self, code: u8) -> usize {
+        self.control_base()
+            + APISERVER_CODES.len()
+            + APF_COMPONENTS.len() * APF_CODES.len()
+            + position(&ETCD_CODES, code)
+    }
+
+    /// The component and metric code of `slot`.
+    pub fn slot_key(self, slot: usize) -> (Component, u8) {
+        let cluster = self.services * SERVICE_SLOTS;
+        let training = cluster + CLUSTER_CODES.len();
+        let base = self.control_base();
+        if slot < cluster {
+            return (
+                Component::Service(slot / SERVICE_SLOTS),
+                (slot % SERVICE_SLOTS) as u8,
+            );
+        } else if slot < training {
+            return (Component::Cluster, CLUSTER_CODES[slot - cluster]);
+        } else if slot < base {
+            return (Component::Training, TRAINING_CODES[slot - training]);
+        }
+        let k = slot - base;
+        let levels = APF_COMPONENTS.len() * APF_CODES.len();
+        if k < APISERVER_CODES.len() {
+            (Component::Apiserver, APISERVER_CODES[k])
+        } else if k < APISERVER_CODES.len() + levels {
+            let j = k - APISERVER_CODES.len();
+            (
+                Component::Apf(j / APF_CODES.len()),
+                APF_CODES[j % APF_CODES.len()],
+            )
+        } else {
+            let j = (k - APISERVER_CODES.len() - levels).min(ETCD_CODES.len() - 1);
+            (Component::Etcd, ETCD_CODES[j])
+        }
+    }
+}
+
+/// Where `code` is in `codes` (0 if it is not: callers pass the codes listed).
+fn position(codes: &[u8], code: u8) -> usize {
+    codes.iter().position(|&c| c == code).unwrap_or(0)
+}
+
+/// A component of a timeseries row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    /// Service `.0`, in scenario order.
+    Service(usize),
+    /// `cluster`.
+    Cluster,
+    /// `training`.
+    Training,
+    /// `apiserver`.
+    Apiserver,
+    /// `apf/<level>`, the level by its index in [`APF_COMPONENTS`].
+    Apf(usize),
+    /// `etcd`.
+    Etcd,
 }
 
 /// The slot of metric `code` of service `service`.
@@ -51,29 +196,13 @@ pub fn service_slot(service: usize, code: u8) -> usize {
 /// The slot of the cluster's metric `code` in a row of `services` services.
 #[inline]
 pub fn cluster_slot(services: usize, code: u8) -> usize {
-    let k = CLUSTER_CODES.iter().position(|&c| c == code).unwrap_or(0);
-    services * SERVICE_SLOTS + k
+    services * SERVICE_SLOTS + position(&CLUSTER_CODES, code)
 }
 
 /// The slot of training's metric `code` in a row of `services` services (with training).
 #[inline]
 pub fn training_slot(services: usize, code: u8) -> usize {
-    let k = TRAINING_CODES.iter().position(|&c| c == code).unwrap_or(0);
-    services * SERVICE_SLOTS + CLUSTER_CODES.len() + k
-}
-
-/// The component (service index, `services` for the cluster, `services + 1` for training)
-/// and metric code of `slot`.
-pub fn slot_key(services: usize, slot: usize) -> (usize, u8) {
-    let cluster = services * SERVICE_SLOTS;
-    if slot < cluster {
-        (slot / SERVICE_SLOTS, (slot % SERVICE_SLOTS) as u8)
-    } else if slot < cluster + CLUSTER_CODES.len() {
-        (services, CLUSTER_CODES[slot - cluster])
-    } else {
-        let k = (slot - cluster - CLUSTER_CODES.len()).min(TRAINING_CODES.len() - 1);
-        (services + 1, TRAINING_CODES[k])
-    }
+    services * SERVICE_SLOTS + CLUSTER_CODES.len() + position(&TRAINING_CODES, code)
 }
 
 /// Values read back per chunk when merging: the chunk's sums and counts take 12 bytes per
@@ -269,23 +398,26 @@ pub struct TsRow<'a> {
 }
 
 /// Turns each averaged sample of [`merge`] into the rows of timeseries.csv: the finite slots,
-/// component by component in scenario order (then the cluster, then training), metric codes
-/// ascending.
+/// component by component in scenario order (then the cluster, training, `apiserver`, the
+/// `apf/<level>`s and `etcd`), metric codes ascending.
 pub fn for_each_row(
     plan: &Plan,
     sample: u32,
     means: &[f64],
     on_row: &mut dyn FnMut(&TsRow) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let services = plan.services.len();
+    let layout = Layout::of(plan);
     let time_s = sample as f64 * plan.report_interval.as_secs_f64();
     for (slot, &value) in means.iter().enumerate() {
         if value.is_finite() {
-            let (comp, code) = slot_key(services, slot);
-            let component = match plan.services.get(comp) {
-                Some(s) => &s.name,
-                None if comp == services => "cluster",
-                None => "training",
+            let (comp, code) = layout.slot_key(slot);
+            let component = match comp {
+                Component::Service(s) => plan.services[s].name.as_str(),
+                Component::Cluster => "cluster",
+                Component::Training => "training",
+                Component::Apiserver => "apiserver",
+                Component::Apf(l) => APF_COMPONENTS[l],
+                Component::Etcd => "etcd",
             };
             on_row(&TsRow {
                 sample,
@@ -305,23 +437,66 @@ mod tests {
 
     #[test]
     fn slots_map_back_to_their_component_and_metric() {
-        for s in 0..3 {
-            for code in 0..SERVICE_SLOTS as u8 {
-                assert_eq!(slot_key(3, service_slot(s, code)), (s, code));
+        for (training, control_plane) in
+            [(false, false), (true, false), (false, true), (true, true)]
+        {
+            let l = Layout {
+                services: 3,
+                training,
+                control_plane,
+            };
+            for s in 0..3 {
+                for code in 0..SERVICE_SLOTS as u8 {
+                    assert_eq!(
+                        l.slot_key(service_slot(s, code)),
+                        (Component::Service(s), code)
+                    );
+                }
             }
+            for code in CLUSTER_CODES {
+                assert_eq!(
+                    l.slot_key(cluster_slot(3, code)),
+                    (Component::Cluster, code)
+                );
+            }
+            if training {
+                for code in TRAINING_CODES {
+                    assert_eq!(
+                        l.slot_key(training_slot(3, code)),
+                        (Component::Training, code)
+                    );
+                }
+            }
+            if control_plane {
+                for code in APISERVER_CODES {
+                    assert_eq!(
+                        l.slot_key(l.apiserver_slot(code)),
+                        (Component::Apiserver, code)
+                    );
+                }
+                for level in 0..APF_COMPONENTS.len() {
+                    for code in APF_CODES {
+                        assert_eq!(
+                            l.slot_key(l.apf_slot(level, code)),
+                            (Component::Apf(level), code)
+                        );
+                    }
+                }
+                for code in ETCD_CODES {
+                    assert_eq!(l.slot_key(l.etcd_slot(code)), (Component::Etcd, code));
+                }
+                // The control plane's slots come last.
+                assert_eq!(l.etcd_slot(ts_metric::DB_SIZE_GIB), l.row_len() - 1);
+            }
+            let want = 41 + if training { 4 } else { 0 } + if control_plane { 38 } else { 0 };
+            assert_eq!(l.row_len(), want);
+            // Every slot of a row has a key of its own, and the keys of each component
+            // ascend with its slots (timeseries.csv lists a component's metrics by code).
+            let keys: Vec<(Component, u8)> = (0..l.row_len()).map(|k| l.slot_key(k)).collect();
+            let set: std::collections::BTreeSet<&(Component, u8)> = keys.iter().collect();
+            assert_eq!(set.len(), want);
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
         }
-        for code in CLUSTER_CODES {
-            assert_eq!(slot_key(3, cluster_slot(3, code)), (3, code));
-        }
-        for code in TRAINING_CODES {
-            assert_eq!(slot_key(3, training_slot(3, code)), (4, code));
-        }
-        assert_eq!(row_len(3, false), 41);
-        assert_eq!(row_len(3, true), 45);
-        // Training's slots follow the cluster's: every slot of a row has one key.
-        let keys: std::collections::BTreeSet<(usize, u8)> =
-            (0..row_len(3, true)).map(|k| slot_key(3, k)).collect();
-        assert_eq!(keys.len(), 45);
     }
 
     /// The means of several replications of unequal length, across chunk boundaries, equal

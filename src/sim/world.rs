@@ -164,7 +164,7 @@ impl<'p> World<'p> {
                 ControlPlane::new(c, &nodes, plan.services.len(), seed, rep)
             }),
             ts,
-            row: vec![f64::NAN; timeseries::row_len(plan.services.len(), plan.training.is_some())],
+            row: vec![f64::NAN; timeseries::Layout::of(plan).row_len()],
             sample_index: 0,
             next_mark: 0,
             steady_until: super::result::steady_until(plan),
@@ -639,7 +639,36 @@ impl<'p> World<'p> {
             put(ts_metric::FRAGMENTATION, t.fragmentation_now(c));
         }
         if let Some(a) = &mut self.api {
-            a.sample_memory();
+            let x = a.sample(now, interval);
+            let layout = timeseries::Layout::of(self.plan);
+            let mut put = |slot: usize, v: f64| row[slot] = v;
+            put(
+                layout.apiserver_slot(ts_metric::REQUESTS_RPS),
+                x.requests_rps,
+            );
+            put(
+                layout.apiserver_slot(ts_metric::MUTATING_LATENCY_P99_MS),
+                x.mutating_latency_p99_ms,
+            );
+            put(
+                layout.apiserver_slot(ts_metric::WATCH_BYTES_PER_S),
+                x.watch_bytes_per_s,
+            );
+            put(layout.apiserver_slot(ts_metric::MEMORY_GIB), x.memory_gib);
+            for (l, lv) in x.levels.iter().flatten().enumerate() {
+                put(layout.apf_slot(l, ts_metric::QUEUE_LENGTH), lv.queue_length);
+                put(
+                    layout.apf_slot(l, ts_metric::DISPATCHED_RPS),
+                    lv.dispatched_rps,
+                );
+                put(layout.apf_slot(l, ts_metric::REJECTED_RPS), lv.rejected_rps);
+                put(layout.apf_slot(l, ts_metric::SEATS_IN_USE), lv.seats_in_use);
+            }
+            put(
+                layout.etcd_slot(ts_metric::WRITES_PER_S),
+                x.etcd_writes_per_s,
+            );
+            put(layout.etcd_slot(ts_metric::DB_SIZE_GIB), x.db_size_gib);
         }
         self.ts.push(&self.row);
         let next = now + self.plan.report_interval;

@@ -187,7 +187,13 @@ fn top_level(e: &mut Errs, sc: &Scenario) {
         // Counted over components and replications: what the run writes and holds.
         let samples = duration.0 / interval.0;
         let training = sc.training.is_some();
-        let per_sample = crate::sim::timeseries::row_len(sc.services.len(), training) as u64;
+        let control_plane = sc.control_plane.is_some();
+        let per_sample = crate::sim::timeseries::Layout {
+            services: sc.services.len(),
+            training,
+            control_plane,
+        }
+        .row_len() as u64;
         let values = samples
             .saturating_mul(per_sample)
             .saturating_mul(sc.replications);
@@ -196,10 +202,18 @@ fn top_level(e: &mut Errs, sc: &Scenario) {
                 "report_interval",
                 format!(
                     "{samples} samples of {interval} in {duration} x {per_sample} values (12 per \
-                     service, 5 for the cluster{}) x {} replications = {values} timeseries \
+                     service, 5 for the cluster{}{}) x {} replications = {values} timeseries \
                      values: the limit is {} per run; lengthen report_interval or run fewer \
                      replications",
                     if training { ", 4 for training" } else { "" },
+                    if control_plane {
+                        format!(
+                            ", {} for the control plane",
+                            crate::sim::timeseries::CONTROL_PLANE_SLOTS
+                        )
+                    } else {
+                        String::new()
+                    },
                     sc.replications,
                     limits::MAX_TIMESERIES_VALUES
                 ),
