@@ -66,6 +66,34 @@ fn autoscaled_results_are_byte_identical_at_any_thread_count() {
     );
 }
 
+#[test]
+fn control_plane_results_are_byte_identical_at_any_thread_count() {
+    // The 7,500-node example cut to 1,000 nodes and 4 minutes, 300 joining at 2 minutes:
+    // APF's queues and 429s, the watch burst and the control-plane charts (about 0.6 s).
+    identical_with(
+        "scenarios/control-plane-7500.yaml",
+        "cp",
+        &[
+            "--set",
+            "duration=4m",
+            "--set",
+            "warmup=1m",
+            "--set",
+            "report_interval=10s",
+            "--set",
+            "node_pools[0].nodes=1000",
+            "--set",
+            "control_plane.node_joins[0].time=2m",
+            "--set",
+            "control_plane.node_joins[0].nodes=300",
+            "--set",
+            "workloads[0].arrivals.ramp.start=1m",
+            "--set",
+            "workloads[0].arrivals.ramp.end=3m",
+        ],
+    );
+}
+
 fn identical_at_any_thread_count(scenario: &str, tag: &str) {
     identical_with(scenario, tag, &[]);
 }

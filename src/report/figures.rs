@@ -318,7 +318,9 @@ fn control_plane_apf(lines: &ChartLines, scale: f64, x_label: &str) -> Option<Ch
     if busy.is_empty() {
         return None;
     }
-    let panel = |y_label: &str, metric: &str, may_log: bool| {
+    // Linear axes: a level idle for a while has zeros, which a log axis would drop and join
+    // its line across.
+    let panel = |y_label: &str, metric: &str| {
         let series = busy
             .iter()
             .map(|c| Series {
@@ -327,7 +329,7 @@ fn control_plane_apf(lines: &ChartLines, scale: f64, x_label: &str) -> Option<Ch
                 band: Band::None,
             })
             .collect();
-        fitted_panel(y_label, series, None, may_log)
+        fitted_panel(y_label, series, None, false)
     };
     Some(control_plane_chart(
         super::names::CONTROL_PLANE_APF,
@@ -337,11 +339,9 @@ fn control_plane_apf(lines: &ChartLines, scale: f64, x_label: &str) -> Option<Ch
         "Control plane: priority levels over time",
         x_label,
         vec![
-            // Node heartbeats at hundreds a second beside leader election at one: a log axis
-            // when they are that far apart.
-            panel("dispatched/s", "dispatched_rps", true),
-            panel("queued", "queue_length", false),
-            panel("rejected (429)/s", "rejected_rps", false),
+            panel("dispatched/s", "dispatched_rps"),
+            panel("queued", "queue_length"),
+            panel("rejected (429)/s", "rejected_rps"),
         ],
     ))
 }
