@@ -141,3 +141,67 @@ fn hundreds_of_nodes_joining_at_once_overload_the_api_server_spread_over_minutes
     assert_eq!(spread.mean("apiserver", "rejected_429"), 0.0);
     assert!(spread.mean("apf/workload-high", "wait_p99_ms") < 100.0);
 }
+
+#[test]
+fn the_default_levels_get_their_seats_from_600_by_shares() {
+    // ceil(600 x shares / 245): system 30, node-high 40, leader-election 10, workload-high 40,
+    // workload-low 100, global-default 20, catch-all 5 (kube-apiserver's defaults).
+    let r = run(&cluster(100, "2m", "1m", "  apiservers: 2"));
+    for (level, shares) in [
+        ("system", 30.0),
+        ("node-high", 40.0),
+        ("leader-election", 10.0),
+        ("workload-high", 40.0),
+        ("workload-low", 100.0),
+        ("global-default", 20.0),
+        ("catch-all", 5.0),
+    ] {
+        let want = (600.0f64 * shares / 245.0).ceil();
+        assert_eq!(
+            r.mean(&format!("apf/{level}"), "nominal_seats"),
+            want,
+            "{level}"
+        );
+    }
+}
+
+#[test]
+fn shuffle_sharding_shields_a_light_flow_unless_heavy_flows_cover_its_whole_hand() {
+    // 40 heavy service accounts flood workload-low with LISTs from etcd, far past its
+    // seats, so each keeps the 6 queues of its hand full; 400 light ones GET a ConfigMap
+    // every 10 s. A light flow gets 429s only when every queue of its hand is also in some
+    // heavy flow's hand: the documented probability for 128 queues, hands of 6 and 40
+    // elephants.
+    let heavy = 40;
+    let light = 400;
+    let mut clients = String::from("  apiservers: 1\n  clients:\n");
+    for i in 0..heavy {
+        clients += &format!(
+            "    - {{name: heavy{i}, count: 50, verb: list, resource: nodes, every: 1s, read_from: etcd}}\n"
+        );
+    }
+    for i in 0..light {
+        clients += &format!(
+            "    - {{name: light{i}, verb: get, resource: configmaps, every: 10s, read_from: cache}}\n"
+        );
+    }
+    let r = run(&cluster(100, "4m", "1m", &clients));
+    let hit = (0..light)
+        .filter(|i| r.mean(&format!("client/light{i}"), "rejected_429") > 0.0)
+        .count() as f64
+        / f64::from(light);
+    let heavy_hit = (0..heavy)
+        .filter(|i| r.mean(&format!("client/heavy{i}"), "rejected_429") > 0.0)
+        .count();
+    assert_eq!(
+        heavy_hit, heavy as usize,
+        "every heavy flow overflows its queues"
+    );
+    let p = capsim::apiserver::apf::collision_probability(128, 6, heavy);
+    // Binomial spread of 400 flows: sd = sqrt(p (1 - p) / 400), about 0.024 here.
+    let sd = (p * (1.0 - p) / f64::from(light)).sqrt();
+    assert!(
+        (hit - p).abs() < 4.0 * sd,
+        "{hit} of light flows hit vs {p}"
+    );
+}

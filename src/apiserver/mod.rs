@@ -170,6 +170,19 @@ struct Call {
     then: Then,
     /// Its APF ticket's slot at its level while it executes.
     ticket: u32,
+    /// The `clients:` entry that made it (NO_CLIENT: none).
+    client: u16,
+}
+
+/// A call's `client` when no `clients:` entry made it.
+const NO_CLIENT: u16 = u16::MAX;
+
+/// What one `clients:` entry saw since the warm-up.
+#[derive(Clone, Default)]
+struct ClientStats {
+    answered: u64,
+    rejected: u64,
+    latency: crate::stats::LatencyHist,
 }
 
 /// Retries of a call answered 429 before its client gives up (client-go's default
@@ -279,6 +292,9 @@ pub struct ControlPlane {
     events: VecDeque<(u64, u64)>,
     events_live: u64,
     pub(crate) stats: stats::Stats,
+    clients_seen: Vec<ClientStats>,
+    /// The client whose call is being made (tags the next new call).
+    calling: u16,
 }
 
 /// Whether `component` names one of the control plane's result components.
@@ -287,6 +303,7 @@ pub fn is_component(component: &str) -> bool {
         || component == "etcd"
         || component.starts_with("apf/")
         || component.starts_with("api/")
+        || component.starts_with("client/")
 }
 
 fn node_member(n: NodeId) -> u32 {
@@ -377,6 +394,8 @@ impl ControlPlane {
             events: VecDeque::new(),
             events_live: 0,
             stats: stats::Stats::new(plan, levels.len()),
+            clients_seen: vec![ClientStats::default(); plan.clients.len()],
+            calling: NO_CLIENT,
             plan: plan.clone(),
         };
         cp.ds_svcs = vec![0; cp.plan.daemonsets.iter().filter(|d| d.service).count()];
@@ -422,6 +441,9 @@ impl ControlPlane {
     /// Statistics restart at the end of the warm-up.
     pub fn warmup_end(&mut self, now: SimTime) {
         self.etcd.warmup_end();
+        for x in &mut self.clients_seen {
+            *x = ClientStats::default();
+        }
         let seats: Vec<Vec<u32>> = self
             .servers
             .iter()
@@ -644,6 +666,7 @@ impl ControlPlane {
         let (verb, res, from) = (c.verb, c.resource, c.read_from);
         let who = Who::Client(ci as u32, member);
         let bytes = self.object_bytes(res);
+        self.calling = ci as u16;
         if verb == Verb::List {
             let objects = self.objects(res);
             let total = objects * u64::from(bytes);
@@ -788,6 +811,7 @@ impl ControlPlane {
             event_bytes,
             then,
             ticket: NO_TICKET,
+            client: NO_CLIENT,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -856,6 +880,7 @@ impl ControlPlane {
             event_bytes: 0,
             then: Then::Nothing,
             ticket: NO_TICKET,
+            client: NO_CLIENT,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -869,7 +894,8 @@ impl ControlPlane {
         ((who.connection().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % s) as u16
     }
 
-    fn new_call(&mut self, c: Call) -> u32 {
+    fn new_call(&mut self, mut c: Call) -> u32 {
+        c.client = std::mem::replace(&mut self.calling, NO_CLIENT);
         match self.free.pop() {
             Some(id) => {
                 self.calls[id as usize] = c;
@@ -1011,8 +1037,15 @@ impl ControlPlane {
         c.ticket = NO_TICKET;
         self.stats
             .rejected(c.server as usize, c.level as usize, c.res);
+        if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+            x.rejected += 1;
+        }
         if c.tries >= MAX_TRIES {
             let c = *c;
+            if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+                x.answered += 1;
+                x.latency.record(now.since(c.first));
+            }
             self.stats
                 .answered(now, c.res, c.verb, now.since(c.first), SimTime::ZERO);
             self.free_call(id);
@@ -1091,6 +1124,10 @@ impl ControlPlane {
             done.since(c.first),
             done.since(c.started),
         );
+        if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+            x.answered += 1;
+            x.latency.record(done.since(c.first));
+        }
         if c.then == Then::Nothing {
             self.free_call(id);
         } else {
@@ -1401,6 +1438,7 @@ impl ControlPlane {
                     event_bytes: 0,
                     then,
                     ticket: NO_TICKET,
+                    client: NO_CLIENT,
                 });
                 self.prepare(id, who);
                 if delay > SimTime::ZERO {
@@ -1670,14 +1708,14 @@ impl ControlPlane {
     }
 
     /// The figures of the replication.
-    pub fn finish_run(self, end: SimTime) -> ApiResult {
+    pub fn finish_run(self, end: SimTime, warmup: SimTime) -> ApiResult {
         let seats: Vec<Vec<u32>> = self
             .servers
             .iter()
             .map(|s| s.levels.iter().map(|l| l.qs.seats_in_use()).collect())
             .collect();
         let memory = self.memory_bytes();
-        self.stats.finish(
+        let mut r = self.stats.finish(
             end,
             &seats,
             &self.nominal,
@@ -1685,7 +1723,23 @@ impl ControlPlane {
             &self.etcd,
             memory,
             self.plan.apf,
-        )
+        );
+        // One component per `clients:` entry: how its calls fared.
+        let secs = end.since(warmup.min(end)).as_secs_f64().max(1e-9);
+        for (c, x) in self.plan.clients.iter().zip(&self.clients_seen) {
+            let name = format!("client/{}", c.name);
+            let p99 = if x.latency.count() > 0 {
+                x.latency.quantile_ms(0.99)
+            } else {
+                0.0
+            };
+            r.metrics
+                .push((name.clone(), "requests_rps", x.answered as f64 / secs));
+            r.metrics
+                .push((name.clone(), "rejected_429", x.rejected as f64));
+            r.metrics.push((name, "latency_p99_ms", p99));
+        }
+        r
     }
 
     /// Memory of one API server now: a base, the watch cache's decoded objects, and its

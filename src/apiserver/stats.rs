@@ -45,6 +45,8 @@ pub const APISERVER_METRICS: &[&str] = &[
     "write_latency_p99_ms",
     "db_size_gib",
     "writes_refused",
+    // client/<name>
+    "latency_p99_ms",
 ];
 
 #[derive(Default, Clone)]
