@@ -205,3 +205,26 @@ fn shuffle_sharding_shields_a_light_flow_unless_heavy_flows_cover_its_whole_hand
         "{hit} of light flows hit vs {p}"
     );
 }
+
+#[test]
+fn a_full_etcd_refuses_writes_and_new_pods_never_reach_the_endpoints() {
+    // 100 nodes store about 2 MB (Nodes of 20 KB, Leases): past a 1 MiB quota etcd raises
+    // NOSPACE and refuses every write (OpenAI 2018: a full etcd cascaded into failures). The
+    // service's pods start, but their status patches and the endpoints writes fail, so no
+    // request is ever served; with the default 2 GiB quota they are.
+    let with = |quota: &str| {
+        run(&cluster(
+            100,
+            "2m",
+            "30s",
+            &format!("  etcd: {{quota_backend_bytes: {quota}}}"),
+        ))
+    };
+    let full = with("1MiB");
+    assert!(full.mean("etcd", "writes_refused") > 0.0);
+    assert_eq!(full.mean("etcd", "writes_per_s"), 0.0);
+    assert_eq!(full.mean("s", "completed"), 0.0);
+    let fine = with("2GiB");
+    assert_eq!(fine.mean("etcd", "writes_refused"), 0.0);
+    assert!(fine.mean("s", "completed") > 0.0);
+}

@@ -100,6 +100,9 @@ impl Etcd {
     pub fn preload(&mut self, bytes: f64) {
         self.live_bytes += bytes;
         self.db_bytes = self.db_bytes.max(self.live_bytes);
+        if self.db_bytes > self.plan.quota_bytes as f64 {
+            self.nospace = true;
+        }
     }
 
     /// How long a batch of `n` writes of `bytes` in all takes to commit. Applying them

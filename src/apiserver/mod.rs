@@ -90,6 +90,8 @@ enum Then {
     Endpoints(u32),
     /// The HPA's scale write.
     Scale(u32, u32),
+    /// The endpoints controller's write for service `.0`, refused (etcd is full).
+    EndpointsRefused(u32),
 }
 
 /// Who makes a call: the requester APF classifies, and the connection that picks its
@@ -1085,7 +1087,16 @@ impl ControlPlane {
         }
         if c.write > 0 {
             if self.etcd.refuses() {
+                // etcd's NOSPACE alarm: the write fails, and what waited on it does not
+                // happen (the HPA tries again at its next sync; a Ready pod stays out of
+                // the endpoints).
                 self.etcd.refused += 1;
+                let c = &mut self.calls[id as usize];
+                c.then = match c.then {
+                    Then::Endpoints(si) => Then::EndpointsRefused(si),
+                    Then::Created(_) | Then::Bound(_) => c.then,
+                    _ => Then::Nothing,
+                };
                 self.finish(now, done, id, q);
                 return;
             }
@@ -1220,6 +1231,13 @@ impl ControlPlane {
                 }
             }
             Then::Scale(si, d) => self.answers.push_back(Answer::Scale(si, d)),
+            Then::EndpointsRefused(si) => {
+                // The pods it carried wait for a write that succeeds.
+                let svc = &mut self.svcs[si as usize];
+                svc.in_flight = false;
+                let carried = std::mem::take(&mut svc.carried);
+                svc.waiting.extend(carried);
+            }
         }
     }
 
