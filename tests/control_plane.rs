@@ -103,19 +103,30 @@ fn a_flood_of_low_priority_lists_gets_429s_while_heartbeats_keep_their_latency()
 }
 
 #[test]
-fn etcd_on_a_network_disk_writes_slower_than_on_local_ssd() {
+fn etcd_on_a_network_disk_writes_far_slower_than_on_local_ssd_under_2018s_heartbeats() {
+    // OpenAI 2018: 2,500 nodes whose kubelets posted their whole status (about 20 KB) every
+    // 10 s, as before node leases; etcd's writes took hundreds of ms on network disks and
+    // about 200 us on local SSD. Here the backend's commits (every 100 ms, the pages the
+    // writes dirtied) hold a network SSD of 3,000 IOPS about two thirds of the time, and the
+    // WAL's fsyncs wait for them; an NVMe drive barely notices.
     let p99 = |disk: &str| {
         run(&cluster(
-            1000,
-            "20m",
+            2500,
+            "15m",
             "5m",
-            &format!("  etcd: {{members: 5, disk: {disk}}}"),
+            &format!(
+                "  apiservers: 3\n  etcd: {{members: 5, disk: {disk}, quota_backend_bytes: 8GiB}}\n  kubelet: {{node_status_update_frequency: 10s, node_status_report_frequency: 10s}}"
+            ),
         ))
         .mean("etcd", "write_latency_p99_ms")
     };
     let local = p99("local_ssd");
     let network = p99("network_ssd");
-    assert!(network > 3.0 * local, "{network} vs {local}");
+    assert!(local < 5.0, "{local}");
+    assert!(
+        network > 50.0 && network > 20.0 * local,
+        "{network} vs {local}"
+    );
 }
 
 #[test]
