@@ -263,6 +263,10 @@ fn each_bad_field_is_refused_with_its_limit() {
             "quota_backend_bytes must be from 1MiB to 100GiB (found 1.1e12 bytes); etcd suggests at most 8GiB",
         ),
         (
+            "control_plane: {etcd: {iops: 0}}",
+            "iops must be from 1 to 10000000 (found 0)",
+        ),
+        (
             "control_plane: {etcd: {quota_backend_bytes: 1KiB}}",
             "quota_backend_bytes must be from 1MiB to 100GiB (found 1024 bytes)",
         ),
