@@ -103,19 +103,30 @@ fn a_flood_of_low_priority_lists_gets_429s_while_heartbeats_keep_their_latency()
 }
 
 #[test]
-fn etcd_on_a_network_disk_writes_slower_than_on_local_ssd() {
+fn etcd_on_a_network_disk_writes_far_slower_than_on_local_ssd_under_2018s_heartbeats() {
+    // OpenAI 2018: 2,500 nodes whose kubelets posted their whole status (about 20 KB) every
+    // 10 s, as before node leases; etcd's writes took hundreds of ms on network disks and
+    // about 200 us on local SSD. Here the backend's commits (every 100 ms, the pages the
+    // writes dirtied) hold a network SSD of 3,000 IOPS about two thirds of the time, and the
+    // WAL's fsyncs wait for them; an NVMe drive barely notices.
     let p99 = |disk: &str| {
         run(&cluster(
-            1000,
-            "20m",
+            2500,
+            "15m",
             "5m",
-            &format!("  etcd: {{members: 5, disk: {disk}}}"),
+            &format!(
+                "  apiservers: 3\n  etcd: {{members: 5, disk: {disk}, quota_backend_bytes: 8GiB}}\n  kubelet: {{node_status_update_frequency: 10s, node_status_report_frequency: 10s}}"
+            ),
         ))
         .mean("etcd", "write_latency_p99_ms")
     };
     let local = p99("local_ssd");
     let network = p99("network_ssd");
-    assert!(network > 3.0 * local, "{network} vs {local}");
+    assert!(local < 5.0, "{local}");
+    assert!(
+        network > 50.0 && network > 20.0 * local,
+        "{network} vs {local}"
+    );
 }
 
 #[test]
@@ -138,6 +149,97 @@ fn hundreds_of_nodes_joining_at_once_overload_the_api_server_spread_over_minutes
     let burst = joins("0s");
     let spread = joins("20m");
     assert!(burst.mean("apf/workload-high", "wait_p99_ms") > 1000.0);
+    // The worst 5-minute p99 of a mutating (resource, verb) as clients see it breaks the
+    // 1 s objective; the SLI proper leaves out the wait in APF and holds.
+    assert!(burst.mean("apiserver", "mutating_p99_worst_ms") > 1000.0);
+    assert!(spread.mean("apiserver", "mutating_p99_worst_ms") < 1000.0);
     assert_eq!(spread.mean("apiserver", "rejected_429"), 0.0);
     assert!(spread.mean("apf/workload-high", "wait_p99_ms") < 100.0);
+}
+
+#[test]
+fn the_default_levels_get_their_seats_from_600_by_shares() {
+    // ceil(600 x shares / 245): system 30, node-high 40, leader-election 10, workload-high 40,
+    // workload-low 100, global-default 20, catch-all 5 (kube-apiserver's defaults).
+    let r = run(&cluster(100, "2m", "1m", "  apiservers: 2"));
+    for (level, shares) in [
+        ("system", 30.0),
+        ("node-high", 40.0),
+        ("leader-election", 10.0),
+        ("workload-high", 40.0),
+        ("workload-low", 100.0),
+        ("global-default", 20.0),
+        ("catch-all", 5.0),
+    ] {
+        let want = (600.0f64 * shares / 245.0).ceil();
+        assert_eq!(
+            r.mean(&format!("apf/{level}"), "nominal_seats"),
+            want,
+            "{level}"
+        );
+    }
+}
+
+#[test]
+fn shuffle_sharding_shields_a_light_flow_unless_heavy_flows_cover_its_whole_hand() {
+    // 40 heavy service accounts flood workload-low with LISTs from etcd, far past its
+    // seats, so each keeps the 6 queues of its hand full; 400 light ones GET a ConfigMap
+    // every 10 s. A light flow gets 429s only when every queue of its hand is also in some
+    // heavy flow's hand: the documented probability for 128 queues, hands of 6 and 40
+    // elephants.
+    let heavy = 40;
+    let light = 400;
+    let mut clients = String::from("  apiservers: 1\n  clients:\n");
+    for i in 0..heavy {
+        clients += &format!(
+            "    - {{name: heavy{i}, count: 50, verb: list, resource: nodes, every: 1s, read_from: etcd}}\n"
+        );
+    }
+    for i in 0..light {
+        clients += &format!(
+            "    - {{name: light{i}, verb: get, resource: configmaps, every: 10s, read_from: cache}}\n"
+        );
+    }
+    let r = run(&cluster(100, "4m", "1m", &clients));
+    let hit = (0..light)
+        .filter(|i| r.mean(&format!("client/light{i}"), "rejected_429") > 0.0)
+        .count() as f64
+        / f64::from(light);
+    let heavy_hit = (0..heavy)
+        .filter(|i| r.mean(&format!("client/heavy{i}"), "rejected_429") > 0.0)
+        .count();
+    assert_eq!(
+        heavy_hit, heavy as usize,
+        "every heavy flow overflows its queues"
+    );
+    let p = capsim::apiserver::apf::collision_probability(128, 6, heavy);
+    // Binomial spread of 400 flows: sd = sqrt(p (1 - p) / 400), about 0.024 here.
+    let sd = (p * (1.0 - p) / f64::from(light)).sqrt();
+    assert!(
+        (hit - p).abs() < 4.0 * sd,
+        "{hit} of light flows hit vs {p}"
+    );
+}
+
+#[test]
+fn a_full_etcd_refuses_writes_and_new_pods_never_reach_the_endpoints() {
+    // 100 nodes store about 2 MB (Nodes of 20 KB, Leases): past a 1 MiB quota etcd raises
+    // NOSPACE and refuses every write (OpenAI 2018: a full etcd cascaded into failures). The
+    // service's pods start, but their status patches and the endpoints writes fail, so no
+    // request is ever served; with the default 2 GiB quota they are.
+    let with = |quota: &str| {
+        run(&cluster(
+            100,
+            "2m",
+            "30s",
+            &format!("  etcd: {{quota_backend_bytes: {quota}}}"),
+        ))
+    };
+    let full = with("1MiB");
+    assert!(full.mean("etcd", "writes_refused") > 0.0);
+    assert_eq!(full.mean("etcd", "writes_per_s"), 0.0);
+    assert_eq!(full.mean("s", "completed"), 0.0);
+    let fine = with("2GiB");
+    assert_eq!(fine.mean("etcd", "writes_refused"), 0.0);
+    assert!(fine.mean("s", "completed") > 0.0);
 }

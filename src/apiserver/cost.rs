@@ -55,12 +55,17 @@ pub const WATCH_SEND_CPU: SimTime = SimTime(5_000);
 /// 1 GB/s per core).
 pub const NS_PER_SENT_BYTE: f64 = 1.0;
 
-/// Memory of an API server with nothing stored (estimate from kubemark at 1,000 nodes: 2.9
-/// GB, of which the objects of 1,000 nodes and 30,000 pods take most).
+/// Memory of an API server with nothing stored (estimate: the binary, caches of
+/// discovery and OpenAPI, the goroutines of an idle server, about 0.5 GB).
 pub const BASE_MEMORY: f64 = 0.5e9;
-/// Memory per byte of object in the watch cache: decoded Go objects take about 3x their
-/// protobuf size, and the cache keeps the current objects plus a window of events.
-pub const CACHE_BYTES_PER_BYTE: f64 = 3.0;
+/// Memory per byte of stored object: the watch cache holds each object decoded (several
+/// times its protobuf size) plus a window of events, and Go's collector lets the heap grow
+/// to about twice what is live. Calibrated on Kubernetes' 5,000-node scalability test
+/// (150,000 pods of about 20 KB and 5,000 nodes, about 3.1 GB stored), whose API server used
+/// about 23 GB (KEP-4988: its B-tree's 300 MB were 1.3% of the server's memory): (23 - 0.5)
+/// / 3.1 = 7.2. Compare: kubemark at 1,000 nodes used 2.9 GB (2016); OpenAI saw up to 70 GB
+/// at 7,500 nodes (2021).
+pub const CACHE_BYTES_PER_BYTE: f64 = 7.2;
 /// Memory per watch (the cacheWatcher's buffered channel and goroutines: about 10 KB).
 pub const WATCHER_BYTES: f64 = 10_000.0;
 

@@ -24,6 +24,12 @@ use crate::engine::SimTime;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+/// How often etcd's backend (bbolt) commits the pages the writes dirtied
+/// (`--backend-batch-interval`, 100 ms).
+pub const BACKEND_INTERVAL: SimTime = SimTime::from_millis(100);
+/// bbolt's page (the OS page, 4 KiB).
+const PAGE_BYTES: u32 = 4096;
+
 /// The API server's compaction period (kube-apiserver `--etcd-compaction-interval`, 5 min).
 pub const COMPACTION_INTERVAL: SimTime = SimTime::from_secs(300);
 
@@ -68,6 +74,14 @@ pub struct Etcd {
     pub read_bytes: f64,
     /// Ends of the reads the leader's CPU serves now.
     reads: BinaryHeap<Reverse<SimTime>>,
+    /// Where the current batch's fsync starts (after the disk is free).
+    batch_fsync: SimTime,
+    /// Pages dirtied since the backend's last commit.
+    dirty_pages: f64,
+    /// The backend's next commit.
+    next_backend: SimTime,
+    /// Until when the backend's last commit holds the disk.
+    disk_free: SimTime,
 }
 
 /// The leader's CPU cores (the operations guide's benchmark machines: 8 vCPUs).
@@ -93,6 +107,10 @@ impl Etcd {
             nospace: false,
             read_bytes: 0.0,
             reads: BinaryHeap::new(),
+            batch_fsync: SimTime::ZERO,
+            dirty_pages: 0.0,
+            next_backend: BACKEND_INTERVAL,
+            disk_free: SimTime::ZERO,
         }
     }
 
@@ -100,6 +118,27 @@ impl Etcd {
     pub fn preload(&mut self, bytes: f64) {
         self.live_bytes += bytes;
         self.db_bytes = self.db_bytes.max(self.live_bytes);
+        if self.db_bytes > self.plan.quota_bytes as f64 {
+            self.nospace = true;
+        }
+    }
+
+    /// When an fsync wanted at `t` can start: the backend's commits due by then write their
+    /// dirty pages at the disk's IOPS, and the WAL waits for the disk.
+    fn disk_ready(&mut self, t: SimTime) -> SimTime {
+        while self.next_backend <= t {
+            if self.dirty_pages == 0.0 {
+                // Nothing to write: skip to the first commit after `t`.
+                let k = (t.0 - self.next_backend.0) / BACKEND_INTERVAL.0 + 1;
+                self.next_backend = SimTime(self.next_backend.0 + k * BACKEND_INTERVAL.0);
+                break;
+            }
+            let begin = self.next_backend.max(self.disk_free);
+            let pages = std::mem::take(&mut self.dirty_pages);
+            self.disk_free = begin + SimTime::from_secs_f64(pages / self.plan.iops);
+            self.next_backend = self.next_backend + BACKEND_INTERVAL;
+        }
+        t.max(self.disk_free)
     }
 
     /// How long a batch of `n` writes of `bytes` in all takes to commit. Applying them
@@ -125,13 +164,15 @@ impl Etcd {
                 // The batch starts when this write arrives; those arriving at the same
                 // instant join it (the commit event gathers them).
                 self.batch_start = Some(at);
-                self.batch_end = at + self.batch_time(1, u64::from(bytes));
+                self.batch_fsync = self.disk_ready(at);
+                self.batch_end = self.batch_fsync + self.batch_time(1, u64::from(bytes));
                 Some(self.batch_end)
             }
             Some(start) if at < start => {
                 // Reaches the leader before the scheduled batch starts: it joins it, and
                 // the commit event finds the batch longer (see `commit`).
                 self.batch_start = Some(at);
+                self.batch_fsync = self.batch_fsync.min(at.max(self.disk_free));
                 None
             }
             Some(_) => None,
@@ -149,7 +190,7 @@ impl Etcd {
             return Committed::Done(None);
         }
         let (n, bytes) = self.members(start);
-        let end = (start + self.batch_time(n, bytes)).max(now);
+        let end = (self.batch_fsync + self.batch_time(n, bytes)).max(now);
         if end > now {
             self.batch_end = end;
             return Committed::Later(end);
@@ -162,6 +203,8 @@ impl Etcd {
             self.waiting.pop();
             out.push(call);
             self.history[0] += f64::from(b);
+            // A write rewrites the leaf pages holding its value, and a branch page.
+            self.dirty_pages += f64::from(b.div_ceil(PAGE_BYTES) + 1);
         }
         self.writes += out.len() as u64;
         self.compact_until(now);
@@ -175,7 +218,8 @@ impl Etcd {
                 let s = at.max(now);
                 let (n, b) = self.members(s);
                 self.batch_start = Some(s);
-                self.batch_end = s + self.batch_time(n, b);
+                self.batch_fsync = self.disk_ready(s);
+                self.batch_end = self.batch_fsync + self.batch_time(n, b);
                 Committed::Done(Some(self.batch_end))
             }
         }
@@ -249,6 +293,7 @@ mod tests {
             commit_latency: SimTime(1_580_000),
             per_write: SimTime(20_400),
             disk_bandwidth: 1e12,
+            iops: 1e12,
             quota_bytes: 2 << 30,
         }
     }

@@ -90,6 +90,8 @@ enum Then {
     Endpoints(u32),
     /// The HPA's scale write.
     Scale(u32, u32),
+    /// The endpoints controller's write for service `.0`, refused (etcd is full).
+    EndpointsRefused(u32),
 }
 
 /// Who makes a call: the requester APF classifies, and the connection that picks its
@@ -170,6 +172,19 @@ struct Call {
     then: Then,
     /// Its APF ticket's slot at its level while it executes.
     ticket: u32,
+    /// The `clients:` entry that made it (NO_CLIENT: none).
+    client: u16,
+}
+
+/// A call's `client` when no `clients:` entry made it.
+const NO_CLIENT: u16 = u16::MAX;
+
+/// What one `clients:` entry saw since the warm-up.
+#[derive(Clone, Default)]
+struct ClientStats {
+    answered: u64,
+    rejected: u64,
+    latency: crate::stats::LatencyHist,
 }
 
 /// Retries of a call answered 429 before its client gives up (client-go's default
@@ -279,6 +294,9 @@ pub struct ControlPlane {
     events: VecDeque<(u64, u64)>,
     events_live: u64,
     pub(crate) stats: stats::Stats,
+    clients_seen: Vec<ClientStats>,
+    /// The client whose call is being made (tags the next new call).
+    calling: u16,
 }
 
 /// Whether `component` names one of the control plane's result components.
@@ -287,6 +305,7 @@ pub fn is_component(component: &str) -> bool {
         || component == "etcd"
         || component.starts_with("apf/")
         || component.starts_with("api/")
+        || component.starts_with("client/")
 }
 
 fn node_member(n: NodeId) -> u32 {
@@ -377,6 +396,8 @@ impl ControlPlane {
             events: VecDeque::new(),
             events_live: 0,
             stats: stats::Stats::new(plan, levels.len()),
+            clients_seen: vec![ClientStats::default(); plan.clients.len()],
+            calling: NO_CLIENT,
             plan: plan.clone(),
         };
         cp.ds_svcs = vec![0; cp.plan.daemonsets.iter().filter(|d| d.service).count()];
@@ -422,6 +443,9 @@ impl ControlPlane {
     /// Statistics restart at the end of the warm-up.
     pub fn warmup_end(&mut self, now: SimTime) {
         self.etcd.warmup_end();
+        for x in &mut self.clients_seen {
+            *x = ClientStats::default();
+        }
         let seats: Vec<Vec<u32>> = self
             .servers
             .iter()
@@ -644,6 +668,7 @@ impl ControlPlane {
         let (verb, res, from) = (c.verb, c.resource, c.read_from);
         let who = Who::Client(ci as u32, member);
         let bytes = self.object_bytes(res);
+        self.calling = ci as u16;
         if verb == Verb::List {
             let objects = self.objects(res);
             let total = objects * u64::from(bytes);
@@ -788,6 +813,7 @@ impl ControlPlane {
             event_bytes,
             then,
             ticket: NO_TICKET,
+            client: NO_CLIENT,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -856,6 +882,7 @@ impl ControlPlane {
             event_bytes: 0,
             then: Then::Nothing,
             ticket: NO_TICKET,
+            client: NO_CLIENT,
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -869,7 +896,8 @@ impl ControlPlane {
         ((who.connection().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % s) as u16
     }
 
-    fn new_call(&mut self, c: Call) -> u32 {
+    fn new_call(&mut self, mut c: Call) -> u32 {
+        c.client = std::mem::replace(&mut self.calling, NO_CLIENT);
         match self.free.pop() {
             Some(id) => {
                 self.calls[id as usize] = c;
@@ -1011,8 +1039,15 @@ impl ControlPlane {
         c.ticket = NO_TICKET;
         self.stats
             .rejected(c.server as usize, c.level as usize, c.res);
+        if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+            x.rejected += 1;
+        }
         if c.tries >= MAX_TRIES {
             let c = *c;
+            if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+                x.answered += 1;
+                x.latency.record(now.since(c.first));
+            }
             self.stats
                 .answered(now, c.res, c.verb, now.since(c.first), SimTime::ZERO);
             self.free_call(id);
@@ -1052,7 +1087,16 @@ impl ControlPlane {
         }
         if c.write > 0 {
             if self.etcd.refuses() {
+                // etcd's NOSPACE alarm: the write fails, and what waited on it does not
+                // happen (the HPA tries again at its next sync; a Ready pod stays out of
+                // the endpoints).
                 self.etcd.refused += 1;
+                let c = &mut self.calls[id as usize];
+                c.then = match c.then {
+                    Then::Endpoints(si) => Then::EndpointsRefused(si),
+                    Then::Created(_) | Then::Bound(_) => c.then,
+                    _ => Then::Nothing,
+                };
                 self.finish(now, done, id, q);
                 return;
             }
@@ -1091,6 +1135,10 @@ impl ControlPlane {
             done.since(c.first),
             done.since(c.started),
         );
+        if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+            x.answered += 1;
+            x.latency.record(done.since(c.first));
+        }
         if c.then == Then::Nothing {
             self.free_call(id);
         } else {
@@ -1183,6 +1231,13 @@ impl ControlPlane {
                 }
             }
             Then::Scale(si, d) => self.answers.push_back(Answer::Scale(si, d)),
+            Then::EndpointsRefused(si) => {
+                // The pods it carried wait for a write that succeeds.
+                let svc = &mut self.svcs[si as usize];
+                svc.in_flight = false;
+                let carried = std::mem::take(&mut svc.carried);
+                svc.waiting.extend(carried);
+            }
         }
     }
 
@@ -1401,6 +1456,7 @@ impl ControlPlane {
                     event_bytes: 0,
                     then,
                     ticket: NO_TICKET,
+                    client: NO_CLIENT,
                 });
                 self.prepare(id, who);
                 if delay > SimTime::ZERO {
@@ -1670,14 +1726,14 @@ impl ControlPlane {
     }
 
     /// The figures of the replication.
-    pub fn finish_run(self, end: SimTime) -> ApiResult {
+    pub fn finish_run(self, end: SimTime, warmup: SimTime) -> ApiResult {
         let seats: Vec<Vec<u32>> = self
             .servers
             .iter()
             .map(|s| s.levels.iter().map(|l| l.qs.seats_in_use()).collect())
             .collect();
         let memory = self.memory_bytes();
-        self.stats.finish(
+        let mut r = self.stats.finish(
             end,
             &seats,
             &self.nominal,
@@ -1685,7 +1741,23 @@ impl ControlPlane {
             &self.etcd,
             memory,
             self.plan.apf,
-        )
+        );
+        // One component per `clients:` entry: how its calls fared.
+        let secs = end.since(warmup.min(end)).as_secs_f64().max(1e-9);
+        for (c, x) in self.plan.clients.iter().zip(&self.clients_seen) {
+            let name = format!("client/{}", c.name);
+            let p99 = if x.latency.count() > 0 {
+                x.latency.quantile_ms(0.99)
+            } else {
+                0.0
+            };
+            r.metrics
+                .push((name.clone(), "requests_rps", x.answered as f64 / secs));
+            r.metrics
+                .push((name.clone(), "rejected_429", x.rejected as f64));
+            r.metrics.push((name, "latency_p99_ms", p99));
+        }
+        r
     }
 
     /// Memory of one API server now: a base, the watch cache's decoded objects, and its

@@ -90,6 +90,10 @@ pub struct EtcdSpec {
     /// `--quota-backend-bytes` (default 2GiB).
     #[serde(default)]
     pub quota_backend_bytes: Option<Bytes>,
+    /// Random writes per second of the disk (default: the disk's own, 3,000 for
+    /// `network_ssd`, 100,000 otherwise).
+    #[serde(default)]
+    pub iops: Option<u64>,
 }
 
 /// etcd's disk: a named kind or a given commit latency.

@@ -559,7 +559,10 @@ impl<'p> World<'p> {
             }),
             node_failures,
             nodes_ready,
-            api: self.api.take().map(|a| a.finish_run(self.q.now())),
+            api: self
+                .api
+                .take()
+                .map(|a| a.finish_run(self.q.now(), self.plan.warmup)),
             events: self.events,
             over_budget: self.over_budget.take(),
         }

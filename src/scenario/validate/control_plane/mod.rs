@@ -229,13 +229,26 @@ fn etcd_plan(
         *ok = false;
         return None;
     };
-    let (commit_latency, per_write, disk_bandwidth) = etcd_disk(disk, given);
+    let (commit_latency, per_write, disk_bandwidth, disk_iops) = etcd_disk(disk, given);
+    let iops = match cp.etcd.iops {
+        None => disk_iops,
+        Some(n) if (1..=10_000_000).contains(&n) => n as f64,
+        Some(n) => {
+            e.at(
+                "control_plane.etcd.iops",
+                format!("iops must be from 1 to 10000000 (found {n})"),
+            );
+            *ok = false;
+            return None;
+        }
+    };
     Some(EtcdPlan {
         members,
         disk: disk.to_string(),
         commit_latency,
         per_write,
         disk_bandwidth,
+        iops,
         quota_bytes,
     })
 }

@@ -47,7 +47,7 @@ fn errors(block: &str) -> String {
 /// Every default, as upstream sets it: kube-apiserver's flags 400 and 200, etcd's 2 GiB
 /// quota, the KubeletConfiguration's 10s, 5m and 40s (renewed every 10s).
 fn defaults() -> ControlPlanePlan {
-    let (commit_latency, per_write, disk_bandwidth) = etcd_disk("local_ssd", SimTime::ZERO);
+    let (commit_latency, per_write, disk_bandwidth, iops) = etcd_disk("local_ssd", SimTime::ZERO);
     ControlPlanePlan {
         apiservers: 1,
         max_requests_inflight: 400,
@@ -60,6 +60,7 @@ fn defaults() -> ControlPlanePlan {
             commit_latency,
             per_write,
             disk_bandwidth,
+            iops,
             quota_bytes: 2_147_483_648,
         },
         endpoints: EndpointsMode::Slices,
@@ -260,6 +261,10 @@ fn each_bad_field_is_refused_with_its_limit() {
         (
             "control_plane: {etcd: {quota_backend_bytes: 1TiB}}",
             "quota_backend_bytes must be from 1MiB to 100GiB (found 1.1e12 bytes); etcd suggests at most 8GiB",
+        ),
+        (
+            "control_plane: {etcd: {iops: 0}}",
+            "iops must be from 1 to 10000000 (found 0)",
         ),
         (
             "control_plane: {etcd: {quota_backend_bytes: 1KiB}}",
