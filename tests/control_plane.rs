@@ -7,25 +7,10 @@ mod common;
 
 use common::{rel, run};
 
-/// A cluster of `nodes` nodes with one small service, and `control_plane` (YAML lines
-/// indented under `control_plane:`).
+/// A cluster of `nodes` nodes with one small service, sampled every minute, and
+/// `control_plane` (YAML lines indented under `control_plane:`).
 fn cluster(nodes: u32, duration: &str, warmup: &str, control_plane: &str) -> String {
-    format!(
-        "
-name: cp
-seed: 3
-duration: {duration}
-warmup: {warmup}
-replications: 1
-report_interval: 60s
-models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]
-node_pools: [{{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: {nodes}}}]
-services: [{{name: s, model: m, node_pool: a, replicas: 2}}]
-workloads: [{{service: s, arrivals: {{poisson: {{rate: 10/s}}}}}}]
-control_plane:
-{control_plane}
-"
-    )
+    common::control_plane_cluster(nodes, duration, warmup, "60s", control_plane)
 }
 
 #[test]
@@ -69,13 +54,30 @@ fn an_endpoint_change_sends_n_endpoints_to_n_watchers_legacy_but_one_slice_with_
         } else {
             "api/endpointslices"
         };
-        r.mean(res, "watch_bytes_per_s") * 90.0
+        let per_minute: Vec<f64> = common::series(&r, "apiserver", "watch_bytes_per_s")
+            .iter()
+            .map(|p| p.1 * 60.0)
+            .collect();
+        (r.mean(res, "watch_bytes_per_s") * 90.0, per_minute)
     };
-    let legacy = bytes("legacy");
-    let slices = bytes("slices");
+    let (legacy, legacy_ts) = bytes("legacy");
+    let (slices, slices_ts) = bytes("slices");
     let watchers = 5001.0 + 2.0;
     assert!(rel(legacy, 5001.0 * 100.0 * watchers) < 1e-6, "{legacy}");
     assert!(rel(slices, 100.0 * 100.0 * watchers) < 1e-6, "{slices}");
+    // The timeseries: everything else is the same in both runs, so their difference minute
+    // by minute is that change alone, in the minute after 60 s (the write commits a few ms
+    // after the join).
+    let more = (5001.0 - 100.0) * 100.0 * watchers;
+    assert_eq!(legacy_ts.len(), 2);
+    for (k, (l, s)) in legacy_ts.iter().zip(&slices_ts).enumerate() {
+        let want = if k == 1 { more } else { 0.0 };
+        assert!(
+            (l - s - want).abs() < 1e-6 * more,
+            "minute {k}: {} bytes more with legacy Endpoints, not {want}",
+            l - s
+        );
+    }
 }
 
 #[test]

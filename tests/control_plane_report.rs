@@ -1,56 +1,23 @@
 //! The control plane's timeseries and charts: each priority level's calls per interval
 //! against the kubelets' heartbeat arithmetic (every lease renewal and status report is
-//! dispatched in node-high), 429s per interval adding up to the summary's, the watch bytes
-//! of one legacy Endpoints change in the interval it was written, and the charts
-//! `control-plane-apf` and `control-plane-watch` in a run's folder and index.html.
+//! dispatched in node-high), 429s per interval adding up to the summary's, the charts
+//! `control-plane-apf` and `control-plane-watch` in a run's folder and index.html, and the
+//! size limit counting the control plane's values. (The watch bytes of one Endpoints change
+//! per interval: tests/control_plane.rs.)
 
 mod common;
 
-use capsim::report::figures::{Chart, run_charts};
+use capsim::report::figures::run_charts;
 use capsim::report::names::{CONTROL_PLANE_APF, CONTROL_PLANE_WATCH};
-use capsim::report::plot::Figure;
 use capsim::report::series::TimeseriesFile;
 use capsim::sim::Report;
 use capsim::sim::timeseries::APF_COMPONENTS;
-use common::{capsim, run, series};
+use common::{capsim, chart_lines, control_plane_cluster as cluster, run, series};
 use std::path::PathBuf;
 
 /// A fresh folder of this test process.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "capsim-control-plane-report-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `nodes` nodes and one small service, sampled every `interval`, and `control_plane` (YAML
-/// lines indented under `control_plane:`).
-fn cluster(
-    nodes: u32,
-    duration: &str,
-    warmup: &str,
-    interval: &str,
-    control_plane: &str,
-) -> String {
-    format!(
-        "
-name: cp
-seed: 3
-duration: {duration}
-warmup: {warmup}
-replications: 1
-report_interval: {interval}
-models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]
-node_pools: [{{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: {nodes}}}]
-services: [{{name: s, model: m, node_pool: a, replicas: 2}}]
-workloads: [{{service: s, arrivals: {{poisson: {{rate: 10/s}}}}}}]
-control_plane:
-{control_plane}
-"
-    )
+    common::scratch("control-plane-report", name)
 }
 
 /// Values of `metric` of `comp` at each sample.
@@ -186,56 +153,6 @@ fn the_429s_of_the_intervals_add_up_to_the_summary_and_the_flood_queues_in_its_o
             .iter()
             .all(|&q| q == 0.0)
     );
-}
-
-#[test]
-fn one_legacy_endpoints_change_sends_n_endpoints_to_n_watchers_within_its_interval() {
-    // A node-wide Service on 5,000 nodes; one node joins at 60 s and its pod is one more
-    // endpoint. Legacy Endpoints send the whole object of 5,001 endpoints (100 B each,
-    // KEP-752) to 5,001 kube-proxies and 2 controllers; slices send the one slice of 100.
-    // Everything else is the same in both runs: their difference, interval by interval, is
-    // that change alone, in the interval after 60 s (the write commits a few ms after the
-    // join).
-    let watch = |mode: &str| {
-        let r = run(&cluster(
-            5000,
-            "120s",
-            "30s",
-            "30s",
-            &format!(
-                "  endpoints: {mode}\n  daemonsets: [{{name: exporter, service: true}}]\n  node_joins: [{{pool: a, time: 60s, nodes: 1, over: 0s}}]"
-            ),
-        ));
-        values(&r, "apiserver", "watch_bytes_per_s")
-    };
-    let legacy = watch("legacy");
-    let slices = watch("slices");
-    assert_eq!(legacy.len(), 4);
-    let want = (5001.0 - 100.0) * 100.0 * 5003.0;
-    for (k, (l, s)) in legacy.iter().zip(&slices).enumerate() {
-        let extra = (l - s) * 30.0;
-        let expect = if k == 2 { want } else { 0.0 };
-        assert!(
-            (extra - expect).abs() < 1e-6 * want,
-            "interval {k}: {extra} bytes more with legacy Endpoints, not {expect}"
-        );
-    }
-}
-
-/// The lines of panel `panel` of chart `stem`: (label, points).
-fn chart_lines(charts: &[Chart], stem: &str, panel: usize) -> Vec<(String, Vec<(f64, f64)>)> {
-    let c = charts
-        .iter()
-        .find(|c| c.stem == stem)
-        .unwrap_or_else(|| panic!("no chart {stem}"));
-    let Figure::Lines(l) = &c.figure else {
-        panic!("{stem}: lines")
-    };
-    l.panels[panel]
-        .series
-        .iter()
-        .map(|s| (s.label.clone(), s.points.clone()))
-        .collect()
 }
 
 #[test]

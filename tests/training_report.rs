@@ -8,20 +8,13 @@ mod common;
 
 use capsim::report::figures::{Chart, ecdf_steps, run_charts};
 use capsim::report::names::{TRAINING_TIMESERIES, TRAINING_WAIT_CDF};
-use capsim::report::plot::Figure;
 use capsim::report::series::TimeseriesFile;
 use common::{capsim, run, series};
 use std::path::PathBuf;
 
 /// A fresh folder of this test process.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "capsim-training-report-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("training-report", name)
 }
 
 /// Two nodes of 8 GPUs and one Kueue queue with room for everything, so that admission never
@@ -119,18 +112,7 @@ fn the_training_timeseries_holds_the_gpus_jobs_and_fragmentation_of_each_sample(
 
 /// The lines of `stem`'s first panel: (label, points).
 fn chart_lines(charts: &[Chart], stem: &str) -> Vec<(String, Vec<(f64, f64)>)> {
-    let c = charts
-        .iter()
-        .find(|c| c.stem == stem)
-        .unwrap_or_else(|| panic!("no chart {stem}"));
-    let Figure::Lines(l) = &c.figure else {
-        panic!("{stem}: lines")
-    };
-    l.panels[0]
-        .series
-        .iter()
-        .map(|s| (s.label.clone(), s.points.clone()))
-        .collect()
+    common::chart_lines(charts, stem, 0)
 }
 
 #[test]

@@ -47,6 +47,61 @@ pub fn series(r: &Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A fresh folder `capsim-<test>-<pid>-<name>` in the temporary folder.
+pub fn scratch(test: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("capsim-{test}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// The lines of panel `panel` of chart `stem`: (label, points).
+pub fn chart_lines(
+    charts: &[capsim::report::figures::Chart],
+    stem: &str,
+    panel: usize,
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    let c = charts
+        .iter()
+        .find(|c| c.stem == stem)
+        .unwrap_or_else(|| panic!("no chart {stem}"));
+    let capsim::report::plot::Figure::Lines(l) = &c.figure else {
+        panic!("{stem}: lines")
+    };
+    l.panels[panel]
+        .series
+        .iter()
+        .map(|s| (s.label.clone(), s.points.clone()))
+        .collect()
+}
+
+/// A cluster of `nodes` nodes with one small service, sampled every `interval`, and
+/// `control_plane` (YAML lines indented under `control_plane:`).
+pub fn control_plane_cluster(
+    nodes: u32,
+    duration: &str,
+    warmup: &str,
+    interval: &str,
+    control_plane: &str,
+) -> String {
+    format!(
+        "
+name: cp
+seed: 3
+duration: {duration}
+warmup: {warmup}
+replications: 1
+report_interval: {interval}
+models: [{{name: m, service_time: {{exponential: {{mean: 10ms}}}}}}]
+node_pools: [{{name: a, gpu: h100-80gb, gpus_per_node: 8, nodes: {nodes}}}]
+services: [{{name: s, model: m, node_pool: a, replicas: 2}}]
+workloads: [{{service: s, arrivals: {{poisson: {{rate: 10/s}}}}}}]
+control_plane:
+{control_plane}
+"
+    )
+}
+
 /// Relative difference |a - b| / |b|.
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
