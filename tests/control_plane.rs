@@ -245,3 +245,21 @@ fn a_full_etcd_refuses_writes_and_new_pods_never_reach_the_endpoints() {
     assert_eq!(fine.mean("etcd", "writes_refused"), 0.0);
     assert!(fine.mean("s", "completed") > 0.0);
 }
+
+#[test]
+fn checks_name_the_control_planes_components_and_metrics() {
+    let dir = std::env::temp_dir().join(format!("capsim-cp-checks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.yaml");
+    let yaml = cluster(2, "1m", "0s", "  apiservers: 1")
+        + "checks: [\"apf/node-hi.rejected_429 == 0\", \"etcd.write_p99 <= 3\", \"apiserver.slo_met == 1\"]\n";
+    std::fs::write(&path, yaml).unwrap();
+    let (code, _, err) = common::capsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("unknown component `apf/node-hi`; did you mean `apf/node-high`?"),
+        "{err}"
+    );
+    assert!(err.contains("`etcd` has no metric `write_p99`"), "{err}");
+    assert!(!err.contains("apiserver"), "{err}");
+}

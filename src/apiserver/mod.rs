@@ -308,6 +308,67 @@ pub fn is_component(component: &str) -> bool {
         || component.starts_with("client/")
 }
 
+/// The metrics of each kind of control-plane component, for `checks:`.
+pub const APISERVER_COMPONENT_METRICS: &[&str] = &[
+    "requests_rps",
+    "mutating_rps",
+    "readonly_rps",
+    "mutating_latency_p99_ms",
+    "readonly_latency_p99_ms",
+    "slo_mutating_p99_worst_ms",
+    "mutating_p99_worst_ms",
+    "slo_readonly_p99_worst_ms",
+    "slo_list_p99_worst_ms",
+    "pod_startup_p99_ms",
+    "rejected_429",
+    "watch_events_per_s",
+    "watch_bytes_per_s",
+    "memory_gib",
+    "slo_met",
+];
+/// `apf/<level>`'s metrics.
+pub const APF_METRICS: &[&str] = &[
+    "nominal_seats",
+    "dispatched_rps",
+    "wait_p99_ms",
+    "rejected_429",
+    "seats_in_use_mean",
+];
+/// `api/<resource>`'s metrics.
+pub const RESOURCE_METRICS: &[&str] = &["writes_per_s", "reads_per_s", "watch_bytes_per_s"];
+/// `etcd`'s metrics.
+pub const ETCD_METRICS: &[&str] = &[
+    "writes_per_s",
+    "write_latency_p99_ms",
+    "db_size_gib",
+    "writes_refused",
+];
+/// `client/<name>`'s metrics.
+pub const CLIENT_METRICS: &[&str] = &["requests_rps", "rejected_429", "latency_p99_ms"];
+
+/// The control plane's result components for a scenario whose `clients:` are named
+/// `clients`, each with its metrics.
+pub fn components<'a>(
+    clients: impl Iterator<Item = &'a str>,
+) -> Vec<(String, &'static [&'static str])> {
+    let mut out: Vec<(String, &'static [&'static str])> = vec![
+        ("apiserver".into(), APISERVER_COMPONENT_METRICS),
+        ("etcd".into(), ETCD_METRICS),
+    ];
+    out.extend(
+        apf::DEFAULT_LEVELS
+            .iter()
+            .map(|l| (format!("apf/{}", l.name), APF_METRICS)),
+    );
+    out.extend(
+        Resource::ALL
+            .iter()
+            .map(|r| (format!("api/{}", r.name()), RESOURCE_METRICS)),
+    );
+    out.extend(clients.map(|c| (format!("client/{c}"), CLIENT_METRICS)));
+    out
+}
+
 fn node_member(n: NodeId) -> u32 {
     // Pools fit 8 bits and nodes 24 (validation bounds both).
     (u32::from(n.pool) << 24) | n.node

@@ -95,12 +95,18 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, service_names: &[&str]) {
             Err(msg) => e.at(&format!("checks[{i}]"), msg),
             Ok(check) => {
                 let training = training_components(sc);
+                let control: Vec<(String, &'static [&'static str])> = match &sc.control_plane {
+                    Some(cp) => {
+                        crate::apiserver::components(cp.clients.iter().map(|c| c.name.as_str()))
+                    }
+                    None => Vec::new(),
+                };
                 let metrics = match check.component.as_str() {
                     "cluster" => Some(result::CLUSTER_METRICS),
                     "engine" => Some(result::ENGINE_METRICS),
                     c if service_names.contains(&c) => Some(result::SERVICE_METRICS),
                     c if training.iter().any(|t| t == c) => Some(crate::training::TRAINING_METRICS),
-                    _ => None,
+                    c => control.iter().find(|(n, _)| n == c).map(|(_, m)| *m),
                 };
                 if let Some(metrics) = metrics
                     && !metrics.contains(&check.metric.as_str())
@@ -119,6 +125,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, service_names: &[&str]) {
                     let mut comps = service_names.to_vec();
                     comps.push("cluster");
                     comps.extend(training.iter().map(|s| s.as_str()));
+                    comps.extend(control.iter().map(|(s, _)| s.as_str()));
                     e.at(
                         &format!("checks[{i}]"),
                         format!(
