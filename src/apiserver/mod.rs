@@ -147,7 +147,7 @@ const INFLIGHT_SLOT: u32 = u32::MAX - 1;
 struct Call {
     /// When it was first sent (its latency runs to its final answer).
     first: SimTime,
-    /// When this attempt reached APF.
+    /// When this attempt reached APF; for a write, from then on, when it reached etcd.
     arrived: SimTime,
     /// When it started executing (after its wait in APF).
     started: SimTime,
@@ -1161,6 +1161,8 @@ impl ControlPlane {
                 self.finish(now, done, id, q);
                 return;
             }
+            // etcd's write latency runs from here.
+            self.calls[id as usize].arrived = done;
             if let Some(t) = self.etcd.submit(done, id, c.write) {
                 q.at(t, ApiEv::Commit);
             }
