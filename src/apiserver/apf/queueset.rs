@@ -16,12 +16,11 @@
 //! adjustment. Each of offer, finish, release and set_limit dispatches what it can, as
 //! upstream does after the same events, and leaves what started for `dispatch`.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::borrowing::{DemandIntegrator, SeatDemand};
 use super::config::{LevelConfig, LimitResponse};
-use super::shuffle::{Hand, deal_checked};
+use super::shuffle::{card_checked, deal_checked};
 use super::work::{WorkEstimate, duration_per_seat, seat_seconds};
 use crate::engine::SimTime;
 
@@ -230,35 +229,9 @@ pub struct QueueSet<T> {
     demand: DemandIntegrator,
     ready: VecDeque<Started<T>>,
     counts: QueueSetCounts,
-    /// Hands dealt, by flow (see [`QueueSet::hand_of`]).
-    hands: HashMap<u64, Hand, BuildHasherDefault<FlowHasher>>,
     /// Whether a request that finds nothing waiting skips the queue (off only in the test
     /// that compares both ways).
     pass_through_on: bool,
-}
-
-/// Hands kept per queue set: a flow per node and kind of request at the largest clusters,
-/// in a few megabytes; past it the set starts again.
-const MAX_KEPT_HANDS: usize = 1 << 16;
-
-/// Flows are hashes already (mixed to every bit): the map uses them as they are.
-#[derive(Default)]
-struct FlowHasher(u64);
-
-impl Hasher for FlowHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 impl<T> QueueSet<T> {
@@ -302,7 +275,6 @@ impl<T> QueueSet<T> {
             demand: DemandIntegrator::default(),
             ready: VecDeque::new(),
             counts: QueueSetCounts::default(),
-            hands: HashMap::default(),
             pass_through_on: true,
         }
     }
@@ -504,10 +476,15 @@ impl<T> QueueSet<T> {
     /// The shortest queue (least waiting work) of the flow's hand, looked at from a
     /// rotating offset so that ties spread.
     fn choose_queue(&mut self, flow: u64) -> usize {
-        let hand = self.hand_of(flow);
-        let cards = hand.as_slice();
-        let offset = (self.enqueues % cards.len() as u64) as usize;
+        let deck = self.queues.len() as u32;
+        let offset = (self.enqueues % u64::from(self.hand)) as usize;
         self.enqueues += 1;
+        if self.waiting == 0 {
+            // Every queue is empty, so the card at the offset wins: deal only up to it.
+            return card_checked(flow, deck, self.hand, offset) as usize;
+        }
+        let hand = deal_checked(flow, deck, self.hand);
+        let cards = hand.as_slice();
         let mut best = cards[offset] as usize;
         for i in 1..cards.len() {
             let q = cards[(offset + i) % cards.len()] as usize;
@@ -582,21 +559,6 @@ impl<T> QueueSet<T> {
             f64::from(work.final_seats),
             work.additional_latency.nanos() as i64,
         )) as u64
-    }
-
-    /// The flow's hand of queues. Dealing divides the hash by the deck once per card; a
-    /// level sees the same flows again and again (every kubelet renews its lease every
-    /// 10 s), so the hands are kept.
-    fn hand_of(&mut self, flow: u64) -> Hand {
-        if let Some(h) = self.hands.get(&flow) {
-            return *h;
-        }
-        let h = deal_checked(flow, self.queues.len() as u32, self.hand);
-        if self.hands.len() >= MAX_KEPT_HANDS {
-            self.hands.clear();
-        }
-        self.hands.insert(flow, h);
-        h
     }
 
     /// Starts a request now (from queue `queue`, or none) and hands it to `dispatch`.
