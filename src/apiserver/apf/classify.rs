@@ -149,28 +149,28 @@ pub struct Match {
 
 /// Whether the default schema at `index` of [`DEFAULT_FLOW_SCHEMAS`] matches: by index
 /// rather than by name, since this runs for every request (a test checks the names).
-fn matches(index: usize, who: Requester, verb: Verb, resource: Resource) -> bool {
+const fn matches(index: usize, who: Requester, verb: Verb, resource: Resource) -> bool {
     use Requester::*;
     let kube_system_sa = matches!(who, KubeProxy | KubeSystemServiceAccount(_));
     match index {
         // exempt: group system:masters.
-        0 => who == Masters,
+        0 => matches!(who, Masters),
         // probes: only /healthz, /readyz and /livez, no resource.
         1 => false,
         // system-leader-election: get, create and update of leases.
         2 => {
             (matches!(who, ControllerManager | Scheduler) || kube_system_sa)
                 && matches!(verb, Verb::Get | Verb::Create | Verb::Update)
-                && resource == Resource::Leases
+                && matches!(resource, Resource::Leases)
         }
         // system-node-high: nodes (and their status) and leases, any verb.
         3 => matches!(who, Kubelet(_)) && matches!(resource, Resource::Nodes | Resource::Leases),
         // system-nodes.
         4 => matches!(who, Kubelet(_)),
         // kube-controller-manager.
-        5 => who == ControllerManager,
+        5 => matches!(who, ControllerManager),
         // kube-scheduler.
-        6 => who == Scheduler,
+        6 => matches!(who, Scheduler),
         // kube-system-service-accounts.
         7 => kube_system_sa,
         // service-accounts: every service account.
@@ -195,9 +195,8 @@ pub fn classify(who: Requester, verb: Verb, resource: Resource) -> Match {
 /// Classifies a request by the default FlowSchemas: the first that matches in precedence
 /// order decides the level, and its distinguisher the flow.
 pub fn classify_in(who: Requester, verb: Verb, resource: Resource, ns: Namespace) -> Match {
-    let index = (0..DEFAULT_FLOW_SCHEMAS.len())
-        .find(|&i| matches(i, who, verb, resource))
-        .unwrap_or(DEFAULT_FLOW_SCHEMAS.len() - 1);
+    let (kind, n) = user_of(who);
+    let index = usize::from(SCHEMA_INDEX[kind][verb as usize][resource.index()]);
     let fs = DEFAULT_FLOW_SCHEMAS[index];
     // Upstream hashes only for levels with more than one queue.
     let queued = super::DEFAULT_LEVELS[fs.level].queues > 1;
@@ -207,7 +206,6 @@ pub fn classify_in(who: Requester, verb: Verb, resource: Resource, ns: Namespace
         match fs.distinguisher {
             Distinguisher::None => FlowHash(SCHEMA_STATES[index]).finish(),
             Distinguisher::ByUser => {
-                let (kind, n) = user_of(who);
                 let mut h = FlowHash(USER_STATES[index][kind]);
                 if let Some(suffix) = USER_SUFFIXES[kind] {
                     h.number(n).text(suffix);
@@ -255,6 +253,46 @@ const USER_SUFFIXES: [Option<&str>; 8] = [
     Some(""),
     None,
 ];
+
+/// A requester of each kind (see [`user_of`]). Which schema matches depends on the kind,
+/// the verb and the resource, never on the requester's number.
+const KIND_EXAMPLES: [Requester; USER_PREFIXES.len()] = [
+    Requester::Kubelet(0),
+    Requester::KubeProxy,
+    Requester::Scheduler,
+    Requester::ControllerManager,
+    Requester::KubeSystemServiceAccount(0),
+    Requester::ServiceAccount(0),
+    Requester::User(0),
+    Requester::Masters,
+];
+
+/// The index of the first schema that matches, by requester kind, verb and resource:
+/// [`matches`] tried in order once, at compile time, rather than for every request.
+const SCHEMA_INDEX: [[[u8; Resource::ALL.len()]; Verb::ALL.len()]; KIND_EXAMPLES.len()] = {
+    let mut t = [[[0; Resource::ALL.len()]; Verb::ALL.len()]; KIND_EXAMPLES.len()];
+    let mut k = 0;
+    while k < KIND_EXAMPLES.len() {
+        let mut v = 0;
+        while v < Verb::ALL.len() {
+            let mut r = 0;
+            while r < Resource::ALL.len() {
+                // catch-all, the last, matches everyone.
+                let mut i = 0;
+                while i + 1 < SCHEMAS
+                    && !matches(i, KIND_EXAMPLES[k], Verb::ALL[v], Resource::ALL[r])
+                {
+                    i += 1;
+                }
+                t[k][Verb::ALL[v] as usize][Resource::ALL[r] as usize] = i as u8;
+                r += 1;
+            }
+            v += 1;
+        }
+        k += 1;
+    }
+    t
+};
 
 /// The requester's kind (its index in [`USER_PREFIXES`]) and number.
 fn user_of(who: Requester) -> (usize, u32) {
@@ -540,6 +578,34 @@ mod tests {
             |n| classify_in(Scheduler, Verb::Create, Resource::Pods, Namespace::Named(n)).flow;
         assert_ne!(in_ns(1), in_ns(2));
         assert_eq!(in_ns(1), in_ns(1));
+    }
+
+    #[test]
+    fn the_schema_table_is_the_first_match() {
+        let who = [
+            Requester::Kubelet(17),
+            Requester::KubeProxy,
+            Requester::Scheduler,
+            Requester::ControllerManager,
+            Requester::KubeSystemServiceAccount(3),
+            Requester::ServiceAccount(9),
+            Requester::User(2),
+            Requester::Masters,
+        ];
+        for r in who {
+            for verb in Verb::ALL {
+                for res in Resource::ALL {
+                    let first = (0..DEFAULT_FLOW_SCHEMAS.len())
+                        .find(|&i| matches(i, r, verb, res))
+                        .expect("catch-all matches everyone");
+                    let m = classify_in(r, verb, res, Namespace::All);
+                    assert_eq!(
+                        m.schema, DEFAULT_FLOW_SCHEMAS[first].name,
+                        "{r:?} {verb:?} {res:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
