@@ -25,6 +25,8 @@
 #[allow(dead_code)]
 #[path = "common/limits.rs"]
 mod limits;
+#[path = "common/timing.rs"]
+mod timing;
 
 use capsim::cluster::{Placement, Pool, Topology};
 use capsim::scenario;
@@ -32,13 +34,7 @@ use capsim::sim::{Plan, RepResult, run_replication_summary};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
-
-fn runs() -> usize {
-    std::env::var("CAPSIM_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-}
+use timing::{median, reset_peak, runs};
 
 fn quick() -> bool {
     std::env::var("CAPSIM_BENCH_QUICK").is_ok()
@@ -47,17 +43,6 @@ fn quick() -> bool {
 /// Simulated days per run.
 fn days() -> u32 {
     if quick() { 3 } else { 30 }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Resets this process's peak resident memory to its current use (Linux: writing 5 to
-/// clear_refs), so that the next VmHWM read is the peak of what runs in between.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The example's mix on `nodes` nodes: quotas and the research rates scaled by

@@ -53,6 +53,10 @@ const BINARY_BELOW: usize = 256;
 /// would otherwise move down a bucket or more per spread until each event stood alone.
 const SORT_AT_MOST: usize = 48;
 
+/// Places of the run looked at one by one, from the front, before a binary search when an
+/// event lands inside it.
+const LOOK_FIRST: usize = 4;
+
 /// The radix heap.
 struct Radix<E> {
     /// The run: events whose time agrees with `last` on every bit from `run_bits` up, in
@@ -110,7 +114,17 @@ impl<E> Radix<E> {
             // Its seq is the largest: it goes after every event at its time or before.
             self.current.push_back(e);
         } else {
-            let at = self.current.partition_point(|x| x.time <= e.time);
+            // An event that lands inside the run is mostly due soon (a run sorted from a
+            // small bucket can span minutes, and timers of milliseconds keep coming): look
+            // from the front for a few places before halving the whole run.
+            let head = self.current.len().min(LOOK_FIRST);
+            let mut at = 0;
+            while at < head && self.current[at].time <= e.time {
+                at += 1;
+            }
+            if at == LOOK_FIRST {
+                at = self.current.partition_point(|x| x.time <= e.time);
+            }
             self.current.insert(at, e);
         }
     }

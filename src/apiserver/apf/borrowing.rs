@@ -52,12 +52,17 @@ pub struct DemandIntegrator {
 
 impl DemandIntegrator {
     fn advance(&mut self, now: SimTime) {
-        let dt = u128::from(now.nanos().saturating_sub(self.last.nanos()));
+        // Several changes come at one instant (a request queued and started at once): no
+        // time passed, nothing to add.
+        if now <= self.last {
+            return;
+        }
+        let dt = u128::from(now.nanos() - self.last.nanos());
         let x = u128::from(self.x);
         self.elapsed += dt;
         self.integral += x * dt;
         self.integral_sq += x * x * dt;
-        self.last = self.last.max(now);
+        self.last = now;
     }
 
     /// The count changes to `x` at `now`.

@@ -149,28 +149,28 @@ pub struct Match {
 
 /// Whether the default schema at `index` of [`DEFAULT_FLOW_SCHEMAS`] matches: by index
 /// rather than by name, since this runs for every request (a test checks the names).
-fn matches(index: usize, who: Requester, verb: Verb, resource: Resource) -> bool {
+const fn matches(index: usize, who: Requester, verb: Verb, resource: Resource) -> bool {
     use Requester::*;
     let kube_system_sa = matches!(who, KubeProxy | KubeSystemServiceAccount(_));
     match index {
         // exempt: group system:masters.
-        0 => who == Masters,
+        0 => matches!(who, Masters),
         // probes: only /healthz, /readyz and /livez, no resource.
         1 => false,
         // system-leader-election: get, create and update of leases.
         2 => {
             (matches!(who, ControllerManager | Scheduler) || kube_system_sa)
                 && matches!(verb, Verb::Get | Verb::Create | Verb::Update)
-                && resource == Resource::Leases
+                && matches!(resource, Resource::Leases)
         }
         // system-node-high: nodes (and their status) and leases, any verb.
         3 => matches!(who, Kubelet(_)) && matches!(resource, Resource::Nodes | Resource::Leases),
         // system-nodes.
         4 => matches!(who, Kubelet(_)),
         // kube-controller-manager.
-        5 => who == ControllerManager,
+        5 => matches!(who, ControllerManager),
         // kube-scheduler.
-        6 => who == Scheduler,
+        6 => matches!(who, Scheduler),
         // kube-system-service-accounts.
         7 => kube_system_sa,
         // service-accounts: every service account.
@@ -195,22 +195,32 @@ pub fn classify(who: Requester, verb: Verb, resource: Resource) -> Match {
 /// Classifies a request by the default FlowSchemas: the first that matches in precedence
 /// order decides the level, and its distinguisher the flow.
 pub fn classify_in(who: Requester, verb: Verb, resource: Resource, ns: Namespace) -> Match {
-    let index = (0..DEFAULT_FLOW_SCHEMAS.len())
-        .find(|&i| matches(i, who, verb, resource))
-        .unwrap_or(DEFAULT_FLOW_SCHEMAS.len() - 1);
+    let (kind, n) = user_of(who);
+    let index = usize::from(SCHEMA_INDEX[kind][verb as usize][resource.index()]);
     let fs = DEFAULT_FLOW_SCHEMAS[index];
     // Upstream hashes only for levels with more than one queue.
     let queued = super::DEFAULT_LEVELS[fs.level].queues > 1;
     let flow = if !queued {
         0
     } else {
-        let mut h = FlowHash::new(fs.name);
         match fs.distinguisher {
-            Distinguisher::None => {}
-            Distinguisher::ByUser => user_name(&mut h, who),
-            Distinguisher::ByNamespace => namespace_name(&mut h, ns),
+            Distinguisher::None => FlowHash(SCHEMA_STATES[index]).finish(),
+            Distinguisher::ByUser => {
+                let mut h = FlowHash(USER_STATES[index][kind]);
+                if let Some(suffix) = USER_SUFFIXES[kind] {
+                    h.number(n).text(suffix);
+                }
+                h.finish()
+            }
+            Distinguisher::ByNamespace => {
+                let (kind, n) = namespace_of(ns);
+                let mut h = FlowHash(NAMESPACE_STATES[index][kind]);
+                if NAMESPACE_NUMBERED[kind] {
+                    h.number(n);
+                }
+                h.finish()
+            }
         }
-        h.finish()
     };
     Match {
         schema: fs.name,
@@ -219,34 +229,151 @@ pub fn classify_in(who: Requester, verb: Verb, resource: Resource, ns: Namespace
     }
 }
 
-/// Feeds the requester's user name.
-fn user_name(h: &mut FlowHash, who: Requester) {
-    match who {
-        Requester::Kubelet(n) => h.text("system:node:node-").number(n),
-        Requester::KubeProxy => h.text("system:serviceaccount:kube-system:kube-proxy"),
-        Requester::Scheduler => h.text("system:kube-scheduler"),
-        Requester::ControllerManager => h.text("system:kube-controller-manager"),
-        Requester::KubeSystemServiceAccount(n) => {
-            h.text("system:serviceaccount:kube-system:sa-").number(n)
+/// User names by requester kind (see [`user_of`]): the text before the requester's number
+/// (all of it for a requester without one)...
+const USER_PREFIXES: [&str; 8] = [
+    "system:node:node-",
+    "system:serviceaccount:kube-system:kube-proxy",
+    "system:kube-scheduler",
+    "system:kube-controller-manager",
+    "system:serviceaccount:kube-system:sa-",
+    "system:serviceaccount:client-",
+    "user-",
+    "system:admin",
+];
+
+/// ...and the text after the number (None: no number).
+const USER_SUFFIXES: [Option<&str>; 8] = [
+    Some(""),
+    None,
+    None,
+    None,
+    Some(""),
+    Some(":default"),
+    Some(""),
+    None,
+];
+
+/// A requester of each kind (see [`user_of`]). Which schema matches depends on the kind,
+/// the verb and the resource, never on the requester's number.
+const KIND_EXAMPLES: [Requester; USER_PREFIXES.len()] = [
+    Requester::Kubelet(0),
+    Requester::KubeProxy,
+    Requester::Scheduler,
+    Requester::ControllerManager,
+    Requester::KubeSystemServiceAccount(0),
+    Requester::ServiceAccount(0),
+    Requester::User(0),
+    Requester::Masters,
+];
+
+/// The index of the first schema that matches, by requester kind, verb and resource:
+/// [`matches`] tried in order once, at compile time, rather than for every request.
+const SCHEMA_INDEX: [[[u8; Resource::ALL.len()]; Verb::ALL.len()]; KIND_EXAMPLES.len()] = {
+    let mut t = [[[0; Resource::ALL.len()]; Verb::ALL.len()]; KIND_EXAMPLES.len()];
+    let mut k = 0;
+    while k < KIND_EXAMPLES.len() {
+        let mut v = 0;
+        while v < Verb::ALL.len() {
+            let mut r = 0;
+            while r < Resource::ALL.len() {
+                // catch-all, the last, matches everyone.
+                let mut i = 0;
+                while i + 1 < SCHEMAS
+                    && !matches(i, KIND_EXAMPLES[k], Verb::ALL[v], Resource::ALL[r])
+                {
+                    i += 1;
+                }
+                t[k][Verb::ALL[v] as usize][Resource::ALL[r] as usize] = i as u8;
+                r += 1;
+            }
+            v += 1;
         }
-        Requester::ServiceAccount(n) => h
-            .text("system:serviceaccount:client-")
-            .number(n)
-            .text(":default"),
-        Requester::User(n) => h.text("user-").number(n),
-        Requester::Masters => h.text("system:admin"),
-    };
+        k += 1;
+    }
+    t
+};
+
+/// The requester's kind (its index in [`USER_PREFIXES`]) and number.
+fn user_of(who: Requester) -> (usize, u32) {
+    match who {
+        Requester::Kubelet(n) => (0, n),
+        Requester::KubeProxy => (1, 0),
+        Requester::Scheduler => (2, 0),
+        Requester::ControllerManager => (3, 0),
+        Requester::KubeSystemServiceAccount(n) => (4, n),
+        Requester::ServiceAccount(n) => (5, n),
+        Requester::User(n) => (6, n),
+        Requester::Masters => (7, 0),
+    }
 }
 
-/// Feeds the namespace's name ("" for none).
-fn namespace_name(h: &mut FlowHash, ns: Namespace) {
+/// Namespace names by kind (see [`namespace_of`]): the text before the number ("" for
+/// none)...
+const NAMESPACE_PREFIXES: [&str; 4] = ["", "kube-system", "kube-node-lease", "ns-"];
+
+/// ...and whether a number follows.
+const NAMESPACE_NUMBERED: [bool; 4] = [false, false, false, true];
+
+/// The namespace's kind (its index in [`NAMESPACE_PREFIXES`]) and number.
+fn namespace_of(ns: Namespace) -> (usize, u32) {
     match ns {
-        Namespace::All => h,
-        Namespace::KubeSystem => h.text("kube-system"),
-        Namespace::KubeNodeLease => h.text("kube-node-lease"),
-        Namespace::Named(n) => h.text("ns-").number(n),
-    };
+        Namespace::All => (0, 0),
+        Namespace::KubeSystem => (1, 0),
+        Namespace::KubeNodeLease => (2, 0),
+        Namespace::Named(n) => (3, n),
+    }
 }
+
+/// FNV-1a's state after `bytes`, from `state`.
+const fn fnv(mut state: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        state = (state ^ bytes[i] as u64).wrapping_mul(FlowHash::PRIME);
+        i += 1;
+    }
+    state
+}
+
+const SCHEMAS: usize = DEFAULT_FLOW_SCHEMAS.len();
+
+/// The hash's state after each schema's name and the 0 that follows it. The flow hash runs
+/// for every request, and the same prefixes come again and again: they are hashed once, at
+/// compile time, and only a requester's number and what follows it per request.
+const SCHEMA_STATES: [u64; SCHEMAS] = {
+    let mut t = [0; SCHEMAS];
+    let mut i = 0;
+    while i < SCHEMAS {
+        t[i] = fnv(
+            fnv(FlowHash::OFFSET, DEFAULT_FLOW_SCHEMAS[i].name.as_bytes()),
+            &[0],
+        );
+        i += 1;
+    }
+    t
+};
+
+/// The state after each schema's prefix and each of `texts`.
+const fn prefix_states<const N: usize>(texts: &[&str; N]) -> [[u64; N]; SCHEMAS] {
+    let mut t = [[0; N]; SCHEMAS];
+    let mut i = 0;
+    while i < SCHEMAS {
+        let mut k = 0;
+        while k < N {
+            t[i][k] = fnv(SCHEMA_STATES[i], texts[k].as_bytes());
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The state after each schema's prefix and each user name's text before its number.
+const USER_STATES: [[u64; USER_PREFIXES.len()]; SCHEMAS] = prefix_states(&USER_PREFIXES);
+
+/// The state after each schema's prefix and each namespace's text before its number.
+const NAMESPACE_STATES: [[u64; NAMESPACE_PREFIXES.len()]; SCHEMAS] =
+    prefix_states(&NAMESPACE_PREFIXES);
 
 /// A 64-bit hash of (schema name, 0, distinguisher) in the spirit of upstream's flow id
 /// (which takes 8 bytes of a SHA-256 of the same). Upstream's exact values depend on real
@@ -259,21 +386,13 @@ impl FlowHash {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0100_0000_01b3;
 
-    fn new(schema: &str) -> FlowHash {
-        let mut h = FlowHash(Self::OFFSET);
-        h.text(schema).byte(0);
-        h
-    }
-
     fn byte(&mut self, b: u8) -> &mut Self {
         self.0 = (self.0 ^ u64::from(b)).wrapping_mul(Self::PRIME);
         self
     }
 
     fn text(&mut self, s: &str) -> &mut Self {
-        for b in s.bytes() {
-            self.byte(b);
-        }
+        self.0 = fnv(self.0, s.as_bytes());
         self
     }
 
@@ -462,12 +581,106 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_table_is_the_first_match() {
+        let who = [
+            Requester::Kubelet(17),
+            Requester::KubeProxy,
+            Requester::Scheduler,
+            Requester::ControllerManager,
+            Requester::KubeSystemServiceAccount(3),
+            Requester::ServiceAccount(9),
+            Requester::User(2),
+            Requester::Masters,
+        ];
+        for r in who {
+            for verb in Verb::ALL {
+                for res in Resource::ALL {
+                    let first = (0..DEFAULT_FLOW_SCHEMAS.len())
+                        .find(|&i| matches(i, r, verb, res))
+                        .expect("catch-all matches everyone");
+                    let m = classify_in(r, verb, res, Namespace::All);
+                    assert_eq!(
+                        m.schema, DEFAULT_FLOW_SCHEMAS[first].name,
+                        "{r:?} {verb:?} {res:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flows_hash_the_whole_names() {
+        // The hashes from the precomputed prefixes against the names written out in full.
+        let who = [
+            (Requester::Kubelet(0), "system:node:node-0".to_string()),
+            (Requester::Kubelet(7499), "system:node:node-7499".into()),
+            (
+                Requester::KubeProxy,
+                "system:serviceaccount:kube-system:kube-proxy".into(),
+            ),
+            (Requester::Scheduler, "system:kube-scheduler".into()),
+            (
+                Requester::ControllerManager,
+                "system:kube-controller-manager".into(),
+            ),
+            (
+                Requester::KubeSystemServiceAccount(12),
+                "system:serviceaccount:kube-system:sa-12".into(),
+            ),
+            (
+                Requester::ServiceAccount(4_000_000_000),
+                "system:serviceaccount:client-4000000000:default".into(),
+            ),
+            (Requester::User(3), "user-3".into()),
+            (Requester::Masters, "system:admin".into()),
+        ];
+        let namespaces = [
+            (Namespace::All, String::new()),
+            (Namespace::KubeSystem, "kube-system".into()),
+            (Namespace::KubeNodeLease, "kube-node-lease".into()),
+            (Namespace::Named(105), "ns-105".into()),
+        ];
+        let mut seen = 0;
+        for (r, user) in &who {
+            for (ns, ns_name) in &namespaces {
+                for verb in Verb::ALL {
+                    for res in Resource::ALL {
+                        let m = classify_in(*r, verb, res, *ns);
+                        let fs = DEFAULT_FLOW_SCHEMAS.iter().find(|f| f.name == m.schema);
+                        let fs = fs.expect("a default schema");
+                        if crate::apiserver::apf::DEFAULT_LEVELS[fs.level].queues <= 1 {
+                            assert_eq!(m.flow, 0);
+                            continue;
+                        }
+                        let mut h = FlowHash(FlowHash::OFFSET);
+                        h.text(fs.name).byte(0);
+                        match fs.distinguisher {
+                            Distinguisher::None => {}
+                            Distinguisher::ByUser => {
+                                h.text(user);
+                            }
+                            Distinguisher::ByNamespace => {
+                                h.text(ns_name);
+                            }
+                        }
+                        assert_eq!(m.flow, h.finish(), "{r:?} {verb:?} {res:?} {ns:?}");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen > 1000, "{seen}");
+    }
+
+    #[test]
     fn flow_hash_is_stable() {
         // The same inputs give the same hash in every run (no per-process seed): pin a
         // value computed by this definition so that a change of it is noticed.
         let h = classify(Requester::Kubelet(0), Verb::Update, Resource::Leases).flow;
-        let mut f = FlowHash::new("system-node-high");
-        f.text("system:node:node-0");
+        let mut f = FlowHash(FlowHash::OFFSET);
+        f.text("system-node-high")
+            .byte(0)
+            .text("system:node:node-0");
         assert_eq!(h, f.finish());
         let mut g = FlowHash(FlowHash::OFFSET);
         g.number(1234567890);

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use super::borrowing::{DemandIntegrator, SeatDemand};
 use super::config::{LevelConfig, LimitResponse};
-use super::shuffle::deal_checked;
+use super::shuffle::{card_checked, deal_checked};
 use super::work::{WorkEstimate, duration_per_seat, seat_seconds};
 use crate::engine::SimTime;
 
@@ -161,10 +161,18 @@ impl MinTree {
 
     fn set(&mut self, i: usize, v: u64) {
         let mut p = i + self.size;
+        if self.node[p] == v {
+            return;
+        }
         self.node[p] = v;
+        // Up to the first ancestor whose minimum stays: those above it stay too.
         while p > 1 {
             p /= 2;
-            self.node[p] = self.node[2 * p].min(self.node[2 * p + 1]);
+            let m = self.node[2 * p].min(self.node[2 * p + 1]);
+            if self.node[p] == m {
+                break;
+            }
+            self.node[p] = m;
         }
     }
 
@@ -221,6 +229,9 @@ pub struct QueueSet<T> {
     demand: DemandIntegrator,
     ready: VecDeque<Started<T>>,
     counts: QueueSetCounts,
+    /// Whether a request that finds nothing waiting skips the queue (off only in the test
+    /// that compares both ways).
+    pass_through_on: bool,
 }
 
 impl<T> QueueSet<T> {
@@ -264,6 +275,7 @@ impl<T> QueueSet<T> {
             demand: DemandIntegrator::default(),
             ready: VecDeque::new(),
             counts: QueueSetCounts::default(),
+            pass_through_on: true,
         }
     }
 
@@ -301,8 +313,16 @@ impl<T> QueueSet<T> {
                     self.counts.queue_full += 1;
                     return Offer::Rejected(item, RejectReason::QueueFull);
                 }
-                self.enqueue(now, q, work, item);
-                self.dispatch_all(now);
+                if self.waiting == 0
+                    && self.pass_through_on
+                    && self.seats_in_use < self.limit
+                    && self.fits(work.max_seats())
+                {
+                    self.pass_through(now, q, work, item);
+                } else {
+                    self.enqueue(now, q, work, item);
+                    self.dispatch_all(now);
+                }
                 Offer::Accepted
             }
         }
@@ -456,10 +476,15 @@ impl<T> QueueSet<T> {
     /// The shortest queue (least waiting work) of the flow's hand, looked at from a
     /// rotating offset so that ties spread.
     fn choose_queue(&mut self, flow: u64) -> usize {
-        let hand = deal_checked(flow, self.queues.len() as u32, self.hand);
-        let cards = hand.as_slice();
-        let offset = (self.enqueues % cards.len() as u64) as usize;
+        let deck = self.queues.len() as u32;
+        let offset = (self.enqueues % u64::from(self.hand)) as usize;
         self.enqueues += 1;
+        if self.waiting == 0 {
+            // Every queue is empty, so the card at the offset wins: deal only up to it.
+            return card_checked(flow, deck, self.hand, offset) as usize;
+        }
+        let hand = deal_checked(flow, deck, self.hand);
+        let cards = hand.as_slice();
         let mut best = cards[offset] as usize;
         for i in 1..cards.len() {
             let q = cards[(offset + i) % cards.len()] as usize;
@@ -468,6 +493,72 @@ impl<T> QueueSet<T> {
             }
         }
         best
+    }
+
+    /// What [`QueueSet::enqueue`] and then [`QueueSet::dispatch_one`] do to a request that
+    /// finds no request waiting and its seats free (most requests, in a level that is not
+    /// overloaded), without linking it into its queue and out again: its queue is then the
+    /// only one with a head, so it is the one dispatched, and its dispatch-tree key goes
+    /// from none back to none.
+    fn pass_through(&mut self, now: SimTime, q: usize, work: WorkEstimate, item: T) {
+        let total = Self::total_work(&work);
+        let asked = work.max_seats();
+        let queue = &mut self.queues[q];
+        if queue.executing == 0 {
+            queue.next_r = self.current_r;
+        }
+        // `bound` with the request at the head.
+        queue.next_r = queue.next_r.max(self.current_r);
+        if !queue.active {
+            queue.active = true;
+            self.active_queues += 1;
+        }
+        // The demand while it waited for no time (enqueue's note).
+        self.demand
+            .set(now, u64::from(self.seats_in_use) + u64::from(asked));
+        self.start_from(now, q, work, total, item, now);
+    }
+
+    /// Starts a request from queue `q` (its final seats cut to the limit when they exceed
+    /// it, the latency stretched, as upstream) and charges the queue its work in virtual
+    /// time.
+    fn start_from(
+        &mut self,
+        now: SimTime,
+        q: usize,
+        mut work: WorkEstimate,
+        total: u64,
+        item: T,
+        arrival: SimTime,
+    ) {
+        if work.final_seats > self.limit {
+            // Too many final seats for the level: fewer, for longer, same work.
+            let final_work = seat_seconds(
+                f64::from(work.final_seats),
+                work.additional_latency.nanos() as i64,
+            );
+            work.final_seats = self.limit;
+            work.additional_latency = duration_per_seat(final_work, f64::from(self.limit));
+        }
+        self.robin = q;
+        let seats = work.max_seats();
+        let queue = &mut self.queues[q];
+        queue.executing += 1;
+        queue.seats_in_use += seats;
+        queue.next_r += total;
+        self.start(now, q as u32, work, item, arrival);
+    }
+
+    /// A request's work in virtual time: its initial seats for the estimated service
+    /// duration plus its final seats for their additional latency.
+    fn total_work(work: &WorkEstimate) -> u64 {
+        (seat_seconds(
+            f64::from(work.initial_seats),
+            ESTIMATED_SERVICE_DURATION.nanos() as i64,
+        ) + seat_seconds(
+            f64::from(work.final_seats),
+            work.additional_latency.nanos() as i64,
+        )) as u64
     }
 
     /// Starts a request now (from queue `queue`, or none) and hands it to `dispatch`.
@@ -495,13 +586,7 @@ impl<T> QueueSet<T> {
         if self.queues[q].waiting == 0 && self.queues[q].executing == 0 {
             self.queues[q].next_r = self.current_r;
         }
-        let total_work = (seat_seconds(
-            f64::from(work.initial_seats),
-            ESTIMATED_SERVICE_DURATION.nanos() as i64,
-        ) + seat_seconds(
-            f64::from(work.final_seats),
-            work.additional_latency.nanos() as i64,
-        )) as u64;
+        let total_work = Self::total_work(&work);
         let slot = Slot {
             item: Some(item),
             arrival: now,
@@ -632,27 +717,12 @@ impl<T> QueueSet<T> {
             return false;
         }
         let total = self.slots[head].total_work;
-        let (item, mut work, arrival) = self.pop_head(q);
-        if work.final_seats > self.limit {
-            // Too many final seats for the level: fewer, for longer, same work.
-            let final_work = seat_seconds(
-                f64::from(work.final_seats),
-                work.additional_latency.nanos() as i64,
-            );
-            work.final_seats = self.limit;
-            work.additional_latency = duration_per_seat(final_work, f64::from(self.limit));
-        }
-        self.robin = q;
+        let (item, work, arrival) = self.pop_head(q);
         self.waiting -= 1;
         self.seats_waiting -= u64::from(asked);
-        let seats = work.max_seats();
-        let queue = &mut self.queues[q];
-        queue.executing += 1;
-        queue.seats_in_use += seats;
-        queue.next_r += total;
+        self.start_from(now, q, work, total, item, arrival);
         self.bound(q);
         self.refresh(q);
-        self.start(now, q as u32, work, item, arrival);
         true
     }
 
@@ -910,6 +980,137 @@ mod tests {
         assert_eq!(x[0].work.final_seats, 3);
         assert_eq!(x[0].work.additional_latency, SimTime::from_millis(10));
         assert_eq!(x[0].ticket.seats(), 3);
+    }
+
+    #[test]
+    fn passing_through_an_idle_level_is_the_same_as_queuing_and_dispatching() {
+        // Two queue sets, one taking every request through its queues, get the same random
+        // arrivals, finishes, releases, expiries and limit changes: everything they hand
+        // back and count must agree.
+        let mut x = 11u64;
+        let mut next = move |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let lv = LevelConfig {
+            hand_size: 3,
+            ..level(8, 4)
+        };
+        let mut fast: QueueSet<u32> = QueueSet::new(&lv, 6);
+        let mut slow: QueueSet<u32> = QueueSet::new(&lv, 6);
+        slow.pass_through_on = false;
+        fast.set_wait_limit(SimTime(40 * MS));
+        slow.set_wait_limit(SimTime(40 * MS));
+        let mut now = SimTime(0);
+        // Executing (ticket, finish at) and lingering (ticket, release at).
+        let mut running: Vec<(Ticket, SimTime)> = Vec::new();
+        let mut lingering: Vec<(Ticket, SimTime)> = Vec::new();
+        let mut passed = 0;
+        for item in 0..20_000u32 {
+            // Overloaded and light phases in turn.
+            let gap = if (item / 2_000) % 2 == 0 {
+                3 * MS
+            } else {
+                20 * MS
+            };
+            now = now + SimTime(next(gap));
+            // What is due by now, in time order, on both.
+            loop {
+                let f = running.iter().enumerate().min_by_key(|(_, r)| r.1);
+                let l = lingering.iter().enumerate().min_by_key(|(_, r)| r.1);
+                match (f.map(|(i, r)| (i, r.1)), l.map(|(i, r)| (i, r.1))) {
+                    (Some((i, t)), lt) if t <= now && lt.is_none_or(|(_, u)| t <= u) => {
+                        let (ticket, _) = running.swap_remove(i);
+                        let a = fast.finish(t, ticket);
+                        assert_eq!(a, slow.finish(t, ticket));
+                        if let Some(at) = a {
+                            lingering.push((ticket, at));
+                        }
+                    }
+                    (_, Some((i, t))) if t <= now => {
+                        let (ticket, _) = lingering.swap_remove(i);
+                        fast.release(t, ticket);
+                        slow.release(t, ticket);
+                    }
+                    _ => break,
+                }
+                for (a, b) in drain(&mut fast).into_iter().zip(drain(&mut slow)) {
+                    assert_eq!(a, b);
+                    running.push((a.ticket, now + SimTime(next(6 * MS))));
+                }
+            }
+            while let Some(e) = fast.expire(now) {
+                assert_eq!(Some(e), slow.expire(now));
+            }
+            assert_eq!(slow.expire(now), None);
+            if next(50) == 0 {
+                let limit = 2 + next(8) as u32;
+                fast.set_limit(now, limit);
+                slow.set_limit(now, limit);
+            }
+            let work = WorkEstimate {
+                initial_seats: 1 + next(2) as u32,
+                final_seats: [0, 0, 2, 9][next(4) as usize],
+                additional_latency: SimTime(next(4 * MS)),
+            };
+            let flow = next(5) * 0x9e37_79b9_7f4a_7c15;
+            if fast.waiting() == 0 {
+                passed += 1;
+            }
+            assert_eq!(
+                fast.offer(now, flow, work, item),
+                slow.offer(now, flow, work, item)
+            );
+            let (a, b) = (drain(&mut fast), drain(&mut slow));
+            assert_eq!(a, b);
+            for s in a {
+                running.push((s.ticket, now + SimTime(next(6 * MS))));
+            }
+            assert_eq!(fast.counts(), slow.counts());
+            assert_eq!(fast.seats_in_use(), slow.seats_in_use());
+            assert_eq!(fast.waiting(), slow.waiting());
+            assert_eq!(fast.next_deadline(), slow.next_deadline());
+            assert_eq!(fast.take_demand(now), slow.take_demand(now));
+            // And their state inside: virtual times, the round-robin position, the queues.
+            assert_eq!(
+                (
+                    fast.current_r,
+                    fast.robin,
+                    fast.active_queues,
+                    fast.enqueues
+                ),
+                (
+                    slow.current_r,
+                    slow.robin,
+                    slow.active_queues,
+                    slow.enqueues
+                )
+            );
+            for (a, b) in fast.queues.iter().zip(&slow.queues) {
+                let key = |q: &Queue| {
+                    (
+                        q.next_r,
+                        q.waiting,
+                        q.work_sum,
+                        q.executing,
+                        q.seats_in_use,
+                        q.active,
+                    )
+                };
+                assert_eq!(key(a), key(b));
+            }
+            assert_eq!(fast.finish_r.node, slow.finish_r.node);
+        }
+        // Both ways were taken often: requests passed through, and queued, expired and were
+        // turned away.
+        let c = fast.counts();
+        assert!(
+            passed > 2_000 && c.timed_out > 100 && c.queue_full > 100,
+            "{passed} {c:?}"
+        );
+        assert!(c.dispatched > 10_000, "{c:?}");
     }
 
     #[test]

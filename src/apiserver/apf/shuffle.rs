@@ -88,6 +88,28 @@ pub(crate) fn deal_checked(hash: u64, deck: u32, hand: u32) -> Hand {
     out
 }
 
+/// Card `i` of the hand [`deal_checked`] deals (i below `hand`), without dealing the
+/// cards after it. The digits are the hash divided by the product of the radixes before
+/// each, taken modulo its radix: independent divisions rather than a chain, and the
+/// product of all the radixes fits 60 bits for a valid dealer.
+pub(crate) fn card_checked(hash: u64, deck: u32, hand: u32, i: usize) -> u32 {
+    debug_assert!(dealer_problem(deck, hand).is_none() && i < hand as usize);
+    let mut digits = [0u64; MAX_HAND];
+    let mut below = 1u64;
+    for (k, d) in digits.iter_mut().enumerate().take(i + 1) {
+        let radix = u64::from(deck) - k as u64;
+        *d = hash / below % radix;
+        below *= radix;
+    }
+    let mut card = digits[i];
+    for j in (1..=i).rev() {
+        if card >= digits[j - 1] {
+            card += 1;
+        }
+    }
+    card as u32
+}
+
 /// ln(n!) for n = 0..=max.
 fn ln_factorials(max: u32) -> Vec<f64> {
     let mut t = Vec::with_capacity(max as usize + 1);
@@ -175,6 +197,27 @@ mod tests {
                 assert!(*a < 64);
                 assert!(s[i + 1..].iter().all(|b| b != a));
             }
+        }
+    }
+
+    #[test]
+    fn one_card_is_the_card_of_the_whole_deal() {
+        let mut h: u64 = 0x2545_F491_4F6C_DD1D;
+        // Every default level's deck and hand, and the largest valid hands.
+        for (deck, hand) in [(64, 6), (128, 6), (16, 4), (8, 3), (16, 15), (1 << 20, 3)] {
+            for _ in 0..500 {
+                h = h
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let all = deal(h, deck, hand);
+                for (i, &c) in all.as_slice().iter().enumerate() {
+                    assert_eq!(card_checked(h, deck, hand, i), c, "{h} {deck} {hand} {i}");
+                }
+            }
+            assert_eq!(
+                card_checked(u64::MAX, deck, hand, hand as usize - 1),
+                deal(u64::MAX, deck, hand).as_slice()[hand as usize - 1]
+            );
         }
     }
 

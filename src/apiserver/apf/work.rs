@@ -155,7 +155,30 @@ fn seats_by_size(q: &ListQuery) -> u64 {
 /// seat-second), from seats and a duration, rounded half away from zero.
 pub fn seat_seconds(seats: f64, nanos: i64) -> i64 {
     // One unit is 10 seat-nanoseconds.
-    (seats * nanos as f64 / 10.0).round() as i64
+    round_half_away(seats * nanos as f64 / 10.0)
+}
+
+/// `x.round() as i64`, inline: `round` is a library call on baseline x86-64 (no SSE4.1),
+/// and queuing takes several seat-second values per request.
+#[inline]
+fn round_half_away(x: f64) -> i64 {
+    // From 2^52 up every f64 is a whole number: there `round` changes nothing, and the
+    // library keeps NaN and the saturation at the ends as they were.
+    const WHOLE_FROM: f64 = 4_503_599_627_370_496.0;
+    if x.abs() < WHOLE_FROM {
+        let whole = x as i64;
+        // Exact: the fraction's bits are x's own.
+        let frac = x - whole as f64;
+        if frac >= 0.5 {
+            whole + 1
+        } else if frac <= -0.5 {
+            whole - 1
+        } else {
+            whole
+        }
+    } else {
+        x.round() as i64
+    }
 }
 
 /// The duration that spreads `work` seat-seconds units over `seats` seats, truncated to the
@@ -314,5 +337,41 @@ mod tests {
         // Halves round away from zero: 1 seat x 5 ns = 0.5 unit -> 1.
         assert_eq!(seat_seconds(1.0, 5), 1);
         assert_eq!(duration_per_seat(300_000, 1.0), SimTime::from_millis(3));
+    }
+
+    #[test]
+    fn rounding_is_the_librarys() {
+        let mut x = 3u64;
+        let mut values = vec![
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -0.0,
+        ];
+        for _ in 0..100_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Any bit pattern: every exponent, sign and fraction.
+            values.push(f64::from_bits(x));
+            // Halves and near-halves of moderate size.
+            let h = (x >> 40) as f64 / 2.0 * if x & 1 == 0 { 1.0 } else { -1.0 };
+            values.extend([h, h + 1e-9, h - 1e-9]);
+        }
+        for v in values {
+            assert_eq!(round_half_away(v), v.round() as i64, "{v:e}");
+        }
     }
 }
