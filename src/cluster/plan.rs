@@ -36,12 +36,26 @@ pub struct PoolPlan {
     pub failures: Option<FailurePlan>,
     /// Racks and islands, for topology-aware placement.
     pub topology: Option<super::Topology>,
+    /// CPUs per node of a CPU pool (None: a GPU pool, whose unit is a GPU share). A CPU
+    /// pool's schedulable unit is a thousandth of a CPU ([`CPU_UNITS_PER_CPU`]).
+    pub cpus_per_node: Option<f64>,
+    /// Memory per node, bytes (None: not modelled; pods' memory requests are not checked).
+    pub memory_per_node: Option<u64>,
+    /// Price of one node for one hour (besides `price_per_gpu_hour`).
+    pub price_per_node_hour: f64,
 }
+
+/// Schedulable units per CPU on a CPU pool: a pod's CPU request in milli-CPUs, as
+/// Kubernetes counts it.
+pub const CPU_UNITS_PER_CPU: u32 = 1000;
 
 impl PoolPlan {
     /// Schedulable units per node.
     pub fn units_per_node(&self) -> u32 {
-        self.gpus_per_node * self.share.units_per_gpu
+        match self.cpus_per_node {
+            Some(c) => (c * f64::from(CPU_UNITS_PER_CPU)).round() as u32,
+            None => self.gpus_per_node * self.share.units_per_gpu,
+        }
     }
 
     /// Whether the cluster autoscaler manages this pool (it scans only then).
@@ -109,4 +123,6 @@ pub struct PodTemplate {
     pub start: SimTime,
     /// `terminationGracePeriodSeconds`: how long a pod being deleted may finish its work.
     pub grace: SimTime,
+    /// Memory it requests, bytes (0: none).
+    pub memory: u64,
 }

@@ -74,6 +74,8 @@ pub struct Svc {
     pub running: u64,
     /// Users of its closed workloads.
     pub closed_users: u32,
+    /// Its Ready replica of ordinal 0, if any (a StatefulSet's primary).
+    pub primary: Option<u32>,
     /// Its statistics.
     pub stats: ServiceStats,
 }
@@ -131,6 +133,7 @@ impl<'p> Serving<'p> {
                 waiting: 0,
                 running: 0,
                 closed_users: 0,
+                primary: None,
                 stats: ServiceStats::new(warmup),
             })
             .collect();
@@ -195,8 +198,9 @@ impl<'p> Serving<'p> {
 
     // ---- Pods, as the cluster tells of them.
 
-    /// A pod of service `si` was created: a replica is attached to it.
-    pub fn attach(&mut self, pod: PodId, si: usize) {
+    /// A pod of service `si` was created: a replica is attached to it. `ordinal`: its index
+    /// in its StatefulSet (None for a Deployment's pod).
+    pub fn attach(&mut self, pod: PodId, si: usize, ordinal: Option<u32>) {
         let slot = pod.slot as usize;
         if self.reps.len() <= slot {
             self.reps.resize_with(slot + 1, Replica::vacant);
@@ -205,6 +209,7 @@ impl<'p> Serving<'p> {
         let rep = &mut self.reps[slot];
         rep.pod = pod;
         rep.svc = si as u32;
+        rep.ordinal = ordinal.unwrap_or(u32::MAX);
         rep.state = RepState::Starting;
         rep.bound = false;
         rep.queue.clear();
@@ -524,6 +529,8 @@ impl<'p> Serving<'p> {
                 }
             }
             Routing::SharedQueue => s.ready[0],
+            // Admission holds requests while the primary is not Ready.
+            Routing::Primary => s.primary.unwrap_or(s.ready[0]),
         }
     }
 

@@ -24,6 +24,50 @@ pub enum Routing {
     /// The fewer outstanding of two ready replicas drawn at random (with replacement; the
     /// first on a tie): Envoy's `LEAST_REQUEST` with its default choice count of 2.
     PowerOfTwo,
+    /// Every request to the Ready replica of ordinal 0 (a StatefulSet's primary, e.g. the
+    /// database that takes the writes); held while it is not Ready.
+    Primary,
+}
+
+/// How a caller waits for one of its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallMode {
+    /// The caller's slot (worker thread) is held while the callee works.
+    #[default]
+    Blocking,
+    /// The caller's slot is freed; the request continues at the callee.
+    Async,
+}
+
+/// How many calls of one entry a request makes.
+#[derive(Debug, Clone)]
+pub enum CallCount {
+    /// Exactly this many.
+    Fixed(u32),
+    /// One with this probability, else none.
+    Probability(f64),
+    /// A count drawn per request (rounded to the nearest whole number, at least 0).
+    Drawn(Sampler),
+}
+
+/// One entry of a service's `calls:`: what a request does downstream after its own work.
+#[derive(Debug, Clone)]
+pub struct CallPlan {
+    /// Index of the called service in the plan.
+    pub service: usize,
+    /// How many calls, made one after the other.
+    pub count: CallCount,
+    /// Whether the caller's slot waits.
+    pub mode: CallMode,
+    /// Work the caller does after each answer, in seconds per request on one slot: in the
+    /// held slot (blocking) or back in the caller's queue (async).
+    pub then: Option<Sampler>,
+    /// Connections each caller replica has to the callee (a pool: a call waits for a free
+    /// one); None: unlimited. Equal on every entry to the same callee.
+    pub max_connections: Option<u32>,
+    /// Calls of this entry go to the callee's ordinal 0 (its primary), whatever its routing.
+    pub primary: bool,
 }
 
 /// What one execution of a batch costs.
@@ -154,6 +198,16 @@ pub struct ServicePlan {
     pub cost: Cost,
     /// SLO, if any.
     pub slo: Option<SloPlan>,
+    /// What one request does downstream after its own work, in order.
+    pub calls: Vec<CallPlan>,
+    /// A StatefulSet (fixed replicas with ordinals 0..n, created in order, no autoscaler)
+    /// rather than a Deployment.
+    pub statefulset: bool,
+    /// CPUs each replica requests (0: none given; on a CPU pool it is what the pod needs of
+    /// a node). The pod's CPU use is its busy share of slots times this.
+    pub cpus_per_replica: f64,
+    /// Memory each replica requests, bytes (0: none given).
+    pub memory_per_replica: u64,
 }
 
 /// How a workload generates requests.
@@ -212,6 +266,7 @@ impl ServicePlan {
             pull,
             start: self.startup + self.model_load + self.readiness_delay,
             grace: self.grace,
+            memory: self.memory_per_replica,
         }
     }
 

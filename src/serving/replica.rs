@@ -182,6 +182,11 @@ pub struct Replica {
     pub outstanding: u32,
     /// Index of its service.
     pub svc: u32,
+    /// Its ordinal in its StatefulSet (`u32::MAX` for a Deployment's pod).
+    pub ordinal: u32,
+    /// Requests of it waiting on calls outside its slots (async calls, connection waits):
+    /// it has not drained while any remain.
+    pub calls_out: u32,
     /// Its position in its service's ready list while it is there and the service routes
     /// to the least outstanding (the leaf of [`super::route::LoadTree`]), else `u32::MAX`.
     pub ready_at: u32,
@@ -214,6 +219,8 @@ impl Replica {
                 generation: 0,
             },
             svc: 0,
+            ordinal: u32::MAX,
+            calls_out: 0,
             state: RepState::Gone,
             bound: false,
             queue: VecDeque::new(),

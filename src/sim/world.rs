@@ -391,7 +391,7 @@ impl<'p> World<'p> {
             };
             let q = &mut self.q;
             match change {
-                PodChange::Created => self.serving.attach(pod, si as usize),
+                PodChange::Created => self.serving.attach(pod, si as usize, None),
                 PodChange::Bound => self.serving.bound(now, pod),
                 // With a control plane, a Ready reaches routing through the endpoints.
                 PodChange::Ready if held => {}

@@ -177,6 +177,9 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
                     .map_or((0, 0), |b| (b.pods as u32, b.gpus_per_pod as u32)),
                 failures,
                 topology,
+                cpus_per_node: None,
+                memory_per_node: None,
+                price_per_node_hour: 0.0,
             }
         }));
     }

@@ -352,6 +352,10 @@ pub(super) fn resolve(
                 queue_capacity: s.queue_capacity.map(|c| c as u32),
                 cost,
                 slo,
+                calls: Vec::new(),
+                statefulset: false,
+                cpus_per_replica: 0.0,
+                memory_per_replica: 0,
             }),
             _ => None,
         });
