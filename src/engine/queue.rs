@@ -125,7 +125,11 @@ impl<E> Radix<E> {
             if at == LOOK_FIRST {
                 at = self.current.partition_point(|x| x.time <= e.time);
             }
-            self.current.insert(at, e);
+            if at == 0 {
+                self.current.push_front(e);
+            } else {
+                self.current.insert(at, e);
+            }
         }
     }
 
