@@ -235,6 +235,9 @@ struct NodeApi {
     /// Its heartbeat's turn at which it also sends a status report (of every
     /// `report_every`).
     report_offset: u32,
+    /// Its kubelet's lease renewals' priority level and flow: the same at every renewal,
+    /// and classifying is most of the cost of the commonest call.
+    lease_class: (usize, u64),
 }
 
 /// A pod's API timing.
@@ -530,6 +533,8 @@ impl ControlPlane {
         n.report_offset = offset;
         self.nodes_live += 1;
         let m = (u32::from(pool) << 24) | node;
+        self.nodes[pool as usize][node as usize].lease_class =
+            self.classify(Who::Kubelet(m), Verb::Update, Resource::Leases);
         let period = self.plan.kubelet.lease_renew.0;
         let phase = self.rng.random_range(0..period.max(1));
         self.lease_ring.insert(now, phase, m);
@@ -700,9 +705,10 @@ impl ControlPlane {
             generation: 0,
             node,
         }));
-        self.call(
+        self.call_classified(
             now,
             who,
+            n.lease_class,
             Verb::Update,
             Resource::Leases,
             cost::LEASE_BYTES,
@@ -834,7 +840,24 @@ impl ControlPlane {
         then: Then,
         q: &mut impl Sink<ApiEv>,
     ) {
-        let (level, flow) = self.classify(who, verb, res);
+        let class = self.classify(who, verb, res);
+        self.call_classified(now, who, class, verb, res, bytes, grow, then, q);
+    }
+
+    /// [`ControlPlane::call`] with its priority level and flow known.
+    #[allow(clippy::too_many_arguments)]
+    fn call_classified(
+        &mut self,
+        now: SimTime,
+        who: Who,
+        (level, flow): (usize, u64),
+        verb: Verb,
+        res: Resource,
+        bytes: u32,
+        grow: i64,
+        then: Then,
+        q: &mut impl Sink<ApiEv>,
+    ) {
         let (work, cpu, write, fanout, event_bytes) = if verb.mutating() {
             let watchers = self.watchers(res);
             let work = apf::mutating_work(watchers, self.max_seats[level]);
