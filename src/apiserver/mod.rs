@@ -271,6 +271,7 @@ impl CpuEnds {
     }
 
     /// Drops the ends by `now`.
+    #[cold]
     fn prune(&mut self, now: SimTime) {
         if self.last <= now {
             self.ends.clear();
@@ -1333,6 +1334,7 @@ impl ControlPlane {
     /// The work running at server `s` at `now`, counting one more: exact when above the
     /// server's cores, else at most that. Ends that passed are dropped only when the count
     /// could pass the cores: until then they cannot slow anything down.
+    #[inline]
     fn cpu_load(&mut self, now: SimTime, s: usize) -> u64 {
         let srv = &mut self.servers[s].cpu;
         if (srv.len() + self.shared_cpu.len()) as u64 >= u64::from(self.plan.cpus) {
@@ -1443,12 +1445,10 @@ impl ControlPlane {
     fn fan_out(&mut self, now: SimTime, id: u32) -> SimTime {
         let c = &self.calls[id as usize];
         let (fanout, event_bytes, res) = (c.fanout, c.event_bytes, c.res);
-        let servers = self.servers.len() as u64;
-        let per_server = u64::from(fanout).div_ceil(servers);
         let bytes = f64::from(event_bytes);
         self.stats
             .watch(res, u64::from(fanout), bytes * f64::from(fanout));
-        if per_server == 0 {
+        if fanout == 0 {
             return SimTime::ZERO;
         }
         // The same event and watchers as the last write's (most are lease renewals): the same
@@ -1457,6 +1457,7 @@ impl ControlPlane {
         let work = if self.fan_work.0 == key {
             self.fan_work.1
         } else {
+            let per_server = u64::from(fanout).div_ceil(self.servers.len() as u64);
             let work = cost::codec(bytes)
                 + SimTime(cost::WATCH_SEND_CPU.0 * per_server)
                 + SimTime::from_secs_f64(bytes * per_server as f64 * cost::NS_PER_SENT_BYTE * 1e-9);
