@@ -20,6 +20,7 @@
 //! model: the writes of the rest of the run are refused.
 
 use super::plan::EtcdPlan;
+use super::sorted::SortedDeque;
 use crate::engine::SimTime;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -35,7 +36,7 @@ pub const COMPACTION_INTERVAL: SimTime = SimTime::from_secs(300);
 
 /// A write waiting for its batch: when it reached the leader, the call it belongs to, its
 /// bytes.
-type Waiting = Reverse<(SimTime, u32, u32)>;
+type Waiting = (SimTime, u32, u32);
 
 /// What [`Etcd::commit`] found.
 pub enum Committed {
@@ -51,7 +52,7 @@ pub enum Committed {
 pub struct Etcd {
     plan: EtcdPlan,
     /// Writes not yet in a committed batch, by arrival at the leader.
-    waiting: BinaryHeap<Waiting>,
+    waiting: SortedDeque<Waiting>,
     /// Start of the batch committing now (None: idle).
     batch_start: Option<SimTime>,
     /// The end its commit event is scheduled at.
@@ -82,6 +83,8 @@ pub struct Etcd {
     next_backend: SimTime,
     /// Until when the backend's last commit holds the disk.
     disk_free: SimTime,
+    /// `quota_bytes` as a float, for the comparisons with the database's size.
+    quota: f64,
     /// The last batch's writes, bytes and busy count (see `batch_time`), and its time.
     last_batch: ((u64, u64, u64), SimTime),
 }
@@ -96,8 +99,9 @@ impl Etcd {
     /// An idle leader of an empty store.
     pub fn new(plan: EtcdPlan) -> Etcd {
         Etcd {
+            quota: plan.quota_bytes as f64,
             plan,
-            waiting: BinaryHeap::new(),
+            waiting: SortedDeque::default(),
             batch_start: None,
             batch_end: SimTime::ZERO,
             live_bytes: 0.0,
@@ -121,7 +125,7 @@ impl Etcd {
     pub fn preload(&mut self, bytes: f64) {
         self.live_bytes += bytes;
         self.db_bytes = self.db_bytes.max(self.live_bytes);
-        if self.db_bytes > self.plan.quota_bytes as f64 {
+        if self.db_bytes > self.quota {
             self.nospace = true;
         }
     }
@@ -168,7 +172,7 @@ impl Etcd {
     /// A write of `bytes` for call `call` reaches the leader at `at` (now or later). Returns
     /// the time a commit event must be scheduled at, when the leader was idle.
     pub fn submit(&mut self, at: SimTime, call: u32, bytes: u32) -> Option<SimTime> {
-        self.waiting.push(Reverse((at, call, bytes)));
+        self.waiting.push((at, call, bytes));
         match self.batch_start {
             None => {
                 // The batch starts when this write arrives; those arriving at the same
@@ -206,7 +210,7 @@ impl Etcd {
             return Committed::Later(end);
         }
         out.clear();
-        while let Some(&Reverse((at, call, b))) = self.waiting.peek() {
+        while let Some(&(at, call, b)) = self.waiting.peek() {
             if at > start {
                 break;
             }
@@ -224,7 +228,7 @@ impl Etcd {
                 self.batch_start = None;
                 Committed::Done(None)
             }
-            Some(&Reverse((at, _, _))) => {
+            Some(&(at, _, _)) => {
                 let s = at.max(now);
                 let (n, b) = self.members(s);
                 self.batch_start = Some(s);
@@ -237,12 +241,11 @@ impl Etcd {
 
     /// Writes that belong to a batch starting at `start`, and their bytes.
     fn members(&self, start: SimTime) -> (u64, u64) {
-        // The heap is small (the writes of one or two batches): a scan is cheaper than
-        // keeping a second structure.
+        // In arrival order, they come first.
         self.waiting
             .iter()
-            .filter(|w| w.0.0 <= start)
-            .fold((0, 0), |(n, b), w| (n + 1, b + u64::from(w.0.2)))
+            .take_while(|w| w.0 <= start)
+            .fold((0, 0), |(n, b), w| (n + 1, b + u64::from(w.2)))
     }
 
     /// Applies the compactions due by `now` and updates the database size.
@@ -253,7 +256,7 @@ impl Etcd {
         }
         let size = self.live_bytes + self.history[0] + self.history[1];
         self.db_bytes = self.db_bytes.max(size);
-        if self.db_bytes > self.plan.quota_bytes as f64 {
+        if self.db_bytes > self.quota {
             self.nospace = true;
         }
     }

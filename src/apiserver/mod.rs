@@ -27,6 +27,7 @@ pub mod cost;
 pub mod etcd;
 pub mod plan;
 pub mod ring;
+pub mod sorted;
 mod stats;
 
 pub use plan::ControlPlanePlan;
@@ -39,6 +40,7 @@ use etcd::{Committed, Etcd};
 use plan::{EndpointsMode, ReadFrom, Resource, Verb};
 use rand::RngExt;
 use ring::Ring;
+use sorted::SortedDeque;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -234,7 +236,7 @@ struct Level {
     qs: QueueSet<u32>,
     /// Stages of started calls: (when, 0 = execution ends / 1 = final seats go back,
     /// ticket slot).
-    releases: BinaryHeap<Reverse<(SimTime, u8, u32)>>,
+    releases: SortedDeque<(SimTime, u8, u32)>,
     tickets: Vec<Ticket>,
     free_tickets: Vec<u32>,
     /// When a wake is scheduled (MAX: none).
@@ -490,7 +492,7 @@ impl ControlPlane {
                         .zip(borrowing.current())
                         .map(|(l, &n)| Level {
                             qs: QueueSet::new(l, n),
-                            releases: BinaryHeap::new(),
+                            releases: SortedDeque::default(),
                             tickets: Vec::new(),
                             free_tickets: Vec::new(),
                             wake_at: SimTime::MAX,
@@ -1147,6 +1149,7 @@ impl ControlPlane {
         ((who.connection().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % s) as u16
     }
 
+    #[inline]
     fn new_call(&mut self, mut c: Call) -> u32 {
         c.client = std::mem::replace(&mut self.calling, NO_CLIENT);
         match self.free.pop() {
@@ -1161,6 +1164,7 @@ impl ControlPlane {
         }
     }
 
+    #[inline]
     fn free_call(&mut self, id: u32) {
         self.free.push(id);
     }
@@ -1206,6 +1210,7 @@ impl ControlPlane {
 
     /// Starts the calls APF started at server `s`, level `l`, records the seats in use and
     /// arms the next wake.
+    #[inline]
     fn drain(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         let lv = &self.servers[s].levels[l];
         if !lv.qs.has_started() && lv.qs.waiting() == 0 && lv.qs.seats_in_use() == lv.seats {
@@ -1235,6 +1240,7 @@ impl ControlPlane {
     }
 
     /// Brings the statistics' seats in use at server `s`, level `l` up to date at `t`.
+    #[inline]
     fn note_seats(&mut self, t: SimTime, s: usize, l: usize) {
         let lv = &mut self.servers[s].levels[l];
         let now_seats = lv.qs.seats_in_use();
@@ -1250,7 +1256,7 @@ impl ControlPlane {
     fn settle(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         loop {
             let lv = &mut self.servers[s].levels[l];
-            let Some(&Reverse((t, stage, slot))) = lv.releases.peek() else {
+            let Some(&(t, stage, slot)) = lv.releases.peek() else {
                 break;
             };
             if t > now {
@@ -1261,7 +1267,7 @@ impl ControlPlane {
             if stage == 0
                 && let Some(at) = lv.qs.finish(t, ticket)
             {
-                lv.releases.push(Reverse((at, 1, slot)));
+                lv.releases.push((at, 1, slot));
             } else {
                 if stage == 1 {
                     lv.qs.release(t, ticket);
@@ -1271,19 +1277,23 @@ impl ControlPlane {
             self.note_seats(t, s, l);
             self.drain(now, s, l, q);
         }
-        while let Some(id) = self.servers[s].levels[l].qs.expire(now) {
+        // Only a waiting call can time out.
+        while self.servers[s].levels[l].qs.waiting() > 0
+            && let Some(id) = self.servers[s].levels[l].qs.expire(now)
+        {
             self.reject(now, id, q);
         }
         self.drain(now, s, l, q);
     }
 
     /// Schedules a wake at the level's next release or wait limit, if calls wait there.
+    #[inline]
     fn arm(&mut self, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         let lv = &mut self.servers[s].levels[l];
         if lv.qs.waiting() == 0 {
             return;
         }
-        let rel = lv.releases.peek().map_or(SimTime::MAX, |r| r.0.0);
+        let rel = lv.releases.peek().map_or(SimTime::MAX, |r| r.0);
         let t = rel.min(lv.qs.next_deadline().unwrap_or(SimTime::MAX));
         if t < lv.wake_at {
             lv.wake_at = t;
@@ -1319,6 +1329,7 @@ impl ControlPlane {
     }
 
     /// CPU time `work` at server `s` from `now`, slowed when more runs than it has cores.
+    #[inline]
     fn run_cpu(&mut self, now: SimTime, s: usize, work: SimTime) -> SimTime {
         let running = self.cpu_load(now, s);
         let cores = u64::from(self.plan.cpus);
@@ -1393,7 +1404,7 @@ impl ControlPlane {
                 .push(Reverse((done, verb.mutating()))),
             slot => {
                 let lv = &mut self.servers[s].levels[l];
-                lv.releases.push(Reverse((done, 0, slot)));
+                lv.releases.push((done, 0, slot));
                 self.arm(s, l, q);
             }
         }
@@ -2078,7 +2089,7 @@ fn seats_at(lv: &Level, now: SimTime) -> u32 {
     let due: u32 = lv
         .releases
         .iter()
-        .map(|&Reverse((t, stage, slot))| {
+        .map(|&(t, stage, slot)| {
             let ticket = lv.tickets[slot as usize];
             // An execution's end frees its seats then, or after its final seats' linger.
             let back = if stage == 0 { t + ticket.linger } else { t };

@@ -246,7 +246,9 @@ impl<'p> World<'p> {
                     if let Some(a) = &mut self.api {
                         a.handle(now, e, &mut self.q);
                     }
-                    self.answer(now);
+                    if self.api.as_ref().is_some_and(ControlPlane::has_answer) {
+                        self.answer(now);
+                    }
                 }
                 Ev::Training(e) => {
                     self.training_events += 1;

@@ -51,6 +51,7 @@ pub struct DemandIntegrator {
 }
 
 impl DemandIntegrator {
+    #[inline]
     fn advance(&mut self, now: SimTime) {
         // Several changes come at one instant (a request queued and started at once): no
         // time passed, nothing to add.
@@ -66,6 +67,7 @@ impl DemandIntegrator {
     }
 
     /// The count changes to `x` at `now`.
+    #[inline]
     pub fn set(&mut self, now: SimTime, x: u64) {
         self.advance(now);
         self.x = x;

@@ -163,6 +163,7 @@ impl MinTree {
         }
     }
 
+    #[inline]
     fn set(&mut self, i: usize, v: u64) {
         let mut p = i + self.size;
         if self.node[p] == v {
@@ -475,6 +476,7 @@ impl<T> QueueSet<T> {
 
     /// Advances virtual time to `now`: R grows at min(seats asked for, limit) / active
     /// queues seat-seconds per second.
+    #[inline]
     fn sync(&mut self, now: SimTime) {
         if now <= self.synced {
             return;
@@ -493,12 +495,14 @@ impl<T> QueueSet<T> {
         }
     }
 
+    #[inline]
     fn note_demand(&mut self, now: SimTime) {
         self.demand
             .set(now, u64::from(self.seats_in_use) + self.seats_waiting);
     }
 
     /// Whether a request of `seats` may start now.
+    #[inline]
     fn fits(&self, seats: u32) -> bool {
         match self.response {
             LimitResponse::Exempt => true,
@@ -544,6 +548,7 @@ impl<T> QueueSet<T> {
     /// overloaded), without linking it into its queue and out again: its queue is then the
     /// only one with a head, so it is the one dispatched, and its dispatch-tree key goes
     /// from none back to none.
+    #[inline]
     fn pass_through(&mut self, now: SimTime, q: usize, work: WorkEstimate, item: T) {
         let total = Self::total_work(&work);
         let asked = work.max_seats();
@@ -614,6 +619,7 @@ impl<T> QueueSet<T> {
     }
 
     /// Starts a request now (from queue `queue`, or none) and hands it to `dispatch`.
+    #[inline]
     fn start(&mut self, now: SimTime, queue: u32, work: WorkEstimate, item: T, arrival: SimTime) {
         let seats = work.max_seats();
         self.executing += 1;
@@ -718,6 +724,7 @@ impl<T> QueueSet<T> {
 
     /// Keeps a queue's next start no earlier than its oldest request's arrival in virtual
     /// time, so that an idle-looking queue cannot bank service.
+    #[inline]
     fn bound(&mut self, q: usize) {
         let head = self.queues[q].head;
         if head != NONE {
@@ -728,6 +735,7 @@ impl<T> QueueSet<T> {
     }
 
     /// Updates queue `q`'s key in the dispatch tree and whether it is active.
+    #[inline]
     fn refresh(&mut self, q: usize) {
         let queue = self.queues[q];
         let key = if queue.head == NONE {
@@ -747,6 +755,7 @@ impl<T> QueueSet<T> {
         }
     }
 
+    #[inline]
     fn dispatch_all(&mut self, now: SimTime) {
         while self.waiting > 0 && self.seats_in_use < self.limit && self.dispatch_one(now) {}
     }
@@ -778,6 +787,7 @@ impl<T> QueueSet<T> {
         true
     }
 
+    #[inline]
     fn free_seats(&mut self, now: SimTime, ticket: &Ticket) {
         self.seats_in_use -= ticket.seats;
         if ticket.queue != NONE {
