@@ -293,11 +293,15 @@ impl CpuEnds {
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeApi {
     up: bool,
-    /// Its heartbeat's turn at which it also sends a status report (of every
-    /// `report_every`).
+}
+
+/// What a kubelet's turn in the lease ring needs, carried in the ring.
+#[derive(Debug, Clone, Copy, Default)]
+struct Heartbeat {
+    /// Where its lease renewals go.
+    route: Route,
+    /// Its turn at which it also sends a status report (of every `report_every`).
     report_offset: u32,
-    /// Where its kubelet's lease renewals go.
-    lease: Route,
 }
 
 /// Where a kubelet's lease renewals go: the same server, priority level, flow and hand of
@@ -349,7 +353,9 @@ pub struct ControlPlane {
     calls: Vec<Call>,
     free: Vec<u32>,
     nodes: Vec<Vec<NodeApi>>,
-    lease_ring: Ring,
+    lease_ring: Ring<Heartbeat>,
+    /// A cycle of the lease ring and its remainder modulo `report_every`.
+    report_cycle: (u64, u64),
     lease_at: SimTime,
     /// A kubelet's lease renewal, but for its time and [`Route`].
     lease_call: Call,
@@ -461,10 +467,6 @@ fn node_member(n: NodeId) -> u32 {
     (u32::from(n.pool) << 24) | n.node
 }
 
-fn member_node(m: u32) -> (u16, u32) {
-    ((m >> 24) as u16, m & 0x00ff_ffff)
-}
-
 impl ControlPlane {
     /// The control plane of replication `rep`, for a cluster of `nodes[pool]` nodes and
     /// `services` services.
@@ -525,6 +527,7 @@ impl ControlPlane {
                 .map(|&n| vec![NodeApi::default(); n as usize])
                 .collect(),
             lease_ring: Ring::new(plan.kubelet.lease_renew),
+            report_cycle: (0, 0),
             lease_at: SimTime::MAX,
             lease_call: Call::BLANK,
             report_every,
@@ -659,7 +662,6 @@ impl ControlPlane {
             return;
         }
         n.up = true;
-        n.report_offset = offset;
         self.nodes_live += 1;
         let m = (u32::from(pool) << 24) | node;
         let who = Who::Kubelet(m);
@@ -668,19 +670,22 @@ impl ControlPlane {
         let hand = self.servers[usize::from(server)].levels[level]
             .qs
             .pack_hand(flow);
-        self.nodes[pool as usize][node as usize].lease = Route {
-            server,
-            level: level as u8,
-            flow,
-            hand,
+        let beat = Heartbeat {
+            route: Route {
+                server,
+                level: level as u8,
+                flow,
+                hand,
+            },
+            report_offset: offset,
         };
         let period = self.plan.kubelet.lease_renew.0;
         let phase = self.rng.random_range(0..period.max(1));
-        self.lease_ring.insert(now, phase, m);
+        self.lease_ring.insert(now, phase, m, beat);
         for (ci, c) in self.plan.clients.iter().enumerate() {
             if c.per_node {
                 let phase = self.rng.random_range(0..c.every.0.max(1));
-                self.clients[ci].0.insert(now, phase, m);
+                self.clients[ci].0.insert(now, phase, m, ());
             }
         }
     }
@@ -712,7 +717,7 @@ impl ControlPlane {
                 let c = &self.plan.clients[ci];
                 for i in 0..c.count {
                     let phase = self.rng.random_range(0..c.every.0.max(1));
-                    self.clients[ci].0.insert(q.now(), phase, i);
+                    self.clients[ci].0.insert(q.now(), phase, i, ());
                 }
             }
             self.reschedule_client(ci, q);
@@ -749,9 +754,8 @@ impl ControlPlane {
                     return;
                 }
                 self.lease_at = SimTime::MAX;
-                if let Some((m, cycle)) = self.lease_ring.advance() {
-                    let (pool, node) = member_node(m);
-                    self.heartbeat(now, pool, node, cycle, q);
+                if let Some((m, cycle, beat)) = self.lease_ring.advance() {
+                    self.heartbeat(now, m, cycle, beat, q);
                 }
                 // A call moves no ring: only this one turned.
                 self.reschedule_leases(q);
@@ -762,7 +766,7 @@ impl ControlPlane {
                     return;
                 }
                 self.clients[ci].1 = SimTime::MAX;
-                if let Some((m, _)) = self.clients[ci].0.advance() {
+                if let Some((m, _, ())) = self.clients[ci].0.advance() {
                     self.client_call(now, ci, m, q);
                 }
                 self.reschedule_client(ci, q);
@@ -844,18 +848,12 @@ impl ControlPlane {
     fn heartbeat(
         &mut self,
         now: SimTime,
-        pool: u16,
-        node: u32,
+        member: u32,
         cycle: u64,
+        beat: Heartbeat,
         q: &mut impl Sink<ApiEv>,
     ) {
-        let n = self.nodes[pool as usize][node as usize];
-        let who = Who::Kubelet(node_member(NodeId {
-            pool,
-            generation: 0,
-            node,
-        }));
-        let r = n.lease;
+        let r = beat.route;
         debug_assert_eq!(r.level, self.lease_call.level);
         let id = self.new_call(Call {
             first: now,
@@ -867,10 +865,17 @@ impl ControlPlane {
             ..self.lease_call
         });
         self.arrive(now, id, q);
-        if (cycle + u64::from(n.report_offset)).is_multiple_of(u64::from(self.report_every)) {
+        // (cycle + offset) is a multiple of `report_every`; the cycle's remainder is worked
+        // out once per cycle.
+        let every = u64::from(self.report_every);
+        if self.report_cycle.0 != cycle {
+            self.report_cycle = (cycle, cycle % every);
+        }
+        let turn = self.report_cycle.1 + u64::from(beat.report_offset);
+        if turn == 0 || turn == every {
             self.call(
                 now,
-                who,
+                Who::Kubelet(member),
                 Verb::Patch,
                 Resource::Nodes,
                 cost::NODE_BYTES,
