@@ -53,6 +53,9 @@ const BINARY_BELOW: usize = 256;
 /// would otherwise move down a bucket or more per spread until each event stood alone.
 const SORT_AT_MOST: usize = 48;
 
+/// `EventQueue::first_lane` when no lane holds an event.
+const NO_LANE: usize = usize::MAX;
+
 /// Places of the run looked at one by one, from the front, before a binary search when an
 /// event lands inside it.
 const LOOK_FIRST: usize = 4;
@@ -211,6 +214,9 @@ pub struct EventQueue<E> {
     // one pending event (the next arrival of a workload) then costs a compare instead of a
     // push and a pop. Ordering is the same (time, seq) as in the heap.
     lanes: Vec<Option<Entry<E>>>,
+    /// The lane holding the earliest lane event (`NO_LANE`: none), kept as lanes change so
+    /// that a pop from the heap does not scan them.
+    first_lane: usize,
     seq: u64,
     now: SimTime,
 }
@@ -236,6 +242,7 @@ impl<E> EventQueue<E> {
             radix_above: RADIX_ABOVE,
             binary_below: BINARY_BELOW,
             lanes: Vec::new(),
+            first_lane: NO_LANE,
             seq: 0,
             now: SimTime::ZERO,
         }
@@ -267,12 +274,39 @@ impl<E> EventQueue<E> {
     /// It pops in the same (time, insertion) order as any other event.
     #[inline]
     pub fn schedule_lane(&mut self, lane: usize, at: SimTime, event: E) {
-        self.lanes[lane] = Some(Entry {
+        let e = Entry {
             time: at.max(self.now).0,
             seq: self.seq,
             event,
-        });
+        };
         self.seq += 1;
+        let key = e.key();
+        self.lanes[lane] = Some(e);
+        if lane == self.first_lane {
+            // It replaced the earliest: another lane may be earlier now.
+            self.find_first_lane();
+        } else if self.lane_key(self.first_lane).is_none_or(|k| key < k) {
+            self.first_lane = lane;
+        }
+    }
+
+    /// The (time, seq) of lane `lane`'s event, if it has one.
+    #[inline(always)]
+    fn lane_key(&self, lane: usize) -> Option<(u64, u64)> {
+        self.lanes.get(lane)?.as_ref().map(Entry::key)
+    }
+
+    /// Finds the lane holding the earliest lane event.
+    fn find_first_lane(&mut self) {
+        let mut best: Option<(usize, (u64, u64))> = None;
+        for (i, l) in self.lanes.iter().enumerate() {
+            if let Some(e) = l
+                && best.is_none_or(|(_, k)| e.key() < k)
+            {
+                best = Some((i, e.key()));
+            }
+        }
+        self.first_lane = best.map_or(NO_LANE, |(i, _)| i);
     }
 
     /// Schedules `event` at `at` in lane `lane` when the lane holds no event, else in the
@@ -367,23 +401,14 @@ impl<E> EventQueue<E> {
     /// Pops the earliest event and advances the clock to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if !self.lanes.is_empty() {
-            // The earliest lane, if it beats the heap's top, goes first.
-            let mut best: Option<(usize, u64, u64)> = None;
-            for (i, l) in self.lanes.iter().enumerate() {
-                if let Some(e) = l
-                    && best.is_none_or(|(_, t, s)| (e.time, e.seq) < (t, s))
-                {
-                    best = Some((i, e.time, e.seq));
-                }
-            }
-            if let Some((i, t, s)) = best
-                && self.heap_least().is_none_or(|h| (t, s) < h)
-                && let Some(e) = self.lanes[i].take()
-            {
-                self.now = SimTime(e.time);
-                return Some((self.now, e.event));
-            }
+        // The earliest lane, if it beats the heap's top, goes first.
+        if let Some(k) = self.lane_key(self.first_lane)
+            && self.heap_least().is_none_or(|h| k < h)
+            && let Some(e) = self.lanes[self.first_lane].take()
+        {
+            self.find_first_lane();
+            self.now = SimTime(e.time);
+            return Some((self.now, e.event));
         }
         let top = if self.radix_on {
             let top = self.radix.pop()?;
@@ -495,14 +520,17 @@ mod tests {
             sort in proptest::sample::select(vec![0, 1, 4, SORT_AT_MOST, usize::MAX]),
         ) {
             let mut q = EventQueue::new()
-                .with_lanes(1)
+                .with_lanes(3)
                 .with_thresholds(thresholds.0, thresholds.1, sort);
             let mut model: Vec<(u64, u64, u64)> = Vec::new(); // (time, seq, id)
-            let mut lane: Option<(u64, u64, u64)> = None;
+            // Three lanes, the delay's parity picking one of the first two (the third stays
+            // empty).
+            let mut lanes: [Option<(u64, u64, u64)>; 3] = [None; 3];
             let mut seq = 0;
             for (id, (op, delay, scale)) in ops.into_iter().enumerate() {
                 let id = id as u64;
                 let at = q.now().0 + delay * 10u64.pow(scale as u32);
+                let l = (delay % 2) as usize;
                 match op {
                     0 | 1 => {
                         q.schedule(SimTime(at), id);
@@ -510,15 +538,15 @@ mod tests {
                         seq += 1;
                     }
                     2 => {
-                        q.schedule_lane(0, SimTime(at), id);
-                        lane = Some((at, seq, id));
+                        q.schedule_lane(l, SimTime(at), id);
+                        lanes[l] = Some((at, seq, id));
                         seq += 1;
                     }
                     3 => {
                         // The lane if it is free, else the heap.
-                        q.schedule_free_lane(0, SimTime(at), id);
-                        if lane.is_none() {
-                            lane = Some((at, seq, id));
+                        q.schedule_free_lane(l, SimTime(at), id);
+                        if lanes[l].is_none() {
+                            lanes[l] = Some((at, seq, id));
                         } else {
                             model.push((at, seq, id));
                         }
@@ -526,7 +554,7 @@ mod tests {
                     }
                     _ => {
                         let mut all = model.clone();
-                        all.extend(lane);
+                        all.extend(lanes.iter().flatten());
                         let want = all.iter().min().copied();
                         proptest::prop_assert_eq!(
                             q.peek_time(),
@@ -535,15 +563,15 @@ mod tests {
                         let got = q.pop();
                         proptest::prop_assert_eq!(got, want.map(|w| (SimTime(w.0), w.2)));
                         if let Some(w) = want {
-                            if lane == Some(w) {
-                                lane = None;
+                            if let Some(x) = lanes.iter_mut().find(|x| **x == Some(w)) {
+                                *x = None;
                             } else {
                                 model.retain(|m| *m != w);
                             }
                         }
                     }
                 }
-                proptest::prop_assert_eq!(q.len(), model.len() + usize::from(lane.is_some()));
+                proptest::prop_assert_eq!(q.len(), model.len() + lanes.iter().flatten().count());
             }
         }
     }
