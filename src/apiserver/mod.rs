@@ -1215,13 +1215,20 @@ impl ControlPlane {
 
     /// Starts the calls APF started at server `s`, level `l`, records the seats in use and
     /// arms the next wake.
-    #[inline]
+    #[inline(always)]
     fn drain(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         let lv = &self.servers[s].levels[l];
         if !lv.qs.has_started() && lv.qs.waiting() == 0 && lv.qs.seats_in_use() == lv.seats {
-            // Nothing started, no seat changed hands and nothing waits for a wake.
+            // Nothing started, no seat changed hands and nothing waits for a wake: most
+            // times, so this much is inlined.
             return;
         }
+        self.drain_started(now, s, l, q);
+    }
+
+    /// [`ControlPlane::drain`] when there is something to do.
+    #[inline(never)]
+    fn drain_started(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         while let Some(st) = self.servers[s].levels[l].qs.dispatch() {
             let lv = &mut self.servers[s].levels[l];
             let slot = match lv.free_tickets.pop() {
@@ -1245,7 +1252,7 @@ impl ControlPlane {
     }
 
     /// Brings the statistics' seats in use at server `s`, level `l` up to date at `t`.
-    #[inline]
+    #[inline(always)]
     fn note_seats(&mut self, t: SimTime, s: usize, l: usize) {
         let lv = &mut self.servers[s].levels[l];
         let now_seats = lv.qs.seats_in_use();
@@ -1292,7 +1299,7 @@ impl ControlPlane {
     }
 
     /// Schedules a wake at the level's next release or wait limit, if calls wait there.
-    #[inline]
+    #[inline(always)]
     fn arm(&mut self, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
         let lv = &mut self.servers[s].levels[l];
         if lv.qs.waiting() == 0 {
@@ -1361,6 +1368,7 @@ impl ControlPlane {
     }
 
     /// Call `id` starts at its server.
+    #[inline]
     fn execute(&mut self, now: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
         let c = &mut self.calls[id as usize];
         c.started = now;
@@ -1458,6 +1466,7 @@ impl ControlPlane {
 
     /// Each server sends the watch event of write `c` to its share of the interested
     /// watchers. Returns the mean delay to a watcher.
+    #[inline]
     fn fan_out(&mut self, now: SimTime, id: u32) -> SimTime {
         let c = &self.calls[id as usize];
         let (fanout, event_bytes, res) = (c.fanout, c.event_bytes, c.res);
@@ -1481,7 +1490,15 @@ impl ControlPlane {
             work
         };
         let cores = u64::from(self.plan.cpus);
-        if (0..self.servers.len()).all(|s| self.cpu_load(now, s) <= cores) {
+        // Fewer ends than cores at every server (most times): all at full speed, nothing
+        // to drop. Else count at each (see `cpu_load`).
+        let shared = self.shared_cpu.len() as u64;
+        if self
+            .servers
+            .iter()
+            .all(|srv| srv.cpu.len() as u64 + shared < cores)
+            || (0..self.servers.len()).all(|s| self.cpu_load(now, s) <= cores)
+        {
             // Every server sends at full speed: one end stands for each server's.
             self.shared_cpu.push(now + work);
             return SimTime(work.0 / 2);

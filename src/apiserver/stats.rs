@@ -260,6 +260,7 @@ impl Stats {
     }
 
     /// A call is answered at `done` after `latency` (from its first try).
+    #[inline]
     pub fn answered(
         &mut self,
         done: SimTime,

@@ -163,7 +163,7 @@ impl MinTree {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, i: usize, v: u64) {
         let mut p = i + self.size;
         if self.node[p] == v {
@@ -365,6 +365,7 @@ impl<T> QueueSet<T> {
     }
 
     /// Whether [`QueueSet::dispatch`] has a request to hand over.
+    #[inline]
     pub fn has_started(&self) -> bool {
         !self.ready.is_empty()
     }
@@ -444,11 +445,13 @@ impl<T> QueueSet<T> {
     }
 
     /// Seats held by executing and lingering requests.
+    #[inline]
     pub fn seats_in_use(&self) -> u32 {
         self.seats_in_use
     }
 
     /// Requests waiting in queues.
+    #[inline]
     pub fn waiting(&self) -> u32 {
         self.waiting
     }
@@ -476,7 +479,7 @@ impl<T> QueueSet<T> {
 
     /// Advances virtual time to `now`: R grows at min(seats asked for, limit) / active
     /// queues seat-seconds per second.
-    #[inline]
+    #[inline(always)]
     fn sync(&mut self, now: SimTime) {
         if now <= self.synced {
             return;
@@ -495,7 +498,7 @@ impl<T> QueueSet<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn note_demand(&mut self, now: SimTime) {
         self.demand
             .set(now, u64::from(self.seats_in_use) + self.seats_waiting);
@@ -513,6 +516,7 @@ impl<T> QueueSet<T> {
 
     /// The shortest queue (least waiting work) of the flow's hand, looked at from a
     /// rotating offset so that ties spread.
+    #[inline(always)]
     fn choose_queue(&mut self, flow: u64, dealt: Option<PackedHand>) -> usize {
         let deck = self.queues.len() as u32;
         let offset = self.offset as usize;
@@ -548,7 +552,7 @@ impl<T> QueueSet<T> {
     /// overloaded), without linking it into its queue and out again: its queue is then the
     /// only one with a head, so it is the one dispatched, and its dispatch-tree key goes
     /// from none back to none.
-    #[inline]
+    #[inline(always)]
     fn pass_through(&mut self, now: SimTime, q: usize, work: WorkEstimate, item: T) {
         let total = Self::total_work(&work);
         let asked = work.max_seats();
@@ -571,6 +575,7 @@ impl<T> QueueSet<T> {
     /// Starts a request from queue `q` (its final seats cut to the limit when they exceed
     /// it, the latency stretched, as upstream) and charges the queue its work in virtual
     /// time.
+    #[inline(always)]
     fn start_from(
         &mut self,
         now: SimTime,
@@ -619,7 +624,7 @@ impl<T> QueueSet<T> {
     }
 
     /// Starts a request now (from queue `queue`, or none) and hands it to `dispatch`.
-    #[inline]
+    #[inline(always)]
     fn start(&mut self, now: SimTime, queue: u32, work: WorkEstimate, item: T, arrival: SimTime) {
         let seats = work.max_seats();
         self.executing += 1;
@@ -724,7 +729,7 @@ impl<T> QueueSet<T> {
 
     /// Keeps a queue's next start no earlier than its oldest request's arrival in virtual
     /// time, so that an idle-looking queue cannot bank service.
-    #[inline]
+    #[inline(always)]
     fn bound(&mut self, q: usize) {
         let head = self.queues[q].head;
         if head != NONE {
@@ -735,7 +740,7 @@ impl<T> QueueSet<T> {
     }
 
     /// Updates queue `q`'s key in the dispatch tree and whether it is active.
-    #[inline]
+    #[inline(always)]
     fn refresh(&mut self, q: usize) {
         let queue = self.queues[q];
         let key = if queue.head == NONE {
@@ -787,7 +792,7 @@ impl<T> QueueSet<T> {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn free_seats(&mut self, now: SimTime, ticket: &Ticket) {
         self.seats_in_use -= ticket.seats;
         if ticket.queue != NONE {
