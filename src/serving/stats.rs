@@ -60,6 +60,11 @@ pub struct ServiceStats {
     pub window_unfinished_ns: u128,
     /// Busy execution slots over time.
     pub busy: TimeIntegral,
+    /// Slots held by requests waiting on a blocking call (held, not working).
+    pub blocked: TimeIntegral,
+    /// Services that call others: the time of completed requests (arrived in the window)
+    /// spent here rather than in calls, summed.
+    pub own_ns: u128,
     /// Pods bound to a node over time.
     pub replicas: TimeIntegral,
     /// Most pods bound at once.
@@ -322,6 +327,7 @@ impl ServiceStats {
             .add(now, self.in_system.value());
         self.before_window_in_system.restart(now);
         self.busy.restart(now);
+        self.blocked.restart(now);
         let rep_in_interval = self.replicas.area_secs(now) - self.iv_rep_area;
         self.replicas.restart(now);
         self.iv_rep_area = -rep_in_interval;

@@ -386,6 +386,32 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         let slots = replicas_mean * sp.concurrency as f64;
         let utilization = ratio(s.busy.area_secs(end), slots * window);
         put("gpu_utilization", utilization);
+        if sp.cpus_per_replica > 0.0 {
+            // The CPU the replicas use over what they request (their slots' working share).
+            put("cpu_utilization", utilization);
+        }
+        if sp
+            .calls
+            .iter()
+            .any(|c| c.mode == crate::serving::plan::CallMode::Blocking)
+        {
+            // Slots held, working or waiting on a blocking call: what a thread pool runs
+            // out of.
+            put(
+                "slot_utilization",
+                ratio(
+                    s.busy.area_secs(end) + s.blocked.area_secs(end),
+                    slots * window,
+                ),
+            );
+        }
+        if !sp.calls.is_empty() {
+            // Its own share of the latency: queueing and work here, not in its calls.
+            put(
+                "own_latency_mean_ms",
+                ratio(s.own_ns as f64 * 1e-6, completed),
+            );
+        }
         // Time in the API server outside the engine counts as in the system.
         let in_system = ratio(
             s.in_system.area_secs(end) + s.overhead_ns as f64 * 1e-9,

@@ -1,0 +1,162 @@
+//! Calls between services against queueing-network theory: Jackson's (and BCMP's) product
+//! form for open networks, exact Mean Value Analysis for closed ones, Little's law for the
+//! slots that blocking calls hold.
+
+mod common;
+
+use capsim::serving::plan::{CallCount, CallMode, CallPlan};
+use capsim::sim::Plan;
+use capsim::stats::analytic::mmc_mean_wait;
+use common::{plan, rel};
+
+/// Two services: `web` (c slots on one replica, shared queue, exponential 10 ms) loaded by a
+/// workload, and `db` (one slot, exponential `db_ms`).
+fn two_tier(web_slots: u32, db_ms: f64, load: &str, duration_s: u32, reps: u32) -> Plan {
+    plan(&format!(
+        r#"
+name: tiers
+seed: 7
+duration: {duration_s}s
+warmup: {warm}s
+replications: {reps}
+report_interval: {duration_s}s
+models:
+  - {{name: web-m, service_time: {{exponential: {{mean: 10ms}}}}}}
+  - {{name: db-m, service_time: {{exponential: {{mean: {db_ms}ms}}}}}}
+node_pools:
+  - {{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 2}}
+services:
+  - {{name: web, model: web-m, node_pool: p, replicas: 1, concurrency: {web_slots}, routing: shared_queue}}
+  - {{name: db, model: db-m, node_pool: p, replicas: 1, routing: shared_queue}}
+workloads:
+  - service: web
+    arrivals: {load}
+"#,
+        warm = duration_s / 20
+    ))
+}
+
+fn call(count: CallCount, mode: CallMode) -> CallPlan {
+    CallPlan {
+        service: 1,
+        count,
+        mode,
+        then: None,
+        max_connections: None,
+        primary: false,
+    }
+}
+
+fn simulate(p: &Plan) -> capsim::sim::Report {
+    capsim::sim::simulate(p, false).expect("within the event budget")
+}
+
+/// Open network, async calls: each station is an M/M/c at its total arrival rate and the
+/// mean end-to-end time is the sum over visits (Jackson; with a fixed visit count, BCMP's
+/// class switching at FCFS stations of class-independent exponential service).
+#[test]
+fn async_calls_match_jacksons_product_form() {
+    let lambda = 100.0;
+    let r_web = mmc_mean_wait(2, lambda, 100.0) + 0.010;
+    for (count, visits, db_ms) in [
+        (CallCount::Probability(0.6), 0.6, 8.0),
+        (CallCount::Fixed(2), 2.0, 3.0),
+    ] {
+        let mut p = two_tier(2, db_ms, "{poisson: {rate: 100/s}}", 4000, 4);
+        p.services[0].calls.push(call(count, CallMode::Async));
+        let r = simulate(&p);
+        let mu_db = 1e3 / db_ms;
+        let r_db = 1.0 / (mu_db - lambda * visits);
+        let e2e = (r_web + visits * r_db) * 1e3;
+        let sim = r.mean("web", "latency_mean_ms");
+        let sim_db = r.mean("db", "latency_mean_ms");
+        let own = r.mean("web", "own_latency_mean_ms");
+        eprintln!(
+            "visits {visits}: end to end {sim:.3} ms (Jackson {e2e:.3}), db {sim_db:.3} ({:.3}), web own {own:.3} ({:.3})",
+            r_db * 1e3,
+            r_web * 1e3
+        );
+        assert!(rel(sim, e2e) < 0.03, "end to end {sim} ms vs {e2e}");
+        assert!(
+            rel(sim_db, r_db * 1e3) < 0.03,
+            "db {sim_db} ms vs {}",
+            r_db * 1e3
+        );
+        assert!(
+            rel(own, r_web * 1e3) < 0.03,
+            "web's own {own} ms vs {}",
+            r_web * 1e3
+        );
+        let db_rps = r.mean("db", "throughput_rps");
+        assert!(
+            rel(db_rps, lambda * visits) < 0.02,
+            "db throughput {db_rps}"
+        );
+    }
+}
+
+/// Blocking calls: the caller's slots are held for its own work plus its calls' response
+/// times (Little's law), while its working share stays its own work.
+#[test]
+fn blocking_calls_hold_the_callers_slots() {
+    let lambda = 100.0;
+    let mut p = two_tier(64, 8.0, "{poisson: {rate: 100/s}}", 4000, 4);
+    p.services[0]
+        .calls
+        .push(call(CallCount::Probability(0.6), CallMode::Blocking));
+    let r = simulate(&p);
+    let r_db = 1.0 / (125.0 - 60.0);
+    // 64 slots at 1.9 busy: no wait at web.
+    let held = lambda * (0.010 + 0.6 * r_db);
+    let slot_u = r.mean("web", "slot_utilization");
+    let work_u = r.mean("web", "gpu_utilization");
+    let e2e = r.mean("web", "latency_mean_ms");
+    eprintln!(
+        "slots held {:.4} (Little {:.4}), working {:.4} ({:.4}), end to end {e2e:.3} ms ({:.3})",
+        slot_u * 64.0,
+        held,
+        work_u * 64.0,
+        lambda * 0.010,
+        held / lambda * 1e3
+    );
+    assert!(rel(slot_u * 64.0, held) < 0.03);
+    assert!(rel(work_u * 64.0, lambda * 0.010) < 0.02);
+    assert!(rel(e2e, held / lambda * 1e3) < 0.03);
+}
+
+/// Closed network: N users thinking 100 ms, web (one slot, 10 ms) then db (one slot, 8 ms):
+/// throughput and response time of exact Mean Value Analysis.
+#[test]
+fn closed_network_matches_mean_value_analysis() {
+    let (z, demands) = (0.100, [0.010, 0.008]);
+    for users in [5u32, 20] {
+        let mut p = two_tier(
+            1,
+            8.0,
+            &format!(
+                "{{closed: {{users: {users}, think_time: {{exponential: {{mean: 100ms}}}}}}}}"
+            ),
+            3000,
+            4,
+        );
+        p.services[0]
+            .calls
+            .push(call(CallCount::Fixed(1), CallMode::Async));
+        let r = simulate(&p);
+        let mut qlen = [0.0f64; 2];
+        let (mut x, mut resp) = (0.0, 0.0);
+        for n in 1..=users {
+            let rk: Vec<f64> = (0..2).map(|k| demands[k] * (1.0 + qlen[k])).collect();
+            resp = rk.iter().sum::<f64>();
+            x = f64::from(n) / (z + resp);
+            for k in 0..2 {
+                qlen[k] = x * rk[k];
+            }
+        }
+        let sim_x = r.mean("web", "throughput_rps");
+        let sim_r = r.mean("web", "latency_mean_ms") * 1e-3;
+        eprintln!("N={users}: X {sim_x:.3}/s (MVA {x:.3}), R {sim_r:.5} s (MVA {resp:.5})");
+        assert!(rel(sim_x, x) < 0.02, "throughput {sim_x} vs MVA {x}");
+        assert!(rel(sim_r, resp) < 0.03, "response {sim_r} vs MVA {resp}");
+    }
+}
