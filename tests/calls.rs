@@ -160,3 +160,95 @@ fn closed_network_matches_mean_value_analysis() {
         assert!(rel(sim_r, resp) < 0.03, "response {sim_r} vs MVA {resp}");
     }
 }
+
+/// An async call with a step back at the caller (`then`) of the caller's own service time:
+/// the caller is visited twice per request (BCMP: one FCFS station at twice the rate).
+#[test]
+fn a_step_after_the_answer_visits_the_caller_again() {
+    let lambda = 50.0;
+    let mut p = two_tier(2, 8.0, "{poisson: {rate: 50/s}}", 4000, 4);
+    let mut c = call(CallCount::Fixed(1), CallMode::Async);
+    // The step takes what web's own work takes: exponential, 10 ms.
+    let capsim::serving::Cost::Generic { sampler, .. } = &p.services[0].cost else {
+        unreachable!("web has a service-time model")
+    };
+    c.then = Some(sampler.clone());
+    p.services[0].calls.push(c);
+    let r = simulate(&p);
+    let r_web = mmc_mean_wait(2, 2.0 * lambda, 100.0) + 0.010;
+    let r_db = 1.0 / (125.0 - lambda);
+    let e2e = (2.0 * r_web + r_db) * 1e3;
+    let sim = r.mean("web", "latency_mean_ms");
+    let own = r.mean("web", "own_latency_mean_ms");
+    eprintln!(
+        "end to end {sim:.3} ms (BCMP {e2e:.3}), own {own:.3} ({:.3})",
+        2e3 * r_web
+    );
+    assert!(rel(sim, e2e) < 0.03, "end to end {sim} vs {e2e}");
+    assert!(rel(own, 2e3 * r_web) < 0.03, "own {own} vs {}", 2e3 * r_web);
+    let util = r.mean("web", "gpu_utilization");
+    assert!(rel(util, 2.0 * lambda * 0.010 / 2.0) < 0.02, "web busy {util}");
+}
+
+/// A pool of k connections per caller replica in front of a callee with room to spare: the
+/// calls queue for a connection as at an M/M/k (Erlang C), then take the callee's time.
+#[test]
+fn calls_wait_for_a_connection_of_the_pool() {
+    let lambda = 100.0;
+    let mut p = two_tier(64, 20.0, "{poisson: {rate: 100/s}}", 4000, 4);
+    p.services[1].concurrency = 64;
+    let mut c = call(CallCount::Fixed(1), CallMode::Blocking);
+    c.max_connections = Some(3);
+    p.services[0].calls.push(c);
+    let r = simulate(&p);
+    let wq = mmc_mean_wait(3, lambda, 50.0);
+    let e2e = (0.010 + wq + 0.020) * 1e3;
+    let sim = r.mean("web", "latency_mean_ms");
+    let db = r.mean("db", "latency_mean_ms");
+    eprintln!(
+        "end to end {sim:.3} ms (Erlang C {e2e:.3}: connection wait {:.3}), db {db:.3}",
+        wq * 1e3
+    );
+    assert!(rel(sim, e2e) < 0.03, "end to end {sim} vs {e2e}");
+    assert!(rel(db, 20.0) < 0.02, "db sojourn {db}: no queue at the db itself");
+}
+
+/// A callee's node fails: the calls it held are lost, and each fails the request that made
+/// it (one call per request: as many failed at the caller as at the callee).
+#[test]
+fn a_lost_call_fails_its_caller() {
+    let mut p = plan(
+        r#"
+name: fail
+seed: 3
+duration: 30m
+warmup: 1m
+models:
+  - {name: web-m, service_time: {exponential: {mean: 10ms}}}
+  - {name: db-m, service_time: {exponential: {mean: 8ms}}}
+node_pools:
+  - {name: app, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}
+  - name: data
+    gpu: a100-80gb
+    gpus_per_node: 8
+    nodes: 2
+    failures: {at: [{node: 0, time: 10m}], repair_time: 1h}
+services:
+  - {name: web, model: web-m, node_pool: app, replicas: 1, concurrency: 16}
+  - {name: db, model: db-m, node_pool: data, replicas: 1, concurrency: 4}
+workloads:
+  - service: web
+    arrivals: {poisson: {rate: 100/s}}
+"#,
+    );
+    p.services[0]
+        .calls
+        .push(call(CallCount::Fixed(1), CallMode::Blocking));
+    let r = simulate(&p);
+    let (web, db) = (r.mean("web", "failed"), r.mean("db", "failed"));
+    eprintln!("failed: web {web}, db {db}");
+    assert!(db > 0.0, "the failure lost calls at db");
+    assert_eq!(web, db, "every lost call fails its request");
+    assert!(r.mean("web", "dropped") >= web);
+    assert!(r.mean("web", "littles_law_error") < 0.01);
+}
