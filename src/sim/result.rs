@@ -298,6 +298,60 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 
+/// Services that call others or are called: `bottleneck` is 1 for the service of highest
+/// working utilization among those an entry service reaches through its calls (the one the
+/// utilization law saturates first as the load grows: U = X D), else 0. A thread pool held by
+/// blocking calls (`slot_utilization`) is a limit of its own, reported beside it.
+fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
+    let n = plan.services.len();
+    let mut called = vec![false; n];
+    for sp in &plan.services {
+        for c in &sp.calls {
+            called[c.service] = true;
+        }
+    }
+    let utilization = |si: usize| {
+        let name = &plan.services[si].name;
+        m.iter()
+            .find(|(c, k, _)| c == name && *k == "gpu_utilization")
+            .map_or(f64::NAN, |x| x.2)
+    };
+    let mut mark: Vec<Option<bool>> = vec![None; n];
+    for entry in (0..n).filter(|&si| !called[si] && !plan.services[si].calls.is_empty()) {
+        let mut reach = vec![entry];
+        let mut i = 0;
+        while i < reach.len() {
+            for c in &plan.services[reach[i]].calls {
+                if !reach.contains(&c.service) {
+                    reach.push(c.service);
+                }
+            }
+            i += 1;
+        }
+        // The first of the highest, in the order the calls reach them.
+        let top = reach
+            .iter()
+            .copied()
+            .filter(|&si| !utilization(si).is_nan())
+            .fold(None::<(usize, f64)>, |best, si| {
+                let u = utilization(si);
+                match best {
+                    Some((_, b)) if b >= u => best,
+                    _ => Some((si, u)),
+                }
+            });
+        for &si in &reach {
+            let is_top = top.is_some_and(|(t, _)| t == si);
+            mark[si] = Some(mark[si].unwrap_or(false) || is_top);
+        }
+    }
+    for (si, v) in mark.into_iter().enumerate() {
+        if let Some(b) = v {
+            m.push((plan.services[si].name.clone(), "bottleneck", f64::from(u8::from(b))));
+        }
+    }
+}
+
 pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let window = end.since(plan.warmup).as_secs_f64();
     let mut m: Vec<(String, &'static str, f64)> = Vec::new();
@@ -513,6 +567,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("transient_end_s", f64::NAN);
         in_system_means.push(std::mem::take(&mut s.in_system_means));
     }
+    mark_bottlenecks(plan, &mut m);
     // Nodes come and go with the cluster autoscaler: time averages over the window, and the
     // GPU hours and cost of every node (idle ones and balloons' included).
     let mut nodes = 0.0;
