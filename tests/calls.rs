@@ -187,7 +187,10 @@ fn a_step_after_the_answer_visits_the_caller_again() {
     assert!(rel(sim, e2e) < 0.03, "end to end {sim} vs {e2e}");
     assert!(rel(own, 2e3 * r_web) < 0.03, "own {own} vs {}", 2e3 * r_web);
     let util = r.mean("web", "gpu_utilization");
-    assert!(rel(util, 2.0 * lambda * 0.010 / 2.0) < 0.02, "web busy {util}");
+    assert!(
+        rel(util, 2.0 * lambda * 0.010 / 2.0) < 0.02,
+        "web busy {util}"
+    );
 }
 
 /// A pool of k connections per caller replica in front of a callee with room to spare: the
@@ -210,7 +213,10 @@ fn calls_wait_for_a_connection_of_the_pool() {
         wq * 1e3
     );
     assert!(rel(sim, e2e) < 0.03, "end to end {sim} vs {e2e}");
-    assert!(rel(db, 20.0) < 0.02, "db sojourn {db}: no queue at the db itself");
+    assert!(
+        rel(db, 20.0) < 0.02,
+        "db sojourn {db}: no queue at the db itself"
+    );
 }
 
 /// A callee's node fails: the calls it held are lost, and each fails the request that made

@@ -356,7 +356,7 @@ pub fn replications_phrase(replications: u32) -> String {
 /// The figures a planner reads first, one table per service, for the terminal.
 pub fn text_table(report: &Report) -> String {
     // LLM-only rows are empty (and skipped) for other services.
-    const SHOWN: [&str; 22] = [
+    const SHOWN: [&str; 26] = [
         "throughput_rps",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -372,6 +372,10 @@ pub fn text_table(report: &Report) -> String {
         "kv_cache_utilization",
         "preemptions",
         "gpu_utilization",
+        "cpu_utilization",
+        "slot_utilization",
+        "own_latency_mean_ms",
+        "bottleneck",
         "batch_size_mean",
         "slo_attainment",
         "users_per_gpu",
@@ -495,6 +499,21 @@ pub fn text_table(report: &Report) -> String {
                 r.estimate.mean * 100.0
             );
         }
+    }
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "bottleneck" && r.estimate.mean >= 0.5)
+    {
+        let u = report.mean(&r.component, "gpu_utilization");
+        let _ = writeln!(
+            out,
+            "\n  bottleneck: {} (working utilization {}, the highest of its application's \
+             services): it saturates first as the load grows, and more replicas of its \
+             callers do not raise the throughput past it",
+            r.component,
+            fmt_num(u)
+        );
     }
     for (svc, p) in health::problems(report) {
         let _ = writeln!(out, "\n  {}", p.explain(&svc));

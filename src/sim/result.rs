@@ -347,7 +347,11 @@ fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
     }
     for (si, v) in mark.into_iter().enumerate() {
         if let Some(b) = v {
-            m.push((plan.services[si].name.clone(), "bottleneck", f64::from(u8::from(b))));
+            m.push((
+                plan.services[si].name.clone(),
+                "bottleneck",
+                f64::from(u8::from(b)),
+            ));
         }
     }
 }
