@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::fmt;
 
 /// One GPU model's figures, as used by the latency models.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GpuProfile {
     /// Profile name, e.g. `a100-80gb`.
     pub name: String,

@@ -247,17 +247,8 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
 fn no_gpu() -> GpuProfile {
     GpuProfile {
         name: "none".to_string(),
-        fp16_tflops: 0.0,
-        int8_tops: 0.0,
-        fp8_tflops: 0.0,
-        memory_bytes: 0.0,
-        bandwidth_bytes_per_s: 0.0,
-        tdp_watts: 0.0,
-        interconnect_bytes_per_s: 0.0,
-        sustained_compute_fraction: 0.0,
-        llm_compute_fraction: 0.0,
-        mig: Vec::new(),
         source: "a CPU pool: no GPU".to_string(),
+        ..GpuProfile::default()
     }
 }
 
