@@ -333,6 +333,16 @@ fn bad_cpu_pools_are_refused_with_their_place() {
             &["node_pools[0].price_per_node_hour", "from 0 to 10000"],
         ),
         case(
+            "training_on_a_cpu_pool",
+            edit(
+                "workloads:\n",
+                "training:\n  workloads:\n    - name: t\n      node_pool: cpu\n      \
+                 arrivals: {poisson: {rate: 1/h}}\n      duration: {fixed: 1h}\nworkloads:\n",
+            ),
+            "node_pool: |cpu\n      arrivals",
+            &["training.workloads[0].node_pool", "is a CPU pool"],
+        ),
+        case(
             "misspelt_cpus_per_node",
             edit("cpus_per_node: 32", "cpu_per_node: 32"),
             "cpu_per_node",

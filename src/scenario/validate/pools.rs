@@ -3,7 +3,6 @@
 
 use super::{Errs, did_you_mean, unique_names};
 use crate::cluster::plan::CPU_UNITS_PER_CPU;
-use crate::control::hpa::format_milli;
 use crate::engine::SimTime;
 use crate::hardware::{self, GpuProfile, GpuSharing, Share, fmt_num};
 use crate::scenario::types::{DEFAULT_GPUS_PER_NODE, NodePoolSpec, Scenario, limits};
@@ -276,7 +275,7 @@ fn cpu_pool_fields(e: &mut Errs, i: usize, p: &NodePoolSpec) -> bool {
             format!(
                 "cpus_per_node must be more than 0 and at most {} CPUs (found {})",
                 limits::MAX_CPUS_PER_NODE,
-                format_milli(milli)
+                super::resources::cpus(milli)
             ),
         );
         ok = false;

@@ -25,6 +25,11 @@ pub(super) struct Resources {
     pub memory: u64,
 }
 
+/// Milli-CPUs as a number of CPUs for messages: `2`, `0.5`, `1.25`.
+pub(super) fn cpus(milli: i64) -> String {
+    format!("{}", milli as f64 / f64::from(CPU_UNITS_PER_CPU))
+}
+
 /// CPUs a replica requests when neither `cpus_per_replica` nor `cpu_request` is given.
 const DEFAULT_CPU_MILLI: i64 = 1000;
 
@@ -101,7 +106,7 @@ pub(super) fn resolve(
             format!(
                 "{cpu_field} must be more than 0 and at most {} CPUs (found {})",
                 limits::MAX_CPUS_PER_NODE,
-                format_milli(m)
+                cpus(m)
             ),
         );
         return None;
@@ -120,14 +125,14 @@ pub(super) fn resolve(
             format!(
                 "a replica requests {} CPUs{}, more than a node of pool `{}` has \
                  (cpus_per_node: {}): it could never be placed",
-                format_milli(milli),
+                cpus(milli),
                 if milli == DEFAULT_CPU_MILLI && s.cpus_per_replica.is_none() {
                     " (the default of cpus_per_replica)"
                 } else {
                     ""
                 },
                 pool.name,
-                format_milli(i64::from(pool.units_per_node()))
+                cpus(i64::from(pool.units_per_node()))
             ),
         );
         ok = false;
