@@ -4,14 +4,20 @@
 
 mod common;
 
-use capsim::serving::plan::{CallCount, CallMode, CallPlan};
 use capsim::sim::Plan;
 use capsim::stats::analytic::mmc_mean_wait;
 use common::{plan, rel};
 
 /// Two services: `web` (c slots on one replica, shared queue, exponential 10 ms) loaded by a
 /// workload, and `db` (one slot, exponential `db_ms`).
-fn two_tier(web_slots: u32, db_ms: f64, load: &str, duration_s: u32, reps: u32) -> Plan {
+fn two_tier(
+    web_slots: u32,
+    db_ms: f64,
+    calls: &str,
+    load: &str,
+    duration_s: u32,
+    reps: u32,
+) -> Plan {
     plan(&format!(
         r#"
 name: tiers
@@ -26,7 +32,8 @@ models:
 node_pools:
   - {{name: p, gpu: a100-80gb, gpus_per_node: 8, nodes: 2}}
 services:
-  - {{name: web, model: web-m, node_pool: p, replicas: 1, concurrency: {web_slots}, routing: shared_queue}}
+  - {{name: web, model: web-m, node_pool: p, replicas: 1, concurrency: {web_slots}, routing: shared_queue,
+     calls: {calls}}}
   - {{name: db, model: db-m, node_pool: p, replicas: 1, routing: shared_queue}}
 workloads:
   - service: web
@@ -34,17 +41,6 @@ workloads:
 "#,
         warm = duration_s / 20
     ))
-}
-
-fn call(count: CallCount, mode: CallMode) -> CallPlan {
-    CallPlan {
-        service: 1,
-        count,
-        mode,
-        then: None,
-        max_connections: None,
-        primary: false,
-    }
 }
 
 fn simulate(p: &Plan) -> capsim::sim::Report {
@@ -58,12 +54,11 @@ fn simulate(p: &Plan) -> capsim::sim::Report {
 fn async_calls_match_jacksons_product_form() {
     let lambda = 100.0;
     let r_web = mmc_mean_wait(2, lambda, 100.0) + 0.010;
-    for (count, visits, db_ms) in [
-        (CallCount::Probability(0.6), 0.6, 8.0),
-        (CallCount::Fixed(2), 2.0, 3.0),
+    for (calls, visits, db_ms) in [
+        ("[{service: db, probability: 0.6, mode: async}]", 0.6, 8.0),
+        ("[{service: db, count: {fixed: 2}, mode: async}]", 2.0, 3.0),
     ] {
-        let mut p = two_tier(2, db_ms, "{poisson: {rate: 100/s}}", 4000, 4);
-        p.services[0].calls.push(call(count, CallMode::Async));
+        let p = two_tier(2, db_ms, calls, "{poisson: {rate: 100/s}}", 4000, 4);
         let r = simulate(&p);
         let mu_db = 1e3 / db_ms;
         let r_db = 1.0 / (mu_db - lambda * visits);
@@ -100,10 +95,14 @@ fn async_calls_match_jacksons_product_form() {
 #[test]
 fn blocking_calls_hold_the_callers_slots() {
     let lambda = 100.0;
-    let mut p = two_tier(64, 8.0, "{poisson: {rate: 100/s}}", 4000, 4);
-    p.services[0]
-        .calls
-        .push(call(CallCount::Probability(0.6), CallMode::Blocking));
+    let p = two_tier(
+        64,
+        8.0,
+        "[{service: db, probability: 0.6, mode: blocking}]",
+        "{poisson: {rate: 100/s}}",
+        4000,
+        4,
+    );
     let r = simulate(&p);
     let r_db = 1.0 / (125.0 - 60.0);
     // 64 slots at 1.9 busy: no wait at web.
@@ -130,18 +129,16 @@ fn blocking_calls_hold_the_callers_slots() {
 fn closed_network_matches_mean_value_analysis() {
     let (z, demands) = (0.100, [0.010, 0.008]);
     for users in [5u32, 20] {
-        let mut p = two_tier(
+        let p = two_tier(
             1,
             8.0,
+            "[{service: db, mode: async}]",
             &format!(
                 "{{closed: {{users: {users}, think_time: {{exponential: {{mean: 100ms}}}}}}}}"
             ),
             3000,
             4,
         );
-        p.services[0]
-            .calls
-            .push(call(CallCount::Fixed(1), CallMode::Async));
         let r = simulate(&p);
         let mut qlen = [0.0f64; 2];
         let (mut x, mut resp) = (0.0, 0.0);
@@ -166,14 +163,15 @@ fn closed_network_matches_mean_value_analysis() {
 #[test]
 fn a_step_after_the_answer_visits_the_caller_again() {
     let lambda = 50.0;
-    let mut p = two_tier(2, 8.0, "{poisson: {rate: 50/s}}", 4000, 4);
-    let mut c = call(CallCount::Fixed(1), CallMode::Async);
     // The step takes what web's own work takes: exponential, 10 ms.
-    let capsim::serving::Cost::Generic { sampler, .. } = &p.services[0].cost else {
-        unreachable!("web has a service-time model")
-    };
-    c.then = Some(sampler.clone());
-    p.services[0].calls.push(c);
+    let p = two_tier(
+        2,
+        8.0,
+        "[{service: db, mode: async, then: {service_time: {exponential: {mean: 10ms}}}}]",
+        "{poisson: {rate: 50/s}}",
+        4000,
+        4,
+    );
     let r = simulate(&p);
     let r_web = mmc_mean_wait(2, 2.0 * lambda, 100.0) + 0.010;
     let r_db = 1.0 / (125.0 - lambda);
@@ -198,11 +196,15 @@ fn a_step_after_the_answer_visits_the_caller_again() {
 #[test]
 fn calls_wait_for_a_connection_of_the_pool() {
     let lambda = 100.0;
-    let mut p = two_tier(64, 20.0, "{poisson: {rate: 100/s}}", 4000, 4);
+    let mut p = two_tier(
+        64,
+        20.0,
+        "[{service: db, max_connections: 3}]",
+        "{poisson: {rate: 100/s}}",
+        4000,
+        4,
+    );
     p.services[1].concurrency = 64;
-    let mut c = call(CallCount::Fixed(1), CallMode::Blocking);
-    c.max_connections = Some(3);
-    p.services[0].calls.push(c);
     let r = simulate(&p);
     let wq = mmc_mean_wait(3, lambda, 50.0);
     let e2e = (0.010 + wq + 0.020) * 1e3;
@@ -223,7 +225,7 @@ fn calls_wait_for_a_connection_of_the_pool() {
 /// it (one call per request: as many failed at the caller as at the callee).
 #[test]
 fn a_lost_call_fails_its_caller() {
-    let mut p = plan(
+    let p = plan(
         r#"
 name: fail
 seed: 3
@@ -240,16 +242,13 @@ node_pools:
     nodes: 2
     failures: {at: [{node: 0, time: 10m}], repair_time: 1h}
 services:
-  - {name: web, model: web-m, node_pool: app, replicas: 1, concurrency: 16}
+  - {name: web, model: web-m, node_pool: app, replicas: 1, concurrency: 16, calls: [{service: db}]}
   - {name: db, model: db-m, node_pool: data, replicas: 1, concurrency: 4}
 workloads:
   - service: web
     arrivals: {poisson: {rate: 100/s}}
 "#,
     );
-    p.services[0]
-        .calls
-        .push(call(CallCount::Fixed(1), CallMode::Blocking));
     let r = simulate(&p);
     let (web, db) = (r.mean("web", "failed"), r.mean("db", "failed"));
     eprintln!("failed: web {web}, db {db}");
