@@ -139,7 +139,11 @@ pub(super) fn resolve(
             );
             ok = false;
         }
-        let cpu_pool = pool_index.is_some_and(|p| sc.node_pools[p].cpus_per_node.is_some());
+        // As its pool's spec says (a pool giving both `gpu` and `cpus_per_node` is refused
+        // there, and counts as a GPU pool here).
+        let cpu_pool = pool_index.is_some_and(|p| {
+            sc.node_pools[p].cpus_per_node.is_some() && sc.node_pools[p].gpu.is_none()
+        });
         let resources = super::resources::resolve(e, i, s, pool, cpu_pool);
         ok &= resources.is_some();
         let gpus_per_replica = resources.as_ref().map_or(0, |r| r.gpus);
