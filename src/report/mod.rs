@@ -515,6 +515,22 @@ pub fn text_table(report: &Report) -> String {
             fmt_num(u)
         );
     }
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "slot_utilization" && r.estimate.mean >= 0.95)
+    {
+        let _ = writeln!(
+            out,
+            "\n  {}: its worker threads are all held ({} of its slots, working or waiting on \
+             blocking calls; {} working): requests queue for a thread while the CPU the HPA \
+             sees stays low. Where a callee is the bottleneck, the threads wait on it; \
+             otherwise raise `concurrency` or the replicas",
+            r.component,
+            fmt_num(r.estimate.mean),
+            fmt_num(report.mean(&r.component, "gpu_utilization"))
+        );
+    }
     for (svc, p) in health::problems(report) {
         let _ = writeln!(out, "\n  {}", p.explain(&svc));
     }

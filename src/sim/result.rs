@@ -3,6 +3,7 @@
 use super::plan::{Load, Plan};
 use super::timeseries;
 use crate::cluster::PoolSummary;
+use crate::control::AutoscalerPlan;
 use crate::engine::SimTime;
 use crate::serving::ServiceStats;
 use crate::stats::{Estimate, LatencyHist, TimeIntegral};
@@ -314,11 +315,26 @@ fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
             called[c.service] = true;
         }
     }
-    let utilization = |si: usize| {
+    let metric = |si: usize, key: &str| {
         let name = &plan.services[si].name;
         m.iter()
-            .find(|(c, k, _)| c == name && *k == "gpu_utilization")
+            .find(|(c, k, _)| c == name && *k == key)
             .map_or(f64::NAN, |x| x.2)
+    };
+    // The load over what the tier could serve at its most replicas: an autoscaled tier below
+    // its ceiling grows with the load (its working utilization stays near its target), so it
+    // is its utilization at the ceiling that reaches 1, not today's.
+    let utilization = |si: usize| {
+        let u = metric(si, "gpu_utilization");
+        let ceiling = match &plan.services[si].autoscaler {
+            Some(AutoscalerPlan::Hpa { spec, .. } | AutoscalerPlan::Keda { spec, .. }) => {
+                f64::from(spec.max_replicas)
+            }
+            Some(AutoscalerPlan::Kpa(k)) if k.max_scale > 0 => f64::from(k.max_scale),
+            Some(AutoscalerPlan::Kpa(_)) => f64::INFINITY,
+            None => return u,
+        };
+        u * metric(si, "replicas_mean") / ceiling
     };
     let mut mark: Vec<Option<bool>> = vec![None; n];
     for entry in (0..n).filter(|&si| !called[si] && !plan.services[si].calls.is_empty()) {
