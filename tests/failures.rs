@@ -4,20 +4,7 @@
 //! Pending, binding and start-up like any new pod.
 
 mod common;
-use common::{capsim, run, series};
-
-/// The value of a timeseries at sample time `t` (seconds).
-fn at(s: &[(f64, f64)], t: f64) -> f64 {
-    s.iter()
-        .find(|(x, _)| (*x - t).abs() < 1e-9)
-        .unwrap_or_else(|| panic!("no sample at {t}"))
-        .1
-}
-
-/// The first sample time at or after `from` whose value is `v`.
-fn first_at(s: &[(f64, f64)], from: f64, v: f64) -> Option<f64> {
-    s.iter().find(|(t, x)| *t >= from && *x == v).map(|p| p.0)
-}
+use common::{at, capsim, first_at, run, series};
 
 /// One replica per single-GPU node (`nodes` nodes, `replicas` replicas), a fixed 10 ms
 /// service, random routing (kube-proxy), Poisson arrivals at `rate`, sampled every second,

@@ -6,7 +6,9 @@ use super::plan::Plan;
 use super::result::{RepResult, ts_metric};
 use super::timeseries::{self, Sink};
 use crate::apiserver::{Answer, ApiEv, ControlPlane};
-use crate::cluster::{Cluster, ClusterEv, NO_NODE, Notice, Owner, PodChange};
+use crate::cluster::{
+    Cluster, ClusterEv, Controller, NO_NODE, NO_ORDINAL, Notice, Owner, PodChange,
+};
 use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
@@ -140,7 +142,18 @@ impl<'p> World<'p> {
             .services
             .iter()
             .enumerate()
-            .map(|(si, sp)| (sp.pod_template(&plan.pools, si as u32), sp.replicas))
+            .map(|(si, sp)| {
+                let controller = if sp.statefulset {
+                    Controller::StatefulSet
+                } else {
+                    Controller::Deployment
+                };
+                (
+                    sp.pod_template(&plan.pools, si as u32),
+                    sp.replicas,
+                    controller,
+                )
+            })
             .collect();
         let mut world = World {
             plan,
@@ -391,7 +404,14 @@ impl<'p> World<'p> {
             };
             let q = &mut self.q;
             match change {
-                PodChange::Created => self.serving.attach(pod, si as usize, None),
+                PodChange::Created => {
+                    let ordinal = self
+                        .cluster
+                        .pod(pod)
+                        .map(|p| p.ordinal)
+                        .filter(|&o| o != NO_ORDINAL);
+                    self.serving.attach(pod, si as usize, ordinal)
+                }
                 PodChange::Bound => self.serving.bound(now, pod),
                 // With a control plane, a Ready reaches routing through the endpoints.
                 PodChange::Ready if held => {}

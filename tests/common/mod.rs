@@ -47,6 +47,19 @@ pub fn series(r: &Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The value of a timeseries at sample time `t` (seconds).
+pub fn at(s: &[(f64, f64)], t: f64) -> f64 {
+    s.iter()
+        .find(|(x, _)| (*x - t).abs() < 1e-9)
+        .unwrap_or_else(|| panic!("no sample at {t}"))
+        .1
+}
+
+/// The first sample time at or after `from` whose value is `v`.
+pub fn first_at(s: &[(f64, f64)], from: f64, v: f64) -> Option<f64> {
+    s.iter().find(|(t, x)| *t >= from && *x == v).map(|p| p.0)
+}
+
 /// A fresh folder `capsim-<test>-<pid>-<name>` in the temporary folder.
 pub fn scratch(test: &str, name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("capsim-{test}-{}-{name}", std::process::id()));
