@@ -4,7 +4,7 @@
 //! cannot complete before), where a Deployment's pod is replaced at its eviction.
 
 mod common;
-use common::{at, first_at, plan, series};
+use common::{OneService, at, first_at, plan, series};
 
 /// `replicas` replicas of a 10 ms service on single-GPU nodes (`nodes`), start-up 60 s, a
 /// light Poisson load, sampled every second; `pool_extra` adds YAML to the pool.
@@ -16,28 +16,16 @@ fn simulate(
     pool_extra: &str,
     stateful: bool,
 ) -> capsim::sim::Report {
-    let yaml = format!(
-        r#"
-name: statefulset
-seed: 3
-duration: {duration}
-replications: 1
-report_interval: 1s
-models:
-  - {{name: m, service_time: {{fixed: 10ms}}}}
-node_pools:
-  - name: p
-    gpu: a100-80gb
-    gpus_per_node: 1
-    nodes: {nodes}
-{pool_extra}
-services:
-  - {{name: db, model: m, node_pool: p, replicas: {replicas}, startup_time: 60s}}
-workloads:
-  - service: db
-    arrivals: {{poisson: {{rate: 5/s}}}}
-"#
-    );
+    let yaml = OneService {
+        nodes,
+        replicas,
+        rate: 5.0,
+        duration,
+        startup: "60s",
+        pool_extra,
+        ..Default::default()
+    }
+    .yaml();
     let mut p = plan(&yaml);
     p.services[0].statefulset = stateful;
     capsim::sim::simulate(&p, false).expect("within the event budget")
@@ -48,8 +36,8 @@ fn statefulset_pods_start_one_after_another() {
     // OrderedReady: pod 0 is created at 0 and Ready at 60 s; pod 1 is created then and Ready
     // at 120 s; pod 2 at 180 s. A Deployment starts all three at once (Ready at 60 s).
     let r = simulate(3, 3, "240s", "", true);
-    let ready = series(&r, "db", "ready");
-    let replicas = series(&r, "db", "replicas");
+    let ready = series(&r, "s", "ready");
+    let replicas = series(&r, "s", "replicas");
     for (t, n) in [(59.0, 0.0), (60.0, 1.0), (119.0, 1.0), (120.0, 2.0)] {
         assert_eq!(at(&ready, t), n, "ready at {t}");
     }
@@ -61,7 +49,7 @@ fn statefulset_pods_start_one_after_another() {
     assert_eq!(at(&replicas, 119.0), 2.0);
     assert_eq!(at(&replicas, 120.0), 3.0);
     let d = simulate(3, 3, "240s", "", false);
-    let ready = series(&d, "db", "ready");
+    let ready = series(&d, "s", "ready");
     assert_eq!(at(&ready, 59.0), 0.0);
     assert_eq!(at(&ready, 60.0), 3.0);
 }
@@ -75,8 +63,8 @@ fn a_statefulset_pod_on_a_failed_node_comes_back_only_after_the_repair() {
     // binds to the spare node 3 and is Ready 60 s later (1360 s).
     let pool = "    failures: {repair_time: 1000s, at: [{node: 0, time: 300s}]}";
     let r = simulate(4, 3, "1500s", pool, true);
-    let ready = series(&r, "db", "ready");
-    let replicas = series(&r, "db", "replicas");
+    let ready = series(&r, "s", "ready");
+    let replicas = series(&r, "s", "replicas");
     assert_eq!(at(&ready, 354.0), 3.0);
     assert_eq!(at(&ready, 355.0), 2.0);
     assert_eq!(at(&replicas, 654.0), 3.0);
@@ -88,12 +76,12 @@ fn a_statefulset_pod_on_a_failed_node_comes_back_only_after_the_repair() {
     assert_eq!(at(&replicas, 1299.0), 2.0);
     assert_eq!(at(&replicas, 1300.0), 3.0);
     assert_eq!(first_at(&ready, 356.0, 3.0), Some(1360.0));
-    assert_eq!(at(&series(&r, "db", "pending_pods"), 1300.0), 0.0);
+    assert_eq!(at(&series(&r, "s", "pending_pods"), 1300.0), 0.0);
     // The same failure under a Deployment: the evicted pod is replaced at once on the spare
     // node (655 s) and Ready 60 s later (715 s).
     let d = simulate(4, 3, "1500s", pool, false);
-    let ready = series(&d, "db", "ready");
-    assert!(series(&d, "db", "replicas").iter().all(|p| p.1 == 3.0));
+    let ready = series(&d, "s", "ready");
+    assert!(series(&d, "s", "replicas").iter().all(|p| p.1 == 3.0));
     assert_eq!(at(&ready, 714.0), 2.0);
     assert_eq!(first_at(&ready, 356.0, 3.0), Some(715.0));
 }
@@ -106,10 +94,10 @@ fn a_repair_before_the_eviction_recreates_the_statefulset_pod_at_once() {
     // Ready at 460 s.
     let pool = "    failures: {repair_time: 100s, at: [{node: 0, time: 300s}]}";
     let r = simulate(4, 3, "600s", pool, true);
-    let ready = series(&r, "db", "ready");
+    let ready = series(&r, "s", "ready");
     assert_eq!(at(&ready, 399.0), 2.0);
     assert_eq!(first_at(&ready, 356.0, 3.0), Some(460.0));
-    assert_eq!(at(&series(&r, "db", "replicas"), 400.0), 3.0);
+    assert_eq!(at(&series(&r, "s", "replicas"), 400.0), 3.0);
 }
 
 #[test]
@@ -122,8 +110,8 @@ fn a_pod_that_never_became_ready_holds_back_the_ordinals_above_it() {
     // only then is pod 2 created (on the rejoined node 1), Ready at 720 s.
     let pool = "    failures: {repair_time: 500s, at: [{node: 1, time: 100s}]}";
     let r = simulate(4, 3, "800s", pool, true);
-    let ready = series(&r, "db", "ready");
-    let replicas = series(&r, "db", "replicas");
+    let ready = series(&r, "s", "ready");
+    let replicas = series(&r, "s", "replicas");
     assert_eq!(at(&replicas, 454.0), 2.0);
     assert_eq!(at(&replicas, 455.0), 1.0);
     assert_eq!(at(&replicas, 599.0), 1.0);
@@ -141,24 +129,17 @@ fn a_recreated_statefulset_pod_keeps_its_ordinal() {
     // repaired at 1300 s; the pods created over the run carry ordinals 0, 1, 2, then 0 again.
     use capsim::cluster::{Cluster, ClusterEv, Controller, Notice, PodChange};
     use capsim::engine::{EventQueue, SimTime};
-    let yaml = r#"
-name: ordinals
-duration: 1500s
-models:
-  - {name: m, service_time: {fixed: 10ms}}
-node_pools:
-  - name: p
-    gpu: a100-80gb
-    gpus_per_node: 1
-    nodes: 4
-    failures: {repair_time: 1000s, at: [{node: 0, time: 300s}]}
-services:
-  - {name: db, model: m, node_pool: p, replicas: 3, startup_time: 60s}
-workloads:
-  - service: db
-    arrivals: {poisson: {rate: 1/s}}
-"#;
-    let p = plan(yaml);
+    let pool = "    failures: {repair_time: 1000s, at: [{node: 0, time: 300s}]}";
+    let yaml = OneService {
+        nodes: 4,
+        replicas: 3,
+        duration: "1500s",
+        startup: "60s",
+        pool_extra: pool,
+        ..Default::default()
+    }
+    .yaml();
+    let p = plan(&yaml);
     let template = p.services[0].pod_template(&p.pools, 0);
     let sets = vec![(template, 3, Controller::StatefulSet)];
     let mut c = Cluster::new(&p.pools, p.cluster, sets, SimTime::ZERO, 1, 0);

@@ -6,10 +6,11 @@ use super::plan::Plan;
 use super::result::{RepResult, ts_metric};
 use super::timeseries::{self, Sink};
 use crate::apiserver::{Answer, ApiEv, ControlPlane};
+use crate::cluster::plan::CPU_UNITS_PER_CPU;
 use crate::cluster::{
     Cluster, ClusterEv, Controller, NO_NODE, NO_ORDINAL, Notice, Owner, PodChange,
 };
-use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
+use crate::control::{Control, ControlEv, CpuUse, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
 use crate::training::{Training, TrainingEv};
@@ -516,9 +517,18 @@ impl<'p> World<'p> {
                         .collect()
                 };
                 let sp = &plan.services[si];
+                // A service that requests CPUs uses them as its slots are busy; a GPU service's
+                // host process is modelled from its `cpu_request`.
+                let (cpu_request_milli, cpu_use) = if sp.cpus_per_replica > 0.0 {
+                    let milli = sp.cpus_per_replica * f64::from(CPU_UNITS_PER_CPU);
+                    (milli.round() as i64, CpuUse::BusySlots)
+                } else {
+                    (sp.cpu_request_milli, CpuUse::GpuHost)
+                };
                 let input = SyncInput {
                     name: &sp.name,
-                    cpu_request_milli: sp.cpu_request_milli,
+                    cpu_request_milli,
+                    cpu_use,
                     active: rs.active,
                     ready: serving.svcs[si].ready.len() as u32,
                     pods: &pods,
@@ -645,7 +655,9 @@ impl<'p> World<'p> {
         let nodes: u32 = pools.clone().map(|i| c.pool(i).nodes()).sum();
         let provisioning: u32 = pools.clone().map(|i| c.provisioning(i)).sum();
         let pending: usize = pools.clone().map(|i| c.pending(i)).sum();
+        // GPUs: CPU pools hold none (their units are milli-CPUs).
         let allocated: f64 = pools
+            .filter(|&i| self.plan.pools[i].cpus_per_node.is_none())
             .map(|i| c.pool(i).allocated() as f64 / self.plan.pools[i].share.units_per_gpu as f64)
             .sum();
         put(ts_metric::NODES, nodes as f64);
