@@ -18,6 +18,7 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "slot_utilization"
         | "slo_attainment"
         | "gpu_allocation"
+        | "cpu_allocation"
         | "goodput"
         | "fragmentation" => Range::Fraction,
         // Counts, rates, times, sizes and money.
@@ -81,6 +82,8 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "nodes_ready"
         | "node_failures"
         | "gpus_allocated"
+        | "cpus"
+        | "cpus_allocated"
         | "cost"
         | "events" => Range::NonNegative,
         _ => return None,

@@ -172,6 +172,9 @@ pub const CLUSTER_METRICS: &[&str] = &[
     "pods_pending",
     "gpu_hours",
     "cost",
+    "cpus",
+    "cpus_allocated",
+    "cpu_allocation",
 ];
 
 /// Metrics of the `engine` component.
@@ -521,10 +524,18 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("gpus", gpus);
         let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
         put("gpu_hours", gpu_hours);
-        put(
-            "cost_per_1k_requests",
-            ratio(gpu_hours * pool.price_per_gpu_hour * 1000.0, completed),
-        );
+        // Each replica pays for its GPUs and for its share of a node (see
+        // `PoolPlan::replica_price_per_hour`), over the replica hours of the window.
+        let price = pool.replica_price_per_hour(sp.gpus_per_replica, sp.cpus_per_replica);
+        let replica_hours = replicas_mean * window / 3600.0;
+        // (Without a node price, the GPU hours times their price, in the order that has
+        // always been computed, so that those results stay bit for bit.)
+        let cost = if pool.price_per_node_hour > 0.0 {
+            replica_hours * price
+        } else {
+            gpu_hours * pool.price_per_gpu_hour
+        };
+        put("cost_per_1k_requests", ratio(cost * 1000.0, completed));
         if let Some(slo) = &sp.slo {
             // A dropped request missed its objective.
             put(
@@ -600,17 +611,28 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut allocated = 0.0;
     let mut gpu_hours = 0.0;
     let mut cost = 0.0;
+    // CPU pools: their CPUs, and the CPUs pods hold (their unit is a milli-CPU).
+    let mut cpus = 0.0;
+    let mut cpus_allocated = 0.0;
     for (p, summary) in plan.pools.iter().zip(parts.pools) {
         let (mut held, mut integral, max) = (summary.allocated, summary.nodes, summary.nodes_max);
         let a = ratio(held.area_secs(end), window);
         let mean = ratio(integral.area_secs(end), window);
         nodes += mean;
         nodes_max += max as f64;
-        gpus += mean * p.gpus_per_node as f64;
-        allocated += a / p.share.units_per_gpu as f64;
-        let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
-        gpu_hours += hours;
-        cost += hours * p.price_per_gpu_hour;
+        if let Some(c) = p.cpus_per_node {
+            cpus += mean * c;
+            cpus_allocated += a / f64::from(crate::cluster::plan::CPU_UNITS_PER_CPU);
+        } else {
+            gpus += mean * p.gpus_per_node as f64;
+            allocated += a / p.share.units_per_gpu as f64;
+            let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
+            gpu_hours += hours;
+            cost += hours * p.price_per_gpu_hour;
+        }
+        if p.price_per_node_hour > 0.0 {
+            cost += integral.area_secs(end) / 3600.0 * p.price_per_node_hour;
+        }
     }
     let pending: f64 = m
         .iter()
@@ -633,6 +655,11 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     m.push((c.clone(), "pods_pending", pending));
     m.push((c.clone(), "gpu_hours", gpu_hours));
     m.push((c.clone(), "cost", cost));
+    if plan.pools.iter().any(|p| p.cpus_per_node.is_some()) {
+        m.push((c.clone(), "cpus", cpus));
+        m.push((c.clone(), "cpus_allocated", cpus_allocated));
+        m.push((c.clone(), "cpu_allocation", ratio(cpus_allocated, cpus)));
+    }
     let mut jobs = Vec::new();
     if let Some(t) = parts.training {
         m.extend(t.metrics);
