@@ -16,6 +16,7 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "gpu_utilization"
         | "cpu_utilization"
         | "slot_utilization"
+        | "primary_utilization"
         | "slo_attainment"
         | "gpu_allocation"
         | "cpu_allocation"

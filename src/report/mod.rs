@@ -356,7 +356,7 @@ pub fn replications_phrase(replications: u32) -> String {
 /// The figures a planner reads first, one table per service, for the terminal.
 pub fn text_table(report: &Report) -> String {
     // LLM-only rows are empty (and skipped) for other services.
-    const SHOWN: [&str; 26] = [
+    const SHOWN: [&str; 27] = [
         "throughput_rps",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -374,6 +374,7 @@ pub fn text_table(report: &Report) -> String {
         "gpu_utilization",
         "cpu_utilization",
         "slot_utilization",
+        "primary_utilization",
         "own_latency_mean_ms",
         "bottleneck",
         "batch_size_mean",
@@ -506,11 +507,17 @@ pub fn text_table(report: &Report) -> String {
         .filter(|r| r.metric == "bottleneck" && r.estimate.mean >= 0.5)
     {
         let u = report.mean(&r.component, "gpu_utilization");
+        let primary = report
+            .get(&r.component, "primary_utilization")
+            .map(|e| e.mean)
+            .filter(|p| *p > u)
+            .map_or(String::new(), |p| format!(", its primary {}", fmt_num(p)));
         let _ = writeln!(
             out,
-            "\n  bottleneck: {} (working utilization {}, the highest of its application's \
-             services): it saturates first as the load grows, and more replicas of its \
-             callers do not raise the throughput past it",
+            "\n  bottleneck: {} (working utilization {}{primary}; the highest of its \
+             application's services, autoscaled ones judged at their most replicas): it \
+             saturates first as the load grows, and more replicas of its callers do not raise \
+             the throughput past it",
             r.component,
             fmt_num(u)
         );

@@ -265,7 +265,8 @@ impl Serving<'_> {
             "callers run batches of one"
         );
         let req = *rep.slots[slot as usize].get(0);
-        self.svcs[si].stats.busy.add(now, -1);
+        let primary = rep.ordinal == 0;
+        self.svcs[si].stats.work(now, -1, primary);
         let f = if self.calls.is_own(si, &req) {
             req.link
         } else {
@@ -449,9 +450,10 @@ impl Serving<'_> {
                 // Blocking: the worker does the step in the slot it held.
                 let dur = t.sample_time(&mut self.calls.rngs[si]);
                 let (rep, slot) = (fr.rep, fr.slot);
+                let primary = self.reps[rep.slot as usize].ordinal == 0;
                 let st = &mut self.svcs[si].stats;
                 st.execution(now, 1, dur);
-                st.busy.add(now, 1);
+                st.work(now, 1, primary);
                 q.at(
                     now + dur,
                     ServingEv::Done {

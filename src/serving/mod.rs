@@ -432,6 +432,7 @@ impl<'p> Serving<'p> {
         }
         // Slots waiting on blocking calls were held, not working.
         busy_slots -= i64::from(rep.blocked);
+        let primary = rep.ordinal == 0;
         let mut kv_freed = 0;
         if let Some(e) = rep.llm.as_mut() {
             kv_freed = i64::from(e.used_blocks());
@@ -447,7 +448,7 @@ impl<'p> Serving<'p> {
         s.waiting -= queued;
         s.running -= killed.len() as u64 - queued;
         let st = &mut s.stats;
-        st.busy.add(now, -busy_slots);
+        st.work(now, -busy_slots, primary);
         st.kv_used.add(now, -kv_freed);
         for req in &killed {
             st.unfinished_left(now, req.arrival);
@@ -703,7 +704,7 @@ impl<'p> Serving<'p> {
                 s.stats.execution(now, 1, dur);
                 s.waiting -= 1;
                 s.running += 1;
-                s.stats.busy.add(now, 1);
+                s.stats.work(now, 1, rep.ordinal == 0);
                 q.at(
                     now + dur,
                     ServingEv::Done {
@@ -735,7 +736,7 @@ impl<'p> Serving<'p> {
         s.stats.execution(now, n as u64, dur);
         s.waiting -= n as u64;
         s.running += n as u64;
-        s.stats.busy.add(now, 1);
+        s.stats.work(now, 1, rep.ordinal == 0);
         q.at(
             now + dur,
             ServingEv::Done {
@@ -788,7 +789,7 @@ impl<'p> Serving<'p> {
         let batch = &mut rep.slots[slot as usize];
         let n = batch.len();
         let s = &mut svcs[si];
-        s.stats.busy.add(now, -1);
+        s.stats.work(now, -1, rep.ordinal == 0);
         s.running -= n as u64;
         s.stats.completions(now, n as u64);
         let mut in_window = 0;

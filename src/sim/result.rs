@@ -139,6 +139,7 @@ pub const SERVICE_METRICS: &[&str] = &[
     "gpu_utilization",
     "cpu_utilization",
     "slot_utilization",
+    "primary_utilization",
     "own_latency_mean_ms",
     "bottleneck",
     "in_system_mean",
@@ -328,7 +329,8 @@ fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
     // its ceiling grows with the load (its working utilization stays near its target), so it
     // is its utilization at the ceiling that reaches 1, not today's.
     let utilization = |si: usize| {
-        let u = metric(si, "gpu_utilization");
+        // A StatefulSet's primary may work harder than its replicas' mean.
+        let u = metric(si, "gpu_utilization").max(metric(si, "primary_utilization"));
         let ceiling = match &plan.services[si].autoscaler {
             Some(AutoscalerPlan::Hpa { spec, .. } | AutoscalerPlan::Keda { spec, .. }) => {
                 f64::from(spec.max_replicas)
@@ -483,6 +485,16 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
                 ratio(
                     s.busy.area_secs(end) + s.blocked.area_secs(end),
                     slots * window,
+                ),
+            );
+        }
+        if sp.statefulset {
+            // Its ordinal 0, which takes what is routed to the primary besides its share.
+            put(
+                "primary_utilization",
+                ratio(
+                    s.primary_busy.area_secs(end),
+                    sp.concurrency as f64 * window,
                 ),
             );
         }
