@@ -257,3 +257,63 @@ workloads:
     assert!(r.mean("web", "dropped") >= web);
     assert!(r.mean("web", "littles_law_error") < 0.01);
 }
+
+/// The bottleneck law: with every request making 1.3 queries (a third of three reads, three
+/// writes in ten) at the database's primary, 4 ms each on its 4 slots, no number of app
+/// replicas gets the throughput past 1 / D_max = 1 / 1.3 ms = 769 requests/s. Two app replicas
+/// run out of worker threads first; eight and sixteen reach the database's bound and stop
+/// there.
+#[test]
+fn more_app_replicas_do_not_pass_the_databases_bound() {
+    let d_max = 1.3 * 0.004 / 4.0;
+    let mut x = Vec::new();
+    for app in [2u32, 8, 16] {
+        let r = common::run(&format!(
+            r#"
+name: bound
+seed: 11
+duration: 12m
+warmup: 4m
+replications: 2
+node_pools:
+  - {{name: cpu, cpus_per_node: 64, nodes: 16}}
+models:
+  - {{name: app-handler, service_time: {{exponential: {{mean: 40ms}}}}}}
+  - {{name: db-query, service_time: {{exponential: {{mean: 4ms}}}}}}
+services:
+  - name: app
+    node_pool: cpu
+    model: app-handler
+    cpus_per_replica: 2
+    concurrency: 16
+    replicas: {app}
+    calls:
+      - {{service: database, count: {{fixed: 3}}, max_connections: 10}}
+      - {{service: database, probability: 0.3, routing: primary, max_connections: 10}}
+  - {{name: database, kind: statefulset, node_pool: cpu, model: db-query, cpus_per_replica: 4,
+     concurrency: 4, replicas: 3}}
+workloads:
+  - service: app
+    arrivals: {{closed: {{users: 3000, think_time: 1s}}}}
+"#
+        ));
+        let tput = r.mean("app", "throughput_rps");
+        let primary = r.mean("database", "primary_utilization");
+        eprintln!(
+            "{app} app replicas: {tput:.1} requests/s (bound {:.1}), primary busy {primary:.3}, app threads {:.3}",
+            1.0 / d_max,
+            r.mean("app", "slot_utilization")
+        );
+        x.push((tput, primary));
+    }
+    assert!(
+        x[0].0 < 0.9 / d_max,
+        "two replicas' 32 threads bind first: {}",
+        x[0].0
+    );
+    for &(tput, primary) in &x[1..] {
+        assert!(tput <= 1.005 / d_max, "past the bound: {tput}");
+        assert!(tput > 0.98 / d_max, "short of the bound: {tput}");
+        assert!(primary > 0.98, "the primary is the bottleneck: {primary}");
+    }
+}
