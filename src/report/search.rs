@@ -249,7 +249,12 @@ impl SearchResult {
             .iter()
             .filter(|row| row.metric == "bottleneck" && row.estimate.mean > 0.0)
             .map(|row| {
-                let u = c.report.mean(&row.component, "gpu_utilization");
+                // A StatefulSet's primary may work harder than its pods' mean.
+                let u = c.report.mean(&row.component, "gpu_utilization").max(
+                    c.report
+                        .get(&row.component, "primary_utilization")
+                        .map_or(f64::NAN, |e| e.mean),
+                );
                 (row.component.clone(), row.estimate.mean, u)
             })
             // The most often bottleneck over the replications, then the busiest.
