@@ -27,6 +27,7 @@ fn scenario(
         startup: "20s",
         pool_extra,
         top_extra,
+        service_extra: "",
     }
     .yaml()
 }

@@ -23,12 +23,11 @@ fn simulate(
         duration,
         startup: "60s",
         pool_extra,
+        service_extra: if stateful { ", kind: statefulset" } else { "" },
         ..Default::default()
     }
     .yaml();
-    let mut p = plan(&yaml);
-    p.services[0].statefulset = stateful;
-    capsim::sim::simulate(&p, false).expect("within the event budget")
+    capsim::sim::simulate(&plan(&yaml), false).expect("within the event budget")
 }
 
 #[test]
@@ -136,10 +135,12 @@ fn a_recreated_statefulset_pod_keeps_its_ordinal() {
         duration: "1500s",
         startup: "60s",
         pool_extra: pool,
+        service_extra: ", kind: statefulset",
         ..Default::default()
     }
     .yaml();
     let p = plan(&yaml);
+    assert!(p.services[0].statefulset);
     let template = p.services[0].pod_template(&p.pools, 0);
     let sets = vec![(template, 3, Controller::StatefulSet)];
     let mut c = Cluster::new(&p.pools, p.cluster, sets, SimTime::ZERO, 1, 0);

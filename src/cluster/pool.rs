@@ -182,16 +182,20 @@ impl NodeSet {
     }
 }
 
-/// The schedulable nodes by free units: a set of nodes per free-unit count that has any,
-/// found through a bitmap of the counts in use, so that the fullest (or emptiest) bucket that
-/// fits a pod is a few word operations away whatever the units per node. (A vector of one set
-/// per count, scanned upward, cost 28 us per pod on 96-CPU nodes counted in milli-CPUs, and
-/// 5 MB per pool.)
+/// The schedulable nodes by free units: a set of nodes per free-unit count.
+///
+/// With few units per node (GPU shares) every count has its set and a scan over the counts
+/// finds the fullest (or emptiest) one that fits. With many (milli-CPUs: 96,000 on a 96-CPU
+/// node) only the counts in use have a set, found through a bitmap of those counts, so the
+/// search is a few word operations whatever the units per node. (A set per count scanned
+/// upward cost 10 to 28 us per pod on 96-CPU nodes and 5 MB per pool; the bitmap on GPU pools
+/// cost 50% more per pod than the scan of at most a few dozen counts.)
 #[derive(Debug, Clone, Default)]
 struct Buckets {
-    /// Free-unit counts that have a non-empty set.
+    /// Counts that have a non-empty set (sparse only).
     counts: NodeSet,
-    /// For each count, the index of its set in `sets` (`NO_SET`: none).
+    /// For each count, the index of its set in `sets` (`NO_SET`: none); empty when dense
+    /// (`sets[f]` is count f's set).
     slot_of: Vec<u32>,
     sets: Vec<NodeSet>,
     /// Indices of `sets` not in use (kept, with their words, for the next count).
@@ -200,23 +204,43 @@ struct Buckets {
 
 const NO_SET: u32 = u32::MAX;
 
+/// Most units per node for a set per count (a scan of them per placement stays short).
+const DENSE_MAX_UNITS: u32 = 256;
+
 impl Buckets {
     fn new(units_per_node: u32) -> Buckets {
-        Buckets {
-            slot_of: vec![NO_SET; units_per_node as usize + 1],
-            ..Default::default()
+        if units_per_node <= DENSE_MAX_UNITS {
+            Buckets {
+                sets: vec![NodeSet::default(); units_per_node as usize + 1],
+                ..Default::default()
+            }
+        } else {
+            Buckets {
+                slot_of: vec![NO_SET; units_per_node as usize + 1],
+                ..Default::default()
+            }
         }
+    }
+
+    fn dense(&self) -> bool {
+        self.slot_of.is_empty()
     }
 
     /// The nodes with exactly `free` free units, if any.
     fn get(&self, free: u32) -> Option<&NodeSet> {
-        match self.slot_of[free as usize] {
-            NO_SET => None,
-            s => Some(&self.sets[s as usize]),
-        }
+        let slot = if self.dense() {
+            free
+        } else {
+            self.slot_of[free as usize]
+        };
+        self.sets.get(slot as usize).filter(|s| !s.is_empty())
     }
 
     fn insert(&mut self, free: u32, node: u32) {
+        if self.dense() {
+            self.sets[free as usize].insert(node);
+            return;
+        }
         let slot = match self.slot_of[free as usize] {
             NO_SET => {
                 let s = self.spare.pop().unwrap_or_else(|| {
@@ -233,6 +257,10 @@ impl Buckets {
     }
 
     fn remove(&mut self, free: u32, node: u32) {
+        if self.dense() {
+            self.sets[free as usize].remove(node);
+            return;
+        }
         let slot = self.slot_of[free as usize];
         if slot == NO_SET {
             return;
@@ -246,34 +274,54 @@ impl Buckets {
         }
     }
 
-    /// The smallest free count at or above `units` that has nodes.
+    /// The smallest count at or above `units` that has nodes.
     fn fullest_from(&self, units: u32) -> Option<u32> {
-        self.counts.next_from(units)
+        if self.dense() {
+            let n = self.sets.len() as u32;
+            (units..n).find(|&f| !self.sets[f as usize].is_empty())
+        } else {
+            self.counts.next_from(units)
+        }
+    }
+
+    /// The largest count at or below `below` (and at least `units`) that has nodes.
+    fn emptiest_upto(&self, below: u32, units: u32) -> Option<u32> {
+        if self.dense() {
+            let top = below.min(self.sets.len() as u32 - 1);
+            (units..=top)
+                .rev()
+                .find(|&f| !self.sets[f as usize].is_empty())
+        } else {
+            self.counts.prev_from(below).filter(|&f| f >= units)
+        }
+    }
+
+    /// The largest count that has nodes, if it is at least `units`.
+    fn emptiest_from(&self, units: u32) -> Option<u32> {
+        self.emptiest_upto(u32::MAX, units)
     }
 
     /// The next count above `free` that has nodes.
     fn next_above(&self, free: u32) -> Option<u32> {
-        self.counts.next_from(free.checked_add(1)?)
-    }
-
-    /// The largest free count that has nodes, if it is at least `units`.
-    fn emptiest_from(&self, units: u32) -> Option<u32> {
-        self.counts.prev_from(u32::MAX).filter(|&f| f >= units)
+        self.fullest_from(free.checked_add(1)?)
     }
 
     /// The next count below `free` (and at least `units`) that has nodes.
     fn next_below(&self, free: u32, units: u32) -> Option<u32> {
-        self.counts
-            .prev_from(free.checked_sub(1)?)
-            .filter(|&f| f >= units)
+        self.emptiest_upto(free.checked_sub(1)?, units)
     }
 
     /// Free units of all the nodes in the sets.
     fn free_total(&self) -> u64 {
-        self.counts
-            .iter()
-            .map(|f| u64::from(f) * u64::from(self.sets[self.slot_of[f as usize] as usize].len))
-            .sum()
+        let total = |f: u32, s: &NodeSet| u64::from(f) * u64::from(s.len);
+        if self.dense() {
+            (0u32..).zip(&self.sets).map(|(f, s)| total(f, s)).sum()
+        } else {
+            self.counts
+                .iter()
+                .map(|f| total(f, &self.sets[self.slot_of[f as usize] as usize]))
+                .sum()
+        }
     }
 }
 

@@ -79,6 +79,8 @@ pub struct OneService<'a> {
     pub pool_extra: &'a str,
     /// YAML added at the top level.
     pub top_extra: &'a str,
+    /// Fields added to the service's flow mapping, each after `, `.
+    pub service_extra: &'a str,
 }
 
 impl Default for OneService<'_> {
@@ -92,6 +94,7 @@ impl Default for OneService<'_> {
             startup: "20s",
             pool_extra: "",
             top_extra: "",
+            service_extra: "",
         }
     }
 }
@@ -108,6 +111,7 @@ impl OneService<'_> {
             startup,
             pool_extra,
             top_extra,
+            service_extra,
         } = self;
         format!(
             r#"
@@ -126,7 +130,7 @@ node_pools:
     nodes: {nodes}
 {pool_extra}
 services:
-  - {{name: s, model: m, node_pool: p, replicas: {replicas}, startup_time: {startup}}}
+  - {{name: s, model: m, node_pool: p, replicas: {replicas}, startup_time: {startup}{service_extra}}}
 workloads:
   - service: s
     arrivals: {{poisson: {{rate: {rate}/s}}}}
