@@ -261,13 +261,17 @@ workloads:
 /// The bottleneck law: with every request making 1.3 queries (a third of three reads, three
 /// writes in ten) at the database's primary, 4 ms each on its 4 slots, no number of app
 /// replicas gets the throughput past 1 / D_max = 1 / 1.3 ms = 769 requests/s. Two app replicas
-/// run out of worker threads first; eight and sixteen reach the database's bound and stop
-/// there.
+/// run out of worker threads first; eight and sixteen, or an HPA scaling out from two, reach
+/// the database's bound and stop there.
 #[test]
 fn more_app_replicas_do_not_pass_the_databases_bound() {
     let d_max = 1.3 * 0.004 / 4.0;
     let mut x = Vec::new();
-    for app in [2u32, 8, 16] {
+    // Fixed app replicas, then an HPA that scales the app out from 2 to 16 pods (its CPU
+    // target low enough that it does).
+    let hpa = "autoscaler: {kind: hpa, minReplicas: 2, maxReplicas: 16, metrics: [{type: Resource, \
+               resource: {name: cpu, target: {type: Utilization, averageUtilization: 10}}}]}";
+    for (app, scaler) in [(2u32, ""), (8, ""), (16, ""), (2, hpa)] {
         let r = common::run(&format!(
             r#"
 name: bound
@@ -287,6 +291,7 @@ services:
     cpus_per_replica: 2
     concurrency: 16
     replicas: {app}
+    {scaler}
     calls:
       - {{service: database, count: {{fixed: 3}}, max_connections: 10}}
       - {{service: database, probability: 0.3, routing: primary, max_connections: 10}}
@@ -300,10 +305,15 @@ workloads:
         let tput = r.mean("app", "throughput_rps");
         let primary = r.mean("database", "primary_utilization");
         eprintln!(
-            "{app} app replicas: {tput:.1} requests/s (bound {:.1}), primary busy {primary:.3}, app threads {:.3}",
+            "{app} app replicas{}: {tput:.1} requests/s (bound {:.1}), primary busy {primary:.3}, app threads {:.3}",
+            if scaler.is_empty() { "" } else { " and an HPA" },
             1.0 / d_max,
             r.mean("app", "slot_utilization")
         );
+        if !scaler.is_empty() {
+            let most = r.mean("app", "replicas_max");
+            assert!(most >= 12.0, "the HPA scaled out to {most} pods only");
+        }
         x.push((tput, primary));
     }
     assert!(
