@@ -34,7 +34,7 @@ pub use stats::{APF_COMPONENTS, APISERVER_METRICS, ApiResult, ApiSample, LevelSa
 
 use crate::cluster::{NodeChange, NodeId, Owner, PodChange, PodId};
 use crate::engine::{SimRng, SimTime, Sink, stream};
-use apf::{Borrowing, MaxInflight, Offer, QueueSet, Requester, Ticket, WorkEstimate};
+use apf::{Borrowing, MaxInflight, Offer, PackedHand, QueueSet, Requester, Ticket, WorkEstimate};
 use etcd::{Committed, Etcd};
 use plan::{EndpointsMode, ReadFrom, Resource, Verb};
 use rand::RngExt;
@@ -174,6 +174,34 @@ struct Call {
     ticket: u32,
     /// The `clients:` entry that made it (NO_CLIENT: none).
     client: u16,
+    /// Its flow's hand at its level, when dealt already.
+    hand: Option<PackedHand>,
+}
+
+impl Call {
+    /// A call of nothing, to be filled in.
+    const BLANK: Call = Call {
+        first: SimTime::ZERO,
+        arrived: SimTime::ZERO,
+        started: SimTime::ZERO,
+        server: 0,
+        level: 0,
+        tries: 0,
+        res: Resource::Leases,
+        verb: Verb::Get,
+        flow: 0,
+        work: WorkEstimate::ONE,
+        cpu: SimTime::ZERO,
+        write: 0,
+        grow: 0,
+        etcd_read: 0,
+        fanout: 0,
+        event_bytes: 0,
+        then: Then::Nothing,
+        ticket: NO_TICKET,
+        client: NO_CLIENT,
+        hand: None,
+    };
 }
 
 /// A call's `client` when no `clients:` entry made it.
@@ -224,8 +252,39 @@ struct Server {
     /// (true: mutating).
     inflight: MaxInflight,
     inflight_ends: BinaryHeap<Reverse<(SimTime, bool)>>,
-    /// Ends of the CPU work running now.
-    cpu: BinaryHeap<Reverse<SimTime>>,
+    /// Its own CPU work (see `cpu_load`).
+    cpu: CpuEnds,
+}
+
+/// Ends of CPU work that runs now, and of some that ended: those stay until the count could
+/// pass the cores (see [`ControlPlane::cpu_load`]).
+#[derive(Default)]
+struct CpuEnds {
+    ends: BinaryHeap<Reverse<SimTime>>,
+    /// The latest end.
+    last: SimTime,
+}
+
+impl CpuEnds {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Drops the ends by `now`.
+    #[cold]
+    fn prune(&mut self, now: SimTime) {
+        if self.last <= now {
+            self.ends.clear();
+        }
+        while self.ends.peek().is_some_and(|r| r.0 <= now) {
+            self.ends.pop();
+        }
+    }
+
+    fn push(&mut self, end: SimTime) {
+        self.ends.push(Reverse(end));
+        self.last = self.last.max(end);
+    }
 }
 
 /// A node as the control plane sees it.
@@ -235,6 +294,19 @@ struct NodeApi {
     /// Its heartbeat's turn at which it also sends a status report (of every
     /// `report_every`).
     report_offset: u32,
+    /// Where its kubelet's lease renewals go.
+    lease: Route,
+}
+
+/// Where a kubelet's lease renewals go: the same server, priority level, flow and hand of
+/// queues at every renewal, worked out once when its node joins (classifying, hashing and
+/// dealing were most of the cost of the commonest call).
+#[derive(Debug, Clone, Copy, Default)]
+struct Route {
+    server: u16,
+    level: u8,
+    flow: u64,
+    hand: Option<PackedHand>,
 }
 
 /// A pod's API timing.
@@ -277,6 +349,8 @@ pub struct ControlPlane {
     nodes: Vec<Vec<NodeApi>>,
     lease_ring: Ring,
     lease_at: SimTime,
+    /// A kubelet's lease renewal, but for its time and [`Route`].
+    lease_call: Call,
     report_every: u32,
     clients: Vec<(Ring, SimTime)>,
     pods: Vec<PodApi>,
@@ -297,6 +371,17 @@ pub struct ControlPlane {
     clients_seen: Vec<ClientStats>,
     /// The client whose call is being made (tags the next new call).
     calling: u16,
+    /// The event queue's lanes for the lease ring's turn and etcd's commit (this one and the
+    /// next), where it has them: each has one event pending at most times.
+    lanes: usize,
+    /// The watchers and event bytes of the last write sent to its watchers, and the CPU
+    /// each server spent on it.
+    fan_work: ((u32, u32), SimTime),
+    /// CPU work every server runs alike (a watch event's fan-out), counted at each.
+    shared_cpu: CpuEnds,
+    /// Each `clients:` entry's priority level, flow and hand of queues (the same at every
+    /// server: a level's queues are).
+    client_class: Vec<(usize, u64, Option<PackedHand>)>,
 }
 
 /// Whether `component` names one of the control plane's result components.
@@ -418,7 +503,7 @@ impl ControlPlane {
                         plan.max_mutating_requests_inflight,
                     ),
                     inflight_ends: BinaryHeap::new(),
-                    cpu: BinaryHeap::new(),
+                    cpu: CpuEnds::default(),
                 }
             })
             .collect();
@@ -439,6 +524,7 @@ impl ControlPlane {
                 .collect(),
             lease_ring: Ring::new(plan.kubelet.lease_renew),
             lease_at: SimTime::MAX,
+            lease_call: Call::BLANK,
             report_every,
             clients: plan
                 .clients
@@ -459,10 +545,48 @@ impl ControlPlane {
             stats: stats::Stats::new(plan, levels.len()),
             clients_seen: vec![ClientStats::default(); plan.clients.len()],
             calling: NO_CLIENT,
+            lanes: usize::MAX - 1,
+            fan_work: ((0, 0), SimTime::ZERO),
+            shared_cpu: CpuEnds::default(),
+            client_class: Vec::new(),
             plan: plan.clone(),
         };
         cp.ds_svcs = vec![0; cp.plan.daemonsets.iter().filter(|d| d.service).count()];
+        // Every instance of a client makes the same calls as its service account, so they
+        // classify alike: once.
+        cp.client_class = (0..cp.plan.clients.len())
+            .map(|ci| {
+                let c = &cp.plan.clients[ci];
+                let (level, flow) =
+                    cp.classify_fresh(Who::Client(ci as u32, 0), c.verb, c.resource);
+                let hand = cp
+                    .servers
+                    .first()
+                    .and_then(|s| s.levels[level].qs.pack_hand(flow));
+                (level, flow, hand)
+            })
+            .collect();
+        // A lease's watchers (see `watchers`) do not grow with the cluster, so neither does
+        // the rest of its shape.
+        cp.lease_call = cp.shape(
+            SimTime::ZERO,
+            Who::Kubelet(0),
+            Verb::Update,
+            Resource::Leases,
+            cost::LEASE_BYTES,
+            0,
+            Then::Nothing,
+        );
         cp
+    }
+
+    /// The event queue's lanes the control plane may use: two, from lane `first`.
+    pub const LANES: usize = 2;
+
+    /// Schedules the lease ring's turns and etcd's commits in lanes `first` and `first + 1`
+    /// (see [`ControlPlane::LANES`]) when they are free.
+    pub fn use_lanes(&mut self, first: usize) {
+        self.lanes = first;
     }
 
     /// Registers the nodes present at the start (they exist already: no calls) and
@@ -494,6 +618,12 @@ impl ControlPlane {
         for (b, j) in self.plan.node_joins.iter().enumerate() {
             q.at(j.time, ApiEv::Join(b as u16));
         }
+    }
+
+    /// Whether an answer waits for the world.
+    #[inline]
+    pub fn has_answer(&self) -> bool {
+        !self.answers.is_empty()
     }
 
     /// The next answer for the world, oldest first.
@@ -530,6 +660,18 @@ impl ControlPlane {
         n.report_offset = offset;
         self.nodes_live += 1;
         let m = (u32::from(pool) << 24) | node;
+        let who = Who::Kubelet(m);
+        let (level, flow) = self.classify(who, Verb::Update, Resource::Leases);
+        let server = self.server_of(who);
+        let hand = self.servers[usize::from(server)].levels[level]
+            .qs
+            .pack_hand(flow);
+        self.nodes[pool as usize][node as usize].lease = Route {
+            server,
+            level: level as u8,
+            flow,
+            hand,
+        };
         let period = self.plan.kubelet.lease_renew.0;
         let phase = self.rng.random_range(0..period.max(1));
         self.lease_ring.insert(now, phase, m);
@@ -561,13 +703,7 @@ impl ControlPlane {
 
     /// Schedules each ring's next turn where it moved.
     fn reschedule_rings(&mut self, q: &mut impl Sink<ApiEv>) {
-        let t = self.lease_ring.next_time().unwrap_or(SimTime::MAX);
-        if t != self.lease_at {
-            self.lease_at = t;
-            if t != SimTime::MAX {
-                q.at(t, ApiEv::Lease);
-            }
-        }
+        self.reschedule_leases(q);
         for ci in 0..self.clients.len() {
             if !self.plan.clients[ci].per_node && self.clients[ci].0.is_empty() {
                 // Fixed instances join once, at random phases.
@@ -577,12 +713,28 @@ impl ControlPlane {
                     self.clients[ci].0.insert(q.now(), phase, i);
                 }
             }
-            let t = self.clients[ci].0.next_time().unwrap_or(SimTime::MAX);
-            if t != self.clients[ci].1 {
-                self.clients[ci].1 = t;
-                if t != SimTime::MAX {
-                    q.at(t, ApiEv::Client(ci as u16));
-                }
+            self.reschedule_client(ci, q);
+        }
+    }
+
+    /// Schedules the lease ring's next turn if it moved.
+    fn reschedule_leases(&mut self, q: &mut impl Sink<ApiEv>) {
+        let t = self.lease_ring.next_time().unwrap_or(SimTime::MAX);
+        if t != self.lease_at {
+            self.lease_at = t;
+            if t != SimTime::MAX {
+                q.at_free_lane(self.lanes, t, ApiEv::Lease);
+            }
+        }
+    }
+
+    /// Schedules client `ci`'s ring's next turn if it moved.
+    fn reschedule_client(&mut self, ci: usize, q: &mut impl Sink<ApiEv>) {
+        let t = self.clients[ci].0.next_time().unwrap_or(SimTime::MAX);
+        if t != self.clients[ci].1 {
+            self.clients[ci].1 = t;
+            if t != SimTime::MAX {
+                q.at(t, ApiEv::Client(ci as u16));
             }
         }
     }
@@ -599,7 +751,8 @@ impl ControlPlane {
                     let (pool, node) = member_node(m);
                     self.heartbeat(now, pool, node, cycle, q);
                 }
-                self.reschedule_rings(q);
+                // A call moves no ring: only this one turned.
+                self.reschedule_leases(q);
             }
             ApiEv::Client(ci) => {
                 let ci = ci as usize;
@@ -610,7 +763,7 @@ impl ControlPlane {
                 if let Some((m, _)) = self.clients[ci].0.advance() {
                     self.client_call(now, ci, m, q);
                 }
-                self.reschedule_rings(q);
+                self.reschedule_client(ci, q);
             }
             ApiEv::Send(c) => self.arrive(now, c, q),
             ApiEv::Wake(s, l) => {
@@ -700,16 +853,18 @@ impl ControlPlane {
             generation: 0,
             node,
         }));
-        self.call(
-            now,
-            who,
-            Verb::Update,
-            Resource::Leases,
-            cost::LEASE_BYTES,
-            0,
-            Then::Nothing,
-            q,
-        );
+        let r = n.lease;
+        debug_assert_eq!(r.level, self.lease_call.level);
+        let id = self.new_call(Call {
+            first: now,
+            arrived: now,
+            started: now,
+            server: r.server,
+            flow: r.flow,
+            hand: r.hand,
+            ..self.lease_call
+        });
+        self.arrive(now, id, q);
         if (cycle + u64::from(n.report_offset)).is_multiple_of(u64::from(self.report_every)) {
             self.call(
                 now,
@@ -809,6 +964,24 @@ impl ControlPlane {
     /// The priority level and flow of a call by `who`: the default FlowSchemas, unless a
     /// client names its level.
     fn classify(&self, who: Who, verb: Verb, res: Resource) -> (usize, u64) {
+        if let Who::Client(c, _) = who {
+            let (level, flow, _) = self.client_class[c as usize];
+            debug_assert_eq!((level, flow), self.classify_fresh(who, verb, res));
+            return (level, flow);
+        }
+        self.classify_fresh(who, verb, res)
+    }
+
+    /// The hand of queues of `who`'s flow at its level, where it is known already.
+    fn hand_of(&self, who: Who) -> Option<PackedHand> {
+        match who {
+            Who::Client(c, _) => self.client_class[c as usize].2,
+            _ => None,
+        }
+    }
+
+    /// [`ControlPlane::classify`] worked out.
+    fn classify_fresh(&self, who: Who, verb: Verb, res: Resource) -> (usize, u64) {
         let m = apf::classify(who.requester(), verb, res);
         if let Who::Client(c, _) = who
             && let Some(l) = self.plan.clients[c as usize]
@@ -834,6 +1007,23 @@ impl ControlPlane {
         then: Then,
         q: &mut impl Sink<ApiEv>,
     ) {
+        let c = self.shape(now, who, verb, res, bytes, grow, then);
+        let id = self.new_call(c);
+        self.arrive(now, id, q);
+    }
+
+    /// The call [`ControlPlane::call`] makes.
+    #[allow(clippy::too_many_arguments)]
+    fn shape(
+        &self,
+        now: SimTime,
+        who: Who,
+        verb: Verb,
+        res: Resource,
+        bytes: u32,
+        grow: i64,
+        then: Then,
+    ) -> Call {
         let (level, flow) = self.classify(who, verb, res);
         let (work, cpu, write, fanout, event_bytes) = if verb.mutating() {
             let watchers = self.watchers(res);
@@ -855,7 +1045,7 @@ impl ControlPlane {
                 0,
             )
         };
-        let c = Call {
+        Call {
             first: now,
             arrived: now,
             started: now,
@@ -875,9 +1065,8 @@ impl ControlPlane {
             then,
             ticket: NO_TICKET,
             client: NO_CLIENT,
-        };
-        let id = self.new_call(c);
-        self.arrive(now, id, q);
+            hand: self.hand_of(who),
+        }
     }
 
     /// A LIST of `objects` stored objects of `object_bytes` each, `returned` bytes of which
@@ -944,6 +1133,7 @@ impl ControlPlane {
             then: Then::Nothing,
             ticket: NO_TICKET,
             client: NO_CLIENT,
+            hand: self.hand_of(who),
         };
         let id = self.new_call(c);
         self.arrive(now, id, q);
@@ -981,7 +1171,7 @@ impl ControlPlane {
         let c = &mut self.calls[id as usize];
         c.arrived = now;
         let (s, l) = (c.server as usize, c.level as usize);
-        let (flow, work, verb) = (c.flow, c.work, c.verb);
+        let (flow, hand, work, verb) = (c.flow, c.hand, c.work, c.verb);
         if !self.plan.apf {
             let srv = &mut self.servers[s];
             while let Some(&Reverse((t, mutating))) = srv.inflight_ends.peek() {
@@ -1005,7 +1195,10 @@ impl ControlPlane {
             return;
         }
         self.settle(now, s, l, q);
-        if let Offer::Rejected(id, _) = self.servers[s].levels[l].qs.offer(now, flow, work, id) {
+        if let Offer::Rejected(id, _) = self.servers[s].levels[l]
+            .qs
+            .offer_dealt(now, flow, hand, work, id)
+        {
             self.reject(now, id, q);
         }
         self.drain(now, s, l, q);
@@ -1014,6 +1207,11 @@ impl ControlPlane {
     /// Starts the calls APF started at server `s`, level `l`, records the seats in use and
     /// arms the next wake.
     fn drain(&mut self, now: SimTime, s: usize, l: usize, q: &mut impl Sink<ApiEv>) {
+        let lv = &self.servers[s].levels[l];
+        if !lv.qs.has_started() && lv.qs.waiting() == 0 && lv.qs.seats_in_use() == lv.seats {
+            // Nothing started, no seat changed hands and nothing waits for a wake.
+            return;
+        }
         while let Some(st) = self.servers[s].levels[l].qs.dispatch() {
             let lv = &mut self.servers[s].levels[l];
             let slot = match lv.free_tickets.pop() {
@@ -1122,31 +1320,40 @@ impl ControlPlane {
 
     /// CPU time `work` at server `s` from `now`, slowed when more runs than it has cores.
     fn run_cpu(&mut self, now: SimTime, s: usize, work: SimTime) -> SimTime {
-        let srv = &mut self.servers[s];
-        while srv.cpu.peek().is_some_and(|r| r.0 <= now) {
-            srv.cpu.pop();
-        }
-        let running = srv.cpu.len() as u64 + 1;
+        let running = self.cpu_load(now, s);
         let cores = u64::from(self.plan.cpus);
         let end = if running > cores {
             now + SimTime((work.0 as u128 * u128::from(running) / u128::from(cores)) as u64)
         } else {
             now + work
         };
-        srv.cpu.push(Reverse(end));
+        self.servers[s].cpu.push(end);
         end
+    }
+
+    /// The work running at server `s` at `now`, counting one more: exact when above the
+    /// server's cores, else at most that. Ends that passed are dropped only when the count
+    /// could pass the cores: until then they cannot slow anything down.
+    #[inline]
+    fn cpu_load(&mut self, now: SimTime, s: usize) -> u64 {
+        let srv = &mut self.servers[s].cpu;
+        if (srv.len() + self.shared_cpu.len()) as u64 >= u64::from(self.plan.cpus) {
+            srv.prune(now);
+            self.shared_cpu.prune(now);
+        }
+        (srv.len() + self.shared_cpu.len()) as u64 + 1
     }
 
     /// Call `id` starts at its server.
     fn execute(&mut self, now: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
-        let c = self.calls[id as usize];
-        let s = c.server as usize;
-        self.calls[id as usize].started = now;
-        let mut done = self.run_cpu(now, s, c.cpu);
-        if c.etcd_read > 0 {
-            done = self.etcd.read(done, c.etcd_read as f64);
+        let c = &mut self.calls[id as usize];
+        c.started = now;
+        let (s, cpu, etcd_read, write) = (c.server as usize, c.cpu, c.etcd_read, c.write);
+        let mut done = self.run_cpu(now, s, cpu);
+        if etcd_read > 0 {
+            done = self.etcd.read(done, etcd_read as f64);
         }
-        if c.write > 0 {
+        if write > 0 {
             if self.etcd.refuses() {
                 // etcd's NOSPACE alarm: the write fails, and what waited on it does not
                 // happen (the HPA tries again at its next sync; a Ready pod stays out of
@@ -1163,8 +1370,8 @@ impl ControlPlane {
             }
             // etcd's write latency runs from here.
             self.calls[id as usize].arrived = done;
-            if let Some(t) = self.etcd.submit(done, id, c.write) {
-                q.at(t, ApiEv::Commit);
+            if let Some(t) = self.etcd.submit(done, id, write) {
+                q.at_free_lane(self.lanes + 1, t, ApiEv::Commit);
             }
             return;
         }
@@ -1175,13 +1382,15 @@ impl ControlPlane {
     /// final seats after APF's additional latency), its latency is recorded, and its
     /// continuation runs then.
     fn finish(&mut self, now: SimTime, done: SimTime, id: u32, q: &mut impl Sink<ApiEv>) {
-        let c = self.calls[id as usize];
+        let c = &self.calls[id as usize];
         let (s, l) = (c.server as usize, c.level as usize);
-        match c.ticket {
+        let (ticket, res, verb, first, started) = (c.ticket, c.res, c.verb, c.first, c.started);
+        let (client, then) = (c.client, c.then);
+        match ticket {
             NO_TICKET => {}
             INFLIGHT_SLOT => self.servers[s]
                 .inflight_ends
-                .push(Reverse((done, c.verb.mutating()))),
+                .push(Reverse((done, verb.mutating()))),
             slot => {
                 let lv = &mut self.servers[s].levels[l];
                 lv.releases.push(Reverse((done, 0, slot)));
@@ -1191,18 +1400,13 @@ impl ControlPlane {
         let _ = now;
         // The SLO's latency leaves out the wait in APF's queues (sig-scalability's API call
         // latency SLI).
-        self.stats.answered(
-            done,
-            c.res,
-            c.verb,
-            done.since(c.first),
-            done.since(c.started),
-        );
-        if let Some(x) = self.clients_seen.get_mut(usize::from(c.client)) {
+        self.stats
+            .answered(done, res, verb, done.since(first), done.since(started));
+        if let Some(x) = self.clients_seen.get_mut(usize::from(client)) {
             x.answered += 1;
-            x.latency.record(done.since(c.first));
+            x.latency.record(done.since(first));
         }
-        if c.then == Then::Nothing {
+        if then == Then::Nothing {
             self.free_call(id);
         } else {
             q.at(done, ApiEv::Done(id));
@@ -1212,22 +1416,20 @@ impl ControlPlane {
     fn on_commit(&mut self, now: SimTime, q: &mut impl Sink<ApiEv>) {
         let mut batch = std::mem::take(&mut self.batch);
         match self.etcd.commit(now, &mut batch) {
-            Committed::Later(t) => q.at(t, ApiEv::Commit),
+            Committed::Later(t) => q.at_free_lane(self.lanes + 1, t, ApiEv::Commit),
             Committed::Done(next) => {
                 if let Some(t) = next {
-                    q.at(t, ApiEv::Commit);
+                    q.at_free_lane(self.lanes + 1, t, ApiEv::Commit);
                 }
                 for &id in &batch {
-                    let c = self.calls[id as usize];
-                    self.stats.etcd_write(now.since(c.arrived));
-                    self.etcd.resize(f64::from(c.grow));
-                    let delay = self.fan_out(now, c);
-                    let (s, l) = (c.server as usize, c.level as usize);
-                    let _ = (s, l);
-                    if let Then::Endpoints(_) = c.then {
+                    let c = &self.calls[id as usize];
+                    let (arrived, grow) = (c.arrived, c.grow);
+                    let endpoints = matches!(c.then, Then::Endpoints(_));
+                    self.stats.etcd_write(now.since(arrived));
+                    self.etcd.resize(f64::from(grow));
+                    let delay = self.fan_out(now, id);
+                    if endpoints {
                         // The endpoints reach kube-proxy when the fan-out has sent them.
-                        let c2 = &mut self.calls[id as usize];
-                        c2.then = c.then;
                         self.finish(now, now + delay, id, q);
                     } else {
                         self.finish(now, now, id, q);
@@ -1240,18 +1442,34 @@ impl ControlPlane {
 
     /// Each server sends the watch event of write `c` to its share of the interested
     /// watchers. Returns the mean delay to a watcher.
-    fn fan_out(&mut self, now: SimTime, c: Call) -> SimTime {
-        let servers = self.servers.len() as u64;
-        let per_server = u64::from(c.fanout).div_ceil(servers);
-        let bytes = f64::from(c.event_bytes);
+    fn fan_out(&mut self, now: SimTime, id: u32) -> SimTime {
+        let c = &self.calls[id as usize];
+        let (fanout, event_bytes, res) = (c.fanout, c.event_bytes, c.res);
+        let bytes = f64::from(event_bytes);
         self.stats
-            .watch(c.res, u64::from(c.fanout), bytes * f64::from(c.fanout));
-        if per_server == 0 {
+            .watch(res, u64::from(fanout), bytes * f64::from(fanout));
+        if fanout == 0 {
             return SimTime::ZERO;
         }
-        let work = cost::codec(bytes)
-            + SimTime(cost::WATCH_SEND_CPU.0 * per_server)
-            + SimTime::from_secs_f64(bytes * per_server as f64 * cost::NS_PER_SENT_BYTE * 1e-9);
+        // The same event and watchers as the last write's (most are lease renewals): the same
+        // work.
+        let key = (fanout, event_bytes);
+        let work = if self.fan_work.0 == key {
+            self.fan_work.1
+        } else {
+            let per_server = u64::from(fanout).div_ceil(self.servers.len() as u64);
+            let work = cost::codec(bytes)
+                + SimTime(cost::WATCH_SEND_CPU.0 * per_server)
+                + SimTime::from_secs_f64(bytes * per_server as f64 * cost::NS_PER_SENT_BYTE * 1e-9);
+            self.fan_work = (key, work);
+            work
+        };
+        let cores = u64::from(self.plan.cpus);
+        if (0..self.servers.len()).all(|s| self.cpu_load(now, s) <= cores) {
+            // Every server sends at full speed: one end stands for each server's.
+            self.shared_cpu.push(now + work);
+            return SimTime(work.0 / 2);
+        }
         let mut mean = SimTime::ZERO;
         for s in 0..self.servers.len() {
             let end = self.run_cpu(now, s, work);
@@ -1505,21 +1723,10 @@ impl ControlPlane {
                     arrived: at,
                     started: at,
                     server: self.server_of(who),
-                    level: 0,
-                    tries: 0,
                     res: Resource::Pods,
                     verb: Verb::Patch,
-                    flow: 0,
-                    work: WorkEstimate::ONE,
-                    cpu: SimTime::ZERO,
-                    write: 0,
-                    grow: 0,
-                    etcd_read: 0,
-                    fanout: 0,
-                    event_bytes: 0,
                     then,
-                    ticket: NO_TICKET,
-                    client: NO_CLIENT,
+                    ..Call::BLANK
                 });
                 self.prepare(id, who);
                 if delay > SimTime::ZERO {

@@ -160,7 +160,8 @@ pub struct Stats {
     rejected: u64,
     /// Windows per (resource, verb).
     windows: Vec<Window>,
-    window: u64,
+    /// When the next window starts, from `start` (ns).
+    next_window: u64,
     watch_events: u64,
     watch_bytes: f64,
     etcd_latency: LatencyHist,
@@ -187,7 +188,7 @@ impl Stats {
             readonly_n: 0,
             rejected: 0,
             windows: vec![Window::default(); Resource::ALL.len() * Verb::ALL.len()],
-            window: 0,
+            next_window: SLO_WINDOW.0,
             watch_events: 0,
             watch_bytes: 0.0,
             etcd_latency: LatencyHist::new(),
@@ -202,7 +203,7 @@ impl Stats {
         let mut fresh = Stats::new_like(self);
         fresh.interval = std::mem::take(&mut self.interval);
         fresh.start = now;
-        fresh.window = 0;
+        fresh.next_window = SLO_WINDOW.0;
         for (s, per) in seats.iter().enumerate() {
             for (l, &v) in per.iter().enumerate() {
                 let mut t = TimeIntegral::default();
@@ -226,7 +227,7 @@ impl Stats {
             readonly_n: 0,
             rejected: 0,
             windows: vec![Window::default(); Resource::ALL.len() * Verb::ALL.len()],
-            window: 0,
+            next_window: SLO_WINDOW.0,
             watch_events: 0,
             watch_bytes: 0.0,
             etcd_latency: LatencyHist::new(),
@@ -267,12 +268,13 @@ impl Stats {
         latency: SimTime,
         sli: SimTime,
     ) {
-        let w = done.since(self.start).0 / SLO_WINDOW.0;
-        if w > self.window {
+        let since = done.since(self.start).0;
+        if since >= self.next_window {
+            let w = since / SLO_WINDOW.0;
             for x in &mut self.windows {
                 x.close();
             }
-            self.window = w;
+            self.next_window = (w + 1) * SLO_WINDOW.0;
         }
         let w = &mut self.windows[window_key(res, verb)];
         if sli > SimTime::ZERO {

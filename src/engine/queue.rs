@@ -125,7 +125,11 @@ impl<E> Radix<E> {
             if at == LOOK_FIRST {
                 at = self.current.partition_point(|x| x.time <= e.time);
             }
-            self.current.insert(at, e);
+            if at == 0 {
+                self.current.push_front(e);
+            } else {
+                self.current.insert(at, e);
+            }
         }
     }
 
@@ -269,6 +273,18 @@ impl<E> EventQueue<E> {
             event,
         });
         self.seq += 1;
+    }
+
+    /// Schedules `event` at `at` in lane `lane` when the lane holds no event, else in the
+    /// heap: unlike [`EventQueue::schedule_lane`] it never replaces an event, and either way
+    /// it pops in the same (time, insertion) order as any other event.
+    #[inline]
+    pub fn schedule_free_lane(&mut self, lane: usize, at: SimTime, event: E) {
+        if self.lanes[lane].is_none() {
+            self.schedule_lane(lane, at, event);
+        } else {
+            self.schedule(at, event);
+        }
     }
 
     /// The time of the last popped event.
@@ -474,7 +490,7 @@ mod tests {
         /// interleaved with pushes, lanes included: every pop is the (time, seq) minimum.
         #[test]
         fn pops_in_time_then_insertion_order(
-            ops in proptest::collection::vec((0u8..4, 0u64..20, 0u64..5), 1..400),
+            ops in proptest::collection::vec((0u8..5, 0u64..20, 0u64..5), 1..400),
             thresholds in proptest::sample::select(vec![(8, 2), (0, 0), (30, 10), (1 << 20, 0)]),
             sort in proptest::sample::select(vec![0, 1, 4, SORT_AT_MOST, usize::MAX]),
         ) {
@@ -496,6 +512,16 @@ mod tests {
                     2 => {
                         q.schedule_lane(0, SimTime(at), id);
                         lane = Some((at, seq, id));
+                        seq += 1;
+                    }
+                    3 => {
+                        // The lane if it is free, else the heap.
+                        q.schedule_free_lane(0, SimTime(at), id);
+                        if lane.is_none() {
+                            lane = Some((at, seq, id));
+                        } else {
+                            model.push((at, seq, id));
+                        }
                         seq += 1;
                     }
                     _ => {
@@ -520,6 +546,19 @@ mod tests {
                 proptest::prop_assert_eq!(q.len(), model.len() + usize::from(lane.is_some()));
             }
         }
+    }
+
+    #[test]
+    fn a_busy_lane_sends_the_next_event_to_the_heap() {
+        let mut q = EventQueue::new().with_lanes(1);
+        q.schedule_free_lane(0, SimTime(10), "lane");
+        // The lane holds "lane": these go to the heap, and nothing is replaced.
+        q.schedule_free_lane(0, SimTime(10), "second");
+        q.schedule_free_lane(0, SimTime(5), "early");
+        q.schedule(SimTime(10), "heap");
+        assert_eq!(q.len(), 4);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!["early", "lane", "second", "heap"]);
     }
 
     #[test]

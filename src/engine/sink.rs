@@ -16,6 +16,9 @@ pub trait Sink<E> {
     /// Schedules `event` in lane `lane` when the queue has it, else in the heap (see
     /// [`EventQueue::schedule_lane`]).
     fn at_lane(&mut self, lane: usize, at: SimTime, event: E);
+    /// Schedules `event` in lane `lane` when the queue has it and it is free, else in the
+    /// heap (see [`EventQueue::schedule_free_lane`]): the order is the same as [`Sink::at`]'s.
+    fn at_free_lane(&mut self, lane: usize, at: SimTime, event: E);
 }
 
 impl<E, W: From<E>> Sink<E> for EventQueue<W> {
@@ -33,6 +36,15 @@ impl<E, W: From<E>> Sink<E> for EventQueue<W> {
     fn at_lane(&mut self, lane: usize, at: SimTime, event: E) {
         if lane < self.lanes() {
             self.schedule_lane(lane, at, W::from(event));
+        } else {
+            self.schedule(at, W::from(event));
+        }
+    }
+
+    #[inline(always)]
+    fn at_free_lane(&mut self, lane: usize, at: SimTime, event: E) {
+        if lane < self.lanes() {
+            self.schedule_free_lane(lane, at, W::from(event));
         } else {
             self.schedule(at, W::from(event));
         }

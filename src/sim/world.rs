@@ -134,11 +134,18 @@ impl<'p> World<'p> {
         let seed = plan.seed;
         // Each open workload's next arrival waits in a lane of its own (few workloads only:
         // pop scans the lanes).
-        let lanes = if plan.workloads.len() <= MAX_ARRIVAL_LANES {
+        let arrival_lanes = if plan.workloads.len() <= MAX_ARRIVAL_LANES {
             plan.workloads.len()
         } else {
             0
         };
+        // And the control plane's lease ring and etcd commit, one event each at most times.
+        let lanes = arrival_lanes
+            + if plan.control_plane.is_some() {
+                ControlPlane::LANES
+            } else {
+                0
+            };
         let sets = plan
             .services
             .iter()
@@ -175,7 +182,9 @@ impl<'p> World<'p> {
                 .map(|t| Training::new(t, &plan.pools, plan.warmup, seed, rep)),
             api: plan.control_plane.as_ref().map(|c| {
                 let nodes: Vec<u32> = plan.pools.iter().map(|p| p.nodes).collect();
-                ControlPlane::new(c, &nodes, plan.services.len(), seed, rep)
+                let mut cp = ControlPlane::new(c, &nodes, plan.services.len(), seed, rep);
+                cp.use_lanes(arrival_lanes);
+                cp
             }),
             ts,
             row: vec![f64::NAN; timeseries::Layout::of(plan).row_len()],
@@ -436,6 +445,9 @@ impl<'p> World<'p> {
 
     /// Carries out what the control plane answered, oldest first.
     fn answer(&mut self, now: SimTime) {
+        if self.api.as_ref().is_none_or(|a| !a.has_answer()) {
+            return;
+        }
         while let Some(a) = self.api.as_mut().and_then(|a| a.next_answer()) {
             match a {
                 Answer::PodReady(pod) => {

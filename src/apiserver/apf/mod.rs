@@ -27,5 +27,5 @@ pub use config::{
 };
 pub use maxinflight::{Admission, MaxInflight};
 pub use queueset::{Offer, QUEUE_WAIT_LIMIT, QueueSet, RejectReason, Started, Ticket};
-pub use shuffle::{collision_probability, deal};
+pub use shuffle::{PackedHand, collision_probability, deal};
 pub use work::{ListCost, ListQuery, WorkEstimate, list_work, mutating_work};

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use super::borrowing::{DemandIntegrator, SeatDemand};
 use super::config::{LevelConfig, LimitResponse};
-use super::shuffle::{card_checked, deal_checked};
+use super::shuffle::{PackedHand, card_checked, deal_checked};
 use super::work::{WorkEstimate, duration_per_seat, seat_seconds};
 use crate::engine::SimTime;
 
@@ -34,6 +34,10 @@ pub const QUEUE_WAIT_LIMIT: SimTime = SimTime::from_secs(15);
 pub const ESTIMATED_SERVICE_DURATION: SimTime = SimTime::from_millis(3);
 
 const NONE: u32 = u32::MAX;
+
+/// The total work of [`WorkEstimate::ONE`] in virtual time: one seat for the estimated
+/// service duration, in units of 10 seat-nanoseconds (see [`seat_seconds`]).
+const ONE_TOTAL_WORK: u64 = ESTIMATED_SERVICE_DURATION.nanos() / 10;
 
 /// What the caller keeps for a request that started, and hands back to
 /// [`QueueSet::finish`] and [`QueueSet::release`].
@@ -220,7 +224,9 @@ pub struct QueueSet<T> {
     current_r: u64,
     synced: SimTime,
     robin: usize,
-    enqueues: u64,
+    /// Where in a hand the next arrival starts looking (the arrivals so far modulo the
+    /// hand size).
+    offset: u32,
     active_queues: u32,
     seats_in_use: u32,
     seats_waiting: u64,
@@ -266,7 +272,7 @@ impl<T> QueueSet<T> {
             current_r: 0,
             synced: SimTime::ZERO,
             robin: 0,
-            enqueues: 0,
+            offset: 0,
             active_queues: 0,
             seats_in_use: 0,
             seats_waiting: 0,
@@ -290,6 +296,29 @@ impl<T> QueueSet<T> {
     /// every seat is taken; otherwise queued (or started), and [`QueueSet::dispatch`] hands
     /// it over when it starts.
     pub fn offer(&mut self, now: SimTime, flow: u64, work: WorkEstimate, item: T) -> Offer<T> {
+        self.offer_dealt(now, flow, None, work, item)
+    }
+
+    /// The flow's hand at this level, packed for [`QueueSet::offer_dealt`]; None at a level
+    /// that does not queue, or whose hand does not pack.
+    pub fn pack_hand(&self, flow: u64) -> Option<PackedHand> {
+        if self.queues.is_empty() {
+            return None;
+        }
+        PackedHand::pack(&deal_checked(flow, self.queues.len() as u32, self.hand))
+    }
+
+    /// [`QueueSet::offer`] with the flow's hand dealt already (from
+    /// [`QueueSet::pack_hand`] of this queue set and `flow`).
+    pub fn offer_dealt(
+        &mut self,
+        now: SimTime,
+        flow: u64,
+        hand: Option<PackedHand>,
+        work: WorkEstimate,
+        item: T,
+    ) -> Offer<T> {
+        debug_assert!(hand.is_none() || hand == self.pack_hand(flow));
         self.sync(now);
         match self.response {
             LimitResponse::Exempt => {
@@ -306,7 +335,7 @@ impl<T> QueueSet<T> {
                 }
             }
             LimitResponse::Queue => {
-                let q = self.choose_queue(flow);
+                let q = self.choose_queue(flow, hand);
                 if self.seats_in_use >= self.limit
                     && self.queues[q].waiting >= self.queue_length_limit
                 {
@@ -332,6 +361,11 @@ impl<T> QueueSet<T> {
     /// Call it until None after each offer, finish, release and set_limit.
     pub fn dispatch(&mut self) -> Option<Started<T>> {
         self.ready.pop_front()
+    }
+
+    /// Whether [`QueueSet::dispatch`] has a request to hand over.
+    pub fn has_started(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// A request's execution ended at `now`: corrects its queue's virtual time by the
@@ -475,15 +509,25 @@ impl<T> QueueSet<T> {
 
     /// The shortest queue (least waiting work) of the flow's hand, looked at from a
     /// rotating offset so that ties spread.
-    fn choose_queue(&mut self, flow: u64) -> usize {
+    fn choose_queue(&mut self, flow: u64, dealt: Option<PackedHand>) -> usize {
         let deck = self.queues.len() as u32;
-        let offset = (self.enqueues % u64::from(self.hand)) as usize;
-        self.enqueues += 1;
+        let offset = self.offset as usize;
+        self.offset = if self.offset + 1 == self.hand {
+            0
+        } else {
+            self.offset + 1
+        };
         if self.waiting == 0 {
             // Every queue is empty, so the card at the offset wins: deal only up to it.
-            return card_checked(flow, deck, self.hand, offset) as usize;
+            return match dealt {
+                Some(h) => h.card(offset),
+                None => card_checked(flow, deck, self.hand, offset),
+            } as usize;
         }
-        let hand = deal_checked(flow, deck, self.hand);
+        let hand = match dealt {
+            Some(h) => h.unpack(self.hand),
+            None => deal_checked(flow, deck, self.hand),
+        };
         let cards = hand.as_slice();
         let mut best = cards[offset] as usize;
         for i in 1..cards.len() {
@@ -552,6 +596,14 @@ impl<T> QueueSet<T> {
     /// A request's work in virtual time: its initial seats for the estimated service
     /// duration plus its final seats for their additional latency.
     fn total_work(work: &WorkEstimate) -> u64 {
+        if *work == WorkEstimate::ONE {
+            // Most requests: skip the floating point.
+            return ONE_TOTAL_WORK;
+        }
+        Self::total_work_of(work)
+    }
+
+    fn total_work_of(work: &WorkEstimate) -> u64 {
         (seat_seconds(
             f64::from(work.initial_seats),
             ESTIMATED_SERVICE_DURATION.nanos() as i64,
@@ -984,9 +1036,9 @@ mod tests {
 
     #[test]
     fn passing_through_an_idle_level_is_the_same_as_queuing_and_dispatching() {
-        // Two queue sets, one taking every request through its queues, get the same random
-        // arrivals, finishes, releases, expiries and limit changes: everything they hand
-        // back and count must agree.
+        // Two queue sets, one taking every request through its queues (and dealing every
+        // hand), get the same random arrivals, finishes, releases, expiries and limit
+        // changes: everything they hand back and count must agree.
         let mut x = 11u64;
         let mut next = move |n: u64| {
             x = x
@@ -1059,8 +1111,14 @@ mod tests {
             if fast.waiting() == 0 {
                 passed += 1;
             }
+            // The fast one takes some flows' hands dealt already.
+            let dealt = if flow % 2 == 0 {
+                fast.pack_hand(flow)
+            } else {
+                None
+            };
             assert_eq!(
-                fast.offer(now, flow, work, item),
+                fast.offer_dealt(now, flow, dealt, work, item),
                 slow.offer(now, flow, work, item)
             );
             let (a, b) = (drain(&mut fast), drain(&mut slow));
@@ -1075,18 +1133,8 @@ mod tests {
             assert_eq!(fast.take_demand(now), slow.take_demand(now));
             // And their state inside: virtual times, the round-robin position, the queues.
             assert_eq!(
-                (
-                    fast.current_r,
-                    fast.robin,
-                    fast.active_queues,
-                    fast.enqueues
-                ),
-                (
-                    slow.current_r,
-                    slow.robin,
-                    slow.active_queues,
-                    slow.enqueues
-                )
+                (fast.current_r, fast.robin, fast.active_queues, fast.offset),
+                (slow.current_r, slow.robin, slow.active_queues, slow.offset)
             );
             for (a, b) in fast.queues.iter().zip(&slow.queues) {
                 let key = |q: &Queue| {
@@ -1111,6 +1159,15 @@ mod tests {
             "{passed} {c:?}"
         );
         assert!(c.dispatched > 10_000, "{c:?}");
+    }
+
+    #[test]
+    fn one_seats_total_work_is_the_formulas() {
+        assert_eq!(
+            QueueSet::<u32>::total_work_of(&WorkEstimate::ONE),
+            ONE_TOTAL_WORK
+        );
+        assert_eq!(ONE_TOTAL_WORK, 300_000);
     }
 
     #[test]

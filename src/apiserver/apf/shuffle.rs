@@ -47,6 +47,46 @@ impl Hand {
     }
 }
 
+/// A hand of at most 8 cards from a deck of at most 256, a byte per card in deal order: what
+/// a caller keeps for a flow that comes back often (a kubelet's lease renewals), so that its
+/// requests skip the deal's divisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedHand(u64);
+
+impl PackedHand {
+    /// `hand` packed, or None when it has more than 8 cards or a card above 255.
+    pub fn pack(hand: &Hand) -> Option<PackedHand> {
+        let cards = hand.as_slice();
+        if cards.len() > 8 || cards.iter().any(|&c| c > 255) {
+            return None;
+        }
+        Some(PackedHand(
+            cards
+                .iter()
+                .enumerate()
+                .fold(0, |p, (i, &c)| p | u64::from(c) << (8 * i)),
+        ))
+    }
+
+    /// Card `i`.
+    #[inline]
+    pub fn card(self, i: usize) -> u32 {
+        u32::from((self.0 >> (8 * i)) as u8)
+    }
+
+    /// The first `len` cards as a [`Hand`].
+    pub fn unpack(self, len: u32) -> Hand {
+        let mut out = Hand {
+            cards: [0; MAX_HAND],
+            len: len as u8,
+        };
+        for (i, c) in out.cards.iter_mut().enumerate().take(len as usize) {
+            *c = self.card(i);
+        }
+        out
+    }
+}
+
 /// Deals `hand` distinct cards out of `deck` from `hash`, as upstream's Dealer: the hash is
 /// read as a mixed-radix number (digits modulo deck, deck - 1, ...), and the i-th digit,
 /// shifted past the cards already taken, names the i-th card. Panics on a deck and hand
@@ -181,6 +221,27 @@ mod tests {
         // 0 % 13 = 0. Cards: 8; 2; 4 -> 5 (>= 2), 5 < 8 -> 5; 0 -> (0 >= 4? no) (0 >= 2? no)
         // (0 >= 8? no) -> 0. Hand [8, 2, 5, 0].
         assert_eq!(deal(1000, 16, 4).as_slice(), &[8, 2, 5, 0]);
+    }
+
+    #[test]
+    fn a_packed_hand_gives_back_the_deal() {
+        let mut h: u64 = 0x2545_F491_4F6C_DD1D;
+        for (deck, hand) in [(64, 6), (128, 6), (16, 4), (256, 7), (128, 8), (8, 1)] {
+            for _ in 0..500 {
+                h = h
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let dealt = deal(h, deck, hand);
+                let p = PackedHand::pack(&dealt).expect("fits a byte per card");
+                assert_eq!(p.unpack(hand), dealt);
+                for (i, &c) in dealt.as_slice().iter().enumerate() {
+                    assert_eq!(p.card(i), c);
+                }
+            }
+        }
+        // A deck above 256 or a hand above 8 does not pack.
+        assert_eq!(PackedHand::pack(&deal(u64::MAX, 1 << 20, 2)), None);
+        assert_eq!(PackedHand::pack(&deal(7, 64, 9)), None);
     }
 
     #[test]

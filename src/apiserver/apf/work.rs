@@ -154,7 +154,23 @@ fn seats_by_size(q: &ListQuery) -> u64 {
 /// Seat-seconds in upstream's fixed point (`seat_seconds.go` @ 24a394e5: 1e8 per
 /// seat-second), from seats and a duration, rounded half away from zero.
 pub fn seat_seconds(seats: f64, nanos: i64) -> i64 {
+    if seats == 1.0 && nanos.unsigned_abs() < ONE_SEAT_EXACT_BELOW {
+        // One seat, the commonest case: nanos / 10 rounded half away from zero, in integers.
+        // The same as below: there the quotient is within 2^-17 of the true one, whose
+        // fraction is a whole tenth, so no rounding crosses a half.
+        let r = ((nanos.unsigned_abs() + 5) / 10) as i64;
+        return if nanos < 0 { -r } else { r };
+    }
     // One unit is 10 seat-nanoseconds.
+    round_half_away(seats * nanos as f64 / 10.0)
+}
+
+/// Durations (ns) below which one seat's [`seat_seconds`] are worked out in integers.
+const ONE_SEAT_EXACT_BELOW: u64 = 1 << 40;
+
+/// [`seat_seconds`] in floating point only (what the integer case must equal).
+#[cfg(test)]
+fn seat_seconds_float(seats: f64, nanos: i64) -> i64 {
     round_half_away(seats * nanos as f64 / 10.0)
 }
 
@@ -337,6 +353,41 @@ mod tests {
         // Halves round away from zero: 1 seat x 5 ns = 0.5 unit -> 1.
         assert_eq!(seat_seconds(1.0, 5), 1);
         assert_eq!(duration_per_seat(300_000, 1.0), SimTime::from_millis(3));
+    }
+
+    #[test]
+    fn one_seat_in_integers_is_the_floating_point_result() {
+        // Every remainder modulo 10 (the halves included), both signs, small and up to the
+        // bound, against the floating-point formula.
+        let mut x = 99u64;
+        let check = |n: i64| {
+            assert_eq!(seat_seconds(1.0, n), seat_seconds_float(1.0, n), "{n}");
+        };
+        for n in -1000..=1000 {
+            check(n);
+        }
+        let top = ONE_SEAT_EXACT_BELOW as i64;
+        for n in [
+            top - 1,
+            top - 5,
+            top - 6,
+            top - 15,
+            -(top - 1),
+            -(top - 5),
+            -(top - 15),
+        ] {
+            check(n);
+        }
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = ((x >> 24) % ONE_SEAT_EXACT_BELOW) as i64;
+            check(n);
+            check(-n);
+            check(n / 10 * 10 + 5);
+            check(-(n / 10 * 10 + 5));
+        }
     }
 
     #[test]
