@@ -350,7 +350,8 @@ pub struct Topology {
 }
 
 /// The nodes of one pool, with free capacity bucketed by free units so that placing a pod
-/// costs a few bitmap words, not O(nodes) or O(units per node).
+/// costs a scan of at most 257 buckets (GPU pools) or a few bitmap words (CPU pools), not
+/// O(nodes).
 #[derive(Debug, Clone)]
 pub struct Pool {
     nodes: Vec<Node>,
