@@ -192,7 +192,7 @@ fn scattered(nodes: u32) -> Pool {
         // A fixed, irregular pattern: free when a hash of the index falls in one quarter.
         let h = n.wrapping_mul(2_654_435_761) >> 16;
         if h % 4 != 0 {
-            pool.place_on(n, 8);
+            pool.place_on(n, 8, 0);
         }
     }
     pool

@@ -98,6 +98,26 @@ fn control_plane_results_are_byte_identical_at_any_thread_count() {
     );
 }
 
+#[test]
+fn calls_between_services_are_byte_identical_at_any_thread_count() {
+    // The app over its shared database, at a load that holds threads and connections,
+    // cut to 6 minutes (about a second).
+    identical_with(
+        "scenarios/app-with-database.yaml",
+        "calls",
+        &[
+            "--set",
+            "duration=6m",
+            "--set",
+            "warmup=1m",
+            "--set",
+            "workloads.0.arrivals.poisson.rate=700/s",
+            "--set",
+            "checks=[]",
+        ],
+    );
+}
+
 fn identical_at_any_thread_count(scenario: &str, tag: &str) {
     identical_with(scenario, tag, &[]);
 }

@@ -4,20 +4,7 @@
 //! Pending, binding and start-up like any new pod.
 
 mod common;
-use common::{capsim, run, series};
-
-/// The value of a timeseries at sample time `t` (seconds).
-fn at(s: &[(f64, f64)], t: f64) -> f64 {
-    s.iter()
-        .find(|(x, _)| (*x - t).abs() < 1e-9)
-        .unwrap_or_else(|| panic!("no sample at {t}"))
-        .1
-}
-
-/// The first sample time at or after `from` whose value is `v`.
-fn first_at(s: &[(f64, f64)], from: f64, v: f64) -> Option<f64> {
-    s.iter().find(|(t, x)| *t >= from && *x == v).map(|p| p.0)
-}
+use common::{OneService, at, capsim, first_at, run, series};
 
 /// One replica per single-GPU node (`nodes` nodes, `replicas` replicas), a fixed 10 ms
 /// service, random routing (kube-proxy), Poisson arrivals at `rate`, sampled every second,
@@ -31,29 +18,18 @@ fn scenario(
     pool_extra: &str,
     top_extra: &str,
 ) -> String {
-    format!(
-        r#"
-name: failures
-seed: 11
-duration: {duration}
-replications: {reps}
-report_interval: 1s
-{top_extra}
-models:
-  - {{name: m, service_time: {{fixed: 10ms}}}}
-node_pools:
-  - name: p
-    gpu: a100-80gb
-    gpus_per_node: 1
-    nodes: {nodes}
-{pool_extra}
-services:
-  - {{name: s, model: m, node_pool: p, replicas: {replicas}, startup_time: 20s}}
-workloads:
-  - service: s
-    arrivals: {{poisson: {{rate: {rate}/s}}}}
-"#
-    )
+    OneService {
+        nodes,
+        replicas,
+        rate,
+        duration,
+        reps,
+        startup: "20s",
+        pool_extra,
+        top_extra,
+        service_extra: "",
+    }
+    .yaml()
 }
 
 #[test]

@@ -347,6 +347,12 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
             None => Value::Null,
         },
     );
+    if let Some((tier, u)) = r.binding_tier() {
+        out.insert(
+            "binding_tier".into(),
+            json!({"service": tier, "utilization": num(u)}),
+        );
+    }
     let best = r.best.map(|i| &r.candidates[i]);
     out.insert(
         "slo".into(),
@@ -512,6 +518,13 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
         None => "none failed up to the search limit: the maximum is a lower bound".into(),
     };
     row(&mut t, "binding SLO term", binding);
+    if let Some((tier, u)) = r.binding_tier() {
+        row(
+            &mut t,
+            "binding tier",
+            format!("{tier} (utilization {})", fmt_num(u)),
+        );
+    }
     if let Some(s) = sizing {
         let target = if closed {
             format!("{} users", fmt_num(s.target))

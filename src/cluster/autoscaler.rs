@@ -20,15 +20,29 @@ impl Cluster {
             if pp.min_nodes == pp.max_nodes {
                 continue;
             }
-            // Scale-up: how many new empty nodes the pending pods need (first fit in order),
-            // less those already on their way.
+            // Scale-up: how many new empty nodes the pending pods need (first fit in order, by
+            // units and memory), less those already on their way. A pod that an empty node
+            // cannot hold triggers nothing (the autoscaler's "would not fit if a new node is
+            // added").
             let per_node = self.pools[pi].units_per_node();
-            let mut bins: Vec<u32> = Vec::new();
+            let mem_per_node = pp.memory_per_node.unwrap_or(u64::MAX);
+            let mut bins: Vec<(u32, u64)> = Vec::new();
             for &p in &self.state[pi].pending {
                 let units = self.pods.pod(p).units;
-                match bins.iter_mut().find(|f| **f >= units) {
-                    Some(f) => *f -= units,
-                    None => bins.push(per_node - units),
+                let memory = if pp.memory_per_node.is_some() {
+                    self.memory_of(p)
+                } else {
+                    0
+                };
+                if units > per_node || memory > mem_per_node {
+                    continue;
+                }
+                match bins.iter_mut().find(|(f, m)| *f >= units && *m >= memory) {
+                    Some((f, m)) => {
+                        *f -= units;
+                        *m -= memory;
+                    }
+                    None => bins.push((per_node - units, mem_per_node - memory)),
                 }
             }
             let cs = &mut self.state[pi];

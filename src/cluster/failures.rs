@@ -12,13 +12,17 @@
 //! condition turns false (`MarkPodsNotReady`), so they leave the endpoints. The taints'
 //! `tolerationSeconds` (`pod_eviction_timeout`, 300s) later, taint-based eviction deletes
 //! the pods; their ReplicaSets create replacements, which are scheduled like any new pod. A
-//! lost pod's room stays allocated on the failed node until its eviction.
+//! lost pod's room stays allocated on the failed node until its eviction. (A StatefulSet's pod
+//! is not replaced then: its deletion cannot complete while the node is down, see
+//! [`super::statefulset`].)
 //!
 //! A failed node is repaired after `repair_time` and rejoins empty, as a new generation of
 //! its node slot (what was scheduled for the old one is then stale); pods still bound to it
 //! (a repair faster than the eviction) are deleted and replaced at that moment.
 
-use super::{Cluster, ClusterEv, Health, NodeChange, NodeId, Owner, PodChange, PodPhase};
+use super::{
+    Cluster, ClusterEv, Controller, Health, NodeChange, NodeId, Owner, PodChange, PodPhase,
+};
 use crate::engine::{SimTime, Sink};
 
 impl Cluster {
@@ -148,18 +152,33 @@ impl Cluster {
         if !self.pools[pool].is_current(id) || self.pools[pool].health(node) != Health::NotReady {
             return;
         }
-        self.evict_pods(now, pool, node, q);
+        self.evict_pods(now, pool, node, false, q);
         self.retry_pending(now, pool, q);
     }
 
     /// Deletes every pod bound to `node` (which the scheduler no longer uses) now; their
-    /// ReplicaSets replace them, balloons wait again.
-    fn evict_pods(&mut self, now: SimTime, pool: usize, node: u32, q: &mut impl Sink<ClusterEv>) {
+    /// ReplicaSets replace them, balloons wait again. A StatefulSet's pod is only marked
+    /// deleted unless `confirmed` (the node is back, and its kubelet removes the pod): see
+    /// [`super::statefulset`].
+    fn evict_pods(
+        &mut self,
+        now: SimTime,
+        pool: usize,
+        node: u32,
+        confirmed: bool,
+        q: &mut impl Sink<ClusterEv>,
+    ) {
         let mut sets: Vec<usize> = Vec::new();
         for pod in self.pools[pool].pods(node).to_vec() {
             let p = self.pods.pod(pod);
             match p.owner {
                 Owner::Balloon(_) => self.unbind_balloon(pod),
+                Owner::Service(rs)
+                    if !confirmed
+                        && self.sets[rs as usize].controller == Controller::StatefulSet =>
+                {
+                    self.evict_stateful_pod(pod, rs as usize);
+                }
                 Owner::Service(rs) => {
                     let rs = rs as usize;
                     if p.phase != PodPhase::Terminating {
@@ -199,7 +218,7 @@ impl Cluster {
             // Out of the scheduler's reach while its pods go (faster than their eviction).
             self.pools[pool].mark_not_ready(node);
         }
-        self.evict_pods(now, pool, node, q);
+        self.evict_pods(now, pool, node, true, q);
         self.pools[pool].rejoin(node, now);
         if health == Health::NotReady {
             self.nodes_ready.add(now, 1);

@@ -89,18 +89,20 @@ impl Cluster {
     /// whose victims have the lowest highest priority wins, then the smallest sum of
     /// priorities, then the fewest victims, then the lowest index. The victims are deleted
     /// now (their owners hear [`PodChange::Preempted`] and delete the rest of their gangs) and
-    /// the node is returned with the room free.
+    /// the node is returned with the room free. (Training pods ask no memory: a node without
+    /// `memory` free is no candidate.)
     pub(super) fn preempt_job_pods_for(
         &mut self,
         pool: usize,
         units: u32,
+        memory: u64,
         priority: i32,
     ) -> Option<u32> {
         type Score = (i32, i64, usize, u32);
         let mut best: Option<(Score, Vec<PodId>)> = None;
         let p = &self.pools[pool];
         for node in 0..p.node_slots() {
-            if !matches!(p.health(node), Health::Up) {
+            if !matches!(p.health(node), Health::Up) || !p.has_memory(node, memory) {
                 continue;
             }
             let mut lower: Vec<(i32, PodId, u32)> = p
@@ -177,7 +179,7 @@ impl Cluster {
             None => false,
         };
         for &(n, u) in &held {
-            self.pools[pool].place_on(n, u);
+            self.pools[pool].place_on(n, u, 0);
         }
         fits
     }

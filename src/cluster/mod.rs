@@ -19,11 +19,12 @@ pub mod plan;
 pub mod pod;
 pub mod pool;
 mod replicaset;
+mod statefulset;
 
 pub use plan::{ClusterPlan, FailurePlan, PodTemplate, PoolPlan};
-pub use pod::{NO_NODE, Owner, Pod, PodId, PodPhase, PodStatus};
+pub use pod::{NO_NODE, NO_ORDINAL, Owner, Pod, PodId, PodPhase, PodStatus};
 pub use pool::{Health, NodeId, Placement, Pool, Topology};
-pub use replicaset::{MAX_REPLICAS, ReplicaSet};
+pub use replicaset::{Controller, MAX_REPLICAS, ReplicaSet};
 
 use crate::engine::{SimRng, SimTime, Sink, stream};
 use crate::stats::TimeIntegral;
@@ -168,12 +169,13 @@ pub struct PoolSummary {
 }
 
 impl Cluster {
-    /// The cluster of replication `rep`: the pools' nodes, empty, and one ReplicaSet per
-    /// entry of `sets` (a template and its initial replica count), indexed as given.
+    /// The cluster of replication `rep`: the pools' nodes, empty, and one set of pods per
+    /// entry of `sets` (a template, its initial replica count and its controller), indexed as
+    /// given.
     pub fn new(
         pools: &[PoolPlan],
         cfg: ClusterPlan,
-        sets: Vec<(PodTemplate, u32)>,
+        sets: Vec<(PodTemplate, u32, Controller)>,
         warmup: SimTime,
         seed: u64,
         rep: u32,
@@ -187,7 +189,7 @@ impl Cluster {
             warmup,
             pools: pools
                 .iter()
-                .map(|p| Pool::new(p.nodes, p.units_per_node()))
+                .map(|p| Pool::new(p.nodes, p.units_per_node()).with_memory(p.memory_per_node))
                 .collect(),
             state: pools
                 .iter()
@@ -211,7 +213,7 @@ impl Cluster {
             pods: pod::PodTable::default(),
             sets: sets
                 .into_iter()
-                .map(|(template, desired)| ReplicaSet::new(template, desired))
+                .map(|(template, desired, c)| ReplicaSet::new(template, desired, c))
                 .collect(),
             balloons: Vec::new(),
             notices: VecDeque::new(),
@@ -226,8 +228,12 @@ impl Cluster {
     pub fn start(&mut self, q: &mut impl Sink<ClusterEv>) {
         let now = SimTime::ZERO;
         for rs in 0..self.sets.len() {
+            if self.sets[rs].controller == Controller::StatefulSet {
+                self.reconcile_stateful(now, rs, q);
+                continue;
+            }
             for _ in 0..self.sets[rs].desired {
-                self.create_pod(now, rs, q);
+                self.create_pod(now, rs, NO_ORDINAL, q);
             }
         }
         for pi in 0..self.plans.len() {
@@ -252,7 +258,7 @@ impl Cluster {
     /// Handles one of the cluster's own events.
     pub fn handle(&mut self, now: SimTime, ev: ClusterEv, q: &mut impl Sink<ClusterEv>) {
         match ev {
-            ClusterEv::PodStarted(pod) => self.on_pod_started(now, pod),
+            ClusterEv::PodStarted(pod) => self.on_pod_started(now, pod, q),
             ClusterEv::GraceEnd(pod) => {
                 if let Some(p) = self.pods.get(pod)
                     && p.phase == PodPhase::Terminating
@@ -375,13 +381,16 @@ impl Cluster {
         (self.failures, self.nodes_ready)
     }
 
-    /// Creates one pod of ReplicaSet `rs` and tries to schedule it.
-    fn create_pod(&mut self, now: SimTime, rs: usize, q: &mut impl Sink<ClusterEv>) {
+    /// Creates one pod of set `rs` (with `ordinal`, a StatefulSet's; [`NO_ORDINAL`] for a
+    /// Deployment's) and tries to schedule it.
+    fn create_pod(&mut self, now: SimTime, rs: usize, ordinal: u32, q: &mut impl Sink<ClusterEv>) {
         let t = self.sets[rs].template;
         let id = self
             .pods
             .create(Owner::Service(rs as u32), t.pool as u16, t.units, now);
-        self.pods.pod_mut(id).priority = t.priority;
+        let p = self.pods.pod_mut(id);
+        p.priority = t.priority;
+        p.ordinal = ordinal;
         let set = &mut self.sets[rs];
         set.active += 1;
         set.pods.push(id);
@@ -396,16 +405,17 @@ impl Cluster {
     fn try_schedule(&mut self, now: SimTime, pod: PodId, q: &mut impl Sink<ClusterEv>) -> bool {
         let p = self.pods.pod(pod);
         let (pool, units, priority) = (p.pool as usize, p.units, p.priority);
-        let node = match self.pools[pool].place(units) {
+        let memory = self.memory_of(pod);
+        let node = match self.pools[pool].place_needing(units, memory) {
             Some(n) => n,
-            None => match self.preempt_balloons_for(pool, units) {
+            None => match self.preempt_balloons_for(pool, units, memory) {
                 Some(n) => {
-                    self.pools[pool].place_on(n, units);
+                    self.pools[pool].place_on(n, units, memory);
                     n
                 }
-                None => match self.preempt_job_pods_for(pool, units, priority) {
+                None => match self.preempt_job_pods_for(pool, units, memory, priority) {
                     Some(n) => {
-                        self.pools[pool].place_on(n, units);
+                        self.pools[pool].place_on(n, units, memory);
                         n
                     }
                     None => return false,
@@ -416,10 +426,18 @@ impl Cluster {
         true
     }
 
-    /// Finds a schedulable node where evicting balloons frees `units`, evicts just enough of
-    /// them (they go back to Pending, which makes the cluster autoscaler add room for them)
-    /// and returns it.
-    fn preempt_balloons_for(&mut self, pool: usize, units: u32) -> Option<u32> {
+    /// Memory `pod` asks of its node, bytes (service pods only).
+    pub(super) fn memory_of(&self, pod: PodId) -> u64 {
+        match self.pods.pod(pod).owner {
+            Owner::Service(rs) => self.sets[rs as usize].template.memory,
+            _ => 0,
+        }
+    }
+
+    /// Finds a schedulable node where evicting balloons frees `units` (and that has `memory`
+    /// free: balloons hold none), evicts just enough of them (they go back to Pending, which
+    /// makes the cluster autoscaler add room for them) and returns it.
+    fn preempt_balloons_for(&mut self, pool: usize, units: u32, memory: u64) -> Option<u32> {
         let bu = self.plans[pool].balloons.1;
         if bu == 0 {
             return None;
@@ -436,9 +454,9 @@ impl Cluster {
             }
         }
         let p = &self.pools[pool];
-        let (&node, list) = on_node
-            .iter()
-            .find(|(n, l)| p.free_units(**n) + bu * l.len() as u32 >= units)?;
+        let (&node, list) = on_node.iter().find(|(n, l)| {
+            p.free_units(**n) + bu * l.len() as u32 >= units && p.has_memory(**n, memory)
+        })?;
         let mut free = p.free_units(node);
         for &b in list.iter().rev() {
             if free >= units {
@@ -502,7 +520,7 @@ impl Cluster {
         self.notify(pod, PodChange::Bound);
     }
 
-    fn on_pod_started(&mut self, now: SimTime, pod: PodId) {
+    fn on_pod_started(&mut self, now: SimTime, pod: PodId, q: &mut impl Sink<ClusterEv>) {
         // A pod deleted while it was starting never becomes Ready.
         let Some(p) = self.pods.get_mut(pod) else {
             return;
@@ -514,7 +532,14 @@ impl Cluster {
         p.ready = true;
         p.ready_since = now;
         p.ready_changed = now;
+        let owner = p.owner;
         self.notify(pod, PodChange::Ready);
+        // A StatefulSet's next ordinal waits for this one to be Ready.
+        if let Owner::Service(rs) = owner
+            && self.sets[rs as usize].controller == Controller::StatefulSet
+        {
+            self.reconcile_stateful(now, rs as usize, q);
+        }
     }
 
     /// The owner's answer to [`PodChange::Terminating`]: `drained` when the pod holds no work.
@@ -560,6 +585,7 @@ impl Cluster {
     fn remove_pod(&mut self, pod: PodId) -> Option<Option<usize>> {
         let p = self.pods.get(pod)?;
         let (pool, node, units, owner) = (p.pool as usize, p.node, p.units, p.owner);
+        let memory = self.memory_of(pod);
         if let Owner::Service(rs) = owner {
             self.sets[rs as usize].forget(pod);
         }
@@ -567,6 +593,7 @@ impl Cluster {
         if bound {
             self.pools[pool].remove_pod(node, pod);
             self.pools[pool].release(node, units);
+            self.pools[pool].release_memory(node, memory);
         }
         self.notify(pod, PodChange::Gone { bound });
         self.pods.remove(pod);

@@ -58,6 +58,31 @@ impl PoolPlan {
         }
     }
 
+    /// The share of one node a replica of `gpus` whole-GPU equivalents and `cpus` CPUs is
+    /// charged for: its CPUs of the node's on a CPU pool, its GPUs of the node's on a GPU
+    /// pool (memory is not charged).
+    pub fn node_share(&self, gpus: f64, cpus: f64) -> f64 {
+        match self.cpus_per_node {
+            Some(c) if c > 0.0 => cpus / c,
+            Some(_) => 0.0,
+            None if self.gpus_per_node > 0 => gpus / f64::from(self.gpus_per_node),
+            None => 0.0,
+        }
+    }
+
+    /// The price of one replica of `gpus` whole-GPU equivalents and `cpus` CPUs for one hour:
+    /// its GPUs at `price_per_gpu_hour` plus its [share](Self::node_share) of a node at
+    /// `price_per_node_hour`.
+    pub fn replica_price_per_hour(&self, gpus: f64, cpus: f64) -> f64 {
+        let gpu = gpus * self.price_per_gpu_hour;
+        // Added only when there is a node price, so that GPU-priced results stay bit for bit.
+        if self.price_per_node_hour > 0.0 {
+            gpu + self.node_share(gpus, cpus) * self.price_per_node_hour
+        } else {
+            gpu
+        }
+    }
+
     /// Whether the cluster autoscaler manages this pool (it scans only then).
     pub fn autoscaled(&self) -> bool {
         self.min_nodes != self.max_nodes || self.balloons.0 > 0

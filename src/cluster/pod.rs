@@ -41,6 +41,9 @@ pub enum PodPhase {
 /// A pod's node while it has none.
 pub const NO_NODE: u32 = u32::MAX;
 
+/// The ordinal of a pod that has none (not a StatefulSet's).
+pub const NO_ORDINAL: u32 = u32::MAX;
+
 /// One pod.
 #[derive(Clone, Debug)]
 pub struct Pod {
@@ -73,6 +76,8 @@ pub struct Pod {
     pub lost: bool,
     /// Its priority (PriorityClass value).
     pub priority: i32,
+    /// Its ordinal in its StatefulSet (its name's index), [`NO_ORDINAL`] for other pods.
+    pub ordinal: u32,
 }
 
 impl Pod {
@@ -148,6 +153,7 @@ impl PodTable {
             image_at: SimTime::MAX,
             lost: false,
             priority: 0,
+            ordinal: NO_ORDINAL,
         };
         match self.free.pop() {
             Some(slot) => {

@@ -1,6 +1,7 @@
 //! A service's pods as its Deployment's ReplicaSet keeps them: created up to the desired
 //! count, deleted in the order the ReplicaSet controller deletes them, replaced when evicted.
 
+use super::pod::NO_ORDINAL;
 use super::{Cluster, ClusterEv, PodChange, PodId, PodPhase, PodTemplate};
 use crate::engine::{SimTime, Sink};
 use crate::stats::TimeIntegral;
@@ -9,11 +10,24 @@ use crate::stats::TimeIntegral;
 /// `maxScale`) stops here.
 pub const MAX_REPLICAS: u32 = 100_000;
 
+/// The controller that owns a service's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Controller {
+    /// A Deployment's ReplicaSet: interchangeable pods, scaled by its autoscaler.
+    #[default]
+    Deployment,
+    /// A StatefulSet: pods with ordinals, created in order, never scaled (see
+    /// [`super::statefulset`]).
+    StatefulSet,
+}
+
 /// The pods of one service.
 #[derive(Debug, Clone)]
 pub struct ReplicaSet {
     /// What each pod asks of the cluster.
     pub template: PodTemplate,
+    /// Who keeps its pods.
+    pub controller: Controller,
     /// The replica count asked for.
     pub desired: u32,
     /// Pods not being deleted (the replica count).
@@ -27,9 +41,10 @@ pub struct ReplicaSet {
 }
 
 impl ReplicaSet {
-    pub(super) fn new(template: PodTemplate, desired: u32) -> ReplicaSet {
+    pub(super) fn new(template: PodTemplate, desired: u32, controller: Controller) -> ReplicaSet {
         ReplicaSet {
             template,
+            controller,
             desired,
             active: 0,
             pending: 0,
@@ -53,12 +68,16 @@ impl Cluster {
     /// Scales ReplicaSet `rs` to `desired` pods: creates pods, or deletes the ones the
     /// ReplicaSet controller would delete first.
     pub fn scale(&mut self, now: SimTime, rs: usize, desired: u32, q: &mut impl Sink<ClusterEv>) {
+        // A StatefulSet has no autoscaler (validation refuses one): its count is fixed.
+        if self.sets[rs].controller == Controller::StatefulSet {
+            return;
+        }
         let desired = desired.min(MAX_REPLICAS);
         self.sets[rs].desired = desired;
         let active = self.sets[rs].active;
         if desired > active {
             for _ in active..desired {
-                self.create_pod(now, rs, q);
+                self.create_pod(now, rs, NO_ORDINAL, q);
             }
             self.sync_allocation(now);
             return;
@@ -100,10 +119,15 @@ impl Cluster {
         self.sync_allocation(now);
     }
 
-    /// Creates pods of ReplicaSet `rs` until it has as many as it wants (after evictions).
+    /// Creates pods of set `rs` until it has as many as it wants (after evictions); a
+    /// StatefulSet creates its missing ordinals in order.
     pub(super) fn reconcile(&mut self, now: SimTime, rs: usize, q: &mut impl Sink<ClusterEv>) {
+        if self.sets[rs].controller == Controller::StatefulSet {
+            self.reconcile_stateful(now, rs, q);
+            return;
+        }
         while self.sets[rs].active < self.sets[rs].desired {
-            self.create_pod(now, rs, q);
+            self.create_pod(now, rs, NO_ORDINAL, q);
         }
     }
 

@@ -18,5 +18,5 @@ pub mod kpa;
 pub mod pipeline;
 pub mod plan;
 
-pub use pipeline::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
+pub use pipeline::{Control, ControlEv, CpuUse, PodInput, PodSignal, SvcSignal, SyncInput};
 pub use plan::{AutoscalerPlan, Pipelines};

@@ -109,6 +109,31 @@ fn rate<T>(samples: &[&(u64, T)], count: impl Fn(&T) -> u64) -> Option<f64> {
     Some((count(&b.1) - count(&a.1)) as f64 / (b.0 - a.0) as f64)
 }
 
+/// How a pod's CPU use (the HPA's `cpu` metric) follows from the busy share of its
+/// execution slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CpuUse {
+    /// A GPU server's host process: a tenth of its request when idle, all of it when every
+    /// slot is busy.
+    #[default]
+    GpuHost,
+    /// A CPU service (`cpus_per_replica`), whose slots are worker threads on its CPUs: the busy
+    /// share of its slots times its CPUs, nothing when idle.
+    BusySlots,
+}
+
+impl CpuUse {
+    /// Milli-CPUs used by a pod requesting `request_milli` whose slots were busy a share
+    /// `busy` (0..1) of the time.
+    pub fn milli(self, request_milli: i64, busy: f64) -> i64 {
+        let share = match self {
+            CpuUse::GpuHost => 0.1 + 0.9 * busy,
+            CpuUse::BusySlots => busy,
+        };
+        (request_milli as f64 * share).round() as i64
+    }
+}
+
 enum Kind {
     Hpa(Box<HpaController>),
     Kpa(Box<Kpa>),
@@ -213,6 +238,7 @@ impl Scaler {
         now: SimTime,
         name: &str,
         cpu_request_milli: i64,
+        cpu_use: CpuUse,
         pods: &[PodInput],
     ) -> Vec<PodSample> {
         let p = self.pipelines;
@@ -228,11 +254,7 @@ impl Scaler {
             let mut pod_metrics = BTreeMap::new();
             if let Some(series) = self.pods.get(&pod.uid) {
                 if let Some(b) = mean(series.window(res_end, res_w), |x| x.1.busy) {
-                    // Modelled CPU: a tenth of the request at idle, all of it when busy.
-                    usage.insert(
-                        "cpu".to_string(),
-                        (cpu_request_milli as f64 * (0.1 + 0.9 * b)).round() as i64,
-                    );
+                    usage.insert("cpu".to_string(), cpu_use.milli(cpu_request_milli, b));
                 }
                 let w: Vec<&(u64, PodSignal)> = series.window(custom_end, custom_w).collect();
                 if !w.is_empty() {
@@ -306,6 +328,8 @@ pub struct SyncInput<'a> {
     pub name: &'a str,
     /// CPU request of a pod, milli-cores.
     pub cpu_request_milli: i64,
+    /// How its CPU use follows from its busy slots.
+    pub cpu_use: CpuUse,
     /// Pods not being deleted (the current replica count).
     pub active: u32,
     /// Pods in the endpoints.
@@ -389,7 +413,13 @@ impl Control {
         let scaler = self.scalers[si].as_mut()?;
         let pods = match scaler.kind {
             Kind::Kpa(_) => Vec::new(),
-            _ => scaler.pod_samples(now, input.name, input.cpu_request_milli, input.pods),
+            _ => scaler.pod_samples(
+                now,
+                input.name,
+                input.cpu_request_milli,
+                input.cpu_use,
+                input.pods,
+            ),
         };
         let external = scaler.external_values(now);
         let active = input.active as i32;
@@ -460,5 +490,22 @@ impl Control {
             KedaAction::ScaleTo(n) => Some(n.max(0) as u32),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuUse;
+
+    #[test]
+    fn cpu_use_follows_the_busy_share_of_slots() {
+        // A 2-CPU service half busy uses 1000m; idle, nothing; all busy, its request.
+        assert_eq!(CpuUse::BusySlots.milli(2000, 0.5), 1000);
+        assert_eq!(CpuUse::BusySlots.milli(2000, 0.0), 0);
+        assert_eq!(CpuUse::BusySlots.milli(2000, 1.0), 2000);
+        assert_eq!(CpuUse::BusySlots.milli(8000, 0.3), 2400);
+        // A GPU server's host process: a tenth at idle, 0.1 + 0.9 x 0.5 = 55% half busy.
+        assert_eq!(CpuUse::GpuHost.milli(1000, 0.0), 100);
+        assert_eq!(CpuUse::GpuHost.milli(2000, 0.5), 1100);
     }
 }

@@ -16,8 +16,9 @@ pub(crate) use table::{fmt_bytes, fmt_num, render_table};
 use serde::Deserialize;
 use std::fmt;
 
-/// One GPU model's figures, as used by the latency models.
-#[derive(Clone, Debug, PartialEq)]
+/// One GPU model's figures, as used by the latency models. (The default, all 0, is only the
+/// placeholder of a CPU pool, whose figures nothing reads.)
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GpuProfile {
     /// Profile name, e.g. `a100-80gb`.
     pub name: String,

@@ -890,6 +890,86 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                     ],
                 );
             }
+            // An application's tiers (services that call or are called): latency and each
+            // tier's working utilization against the load, on one chart, where the sweep
+            // draws one line per service (no other axis varies).
+            let tiers: Vec<&str> = svcs
+                .iter()
+                .copied()
+                .filter(|svc| pts[0].get(k, svc, "bottleneck").is_some())
+                .collect();
+            if tiers.len() >= 2 && groups.len() == 1 {
+                let members = &chunk[0].1;
+                // (line label, service, metric): each tier's figure, plus for the utilization
+                // a StatefulSet's primary and a blocking caller's threads held.
+                let lines_of = |metric: &'static str| -> Vec<(String, &str, &'static str)> {
+                    let mut v = Vec::new();
+                    for svc in &tiers {
+                        v.push((svc.to_string(), *svc, metric));
+                        if metric != "gpu_utilization" {
+                            continue;
+                        }
+                        for (extra, what) in [
+                            ("primary_utilization", "primary"),
+                            ("slot_utilization", "threads held"),
+                        ] {
+                            if pts[0].get(k, svc, extra).is_some() {
+                                v.push((format!("{svc} {what}"), *svc, extra));
+                            }
+                        }
+                    }
+                    v
+                };
+                let tier_panel = |metric: &'static str, y_label: &str, range, log| {
+                    let series: Vec<Series> = lines_of(metric)
+                        .into_iter()
+                        .map(|(label, svc, metric)| {
+                            let mut line: Vec<(f64, f64, f64, f64)> = members
+                                .iter()
+                                .filter_map(|p| {
+                                    let x = numeric(&p.values[x_axis])?;
+                                    let (m, lo, hi) = p.get(k, svc, metric)?;
+                                    Some((x, m, lo, hi))
+                                })
+                                .collect();
+                            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                            Series {
+                                label,
+                                points: line.iter().map(|t| (t.0, t.1)).collect(),
+                                band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
+                            }
+                        })
+                        .collect();
+                    fitted_panel(y_label, series, range, log)
+                };
+                charts.push(Chart {
+                    stem: "sweep-tiers".to_string(),
+                    caption: format!(
+                        "The application's tiers against {}: each service's mean latency (the \
+                         entry service's is end to end, what users see; a called service's is \
+                         its own sojourn per call) and its working utilization (busy share of \
+                         its slots; a StatefulSet's primary apart; a blocking caller's worker \
+                         threads held, working or waiting): the tier whose working \
+                         utilization reaches 1 first binds; shaded: 95% confidence interval \
+                         over replications",
+                        columns[x_axis]
+                    ),
+                    figure: Figure::Lines(Lines {
+                        title: "tiers: latency and utilization".to_string(),
+                        x_label: x_label.clone(),
+                        x_log,
+                        panels: vec![
+                            tier_panel("latency_mean_ms", "mean latency (ms)", None, true),
+                            tier_panel(
+                                "gpu_utilization",
+                                "utilization (0-1)",
+                                Some((0.0, 1.0)),
+                                false,
+                            ),
+                        ],
+                    }),
+                });
+            }
         }
     }
     // Bars when points are categories (e.g. GPU types), or a GPU type is swept.

@@ -9,13 +9,17 @@ use crate::stats::{Estimate, Interval, Range};
 pub fn range_of(metric: &str) -> Option<Range> {
     Some(match metric {
         // 0 or 1 in each replication.
-        "saturated" | "slo_met" => Range::Indicator,
+        "saturated" | "slo_met" | "bottleneck" => Range::Indicator,
         // Shares and utilizations.
         "wait_probability"
         | "kv_cache_utilization"
         | "gpu_utilization"
+        | "cpu_utilization"
+        | "slot_utilization"
+        | "primary_utilization"
         | "slo_attainment"
         | "gpu_allocation"
+        | "cpu_allocation"
         | "goodput"
         | "fragmentation" => Range::Fraction,
         // Counts, rates, times, sizes and money.
@@ -26,6 +30,7 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "throughput_rps"
         | "arrival_rate_rps"
         | "latency_mean_ms"
+        | "own_latency_mean_ms"
         | "latency_p50_ms"
         | "latency_p90_ms"
         | "latency_p95_ms"
@@ -78,6 +83,8 @@ pub fn range_of(metric: &str) -> Option<Range> {
         | "nodes_ready"
         | "node_failures"
         | "gpus_allocated"
+        | "cpus"
+        | "cpus_allocated"
         | "cost"
         | "events" => Range::NonNegative,
         _ => return None,

@@ -356,7 +356,7 @@ pub fn replications_phrase(replications: u32) -> String {
 /// The figures a planner reads first, one table per service, for the terminal.
 pub fn text_table(report: &Report) -> String {
     // LLM-only rows are empty (and skipped) for other services.
-    const SHOWN: [&str; 22] = [
+    const SHOWN: [&str; 27] = [
         "throughput_rps",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -372,6 +372,11 @@ pub fn text_table(report: &Report) -> String {
         "kv_cache_utilization",
         "preemptions",
         "gpu_utilization",
+        "cpu_utilization",
+        "slot_utilization",
+        "primary_utilization",
+        "own_latency_mean_ms",
+        "bottleneck",
         "batch_size_mean",
         "slo_attainment",
         "users_per_gpu",
@@ -495,6 +500,43 @@ pub fn text_table(report: &Report) -> String {
                 r.estimate.mean * 100.0
             );
         }
+    }
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "bottleneck" && r.estimate.mean >= 0.5)
+    {
+        let u = report.mean(&r.component, "gpu_utilization");
+        let primary = report
+            .get(&r.component, "primary_utilization")
+            .map(|e| e.mean)
+            .filter(|p| *p > u)
+            .map_or(String::new(), |p| format!(", its primary {}", fmt_num(p)));
+        let _ = writeln!(
+            out,
+            "\n  bottleneck: {} (working utilization {}{primary}; the highest of its \
+             application's services, autoscaled ones judged at their most replicas): it \
+             saturates first as the load grows, and more replicas of its callers do not raise \
+             the throughput past it",
+            r.component,
+            fmt_num(u)
+        );
+    }
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "slot_utilization" && r.estimate.mean >= 0.95)
+    {
+        let _ = writeln!(
+            out,
+            "\n  {}: its worker threads are all held ({} of its slots, working or waiting on \
+             blocking calls; {} working): requests queue for a thread while the CPU the HPA \
+             sees stays low. Where a callee is the bottleneck, the threads wait on it; \
+             otherwise raise `concurrency` or the replicas",
+            r.component,
+            fmt_num(r.estimate.mean),
+            fmt_num(report.mean(&r.component, "gpu_utilization"))
+        );
     }
     for (svc, p) in health::problems(report) {
         let _ = writeln!(out, "\n  {}", p.explain(&svc));

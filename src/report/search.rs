@@ -238,6 +238,30 @@ impl SearchResult {
             .map_or(f64::NAN, |u| self.cost_per_hour() / u as f64)
     }
 
+    /// The tier that binds, for a service that calls others: the bottleneck (highest
+    /// working utilization in its call graph) at the smallest failing load above the maximum
+    /// (else at the maximum), with its utilization there. None for a service in no call
+    /// graph.
+    pub fn binding_tier(&self) -> Option<(String, f64)> {
+        let c = &self.candidates[self.above.or(self.best)?];
+        c.report
+            .rows
+            .iter()
+            .filter(|row| row.metric == "bottleneck" && row.estimate.mean > 0.0)
+            .map(|row| {
+                // A StatefulSet's primary may work harder than its pods' mean.
+                let u = c.report.mean(&row.component, "gpu_utilization").max(
+                    c.report
+                        .get(&row.component, "primary_utilization")
+                        .map_or(f64::NAN, |e| e.mean),
+                );
+                (row.component.clone(), row.estimate.mean, u)
+            })
+            // The most often bottleneck over the replications, then the busiest.
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(a.2.total_cmp(&b.2)))
+            .map(|(name, _, u)| (name, u))
+    }
+
     /// The binding SLO term, judged at the smallest failing load above the maximum.
     pub fn binding(&self) -> Option<Binding> {
         self.above.and_then(|i| self.candidates[i].binding())

@@ -101,10 +101,6 @@ impl Default for LimitsSpec {
     }
 }
 
-fn one_signed() -> i64 {
-    1
-}
-
 fn default_max_events() -> u64 {
     limits::DEFAULT_MAX_EVENTS
 }
@@ -131,17 +127,28 @@ pub struct ModelSpec {
     pub llm: Option<LlmSpec>,
 }
 
-/// A pool of identical GPU nodes.
+/// A pool of identical nodes: GPU nodes (`gpu`) or CPU-only nodes (`cpus_per_node`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodePoolSpec {
     /// Referenced by `services[].node_pool`.
     pub name: String,
-    /// A built-in GPU profile or one from `gpus:`.
-    pub gpu: String,
-    /// GPUs in each node.
-    #[serde(default = "default_gpus_per_node")]
-    pub gpus_per_node: u64,
+    /// A built-in GPU profile or one from `gpus:`; absent on a CPU pool.
+    #[serde(default)]
+    pub gpu: Option<String>,
+    /// GPUs in each node (default 8 on a GPU pool; a CPU pool has none).
+    #[serde(default)]
+    pub gpus_per_node: Option<u64>,
+    /// CPUs in each node of a CPU pool: a number (`32`, `0.5`) or a Kubernetes quantity
+    /// (`"500m"`).
+    #[serde(default)]
+    pub cpus_per_node: Option<crate::control::hpa::Quantity>,
+    /// Memory of each node (`128GiB`); pods' `memory_per_replica` must fit it.
+    #[serde(default)]
+    pub memory_per_node: Option<Bytes>,
+    /// Price of one node for one hour, for cost figures (besides `price_per_gpu_hour`).
+    #[serde(default)]
+    pub price_per_node_hour: f64,
     /// Nodes in the pool.
     pub nodes: u64,
     /// How a GPU is split between pods.
@@ -446,9 +453,8 @@ pub struct BalloonSpec {
     pub gpus_per_pod: u64,
 }
 
-fn default_gpus_per_node() -> u64 {
-    8
-}
+/// GPUs per node of a GPU pool that does not give `gpus_per_node`.
+pub const DEFAULT_GPUS_PER_NODE: u64 = 8;
 
 pub use crate::serving::Routing;
 
@@ -584,10 +590,25 @@ pub struct ServiceSpec {
     /// preempts training gangs of lower priority, whole.
     #[serde(default)]
     pub priority: i64,
-    /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node. Signed,
-    /// so that `-1` is refused with the range the pool allows rather than a machine type's.
-    #[serde(default = "one_signed")]
-    pub gpus_per_replica: i64,
+    /// GPUs (or GPU shares, with MIG / time slicing) each replica needs on one node (default
+    /// 1 on a GPU pool, 0 on a CPU pool). Signed, so that `-1` is refused with the range the
+    /// pool allows rather than a machine type's.
+    #[serde(default)]
+    pub gpus_per_replica: Option<i64>,
+    /// CPUs each replica requests (`2`, `0.5`, `"500m"`): on a CPU pool what the pod needs of
+    /// a node (default: `cpu_request`, else 1); the pod's CPU use is its busy share of slots
+    /// times this.
+    #[serde(default)]
+    pub cpus_per_replica: Option<crate::control::hpa::Quantity>,
+    /// Memory each replica requests (`4GiB`); it must fit the pool's `memory_per_node`.
+    #[serde(default)]
+    pub memory_per_replica: Option<Bytes>,
+    /// `deployment` (default) or `statefulset` (fixed replicas with ordinals, no autoscaler).
+    #[serde(default)]
+    pub kind: ServiceKind,
+    /// What one request does downstream after its own work, in order.
+    #[serde(default)]
+    pub calls: Vec<CallSpec>,
     /// Replicas (pods).
     #[serde(default = "one")]
     pub replicas: u64,
@@ -642,6 +663,64 @@ pub struct ServiceSpec {
 
 fn one() -> u64 {
     1
+}
+
+/// The Kubernetes workload object behind a service's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// A Deployment: interchangeable replicas, scaled by an autoscaler if it has one.
+    #[default]
+    Deployment,
+    /// A StatefulSet: fixed replicas with ordinals 0..n (e.g. a database and its read
+    /// replicas).
+    Statefulset,
+}
+
+pub use crate::serving::plan::CallMode;
+
+/// Where the calls of one entry go, instead of the callee's own routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallRouting {
+    /// To the callee's ordinal 0 (a StatefulSet's primary, e.g. for writes).
+    Primary,
+}
+
+/// One entry of a service's `calls:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    /// The called service.
+    pub service: String,
+    /// Calls per request: `{fixed: 3}` or a distribution (rounded to a whole number per
+    /// request). Default: one, unless `probability` is given.
+    #[serde(default)]
+    pub count: Option<Dist<Count>>,
+    /// One call with this probability, else none (instead of `count`).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// `blocking` (default: the caller's slot waits for the answer) or `async`.
+    #[serde(default)]
+    pub mode: CallMode,
+    /// Work the caller does after each answer.
+    #[serde(default)]
+    pub then: Option<ThenSpec>,
+    /// Connections each caller replica has to the callee; calls wait for a free one
+    /// (default: unlimited).
+    #[serde(default)]
+    pub max_connections: Option<u64>,
+    /// `primary`: every call of this entry goes to the callee's ordinal 0.
+    #[serde(default)]
+    pub routing: Option<CallRouting>,
+}
+
+/// The caller's work after a call's answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThenSpec {
+    /// Time on one slot of the caller, per answer.
+    pub service_time: Dist<Secs>,
 }
 
 /// Which autoscaler a service has.
@@ -756,8 +835,18 @@ pub mod limits {
     pub const MAX_TIMESERIES_VALUES: u64 = 50_000_000;
     /// Largest saturation queue bound.
     pub const MAX_QUEUE: u64 = 10_000_000;
-    /// Largest price of one GPU hour.
+    /// Largest price of one GPU hour or one node hour.
     pub const MAX_PRICE: f64 = 10_000.0;
+    /// CPUs in one node of a CPU pool (in milli-CPUs, 1,024,000 units, far inside u32).
+    pub const MAX_CPUS_PER_NODE: u64 = 1024;
+    /// Memory of one node or one replica: 64 TiB.
+    pub const MAX_MEMORY_BYTES: f64 = (1u64 << 46) as f64;
+    /// Entries in one service's `calls:`.
+    pub const MAX_CALL_ENTRIES: usize = 64;
+    /// Calls of one entry per request: a fixed count, or the mean of a drawn one.
+    pub const MAX_CALL_COUNT: u64 = 10_000;
+    /// Connections of one caller replica to one callee.
+    pub const MAX_CONNECTIONS: u64 = 100_000;
     /// Scheduled failures of one pool.
     pub const MAX_SCHEDULED_FAILURES: usize = 10_000;
     /// Expected random node failures in one replication: each costs a few events and the

@@ -8,6 +8,7 @@
 //! timers are [`ServingEv`] events.
 
 pub mod batch;
+mod calls;
 pub mod llm;
 pub mod plan;
 pub mod replica;
@@ -16,8 +17,9 @@ pub mod stats;
 mod traffic;
 
 pub use batch::{Take, take};
+pub use calls::Answer;
 pub use plan::{Batching, Cost, LlmPlan, Load, Routing, ServicePlan, SloPlan, WorkloadPlan};
-pub use replica::{RepId, RepState, Replica, ReplicaLoad, Req};
+pub use replica::{NO_LINK, RepId, RepState, Replica, ReplicaLoad, Req};
 pub use stats::ServiceStats;
 
 use crate::cluster::PodId;
@@ -51,6 +53,14 @@ pub enum ServingEv {
     /// Routes requests held while no replica was Ready; runs after every Ready of the same
     /// instant, so that pods starting together share the backlog.
     Release(u32),
+    /// A call answers its caller's frame `frame` (after an LLM server's overhead): `ans` is
+    /// an [`Answer`]'s code.
+    Answer {
+        /// The caller's frame.
+        frame: u32,
+        /// How the call ended.
+        ans: u8,
+    },
 }
 
 /// One service's request path.
@@ -95,6 +105,8 @@ pub struct Serving<'p> {
     pub stop: bool,
     /// Terminating pods that finished their last request, for the world to let go.
     drained: Vec<PodId>,
+    /// Requests' calls to other services.
+    calls: calls::Calls,
 }
 
 /// Moves the first `n` requests of `queue` into `batch` (a plain loop: faster than
@@ -147,6 +159,7 @@ impl<'p> Serving<'p> {
             llm_out: Outcome::default(),
             stop: false,
             drained: Vec::new(),
+            calls: calls::Calls::new(services, seed, rep),
         }
     }
 
@@ -168,6 +181,9 @@ impl<'p> Serving<'p> {
                 }
             }
             ServingEv::Release(si) => self.on_release(now, si as usize, q),
+            ServingEv::Answer { frame, ans } => {
+                self.on_answer(now, frame, Answer::from_code(ans), q)
+            }
         }
     }
 
@@ -225,6 +241,9 @@ impl<'p> Serving<'p> {
         };
         rep.iter_tokens = 0;
         rep.started_total = 0;
+        rep.calls_out = 0;
+        rep.blocked = 0;
+        self.calls.attach(pod.slot, si);
     }
 
     /// The pod of a replica was bound to a node: it holds GPUs (and KV cache) from now.
@@ -256,6 +275,9 @@ impl<'p> Serving<'p> {
         let slots = rep.slots.len() as u32;
         let s = &mut self.svcs[si];
         s.ready.push(r);
+        if rep.ordinal == 0 {
+            s.primary = Some(r);
+        }
         if self.services[si].routing == Routing::LeastOutstanding {
             rep.ready_at = (s.ready.len() - 1) as u32;
             if !s.load.push(rep.outstanding) {
@@ -287,6 +309,9 @@ impl<'p> Serving<'p> {
         let s = &mut self.svcs[self.reps[r as usize].svc as usize];
         s.ready.retain(|&x| x != r);
         s.idle.retain(|&(x, _)| x != r);
+        if s.primary == Some(r) {
+            s.primary = None;
+        }
         if self.reps[r as usize].ready_at != u32::MAX {
             self.reps[r as usize].ready_at = u32::MAX;
             Self::rebuild_load(&mut self.reps, s);
@@ -393,6 +418,7 @@ impl<'p> Serving<'p> {
     /// Kills whatever replica `r` holds (queued, in its slots, in its engine), counting it as
     /// dropped (and, with `failed`, as lost to a failure).
     fn kill(&mut self, now: SimTime, r: u32, failed: bool, q: &mut impl Sink<ServingEv>) {
+        let waiters = self.drop_conn_waiters(now, r);
         let rep = &mut self.reps[r as usize];
         let si = rep.svc as usize;
         let mut killed: Vec<Req> = rep.queue.drain(..).collect();
@@ -404,6 +430,9 @@ impl<'p> Serving<'p> {
             }
             slot.drain_into(&mut killed);
         }
+        // Slots waiting on blocking calls were held, not working.
+        busy_slots -= i64::from(rep.blocked);
+        let primary = rep.ordinal == 0;
         let mut kv_freed = 0;
         if let Some(e) = rep.llm.as_mut() {
             kv_freed = i64::from(e.used_blocks());
@@ -419,7 +448,7 @@ impl<'p> Serving<'p> {
         s.waiting -= queued;
         s.running -= killed.len() as u64 - queued;
         let st = &mut s.stats;
-        st.busy.add(now, -busy_slots);
+        st.work(now, -busy_slots, primary);
         st.kv_used.add(now, -kv_freed);
         for req in &killed {
             st.unfinished_left(now, req.arrival);
@@ -428,19 +457,25 @@ impl<'p> Serving<'p> {
                 st.count_slo(false);
             }
         }
+        let ans = if failed {
+            Answer::Failed
+        } else {
+            Answer::Dropped
+        };
         for req in killed {
-            self.after_response(now, req, q);
+            self.answered(now, si, req, ans, q);
         }
+        self.fail_waiters(now, waiters, q);
     }
 
     // ---- The request path.
 
-    fn admit(&mut self, now: SimTime, req: Req, q: &mut impl Sink<ServingEv>) {
-        let si = self.wls[req.wl as usize].svc as usize;
+    /// A request arrives at service `si` (from a user, or a call).
+    fn admit(&mut self, now: SimTime, si: usize, req: Req, q: &mut impl Sink<ServingEv>) {
+        let shared = self.holds(si, &req);
         let sp = &self.services[si];
         let s = &mut self.svcs[si];
         s.stats.arrived(now);
-        let shared = sp.routing == Routing::SharedQueue || s.ready.is_empty();
         if shared {
             if let Some(cap) = sp.queue_capacity
                 && s.queue.len() >= cap as usize
@@ -460,7 +495,7 @@ impl<'p> Serving<'p> {
             }
             return;
         }
-        let r = self.route(si);
+        let r = self.route(si, &req);
         let rep = &mut self.reps[r as usize];
         if rep.state == RepState::Dead {
             rep.outstanding += 1;
@@ -502,7 +537,12 @@ impl<'p> Serving<'p> {
         self.pump_replica(now, r, q);
     }
 
-    fn route(&mut self, si: usize) -> u32 {
+    fn route(&mut self, si: usize, req: &Req) -> u32 {
+        if let Some(p) = self.svcs[si].primary
+            && self.wants_primary(si, req)
+        {
+            return p;
+        }
         let s = &mut self.svcs[si];
         let n = s.ready.len();
         match self.services[si].routing {
@@ -530,7 +570,7 @@ impl<'p> Serving<'p> {
             }
             Routing::SharedQueue => s.ready[0],
             // Admission holds requests while the primary is not Ready.
-            Routing::Primary => s.primary.unwrap_or(s.ready[0]),
+            Routing::Primary => s.ready[0],
         }
     }
 
@@ -540,7 +580,7 @@ impl<'p> Serving<'p> {
         if self.services[si].slo.is_some() {
             s.count_slo(false);
         }
-        self.after_response(now, req, q);
+        self.answered(now, si, req, Answer::Dropped, q);
     }
 
     /// A request sent to a replica whose node has failed: lost.
@@ -550,7 +590,7 @@ impl<'p> Serving<'p> {
         if self.services[si].slo.is_some() {
             s.count_slo(false);
         }
-        self.after_response(now, req, q);
+        self.answered(now, si, req, Answer::Failed, q);
     }
 
     fn saturate(&mut self, now: SimTime, si: usize) {
@@ -653,8 +693,29 @@ impl<'p> Serving<'p> {
 
     /// Starts the batch already placed in slot `slot` of replica `r`.
     fn start(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
+        let si = self.reps[r as usize].svc as usize;
+        if !self.services[si].calls.is_empty() {
+            let req = *self.reps[r as usize].slots[slot as usize].get(0);
+            if let Some(dur) = self.then_time(si, &req) {
+                // A caller's step after an answer: the same request, started before.
+                let rep = &mut self.reps[r as usize];
+                let id = rep.id(r);
+                let s = &mut self.svcs[si];
+                s.stats.execution(now, 1, dur);
+                s.waiting -= 1;
+                s.running += 1;
+                s.stats.work(now, 1, rep.ordinal == 0);
+                q.at(
+                    now + dur,
+                    ServingEv::Done {
+                        rep: id,
+                        slot: slot as u16,
+                    },
+                );
+                return;
+            }
+        }
         let rep = &mut self.reps[r as usize];
-        let si = rep.svc as usize;
         let id = rep.id(r);
         let batch = &mut rep.slots[slot as usize];
         let s = &mut self.svcs[si];
@@ -675,7 +736,7 @@ impl<'p> Serving<'p> {
         s.stats.execution(now, n as u64, dur);
         s.waiting -= n as u64;
         s.running += n as u64;
-        s.stats.busy.add(now, 1);
+        s.stats.work(now, 1, rep.ordinal == 0);
         q.at(
             now + dur,
             ServingEv::Done {
@@ -696,11 +757,16 @@ impl<'p> Serving<'p> {
         let draining = self.reps[r as usize].state == RepState::Terminating;
         if self.reps[r as usize].llm.is_some() {
             self.llm_done(now, r, q);
+        } else if !self.services[self.reps[r as usize].svc as usize]
+            .calls
+            .is_empty()
+        {
+            self.caller_done(now, r, slot, q);
         } else {
             self.batch_done(now, r, slot, q);
         }
-        if draining && self.reps[r as usize].holds_nothing() {
-            self.drained.push(self.reps[r as usize].pod);
+        if draining {
+            self.note_drained(r);
         }
     }
 
@@ -716,13 +782,14 @@ impl<'p> Serving<'p> {
             svcs,
             wls,
             workloads,
+            calls,
             ..
         } = self;
         let rep = &mut reps[r as usize];
         let batch = &mut rep.slots[slot as usize];
         let n = batch.len();
         let s = &mut svcs[si];
-        s.stats.busy.add(now, -1);
+        s.stats.work(now, -1, rep.ordinal == 0);
         s.running -= n as u64;
         s.stats.completions(now, n as u64);
         let mut in_window = 0;
@@ -738,7 +805,11 @@ impl<'p> Serving<'p> {
                     s.stats.count_slo(slo.met(latency, wait, None, None));
                 }
             }
-            traffic::think_again(workloads, &mut wls[req.wl as usize], q, now, req.wl);
+            if req.link == NO_LINK {
+                traffic::think_again(workloads, &mut wls[req.wl as usize], q, now, req.wl);
+            } else {
+                calls.answers.push(req.link);
+            }
         }
         s.stats.completed_left(now, n as u64, in_window);
         batch.clear();
@@ -752,6 +823,15 @@ impl<'p> Serving<'p> {
             rep.free_slot(slot);
             self.sync_load(r);
             self.pump_replica(now, r, q);
+        }
+        if !self.calls.answers.is_empty() {
+            // Calls answered: their callers go on, now that this replica is in order.
+            let answers = std::mem::take(&mut self.calls.answers);
+            for &f in &answers {
+                self.on_answer(now, f, Answer::Ok, q);
+            }
+            self.calls.answers = answers;
+            self.calls.answers.clear();
         }
     }
 
@@ -816,13 +896,25 @@ impl<'p> Serving<'p> {
                 *outstanding -= 1;
             }
             s.stats.refused(now);
-            traffic::think_again(
-                workloads,
-                &mut wls[req.wl as usize],
-                q,
-                now + lp.request_overhead,
-                req.wl,
-            );
+            if req.link == NO_LINK {
+                traffic::think_again(
+                    workloads,
+                    &mut wls[req.wl as usize],
+                    q,
+                    now + lp.request_overhead,
+                    req.wl,
+                );
+            } else {
+                // A call: its caller learns of it after the server's overhead, by an event
+                // (not from inside the engine's step).
+                q.at(
+                    now + lp.request_overhead,
+                    ServingEv::Answer {
+                        frame: req.link,
+                        ans: Answer::Dropped.code(),
+                    },
+                );
+            }
         }
         s.stats.kv_used.add(
             now,
@@ -910,7 +1002,17 @@ impl<'p> Serving<'p> {
                     st.count_slo(slo.met(latency, wait, Some(ttft), tpot));
                 }
             }
-            traffic::think_again(workloads, &mut wls[req.wl as usize], q, end, req.wl);
+            if req.link == NO_LINK {
+                traffic::think_again(workloads, &mut wls[req.wl as usize], q, end, req.wl);
+            } else {
+                q.at(
+                    end,
+                    ServingEv::Answer {
+                        frame: req.link,
+                        ans: Answer::Ok.code(),
+                    },
+                );
+            }
         }
         st.completed_left(now, n, in_window);
         out.clear();
@@ -930,7 +1032,12 @@ impl<'p> Serving<'p> {
         }
         let held: Vec<Req> = self.svcs[si].queue.drain(..).collect();
         for req in held {
-            let target = self.route(si);
+            if self.holds(si, &req) {
+                // For the primary, which is not Ready yet.
+                self.svcs[si].queue.push_back(req);
+                continue;
+            }
+            let target = self.route(si, &req);
             let rep = &mut self.reps[target as usize];
             if rep.state == RepState::Dead {
                 rep.outstanding += 1;

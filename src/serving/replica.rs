@@ -20,7 +20,14 @@ pub struct Req {
     pub prompt: u32,
     /// Output tokens (0 when the workload gives none).
     pub output: u32,
+    /// The call frame it belongs to ([`NO_LINK`]: a user's request that calls nothing yet):
+    /// at a service whose frame it is, the frame's own request (its work, or a step after an
+    /// answer); elsewhere, a call made by that frame.
+    pub link: u32,
 }
+
+/// No call frame.
+pub const NO_LINK: u32 = u32::MAX;
 
 impl LlmRequest for Req {
     #[inline]
@@ -87,6 +94,7 @@ impl Slot {
                 wl: 0,
                 prompt: 0,
                 output: 0,
+                link: NO_LINK,
             },
             rest: Vec::new(),
             len: 0,
@@ -187,6 +195,8 @@ pub struct Replica {
     /// Requests of it waiting on calls outside its slots (async calls, connection waits):
     /// it has not drained while any remain.
     pub calls_out: u32,
+    /// Slots held by requests waiting on a blocking call (not working).
+    pub blocked: u32,
     /// Its position in its service's ready list while it is there and the service routes
     /// to the least outstanding (the leaf of [`super::route::LoadTree`]), else `u32::MAX`.
     pub ready_at: u32,
@@ -221,6 +231,7 @@ impl Replica {
             svc: 0,
             ordinal: u32::MAX,
             calls_out: 0,
+            blocked: 0,
             state: RepState::Gone,
             bound: false,
             queue: VecDeque::new(),
@@ -276,6 +287,7 @@ impl Replica {
     /// Whether it holds no request, queued or running.
     pub fn holds_nothing(&self) -> bool {
         self.outstanding == 0
+            && self.calls_out == 0
             && self.queue.is_empty()
             && self.slots.iter().all(|s| s.is_empty())
             && self.llm.as_ref().is_none_or(|e| e.held() == 0 && !e.busy())
@@ -293,7 +305,9 @@ impl Replica {
                 f64::from(e.used_blocks()) / f64::from(e.config().kv_blocks.max(1)),
             ),
             None => {
-                let busy_slots = self.slots.iter().filter(|s| !s.is_empty()).count();
+                // A slot waiting on a blocking call is held, not working.
+                let busy_slots =
+                    self.slots.iter().filter(|s| !s.is_empty()).count() - self.blocked as usize;
                 let running: usize = self.slots.iter().map(|s| s.len()).sum();
                 (
                     busy_slots as f64 / self.slots.len().max(1) as f64,
@@ -338,6 +352,7 @@ mod tests {
             wl,
             prompt: 0,
             output: 0,
+            link: NO_LINK,
         }
     }
 

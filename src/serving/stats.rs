@@ -60,6 +60,13 @@ pub struct ServiceStats {
     pub window_unfinished_ns: u128,
     /// Busy execution slots over time.
     pub busy: TimeIntegral,
+    /// Busy execution slots of the replica of ordinal 0 (a StatefulSet's primary).
+    pub primary_busy: TimeIntegral,
+    /// Slots held by requests waiting on a blocking call (held, not working).
+    pub blocked: TimeIntegral,
+    /// Services that call others: the time of completed requests (arrived in the window)
+    /// spent here rather than in calls, summed.
+    pub own_ns: u128,
     /// Pods bound to a node over time.
     pub replicas: TimeIntegral,
     /// Most pods bound at once.
@@ -302,6 +309,15 @@ impl ServiceStats {
         self.backlog_marks.push(a);
     }
 
+    /// `delta` execution slots start (+) or stop (-) working, on the primary or not.
+    #[inline]
+    pub fn work(&mut self, now: SimTime, delta: i64, primary: bool) {
+        self.busy.add(now, delta);
+        if primary {
+            self.primary_busy.add(now, delta);
+        }
+    }
+
     /// A pod of the service was bound (+1) or let go of its node (-1) at `now`.
     pub fn bound_pods(&mut self, now: SimTime, delta: i64) {
         self.replicas.add(now, delta);
@@ -322,6 +338,8 @@ impl ServiceStats {
             .add(now, self.in_system.value());
         self.before_window_in_system.restart(now);
         self.busy.restart(now);
+        self.blocked.restart(now);
+        self.primary_busy.restart(now);
         let rep_in_interval = self.replicas.area_secs(now) - self.iv_rep_area;
         self.replicas.restart(now);
         self.iv_rep_area = -rep_in_interval;

@@ -2,7 +2,7 @@
 //! response and their next request.
 
 use super::plan::{Load, WorkloadPlan};
-use super::{Req, Serving, ServingEv};
+use super::{NO_LINK, Req, Serving, ServingEv};
 use crate::engine::{SimRng, SimTime, Sink, stream};
 use crate::workload::{ArrivalProcess, Sampler};
 
@@ -91,6 +91,7 @@ impl Serving<'_> {
             wl: w,
             prompt: wl.next_prompt,
             output: wl.next_output,
+            link: NO_LINK,
         };
         if let Some(p) = wl.proc.as_mut()
             && let Some(a) = p.next(now, &mut wl.arr_rng)
@@ -100,7 +101,8 @@ impl Serving<'_> {
             q.at_lane(w as usize, a.at, ServingEv::Arrival(w));
         }
         let req = self.sized(req);
-        self.admit(now, req, q);
+        let si = self.wls[w as usize].svc as usize;
+        self.admit(now, si, req, q);
     }
 
     pub(super) fn on_think(&mut self, now: SimTime, w: u32, q: &mut impl Sink<ServingEv>) {
@@ -110,8 +112,10 @@ impl Serving<'_> {
             wl: w,
             prompt: 0,
             output: 0,
+            link: NO_LINK,
         });
-        self.admit(now, req, q);
+        let si = self.wls[w as usize].svc as usize;
+        self.admit(now, si, req, q);
     }
 
     /// Draws token counts from the workload's distributions where the arrival gave none.

@@ -3,6 +3,7 @@
 use super::plan::{Load, Plan};
 use super::timeseries;
 use crate::cluster::PoolSummary;
+use crate::control::AutoscalerPlan;
 use crate::engine::SimTime;
 use crate::serving::ServiceStats;
 use crate::stats::{Estimate, LatencyHist, TimeIntegral};
@@ -136,6 +137,11 @@ pub const SERVICE_METRICS: &[&str] = &[
     "kv_cache_utilization",
     "preemptions",
     "gpu_utilization",
+    "cpu_utilization",
+    "slot_utilization",
+    "primary_utilization",
+    "own_latency_mean_ms",
+    "bottleneck",
     "in_system_mean",
     "littles_law_error",
     "replicas_mean",
@@ -167,6 +173,9 @@ pub const CLUSTER_METRICS: &[&str] = &[
     "pods_pending",
     "gpu_hours",
     "cost",
+    "cpus",
+    "cpus_allocated",
+    "cpu_allocation",
 ];
 
 /// Metrics of the `engine` component.
@@ -298,6 +307,80 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 
+/// Services that call others or are called: `bottleneck` is 1 for the service of highest
+/// working utilization among those an entry service reaches through its calls (the one the
+/// utilization law saturates first as the load grows: U = X D), else 0. A thread pool held by
+/// blocking calls (`slot_utilization`) is a limit of its own, reported beside it.
+fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
+    let n = plan.services.len();
+    let mut called = vec![false; n];
+    for sp in &plan.services {
+        for c in &sp.calls {
+            called[c.service] = true;
+        }
+    }
+    let metric = |si: usize, key: &str| {
+        let name = &plan.services[si].name;
+        m.iter()
+            .find(|(c, k, _)| c == name && *k == key)
+            .map_or(f64::NAN, |x| x.2)
+    };
+    // The load over what the tier could serve at its most replicas: an autoscaled tier below
+    // its ceiling grows with the load (its working utilization stays near its target), so it
+    // is its utilization at the ceiling that reaches 1, not today's.
+    let utilization = |si: usize| {
+        // A StatefulSet's primary may work harder than its replicas' mean.
+        let u = metric(si, "gpu_utilization").max(metric(si, "primary_utilization"));
+        let ceiling = match &plan.services[si].autoscaler {
+            Some(AutoscalerPlan::Hpa { spec, .. } | AutoscalerPlan::Keda { spec, .. }) => {
+                f64::from(spec.max_replicas)
+            }
+            Some(AutoscalerPlan::Kpa(k)) if k.max_scale > 0 => f64::from(k.max_scale),
+            Some(AutoscalerPlan::Kpa(_)) => f64::INFINITY,
+            None => return u,
+        };
+        u * metric(si, "replicas_mean") / ceiling
+    };
+    let mut mark: Vec<Option<bool>> = vec![None; n];
+    for entry in (0..n).filter(|&si| !called[si] && !plan.services[si].calls.is_empty()) {
+        let mut reach = vec![entry];
+        let mut i = 0;
+        while i < reach.len() {
+            for c in &plan.services[reach[i]].calls {
+                if !reach.contains(&c.service) {
+                    reach.push(c.service);
+                }
+            }
+            i += 1;
+        }
+        // The first of the highest, in the order the calls reach them.
+        let top = reach
+            .iter()
+            .copied()
+            .filter(|&si| !utilization(si).is_nan())
+            .fold(None::<(usize, f64)>, |best, si| {
+                let u = utilization(si);
+                match best {
+                    Some((_, b)) if b >= u => best,
+                    _ => Some((si, u)),
+                }
+            });
+        for &si in &reach {
+            let is_top = top.is_some_and(|(t, _)| t == si);
+            mark[si] = Some(mark[si].unwrap_or(false) || is_top);
+        }
+    }
+    for (si, v) in mark.into_iter().enumerate() {
+        if let Some(b) = v {
+            m.push((
+                plan.services[si].name.clone(),
+                "bottleneck",
+                f64::from(u8::from(b)),
+            ));
+        }
+    }
+}
+
 pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let window = end.since(plan.warmup).as_secs_f64();
     let mut m: Vec<(String, &'static str, f64)> = Vec::new();
@@ -386,6 +469,42 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         let slots = replicas_mean * sp.concurrency as f64;
         let utilization = ratio(s.busy.area_secs(end), slots * window);
         put("gpu_utilization", utilization);
+        if sp.cpus_per_replica > 0.0 {
+            // The CPU the replicas use over what they request (their slots' working share).
+            put("cpu_utilization", utilization);
+        }
+        if sp
+            .calls
+            .iter()
+            .any(|c| c.mode == crate::serving::plan::CallMode::Blocking)
+        {
+            // Slots held, working or waiting on a blocking call: what a thread pool runs
+            // out of.
+            put(
+                "slot_utilization",
+                ratio(
+                    s.busy.area_secs(end) + s.blocked.area_secs(end),
+                    slots * window,
+                ),
+            );
+        }
+        if sp.statefulset {
+            // Its ordinal 0, which takes what is routed to the primary besides its share.
+            put(
+                "primary_utilization",
+                ratio(
+                    s.primary_busy.area_secs(end),
+                    sp.concurrency as f64 * window,
+                ),
+            );
+        }
+        if !sp.calls.is_empty() {
+            // Its own share of the latency: queueing and work here, not in its calls.
+            put(
+                "own_latency_mean_ms",
+                ratio(s.own_ns as f64 * 1e-6, completed),
+            );
+        }
         // Time in the API server outside the engine counts as in the system.
         let in_system = ratio(
             s.in_system.area_secs(end) + s.overhead_ns as f64 * 1e-9,
@@ -417,10 +536,18 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("gpus", gpus);
         let gpu_hours = replicas_mean * sp.gpus_per_replica * window / 3600.0;
         put("gpu_hours", gpu_hours);
-        put(
-            "cost_per_1k_requests",
-            ratio(gpu_hours * pool.price_per_gpu_hour * 1000.0, completed),
-        );
+        // Each replica pays for its GPUs and for its share of a node (see
+        // `PoolPlan::replica_price_per_hour`), over the replica hours of the window.
+        let price = pool.replica_price_per_hour(sp.gpus_per_replica, sp.cpus_per_replica);
+        let replica_hours = replicas_mean * window / 3600.0;
+        // (Without a node price, the GPU hours times their price, in the order that has
+        // always been computed, so that those results stay bit for bit.)
+        let cost = if pool.price_per_node_hour > 0.0 {
+            replica_hours * price
+        } else {
+            gpu_hours * pool.price_per_gpu_hour
+        };
+        put("cost_per_1k_requests", ratio(cost * 1000.0, completed));
         if let Some(slo) = &sp.slo {
             // A dropped request missed its objective.
             put(
@@ -487,6 +614,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("transient_end_s", f64::NAN);
         in_system_means.push(std::mem::take(&mut s.in_system_means));
     }
+    mark_bottlenecks(plan, &mut m);
     // Nodes come and go with the cluster autoscaler: time averages over the window, and the
     // GPU hours and cost of every node (idle ones and balloons' included).
     let mut nodes = 0.0;
@@ -495,17 +623,28 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     let mut allocated = 0.0;
     let mut gpu_hours = 0.0;
     let mut cost = 0.0;
+    // CPU pools: their CPUs, and the CPUs pods hold (their unit is a milli-CPU).
+    let mut cpus = 0.0;
+    let mut cpus_allocated = 0.0;
     for (p, summary) in plan.pools.iter().zip(parts.pools) {
         let (mut held, mut integral, max) = (summary.allocated, summary.nodes, summary.nodes_max);
         let a = ratio(held.area_secs(end), window);
         let mean = ratio(integral.area_secs(end), window);
         nodes += mean;
         nodes_max += max as f64;
-        gpus += mean * p.gpus_per_node as f64;
-        allocated += a / p.share.units_per_gpu as f64;
-        let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
-        gpu_hours += hours;
-        cost += hours * p.price_per_gpu_hour;
+        if let Some(c) = p.cpus_per_node {
+            cpus += mean * c;
+            cpus_allocated += a / f64::from(crate::cluster::plan::CPU_UNITS_PER_CPU);
+        } else {
+            gpus += mean * p.gpus_per_node as f64;
+            allocated += a / p.share.units_per_gpu as f64;
+            let hours = integral.area_secs(end) * p.gpus_per_node as f64 / 3600.0;
+            gpu_hours += hours;
+            cost += hours * p.price_per_gpu_hour;
+        }
+        if p.price_per_node_hour > 0.0 {
+            cost += integral.area_secs(end) / 3600.0 * p.price_per_node_hour;
+        }
     }
     let pending: f64 = m
         .iter()
@@ -528,6 +667,11 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
     m.push((c.clone(), "pods_pending", pending));
     m.push((c.clone(), "gpu_hours", gpu_hours));
     m.push((c.clone(), "cost", cost));
+    if plan.pools.iter().any(|p| p.cpus_per_node.is_some()) {
+        m.push((c.clone(), "cpus", cpus));
+        m.push((c.clone(), "cpus_allocated", cpus_allocated));
+        m.push((c.clone(), "cpu_allocation", ratio(cpus_allocated, cpus)));
+    }
     let mut jobs = Vec::new();
     if let Some(t) = parts.training {
         m.extend(t.metrics);

@@ -6,8 +6,11 @@ use super::plan::Plan;
 use super::result::{RepResult, ts_metric};
 use super::timeseries::{self, Sink};
 use crate::apiserver::{Answer, ApiEv, ControlPlane};
-use crate::cluster::{Cluster, ClusterEv, NO_NODE, Notice, Owner, PodChange};
-use crate::control::{Control, ControlEv, PodInput, PodSignal, SvcSignal, SyncInput};
+use crate::cluster::plan::CPU_UNITS_PER_CPU;
+use crate::cluster::{
+    Cluster, ClusterEv, Controller, NO_NODE, NO_ORDINAL, Notice, Owner, PodChange,
+};
+use crate::control::{Control, ControlEv, CpuUse, PodInput, PodSignal, SvcSignal, SyncInput};
 use crate::engine::{EventQueue, SimTime};
 use crate::serving::{MAX_ARRIVAL_LANES, Serving, ServingEv};
 use crate::training::{Training, TrainingEv};
@@ -147,7 +150,18 @@ impl<'p> World<'p> {
             .services
             .iter()
             .enumerate()
-            .map(|(si, sp)| (sp.pod_template(&plan.pools, si as u32), sp.replicas))
+            .map(|(si, sp)| {
+                let controller = if sp.statefulset {
+                    Controller::StatefulSet
+                } else {
+                    Controller::Deployment
+                };
+                (
+                    sp.pod_template(&plan.pools, si as u32),
+                    sp.replicas,
+                    controller,
+                )
+            })
             .collect();
         let mut world = World {
             plan,
@@ -402,7 +416,14 @@ impl<'p> World<'p> {
             };
             let q = &mut self.q;
             match change {
-                PodChange::Created => self.serving.attach(pod, si as usize, None),
+                PodChange::Created => {
+                    let ordinal = self
+                        .cluster
+                        .pod(pod)
+                        .map(|p| p.ordinal)
+                        .filter(|&o| o != NO_ORDINAL);
+                    self.serving.attach(pod, si as usize, ordinal)
+                }
                 PodChange::Bound => self.serving.bound(now, pod),
                 // With a control plane, a Ready reaches routing through the endpoints.
                 PodChange::Ready if held => {}
@@ -510,9 +531,18 @@ impl<'p> World<'p> {
                         .collect()
                 };
                 let sp = &plan.services[si];
+                // A service that requests CPUs uses them as its slots are busy; a GPU service's
+                // host process is modelled from its `cpu_request`.
+                let (cpu_request_milli, cpu_use) = if sp.cpus_per_replica > 0.0 {
+                    let milli = sp.cpus_per_replica * f64::from(CPU_UNITS_PER_CPU);
+                    (milli.round() as i64, CpuUse::BusySlots)
+                } else {
+                    (sp.cpu_request_milli, CpuUse::GpuHost)
+                };
                 let input = SyncInput {
                     name: &sp.name,
-                    cpu_request_milli: sp.cpu_request_milli,
+                    cpu_request_milli,
+                    cpu_use,
                     active: rs.active,
                     ready: serving.svcs[si].ready.len() as u32,
                     pods: &pods,
@@ -639,7 +669,9 @@ impl<'p> World<'p> {
         let nodes: u32 = pools.clone().map(|i| c.pool(i).nodes()).sum();
         let provisioning: u32 = pools.clone().map(|i| c.provisioning(i)).sum();
         let pending: usize = pools.clone().map(|i| c.pending(i)).sum();
+        // GPUs: CPU pools hold none (their units are milli-CPUs).
         let allocated: f64 = pools
+            .filter(|&i| self.plan.pools[i].cpus_per_node.is_none())
             .map(|i| c.pool(i).allocated() as f64 / self.plan.pools[i].share.units_per_gpu as f64)
             .sum();
         put(ts_metric::NODES, nodes as f64);

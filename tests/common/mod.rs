@@ -47,6 +47,98 @@ pub fn series(r: &Report, comp: &str, metric: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The value of a timeseries at sample time `t` (seconds).
+pub fn at(s: &[(f64, f64)], t: f64) -> f64 {
+    s.iter()
+        .find(|(x, _)| (*x - t).abs() < 1e-9)
+        .unwrap_or_else(|| panic!("no sample at {t}"))
+        .1
+}
+
+/// The first sample time at or after `from` whose value is `v`.
+pub fn first_at(s: &[(f64, f64)], from: f64, v: f64) -> Option<f64> {
+    s.iter().find(|(t, x)| *t >= from && *x == v).map(|p| p.0)
+}
+
+/// One service `s` of a fixed 10 ms model on pool `p` of single-GPU nodes, random routing
+/// (kube-proxy), Poisson arrivals, sampled every second, no warm-up.
+pub struct OneService<'a> {
+    /// Nodes of the pool.
+    pub nodes: u32,
+    /// Replicas of the service.
+    pub replicas: u32,
+    /// Arrivals per second.
+    pub rate: f64,
+    /// The run's duration, e.g. `600s`.
+    pub duration: &'a str,
+    /// Replications.
+    pub reps: u32,
+    /// The service's `startup_time`.
+    pub startup: &'a str,
+    /// YAML added to the pool.
+    pub pool_extra: &'a str,
+    /// YAML added at the top level.
+    pub top_extra: &'a str,
+    /// Fields added to the service's flow mapping, each after `, `.
+    pub service_extra: &'a str,
+}
+
+impl Default for OneService<'_> {
+    fn default() -> Self {
+        OneService {
+            nodes: 1,
+            replicas: 1,
+            rate: 1.0,
+            duration: "60s",
+            reps: 1,
+            startup: "20s",
+            pool_extra: "",
+            top_extra: "",
+            service_extra: "",
+        }
+    }
+}
+
+impl OneService<'_> {
+    /// The scenario text.
+    pub fn yaml(&self) -> String {
+        let OneService {
+            nodes,
+            replicas,
+            rate,
+            duration,
+            reps,
+            startup,
+            pool_extra,
+            top_extra,
+            service_extra,
+        } = self;
+        format!(
+            r#"
+name: one-service
+seed: 11
+duration: {duration}
+replications: {reps}
+report_interval: 1s
+{top_extra}
+models:
+  - {{name: m, service_time: {{fixed: 10ms}}}}
+node_pools:
+  - name: p
+    gpu: a100-80gb
+    gpus_per_node: 1
+    nodes: {nodes}
+{pool_extra}
+services:
+  - {{name: s, model: m, node_pool: p, replicas: {replicas}, startup_time: {startup}{service_extra}}}
+workloads:
+  - service: s
+    arrivals: {{poisson: {{rate: {rate}/s}}}}
+"#
+        )
+    }
+}
+
 /// A fresh folder `capsim-<test>-<pid>-<name>` in the temporary folder.
 pub fn scratch(test: &str, name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("capsim-{test}-{}-{name}", std::process::id()));

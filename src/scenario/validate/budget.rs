@@ -10,6 +10,7 @@ use crate::control::AutoscalerPlan;
 use crate::engine::SimTime;
 use crate::models::llm::IterShape;
 use crate::scenario::types::{Scenario, limits};
+use crate::serving::plan::CallCount;
 use crate::sim::plan::{Batching, Cost, Load, Plan, ServicePlan};
 use crate::training::TrainingPlan;
 use crate::training::plan::{JobArrivals, JobWorkloadPlan};
@@ -40,6 +41,8 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
     // Per service: iterations its LLM engine may run at most, from its requests' tokens (each
     // iteration produces at least one token of each sequence it runs, after one prefill).
     let mut token_bound = vec![0.0; plan.services.len()];
+    // Per service: requests its workloads send it in one replication.
+    let mut offered = vec![0.0; plan.services.len()];
     for (i, (spec, w)) in sc.workloads.iter().zip(&plan.workloads).enumerate() {
         let svc = &plan.services[w.service];
         let requests = match &w.load {
@@ -99,6 +102,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             .map_or(f64::INFINITY, |d| d.mean() + 1.0);
         if requests > 0.0 {
             token_bound[w.service] += requests * per_request;
+            offered[w.service] += requests;
         }
         if let ArrivalSpec::OnOff {
             on_time, off_time, ..
@@ -127,6 +131,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             });
         }
     }
+    call_parts(&mut parts, plan, offered);
     for (si, s) in plan.services.iter().enumerate() {
         let Some(a) = &s.autoscaler else { continue };
         let at = |field: &str| format!("services[{si}].autoscaler.{field}");
@@ -214,6 +219,51 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
                 limits::MAX_EVENTS as f64
             ),
         );
+    }
+}
+
+/// The calls' part of the estimate: one part per call entry, its calls being the caller's
+/// visits times the entry's mean count. A service's visits are its workloads' requests plus
+/// the calls it receives, taken in topological order of the call graph (which validation
+/// keeps free of cycles). Each call is a request at the callee (an arrival and a
+/// completion), plus the end of the caller's `then` step where it has one.
+fn call_parts(parts: &mut Vec<Part>, plan: &Plan, mut visits: Vec<f64>) {
+    let n = plan.services.len();
+    let mut callers = vec![0usize; n];
+    for s in &plan.services {
+        for c in &s.calls {
+            callers[c.service] += 1;
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| callers[i] == 0).collect();
+    while let Some(i) = ready.pop() {
+        let s = &plan.services[i];
+        for (k, c) in s.calls.iter().enumerate() {
+            let (per_request, each) = match &c.count {
+                CallCount::Fixed(n) => (f64::from(*n), format!("{n} per request")),
+                CallCount::Probability(p) => (*p, format!("with probability {p}")),
+                CallCount::Drawn(d) => (d.mean(), format!("{} per request on average", d.mean())),
+            };
+            let calls = visits[i] * per_request;
+            visits[c.service] += calls;
+            let then = if c.then.is_some() { 1.0 } else { 0.0 };
+            parts.push(Part {
+                path: format!("services[{i}].calls[{k}]"),
+                what: format!(
+                    "the calls of `{}` to `{}` ({each}: about {} in {})",
+                    s.name,
+                    plan.services[c.service].name,
+                    count(calls),
+                    plan.duration
+                ),
+                fix: "lower the load or the calls per request, or shorten the duration",
+                events: (EVENTS_PER_REQUEST + then) * calls,
+            });
+            callers[c.service] -= 1;
+            if callers[c.service] == 0 {
+                ready.push(c.service);
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod autoscaler;
 mod budget;
+mod calls;
 mod checks;
 mod control_plane;
 mod failures;
@@ -10,6 +11,7 @@ mod gpus;
 mod llm;
 mod models;
 mod pools;
+mod resources;
 mod services;
 pub mod training;
 mod workloads;
@@ -82,7 +84,8 @@ pub fn build_plan(l: &Loaded) -> Result<Plan, Vec<LoadError>> {
     models::check(&mut e, sc, &builtin_models);
     let pools = pools::resolve(&mut e, sc, &gpus);
     let mut cluster = failures::cluster_plan(&mut e, &sc.cluster);
-    let services = services::resolve(&mut e, sc, &gpus, &pools, &builtin_models);
+    let mut services = services::resolve(&mut e, sc, &gpus, &pools, &builtin_models);
+    calls::resolve(&mut e, sc, &mut services);
     let service_names: Vec<&str> = sc.services.iter().map(|s| s.name.as_str()).collect();
     let workloads = workloads::resolve(&mut e, sc, &service_names);
     let training = training::resolve(&mut e, sc, &pools);

@@ -1,10 +1,11 @@
-//! `node_pools:`: nodes, their GPUs and how they are shared, node autoscaling bounds,
-//! balloon pods and failures.
+//! `node_pools:`: nodes, their GPUs and how they are shared (or their CPUs, on a CPU pool),
+//! memory and prices, node autoscaling bounds, balloon pods and failures.
 
 use super::{Errs, did_you_mean, unique_names};
+use crate::cluster::plan::CPU_UNITS_PER_CPU;
 use crate::engine::SimTime;
-use crate::hardware::{self, GpuProfile};
-use crate::scenario::types::{Scenario, limits};
+use crate::hardware::{self, GpuProfile, GpuSharing, Share, fmt_num};
+use crate::scenario::types::{DEFAULT_GPUS_PER_NODE, NodePoolSpec, Scenario, limits};
 use crate::sim::plan::PoolPlan;
 
 /// `node_pools:`, one entry per pool (`None` where the pool has errors).
@@ -30,13 +31,36 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             );
             ok = false;
         }
-        if p.gpus_per_node == 0 || p.gpus_per_node > limits::MAX_GPUS_PER_NODE {
+        let cpu_units = match p.cpus_per_node {
+            Some(q) => {
+                ok &= cpu_pool_fields(e, i, p);
+                Some(q.0)
+            }
+            None => None,
+        };
+        let gpus_per_node = p.gpus_per_node.unwrap_or(DEFAULT_GPUS_PER_NODE);
+        if cpu_units.is_none() && (gpus_per_node == 0 || gpus_per_node > limits::MAX_GPUS_PER_NODE)
+        {
             e.at(
                 &at("gpus_per_node"),
                 format!(
-                    "gpus_per_node must be from 1 to {} (found {})",
+                    "gpus_per_node must be from 1 to {} (found {gpus_per_node})",
                     limits::MAX_GPUS_PER_NODE,
-                    p.gpus_per_node
+                ),
+            );
+            ok = false;
+        }
+        let memory_per_node = p.memory_per_node.map(|b| {
+            ok &= memory_in_range(e, &at("memory_per_node"), "memory_per_node", b.0);
+            b.0 as u64
+        });
+        if !(0.0..=limits::MAX_PRICE).contains(&p.price_per_node_hour) {
+            e.at(
+                &at("price_per_node_hour"),
+                format!(
+                    "price_per_node_hour must be from 0 to {} (found {})",
+                    limits::MAX_PRICE,
+                    p.price_per_node_hour
                 ),
             );
             ok = false;
@@ -71,16 +95,17 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             ok = false;
         }
         if let Some(b) = &p.balloons
+            && cpu_units.is_none()
             && (b.pods > limits::MAX_REPLICAS
                 || b.gpus_per_pod == 0
-                || b.gpus_per_pod > p.gpus_per_node)
+                || b.gpus_per_pod > gpus_per_node)
         {
             e.at(
                 &at("balloons"),
                 format!(
                     "balloons: from 0 to {} pods of 1 to gpus_per_node ({}) units each (found {} pods of {})",
                     limits::MAX_REPLICAS,
-                    p.gpus_per_node,
+                    gpus_per_node,
                     b.pods,
                     b.gpus_per_pod
                 ),
@@ -110,17 +135,35 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             ok &= plan.is_some();
             plan
         });
-        let Some(gpu) = gpus.iter().find(|g| g.name == p.gpu) else {
-            e.at(
-                &at("gpu"),
-                format!(
-                    "unknown GPU profile `{}`{}",
-                    p.gpu,
-                    did_you_mean(&p.gpu, &gpu_names)
-                ),
-            );
-            pools.push(None);
-            continue;
+        let placeholder;
+        let gpu = match (&p.gpu, cpu_units) {
+            (_, Some(_)) => {
+                placeholder = no_gpu();
+                &placeholder
+            }
+            (None, None) => {
+                e.at(
+                    &format!("node_pools[{i}]"),
+                    "a node pool needs `gpu` (a GPU pool, e.g. `gpu: a100-80gb`) or \
+                     `cpus_per_node` (a CPU pool, e.g. `cpus_per_node: 32`)",
+                );
+                pools.push(None);
+                continue;
+            }
+            (Some(name), None) => match gpus.iter().find(|g| &g.name == name) {
+                Some(g) => g,
+                None => {
+                    e.at(
+                        &at("gpu"),
+                        format!(
+                            "unknown GPU profile `{name}`{}",
+                            did_you_mean(name, &gpu_names)
+                        ),
+                    );
+                    pools.push(None);
+                    continue;
+                }
+            },
         };
         let topology = p.topology.as_ref().and_then(|t| {
             let island = t.island.unwrap_or(u64::from(u32::MAX));
@@ -147,6 +190,12 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
             }
         });
         let share = match hardware::share(gpu, &p.gpu_sharing) {
+            // The unit of a CPU pool is a milli-CPU, set by `cpus_per_node`; a service-time
+            // model's time is not stretched (compute fraction 1).
+            Ok(s) if cpu_units.is_some() => Share {
+                label: "milli-CPU".to_string(),
+                ..s
+            },
             Ok(s) => s,
             Err(msg) => {
                 e.at(&at("gpu_sharing"), msg);
@@ -159,7 +208,11 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
                 name: p.name.clone(),
                 gpu: gpu.clone(),
                 // In range: checked against the limits above (ok is false otherwise).
-                gpus_per_node: p.gpus_per_node as u32,
+                gpus_per_node: if cpu_units.is_some() {
+                    0
+                } else {
+                    gpus_per_node as u32
+                },
                 nodes: p.nodes as u32,
                 share,
                 price_per_gpu_hour: p.price_per_gpu_hour,
@@ -177,11 +230,105 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, gpus: &[GpuProfile]) -> Vec<O
                     .map_or((0, 0), |b| (b.pods as u32, b.gpus_per_pod as u32)),
                 failures,
                 topology,
-                cpus_per_node: None,
-                memory_per_node: None,
-                price_per_node_hour: 0.0,
+                cpus_per_node: cpu_units.map(|m| m as f64 / f64::from(CPU_UNITS_PER_CPU)),
+                memory_per_node,
+                price_per_node_hour: p.price_per_node_hour,
             }
         }));
     }
     pools
 }
+
+/// The GPU profile of a CPU pool, which has none. Nothing reads its figures: services on a
+/// CPU pool may only run `service_time` models, whose cost does not depend on the GPU, and
+/// the pool has 0 GPUs per node, so GPU hours and prices stay 0. Its name is what reports
+/// show for the pool's GPU.
+fn no_gpu() -> GpuProfile {
+    GpuProfile {
+        name: "none".to_string(),
+        source: "a CPU pool: no GPU".to_string(),
+        ..GpuProfile::default()
+    }
+}
+
+/// The fields of a CPU pool (one with `cpus_per_node`): its CPUs in range, and none of the
+/// GPU pool's fields. Returns whether all is well.
+fn cpu_pool_fields(e: &mut Errs, i: usize, p: &NodePoolSpec) -> bool {
+    let at = |f: &str| format!("node_pools[{i}].{f}");
+    let mut ok = true;
+    let cpu_pool = format!("pool `{}` is a CPU pool (it gives cpus_per_node)", p.name);
+    if p.gpu.is_some() {
+        e.at(
+            &at("cpus_per_node"),
+            "a node pool is either a GPU pool (`gpu`, `gpus_per_node`) or a CPU pool \
+             (`cpus_per_node`), not both: pods on a GPU pool are placed by their GPUs; \
+             remove `cpus_per_node` (a service's `cpus_per_replica` on a GPU pool is \
+             informational), or `gpu` for a CPU pool",
+        );
+        return false;
+    }
+    let milli = p.cpus_per_node.map_or(0, |q| q.0);
+    let most = limits::MAX_CPUS_PER_NODE as i64 * i64::from(CPU_UNITS_PER_CPU);
+    if milli <= 0 || milli > most {
+        e.at(
+            &at("cpus_per_node"),
+            format!(
+                "cpus_per_node must be more than 0 and at most {} CPUs (found {})",
+                limits::MAX_CPUS_PER_NODE,
+                super::resources::cpus(milli)
+            ),
+        );
+        ok = false;
+    }
+    let refuse = |e: &mut Errs, field: &str, why: &str| {
+        e.at(&at(field), format!("{cpu_pool}: {why}"));
+    };
+    if p.gpus_per_node.is_some() {
+        refuse(e, "gpus_per_node", "it has no GPUs; remove gpus_per_node");
+        ok = false;
+    }
+    if p.gpu_sharing != GpuSharing::None {
+        refuse(
+            e,
+            "gpu_sharing",
+            "it has no GPUs to share; remove gpu_sharing",
+        );
+        ok = false;
+    }
+    if p.price_per_gpu_hour != 0.0 {
+        refuse(
+            e,
+            "price_per_gpu_hour",
+            "it has no GPUs; price its nodes with price_per_node_hour",
+        );
+        ok = false;
+    }
+    if p.balloons.is_some() {
+        refuse(
+            e,
+            "balloons",
+            "balloon pods (whose size is in GPUs) are not supported on CPU pools; remove balloons",
+        );
+        ok = false;
+    }
+    ok
+}
+
+/// Checks a memory size (node or replica) against 0 and [`limits::MAX_MEMORY_BYTES`].
+pub(super) fn memory_in_range(e: &mut Errs, path: &str, field: &str, bytes: f64) -> bool {
+    if bytes > 0.0 && bytes <= limits::MAX_MEMORY_BYTES {
+        return true;
+    }
+    e.at(
+        path,
+        format!(
+            "{field} must be more than 0 and at most {}GiB (64TiB) (found {}GiB)",
+            fmt_num(limits::MAX_MEMORY_BYTES / GIB),
+            fmt_num(bytes / GIB)
+        ),
+    );
+    false
+}
+
+/// Bytes in a GiB, for messages.
+pub(super) const GIB: f64 = (1u64 << 30) as f64;

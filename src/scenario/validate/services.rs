@@ -9,8 +9,10 @@ use crate::engine::SimTime;
 use crate::hardware::GpuProfile;
 use crate::models::batch::{self as batch_models, BatchCurve};
 use crate::models::llm::{self, LlmArch};
-use crate::scenario::types::{BatchingSpec, ContinuousBatching, Scenario, SloSpec, limits};
-use crate::sim::plan::{Batching, Cost, PoolPlan, ServicePlan, SloPlan};
+use crate::scenario::types::{
+    BatchingSpec, ContinuousBatching, Scenario, ServiceKind, ServiceSpec, SloSpec, limits,
+};
+use crate::sim::plan::{Batching, Cost, PoolPlan, Routing, ServicePlan, SloPlan};
 
 /// `services:`, one entry per service (`None` where the service has errors).
 pub(super) fn resolve(
@@ -137,20 +139,14 @@ pub(super) fn resolve(
             );
             ok = false;
         }
-        if let Some(pool) = pool {
-            let per_node = pool.units_per_node();
-            if s.gpus_per_replica < 1 || s.gpus_per_replica > i64::from(per_node) {
-                e.at(
-                    &at("gpus_per_replica"),
-                    format!(
-                        "gpus_per_replica must be a whole number from 1 to {per_node} (a node of \
-                         pool `{}` has {per_node}, each a {}), found {}",
-                        pool.name, pool.share.label, s.gpus_per_replica
-                    ),
-                );
-                ok = false;
-            }
-        }
+        // As its pool's spec says (a pool giving both `gpu` and `cpus_per_node` is refused
+        // there, and counts as a GPU pool here).
+        let cpu_pool = pool_index.is_some_and(|p| {
+            sc.node_pools[p].cpus_per_node.is_some() && sc.node_pools[p].gpu.is_none()
+        });
+        let resources = super::resources::resolve(e, i, s, pool, cpu_pool);
+        ok &= resources.is_some();
+        let gpus_per_replica = resources.as_ref().map_or(0, |r| r.gpus);
         // An LLM: a user-defined architecture or a built-in one.
         let llm_arch: Option<LlmArch> = match sc.models.iter().find(|m| m.name == s.model) {
             Some(m) => m.llm.as_ref().and_then(|spec| spec.resolve(&m.name).ok()),
@@ -218,7 +214,8 @@ pub(super) fn resolve(
             ok = false;
         }
         let slo = s.slo.as_ref().map(|slo| slo_plan(slo, e, i, is_llm));
-        let autoscaler = if s.autoscaler.is_some() {
+        ok &= kind_checks(e, i, s);
+        let autoscaler = if s.autoscaler.is_some() && s.kind == ServiceKind::Deployment {
             let a = autoscaler_plan(e, i, s.replicas);
             ok &= a.is_some();
             a
@@ -245,8 +242,25 @@ pub(super) fn resolve(
         // The model decides what an execution costs.
         let user_model = sc.models.iter().find(|m| m.name == s.model);
         let builtin = batch_models::builtin_batch_model(&s.model);
-        let cost = match (user_model, builtin, pool) {
-            _ if is_llm => match (&llm_arch, pool) {
+        let generic = user_model.is_some_and(|m| m.service_time.is_some());
+        let cost_pool =
+            if cpu_pool && !generic && (user_model.is_some() || builtin.is_some() || is_llm) {
+                e.at(
+                    &at("model"),
+                    format!(
+                        "model `{}` needs a GPU, and pool `{}` is a CPU pool (it gives \
+                     cpus_per_node): a service on a CPU pool runs a model with a \
+                     `service_time` distribution (`models: [{{name: ..., service_time: ...}}]`)",
+                        s.model, s.node_pool
+                    ),
+                );
+                ok = false;
+                None
+            } else {
+                pool
+            };
+        let cost = match (user_model, builtin, cost_pool) {
+            _ if is_llm => match (&llm_arch, cost_pool) {
                 (Some(arch), Some(pool)) => {
                     let spec = match batching_spec {
                         BatchingSpec::Continuous(c) => c.clone(),
@@ -257,7 +271,7 @@ pub(super) fn resolve(
                         },
                     };
                     // Below 1 it was refused above.
-                    let gpus = u64::try_from(s.gpus_per_replica).ok().filter(|&g| g >= 1);
+                    let gpus = Some(u64::from(gpus_per_replica)).filter(|&g| g >= 1);
                     gpus.and_then(|g| llm_plan(e, i, g, arch, pool, &spec))
                 }
                 _ => None,
@@ -325,15 +339,15 @@ pub(super) fn resolve(
             services.push(None);
             continue;
         }
-        services.push(match (pool_index, pool, cost) {
-            (Some(pi), Some(pool), Some(cost)) => Some(ServicePlan {
+        services.push(match (pool_index, pool, cost, resources) {
+            (Some(pi), Some(pool), Some(cost), Some(r)) => Some(ServicePlan {
                 name: s.name.clone(),
                 model: s.model.clone(),
                 pool: pi,
                 // In range: checked against the limits above (ok is false otherwise).
-                units_per_replica: s.gpus_per_replica as u32,
+                units_per_replica: r.units,
                 priority: s.priority.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-                gpus_per_replica: s.gpus_per_replica as f64 / pool.share.units_per_gpu as f64,
+                gpus_per_replica: f64::from(r.gpus) / pool.share.units_per_gpu as f64,
                 replicas: s.replicas as u32,
                 startup: s.startup_time.0,
                 image_bytes: s.image_size.map_or(0.0, |b| b.0),
@@ -344,7 +358,7 @@ pub(super) fn resolve(
                 grace: s
                     .termination_grace_period
                     .map_or(SimTime::from_secs(30), |d| d.0),
-                cpu_request_milli: s.cpu_request.map_or(1000, |q| q.0),
+                cpu_request_milli: r.cpu_request_milli,
                 autoscaler,
                 routing: s.routing,
                 batching,
@@ -352,15 +366,65 @@ pub(super) fn resolve(
                 queue_capacity: s.queue_capacity.map(|c| c as u32),
                 cost,
                 slo,
+                // Filled by `calls::resolve` once every service is known.
                 calls: Vec::new(),
-                statefulset: false,
-                cpus_per_replica: 0.0,
-                memory_per_replica: 0,
+                statefulset: s.kind == ServiceKind::Statefulset,
+                cpus_per_replica: r.cpus_per_replica,
+                memory_per_replica: r.memory,
             }),
             _ => None,
         });
     }
     services
+}
+
+/// A StatefulSet keeps its replicas (no autoscaler, at least one); `routing: primary` needs
+/// one. Returns whether all is well.
+fn kind_checks(e: &mut Errs, i: usize, s: &ServiceSpec) -> bool {
+    let at = |f: &str| format!("services[{i}].{f}");
+    let mut ok = true;
+    match s.kind {
+        ServiceKind::Statefulset => {
+            if s.autoscaler.is_some() {
+                e.at(
+                    &at("autoscaler"),
+                    format!(
+                        "service `{}` is a StatefulSet (kind: statefulset), whose replicas stay \
+                         fixed here (each keeps its ordinal identity, as a database's primary \
+                         and replicas do); remove `autoscaler`, or use kind: deployment",
+                        s.name
+                    ),
+                );
+                ok = false;
+            }
+            if s.replicas == 0 {
+                e.at(
+                    &at("replicas"),
+                    format!(
+                        "service `{}` is a StatefulSet, whose replicas stay fixed: with 0 it \
+                         would never serve; give replicas: 1 or more",
+                        s.name
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ServiceKind::Deployment => {
+            if s.routing == Routing::Primary {
+                e.at(
+                    &at("routing"),
+                    format!(
+                        "routing: primary sends every request to ordinal 0 of a StatefulSet, \
+                         and service `{}` is a Deployment, whose replicas have no ordinals; \
+                         use kind: statefulset, or another routing",
+                        s.name
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 fn model_index(sc: &Scenario, name: &str) -> usize {

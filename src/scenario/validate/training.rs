@@ -140,6 +140,17 @@ pub(super) fn resolve(
         let Some(pool) = pools.get(pool_index).and_then(|p| p.as_ref()) else {
             continue;
         };
+        if pool.cpus_per_node.is_some() {
+            e.at(
+                &at("node_pool"),
+                format!(
+                    "training gangs use whole GPUs; pool `{}` is a CPU pool (it gives \
+                     cpus_per_node)",
+                    pool.name
+                ),
+            );
+            continue;
+        }
         if pool.share.units_per_gpu != 1 {
             e.at(
                 &at("node_pool"),
