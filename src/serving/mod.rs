@@ -71,7 +71,8 @@ pub struct Svc {
     idle: Vec<(u32, u32)>,
     /// Replicas in the endpoints, in the order they became Ready.
     pub ready: Vec<u32>,
-    /// The outstanding requests of `ready`, position by position (least-outstanding routing).
+    /// The outstanding requests of `ready`, position by position (least-outstanding and
+    /// power-of-two routing).
     load: LoadTree,
     rr: usize,
     timer: bool,
@@ -136,7 +137,11 @@ impl<'p> Serving<'p> {
                 queue: VecDeque::new(),
                 idle: Vec::new(),
                 ready: Vec::new(),
-                load: LoadTree::default(),
+                load: if sp.routing == Routing::PowerOfTwo {
+                    LoadTree::leaves_only()
+                } else {
+                    LoadTree::default()
+                },
                 rr: 0,
                 timer: false,
                 release_pending: false,
@@ -278,7 +283,10 @@ impl<'p> Serving<'p> {
         if rep.ordinal == 0 {
             s.primary = Some(r);
         }
-        if self.services[si].routing == Routing::LeastOutstanding {
+        if matches!(
+            self.services[si].routing,
+            Routing::LeastOutstanding | Routing::PowerOfTwo
+        ) {
             rep.ready_at = (s.ready.len() - 1) as u32;
             if !s.load.push(rep.outstanding) {
                 Self::rebuild_load(&mut self.reps, s);
@@ -560,12 +568,17 @@ impl<'p> Serving<'p> {
                 s.ready[best_i]
             }
             Routing::PowerOfTwo => {
-                let a = s.ready[s.route_rng.random_range(0..n)];
-                let b = s.ready[s.route_rng.random_range(0..n)];
-                if self.reps[b as usize].outstanding < self.reps[a as usize].outstanding {
-                    b
+                // Two positions at random; the leaves hold their replicas' outstanding
+                // requests, so the replicas themselves are not read.
+                debug_assert_eq!(s.load.len(), n);
+                let a = s.route_rng.random_range(0..n);
+                let b = s.route_rng.random_range(0..n);
+                debug_assert_eq!(s.load.leaf(a), self.reps[s.ready[a] as usize].outstanding);
+                debug_assert_eq!(s.load.leaf(b), self.reps[s.ready[b] as usize].outstanding);
+                if s.load.leaf(b) < s.load.leaf(a) {
+                    s.ready[b]
                 } else {
-                    a
+                    s.ready[a]
                 }
             }
             Routing::SharedQueue => s.ready[0],

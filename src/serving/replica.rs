@@ -198,7 +198,8 @@ pub struct Replica {
     /// Slots held by requests waiting on a blocking call (not working).
     pub blocked: u32,
     /// Its position in its service's ready list while it is there and the service routes
-    /// to the least outstanding (the leaf of [`super::route::LoadTree`]), else `u32::MAX`.
+    /// to the least outstanding or the better of two (the leaf of
+    /// [`super::route::LoadTree`]), else `u32::MAX`.
     pub ready_at: u32,
     /// The first idle slot (per-replica routing), the next to use; the others follow
     /// through the slots. [`NO_SLOT`] when none.
