@@ -492,6 +492,20 @@ impl<'p> Serving<'p> {
                 return;
             }
             s.stats.entered(now);
+            // An idle slot and nothing queued: the request goes straight to the slot, as the
+            // queue would pass it on (a batch of one that starts now), without the queue.
+            if sp.routing == Routing::SharedQueue
+                && s.queue.is_empty()
+                && s.waiting < self.max_queue
+                && sp.batching != Batching::Continuous
+                && take(sp.batching, 1, req.arrival, now) == Take::Now(1)
+                && let Some((r, slot)) = s.idle.pop()
+            {
+                s.waiting += 1;
+                self.reps[r as usize].slots[slot as usize].push(req);
+                self.start(now, r, slot, q);
+                return;
+            }
             s.queue.push_back(req);
             s.waiting += 1;
             if s.waiting > self.max_queue {
