@@ -180,6 +180,37 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// A leaves-only tree (power-of-two routing) holds every position's last load, through
+        /// pushes and rebuilds, as a plain array would.
+        #[test]
+        fn a_leaves_only_tree_holds_each_positions_load(
+            loads in prop::collection::vec(0u32..6, 0..40),
+            ops in prop::collection::vec((any::<prop::sample::Index>(), 0u32..6, any::<bool>()), 0..60),
+        ) {
+            let mut loads = loads;
+            let mut t = LoadTree::leaves_only();
+            t.rebuild(loads.iter().copied());
+            for (at, v, push) in ops {
+                if push || loads.is_empty() {
+                    loads.push(v);
+                    if !t.push(v) {
+                        t.rebuild(loads.iter().copied());
+                    }
+                } else {
+                    let i = at.index(loads.len());
+                    loads[i] = v;
+                    t.set(i, v);
+                }
+                prop_assert_eq!(t.len(), loads.len());
+                for (i, &l) in loads.iter().enumerate() {
+                    prop_assert_eq!(t.leaf(i), l);
+                }
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         /// On random states and random updates, the tree chooses what the scan chooses.
         #[test]
