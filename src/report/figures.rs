@@ -901,14 +901,18 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
             if tiers.len() >= 2 && groups.len() == 1 {
                 let members = &chunk[0].1;
                 // (line label, service, metric): each tier's figure, plus for the utilization
-                // a StatefulSet's primary and a blocking caller's threads held.
+                // a StatefulSet's primary and a blocking caller's threads held. The tiers come
+                // first in both panels, so that a service has the same colour in each (a
+                // line's colour is its place in the panel).
                 let lines_of = |metric: &'static str| -> Vec<(String, &str, &'static str)> {
-                    let mut v = Vec::new();
+                    let mut v: Vec<(String, &str, &'static str)> = tiers
+                        .iter()
+                        .map(|svc| (svc.to_string(), *svc, metric))
+                        .collect();
+                    if metric != "gpu_utilization" {
+                        return v;
+                    }
                     for svc in &tiers {
-                        v.push((svc.to_string(), *svc, metric));
-                        if metric != "gpu_utilization" {
-                            continue;
-                        }
                         for (extra, what) in [
                             ("primary_utilization", "primary"),
                             ("slot_utilization", "threads held"),
@@ -1242,5 +1246,49 @@ mod tests {
         };
         assert_eq!(l2.panels[0].series.len(), 3);
         assert!(charts[2].caption.contains("lines 8 to 10 of 10"));
+    }
+
+    #[test]
+    fn a_tier_has_the_same_colour_in_both_panels_of_the_tiers_chart() {
+        // An app (blocking caller: threads held) over a database StatefulSet (primary), swept
+        // over the load; a line's colour is its place in its panel.
+        let columns = vec!["workloads.0.arrivals.poisson.rate".to_string()];
+        let row = |r: &str, svc: &str, m: &str, v: f64| -> Vec<String> {
+            [r, svc, m]
+                .iter()
+                .map(|x| x.to_string())
+                .chain([v, v, v].iter().map(|x| x.to_string()))
+                .chain(["2".to_string()])
+                .collect()
+        };
+        let points: Vec<Vec<Vec<String>>> = ["100/s", "200/s"]
+            .iter()
+            .map(|r| {
+                let mut rows = Vec::new();
+                for (svc, extra) in [("app", "slot_utilization"), ("db", "primary_utilization")] {
+                    for m in ["bottleneck", "latency_mean_ms", "gpu_utilization", extra] {
+                        rows.push(row(r, svc, m, 0.5));
+                    }
+                }
+                rows
+            })
+            .collect();
+        let charts = sweep_charts(&columns, &points);
+        let tiers = charts
+            .iter()
+            .find(|c| c.stem == "sweep-tiers")
+            .expect("a tiers chart");
+        let Figure::Lines(l) = &tiers.figure else {
+            panic!("lines")
+        };
+        let labels = |p: usize| -> Vec<&str> {
+            l.panels[p]
+                .series
+                .iter()
+                .map(|s| s.label.as_str())
+                .collect()
+        };
+        assert_eq!(labels(0), ["app", "db"]);
+        assert_eq!(labels(1), ["app", "db", "app threads held", "db primary"]);
     }
 }
