@@ -630,14 +630,16 @@ fn bad_calls_are_refused_with_their_place() {
             &["services[4].calls", "serves an LLM", "not supported"],
         ),
         case(
-            "calls_to_an_llm",
+            // Calls carry the user's tokens: the workload that reaches an LLM must give them.
+            "calls_to_an_llm_without_tokens",
             edit(C1, "{service: chat}")
                 .replace("workloads:\n", &format!("{llm_service}workloads:\n")),
-            "{service: |chat}",
+            "  - |service: web\n",
             &[
-                "services[0].calls[1].service",
-                "`chat` serves an LLM",
-                "not supported",
+                "workloads[0]",
+                "service `web` calls `chat` (directly or through other services)",
+                "give `prompt_tokens`",
+                "give `output_tokens`",
             ],
         ),
         case(

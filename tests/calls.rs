@@ -327,3 +327,69 @@ workloads:
         assert!(primary > 0.98, "the primary is the bottleneck: {primary}");
     }
 }
+
+/// An app whose requests each call an LLM service (blocking) with the user's tokens. The app
+/// never makes a request wait (64 threads at about 0.05 busy), so a request reaches the LLM
+/// after an independent delay (its own work), and a Poisson stream displaced by independent
+/// delays is Poisson at the same rate: the LLM sees the load a workload sending to it
+/// directly gives it, and its figures match that run's (an independent run: another seed).
+/// The app's end-to-end latency is its own work plus the LLM's response.
+#[test]
+fn an_llm_called_by_an_app_sees_the_load_sent_to_it_directly() {
+    let scenario = |via_app: bool| {
+        let (entry, app_calls) = if via_app {
+            ("app", "calls: [{service: llm, mode: blocking}]")
+        } else {
+            ("llm", "")
+        };
+        // Different seeds: the two runs are independent samples of the same queue.
+        let seed = if via_app { 11 } else { 12 };
+        plan(&format!(
+            r#"
+name: app-llm
+seed: {seed}
+duration: 2400s
+warmup: 120s
+replications: 4
+report_interval: 2400s
+models:
+  - {{name: app-m, service_time: {{exponential: {{mean: 5ms}}}}}}
+node_pools:
+  - {{name: cpu, cpus_per_node: 64, nodes: 2}}
+  - {{name: gpu, gpu: a100-80gb, gpus_per_node: 8, nodes: 1}}
+services:
+  - {{name: app, model: app-m, node_pool: cpu, cpus_per_replica: 2, replicas: 1, concurrency: 64,
+     routing: shared_queue, {app_calls}}}
+  - {{name: llm, model: llama2-7b, node_pool: gpu, gpus_per_replica: 1, replicas: 2,
+     routing: least_outstanding, batching: {{continuous: {{max_num_seqs: 64}}}}}}
+workloads:
+  - service: {entry}
+    arrivals: {{poisson: {{rate: 6/s}}}}
+    prompt_tokens: {{lognormal: {{mean: 512, sd: 256}}}}
+    output_tokens: {{lognormal: {{mean: 128, sd: 64}}}}
+"#
+        ))
+    };
+    let direct = simulate(&scenario(false));
+    let called = simulate(&scenario(true));
+    for m in [
+        "latency_mean_ms",
+        "ttft_mean_ms",
+        "tpot_mean_ms",
+        "throughput_rps",
+    ] {
+        let (d, c) = (direct.mean("llm", m), called.mean("llm", m));
+        eprintln!("llm {m}: called {c:.3}, direct {d:.3}");
+        assert!(rel(c, d) < 0.03, "llm {m}: called {c} vs direct {d}");
+    }
+    let e2e = called.mean("app", "latency_mean_ms");
+    let own = called.mean("app", "own_latency_mean_ms");
+    let llm = called.mean("llm", "latency_mean_ms");
+    eprintln!("app end to end {e2e:.3} ms = own {own:.3} + llm {llm:.3}");
+    assert!(rel(own, 5.0) < 0.02, "the app's own work is 5 ms: {own}");
+    assert!(
+        rel(e2e, own + llm) < 0.01,
+        "end to end {e2e} vs {own} + {llm}"
+    );
+    assert!(rel(called.mean("app", "throughput_rps"), 6.0) < 0.02);
+}

@@ -131,7 +131,7 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
             });
         }
     }
-    call_parts(&mut parts, plan, offered);
+    call_parts(&mut parts, plan, offered, &mut token_bound);
     for (si, s) in plan.services.iter().enumerate() {
         let Some(a) = &s.autoscaler else { continue };
         let at = |field: &str| format!("services[{si}].autoscaler.{field}");
@@ -226,8 +226,10 @@ pub(super) fn check(e: &mut Errs, sc: &Scenario, plan: &Plan) {
 /// visits times the entry's mean count. A service's visits are its workloads' requests plus
 /// the calls it receives, taken in topological order of the call graph (which validation
 /// keeps free of cycles). Each call is a request at the callee (an arrival and a
-/// completion), plus the end of the caller's `then` step where it has one.
-fn call_parts(parts: &mut Vec<Part>, plan: &Plan, mut visits: Vec<f64>) {
+/// completion), plus the end of the caller's `then` step where it has one. A call carries
+/// its user's request's tokens, so the callee's token bound grows by the caller's times the
+/// calls per request.
+fn call_parts(parts: &mut Vec<Part>, plan: &Plan, mut visits: Vec<f64>, tokens: &mut [f64]) {
     let n = plan.services.len();
     let mut callers = vec![0usize; n];
     for s in &plan.services {
@@ -246,6 +248,7 @@ fn call_parts(parts: &mut Vec<Part>, plan: &Plan, mut visits: Vec<f64>) {
             };
             let calls = visits[i] * per_request;
             visits[c.service] += calls;
+            tokens[c.service] += tokens[i] * per_request;
             let then = if c.then.is_some() { 1.0 } else { 0.0 };
             parts.push(Part {
                 path: format!("services[{i}].calls[{k}]"),

@@ -131,18 +131,6 @@ fn entry(
     let mut ok = true;
     if let Some(j) = callee {
         let target = &sc.services[j];
-        if names_llm(sc, &target.model) {
-            e.at(
-                &format!("{at}.service"),
-                format!(
-                    "service `{}` serves an LLM (model `{}`), whose requests carry prompt and \
-                     output tokens that a call does not give; calls to an LLM service are not \
-                     supported",
-                    target.name, target.model
-                ),
-            );
-            ok = false;
-        }
         if c.routing == Some(CallRouting::Primary) && target.kind != ServiceKind::Statefulset {
             e.at(
                 &format!("{at}.routing"),

@@ -14,6 +14,7 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
     let mut workloads = Vec::new();
     let horizon = sc.duration.0;
     let mut expected_arrivals = 0.0;
+    let reaches_llm = llm_reached(sc);
     for (i, w) in sc.workloads.iter().enumerate() {
         let at = |f: &str| format!("workloads[{i}].{f}");
         let svc = sc.services.iter().position(|s| s.name == w.service);
@@ -62,10 +63,20 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
             }
         };
         if let Some(si) = svc {
-            let model = &sc.services[si].model;
-            let llm_service = names_llm(sc, model);
             let trace = matches!(w.arrivals, ArrivalSpec::Trace { .. });
-            if llm_service && !trace {
+            if let Some(llm) = &reaches_llm[si]
+                && !trace
+            {
+                // A call carries its user's request's tokens to the LLM it reaches.
+                let runs = if *llm == w.service {
+                    format!("service `{}` runs an LLM", w.service)
+                } else {
+                    format!(
+                        "service `{}` calls `{llm}` (directly or through other services), \
+                         which runs an LLM on the tokens of the user's request",
+                        w.service
+                    )
+                };
                 for (field, d) in [
                     ("prompt_tokens", &w.prompt_tokens),
                     ("output_tokens", &w.output_tokens),
@@ -74,8 +85,7 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
                         e.at(
                             &format!("workloads[{i}]"),
                             format!(
-                                "service `{}` runs an LLM: give `{field}` (a distribution, e.g. `{{lognormal: {{mean: 512, sd: 256}}}}`) or a trace with that column",
-                                w.service
+                                "{runs}: give `{field}` (a distribution, e.g. `{{lognormal: {{mean: 512, sd: 256}}}}`) or a trace with that column"
                             ),
                         );
                     }
@@ -101,4 +111,36 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, service_names: &[&str]) -> Ve
         );
     }
     workloads
+}
+
+/// Per service, the LLM service its requests reach (itself, or one it calls directly or
+/// through others), if any: those requests need token counts. Found by relaxing over the call
+/// graph at most once per service, so a cycle (refused elsewhere) cannot loop.
+fn llm_reached(sc: &Scenario) -> Vec<Option<String>> {
+    let n = sc.services.len();
+    let mut reached: Vec<Option<String>> = sc
+        .services
+        .iter()
+        .map(|s| names_llm(sc, &s.model).then(|| s.name.clone()))
+        .collect();
+    for _ in 0..n {
+        let mut changed = false;
+        for (i, s) in sc.services.iter().enumerate() {
+            if reached[i].is_some() {
+                continue;
+            }
+            let found = s.calls.iter().find_map(|c| {
+                let j = sc.services.iter().position(|t| t.name == c.service)?;
+                reached[j].clone()
+            });
+            if found.is_some() {
+                reached[i] = found;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    reached
 }
