@@ -551,8 +551,8 @@ fn bad_calls_are_refused_with_their_place() {
             "mode: |blocking, routing",
             &[
                 "services[0].calls[2].mode",
-                "calls[2] is blocking after the async calls[1]",
-                "put blocking calls first",
+                "calls[2] is blocking after the async calls[1], which has no `then`",
+                "put blocking calls first, or give calls[1] a `then`",
             ],
         ),
         case(

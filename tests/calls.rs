@@ -393,3 +393,61 @@ workloads:
     );
     assert!(rel(called.mean("app", "throughput_rps"), 6.0) < 0.02);
 }
+
+/// An async call with a step after its answer brings the request back to a slot of the
+/// caller, so a blocking call may follow it. web (64 threads, never a wait: an infinite
+/// server, whose every delay is independent) does 10 ms of its own work, calls `a` async and,
+/// back in a slot, 5 ms more, then calls `b` blocking, holding that slot. `a` and `b` are
+/// M/M/1 queues fed by Poisson streams (a Poisson stream delayed independently stays
+/// Poisson): the end to end is 10 + R_a + 5 + R_b, and by Little's law the threads held are
+/// λ (10 + 5 + R_b) ms and the working ones λ 15 ms.
+#[test]
+fn a_blocking_call_may_follow_an_async_call_that_comes_back() {
+    let p = plan(
+        r#"
+name: async-then-blocking
+seed: 5
+duration: 3000s
+warmup: 150s
+replications: 4
+report_interval: 3000s
+models:
+  - {name: web-m, service_time: {exponential: {mean: 10ms}}}
+  - {name: a-m, service_time: {exponential: {mean: 6ms}}}
+  - {name: b-m, service_time: {exponential: {mean: 4ms}}}
+node_pools:
+  - {name: cpu, cpus_per_node: 64, nodes: 3}
+services:
+  - {name: web, model: web-m, node_pool: cpu, replicas: 1, concurrency: 64, routing: shared_queue,
+     calls: [{service: a, mode: async, then: {service_time: {exponential: {mean: 5ms}}}},
+             {service: b, mode: blocking}]}
+  - {name: a, model: a-m, node_pool: cpu, replicas: 1, routing: shared_queue}
+  - {name: b, model: b-m, node_pool: cpu, replicas: 1, routing: shared_queue}
+workloads:
+  - service: web
+    arrivals: {poisson: {rate: 100/s}}
+"#,
+    );
+    let r = simulate(&p);
+    let lambda = 100.0;
+    let r_a = 1.0 / (1e3 / 6.0 - lambda);
+    let r_b = 1.0 / (1e3 / 4.0 - lambda);
+    let e2e = (0.010 + r_a + 0.005 + r_b) * 1e3;
+    let held = lambda * (0.015 + r_b);
+    let sim = r.mean("web", "latency_mean_ms");
+    let slots = r.mean("web", "slot_utilization") * 64.0;
+    let working = r.mean("web", "gpu_utilization") * 64.0;
+    eprintln!(
+        "end to end {sim:.3} ms ({e2e:.3}); a {:.3} ({:.3}), b {:.3} ({:.3}); threads held \
+         {slots:.4} ({held:.4}), working {working:.4} (1.5)",
+        r.mean("a", "latency_mean_ms"),
+        r_a * 1e3,
+        r.mean("b", "latency_mean_ms"),
+        r_b * 1e3
+    );
+    assert!(rel(sim, e2e) < 0.03, "end to end {sim} vs {e2e}");
+    assert!(rel(r.mean("a", "latency_mean_ms"), r_a * 1e3) < 0.03);
+    assert!(rel(r.mean("b", "latency_mean_ms"), r_b * 1e3) < 0.03);
+    assert!(rel(slots, held) < 0.03, "threads held {slots} vs {held}");
+    assert!(rel(working, lambda * 0.015) < 0.02, "working {working}");
+}

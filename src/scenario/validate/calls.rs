@@ -52,15 +52,22 @@ pub(super) fn resolve(e: &mut Errs, sc: &Scenario, services: &mut [Option<Servic
                     ok = false;
                 }
             }
+            // An async entry with a `then` brings the request back to a slot of the caller
+            // after each answer (and holds it if it made no call), so a blocking entry after
+            // it has a slot to hold; after one without `then` it has none.
             if c.mode == CallMode::Async {
-                first_async.get_or_insert(k);
+                if c.then.is_none() {
+                    first_async.get_or_insert(k);
+                }
             } else if let Some(a) = first_async {
                 e.at(
                     &format!("{at}[{k}].mode"),
                     format!(
-                        "calls[{k}] is blocking after the async calls[{a}]: an async call \
-                         frees the caller's slot, so no slot is left to hold while calls[{k}] \
-                         waits; put blocking calls first"
+                        "calls[{k}] is blocking after the async calls[{a}], which has no \
+                         `then`: an async call frees the caller's slot and, without a step \
+                         after its answer, the request does not come back to one, so no slot \
+                         is left to hold while calls[{k}] waits; put blocking calls first, or \
+                         give calls[{a}] a `then`"
                     ),
                 );
                 ok = false;
