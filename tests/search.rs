@@ -555,3 +555,57 @@ fn out_writes_the_json_the_charts_and_a_page() {
     let first_row = text.lines().find(|l| l.contains("a100-80gb")).expect("row");
     assert!(html.contains(first_row.trim()), "{first_row}");
 }
+
+/// Two applications in one scenario, each an app over its own database: the binding tier of
+/// a search on one names that application's database, even when the other's works harder.
+/// app1's database (4 ms, one slot) passes a 20 ms mean at about 200/s, at a utilization near
+/// 0.8; app2's (9 ms) carries a fixed 100/s, a utilization of 0.9.
+#[test]
+fn the_binding_tier_is_in_the_searched_applications_call_graph() {
+    let yaml = r#"
+name: two-apps
+seed: 3
+duration: 300s
+warmup: 30s
+replications: 2
+report_interval: 300s
+models:
+  - {name: app-m, service_time: {exponential: {mean: 2ms}}}
+  - {name: db1-m, service_time: {exponential: {mean: 4ms}}}
+  - {name: db2-m, service_time: {exponential: {mean: 9ms}}}
+node_pools:
+  - {name: cpu, cpus_per_node: 64, nodes: 4}
+services:
+  - {name: app1, model: app-m, node_pool: cpu, replicas: 1, concurrency: 64, routing: shared_queue,
+     slo: {latency_mean: 20ms}, calls: [{service: db1}]}
+  - {name: db1, model: db1-m, node_pool: cpu, replicas: 1, routing: shared_queue}
+  - {name: app2, model: app-m, node_pool: cpu, replicas: 1, concurrency: 64, routing: shared_queue,
+     calls: [{service: db2}]}
+  - {name: db2, model: db2-m, node_pool: cpu, replicas: 1, routing: shared_queue}
+workloads:
+  - service: app1
+    arrivals: {poisson: {rate: 100/s}}
+  - service: app2
+    arrivals: {poisson: {rate: 100/s}}
+"#;
+    let r = Search::from_bytes(
+        "t.yaml",
+        yaml.as_bytes().to_vec(),
+        Path::new("."),
+        &[],
+        "app1",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .run(|_| {})
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.tiers, ["app1", "db1"]);
+    let (tier, u) = r.binding_tier().expect("app1 calls db1");
+    let above = &r.candidates[r.above.expect("a failing load")].report;
+    let db2 = above.mean("db2", "gpu_utilization");
+    eprintln!("binding tier {tier} at {u:.3}; db2 at {db2:.3}");
+    assert!(
+        db2 > u,
+        "the other application's database works harder ({db2} vs {u})"
+    );
+    assert_eq!(tier, "db1");
+}

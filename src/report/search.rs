@@ -171,6 +171,9 @@ pub struct SearchResult {
     /// The pool's `price_per_gpu_hour` (0 when the scenario gives none; capsim has no
     /// built-in GPU prices).
     pub price_per_gpu_hour: f64,
+    /// The searched service and the services its requests reach through calls: the tiers
+    /// that can bind (another application's in the same scenario cannot).
+    pub tiers: Vec<String>,
 }
 
 impl SearchResult {
@@ -239,15 +242,19 @@ impl SearchResult {
     }
 
     /// The tier that binds, for a service that calls others: the bottleneck (highest
-    /// working utilization in its call graph) at the smallest failing load above the maximum
-    /// (else at the maximum), with its utilization there. None for a service in no call
-    /// graph.
+    /// working utilization in its call graph, among [`Self::tiers`]) at the smallest failing
+    /// load above the maximum (else at the maximum), with its utilization there. None for a
+    /// service in no call graph.
     pub fn binding_tier(&self) -> Option<(String, f64)> {
         let c = &self.candidates[self.above.or(self.best)?];
         c.report
             .rows
             .iter()
-            .filter(|row| row.metric == "bottleneck" && row.estimate.mean > 0.0)
+            .filter(|row| {
+                row.metric == "bottleneck"
+                    && row.estimate.mean > 0.0
+                    && self.tiers.contains(&row.component)
+            })
             .map(|row| {
                 // A StatefulSet's primary may work harder than its pods' mean.
                 let u = c.report.mean(&row.component, "gpu_utilization").max(

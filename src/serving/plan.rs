@@ -275,3 +275,19 @@ impl ServicePlan {
         matches!(self.cost, Cost::Llm(_))
     }
 }
+
+/// Service `from` and every service its requests reach through calls, directly or through
+/// others, in the order the calls reach them (breadth first).
+pub fn call_reach(services: &[ServicePlan], from: usize) -> Vec<usize> {
+    let mut reach = vec![from];
+    let mut i = 0;
+    while i < reach.len() {
+        for c in &services[reach[i]].calls {
+            if !reach.contains(&c.service) {
+                reach.push(c.service);
+            }
+        }
+        i += 1;
+    }
+    reach
+}

@@ -343,16 +343,7 @@ fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
     };
     let mut mark: Vec<Option<bool>> = vec![None; n];
     for entry in (0..n).filter(|&si| !called[si] && !plan.services[si].calls.is_empty()) {
-        let mut reach = vec![entry];
-        let mut i = 0;
-        while i < reach.len() {
-            for c in &plan.services[reach[i]].calls {
-                if !reach.contains(&c.service) {
-                    reach.push(c.service);
-                }
-            }
-            i += 1;
-        }
+        let reach = crate::serving::plan::call_reach(&plan.services, entry);
         // The first of the highest, in the order the calls reach them.
         let top = reach
             .iter()

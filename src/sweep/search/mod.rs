@@ -446,6 +446,16 @@ impl Search {
         let loaded =
             scenario::load_bytes(&self.file, &self.bytes, &self.overrides, &self.base_dir)?;
         let plan = scenario::build_plan(&loaded).map_err(InputErrors)?;
+        let tiers = plan
+            .services
+            .iter()
+            .position(|s| s.name == self.service)
+            .map_or_else(Vec::new, |si| {
+                crate::serving::plan::call_reach(&plan.services, si)
+                    .into_iter()
+                    .map(|t| plan.services[t].name.clone())
+                    .collect()
+            });
         let (pool, gpus_per_replica) = match (self.training, &plan.training) {
             (Some(wi), Some(t)) => (t.workloads[wi].pool, f64::NAN),
             _ => {
@@ -472,6 +482,7 @@ impl Search {
             pool: pool.name.clone(),
             gpu: pool.gpu.name.clone(),
             price_per_gpu_hour: pool.price_per_gpu_hour,
+            tiers,
         })
     }
 }
