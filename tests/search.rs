@@ -556,13 +556,10 @@ fn out_writes_the_json_the_charts_and_a_page() {
     assert!(html.contains(first_row.trim()), "{first_row}");
 }
 
-/// Two applications in one scenario, each an app over its own database: the binding tier of
-/// a search on one names that application's database, even when the other's works harder.
+/// Two applications on a CPU pool priced per node, each an app over its own database.
 /// app1's database (4 ms, one slot) passes a 20 ms mean at about 200/s, at a utilization near
 /// 0.8; app2's (9 ms) carries a fixed 100/s, a utilization of 0.9.
-#[test]
-fn the_binding_tier_is_in_the_searched_applications_call_graph() {
-    let yaml = r#"
+const TWO_APPS: &str = r#"
 name: two-apps
 seed: 3
 duration: 300s
@@ -574,10 +571,10 @@ models:
   - {name: db1-m, service_time: {exponential: {mean: 4ms}}}
   - {name: db2-m, service_time: {exponential: {mean: 9ms}}}
 node_pools:
-  - {name: cpu, cpus_per_node: 64, nodes: 4}
+  - {name: cpu, cpus_per_node: 64, nodes: 4, price_per_node_hour: 3.2}
 services:
-  - {name: app1, model: app-m, node_pool: cpu, replicas: 1, concurrency: 64, routing: shared_queue,
-     slo: {latency_mean: 20ms}, calls: [{service: db1}]}
+  - {name: app1, model: app-m, node_pool: cpu, cpus_per_replica: 4, replicas: 2, concurrency: 64,
+     routing: round_robin, slo: {latency_mean: 20ms}, calls: [{service: db1}]}
   - {name: db1, model: db1-m, node_pool: cpu, replicas: 1, routing: shared_queue}
   - {name: app2, model: app-m, node_pool: cpu, replicas: 1, concurrency: 64, routing: shared_queue,
      calls: [{service: db2}]}
@@ -588,9 +585,14 @@ workloads:
   - service: app2
     arrivals: {poisson: {rate: 100/s}}
 "#;
+
+/// The binding tier of a search on one application names that application's database, even
+/// when the other application's works harder.
+#[test]
+fn the_binding_tier_is_in_the_searched_applications_call_graph() {
     let r = Search::from_bytes(
         "t.yaml",
-        yaml.as_bytes().to_vec(),
+        TWO_APPS.as_bytes().to_vec(),
         Path::new("."),
         &[],
         "app1",
@@ -608,4 +610,45 @@ workloads:
         "the other application's database works harder ({db2} vs {u})"
     );
     assert_eq!(tier, "db1");
+}
+
+/// A service on a CPU pool is sized in replicas and CPUs and priced by its share of a node
+/// (4 of 64 CPUs at $3.20 a node-hour: $0.20 a replica-hour); sizing it past its database's
+/// bound says that the database binds.
+#[test]
+fn a_cpu_service_is_sized_in_cpus_and_priced_by_its_share_of_a_node() {
+    let f = tmp("two-apps.yaml", TWO_APPS);
+    let f = f.to_str().expect("utf-8");
+    let (code, out, err) = capsim(&[
+        "search",
+        f,
+        "--service",
+        "app1",
+        "--json",
+        "--target-rate",
+        "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let get = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {out}"));
+    assert_eq!(get("replicas"), 2.0);
+    assert_eq!(get("cpus"), 8.0);
+    assert!((get("cost_per_hour") - 0.4).abs() < 1e-12, "{out}");
+    let t = &v["target"];
+    let replicas = t["replicas"].as_u64().expect("feasible");
+    assert_eq!(t["cpus"].as_f64(), Some(4.0 * replicas as f64));
+    let cost = t["cost_per_hour"].as_f64().expect("priced");
+    assert!((cost - 0.2 * replicas as f64).abs() < 1e-12, "{out}");
+    assert_eq!(t["limited_by"], "db1", "1000/s is past db1's 250/s");
+    let (code, text, _) = capsim(&["search", f, "--service", "app1", "--target-rate", "1000"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "cpus ",
+        "cost_per_hour ",
+        "CPUs, $",
+        "the binding tier is `db1`, not `app1`",
+    ] {
+        assert!(text.contains(needle), "`{needle}` in\n{text}");
+    }
+    assert!(!text.contains("rps_per_gpu"), "no per-GPU figure:\n{text}");
 }

@@ -242,12 +242,12 @@ fn write_out(
 fn warn_prices(points: &[PointSearch]) {
     let unpriced: Vec<usize> = points
         .iter()
-        .filter(|p| p.result.best.is_some() && p.result.price_per_gpu_hour <= 0.0)
+        .filter(|p| p.result.best.is_some() && !p.result.priced())
         .map(|p| p.index)
         .collect();
     if !unpriced.is_empty() {
         eprintln!(
-            "capsim: note: no price_per_gpu_hour at {}: its costs read 0 and it is not compared",
+            "capsim: note: no price_per_gpu_hour or price_per_node_hour at {}: its costs read 0 and it is not compared",
             crate::sweep::points_name(&unpriced, points.len())
         );
     }
@@ -331,6 +331,13 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
         out.insert("max_rate_rps".into(), num(r.max_rate_rps()));
     }
     out.insert("gpus".into(), num(r.gpus()));
+    if r.cpu_only() {
+        out.insert("replicas".into(), num(r.replicas()));
+        out.insert("cpus".into(), num(r.replicas() * r.cpus_per_replica));
+    }
+    if r.priced() {
+        out.insert("cost_per_hour".into(), num(r.cost_per_hour()));
+    }
     out.insert("throughput_rps".into(), num(r.throughput_rps()));
     out.insert("rps_per_gpu".into(), num(r.rps_per_gpu()));
     out.insert("users_per_gpu".into(), num(r.users_per_gpu()));
@@ -383,16 +390,28 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
     );
     if let Some(s) = sizing {
         let key = if closed { "users" } else { "rate_rps" };
-        out.insert(
-            "target".into(),
-            json!({
-                key: num(s.target),
-                "replicas": s.replicas,
-                "feasible": s.replicas.is_some(),
-                "gpus": num(s.gpus),
-                "assumes": "capacity linear in replicas (exact for per-replica routing)",
-            }),
-        );
+        let mut target = json!({
+            key: num(s.target),
+            "replicas": s.replicas,
+            "feasible": s.replicas.is_some(),
+            "gpus": num(s.gpus),
+            "assumes": "capacity linear in replicas (exact for per-replica routing)",
+        });
+        if let Value::Object(o) = &mut target {
+            if let Some(tier) = other_binding_tier(r, s.target) {
+                o.insert("limited_by".into(), json!(tier));
+            }
+            if r.cpu_only() {
+                let cpus = s
+                    .replicas
+                    .map_or(f64::NAN, |n| n as f64 * r.cpus_per_replica);
+                o.insert("cpus".into(), num(cpus));
+            }
+            if r.priced() {
+                o.insert("cost_per_hour".into(), num(s.cost_per_hour));
+            }
+        }
+        out.insert("target".into(), target);
     }
     Value::Object(out)
 }
@@ -491,11 +510,21 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
         }
         return t;
     }
-    row(&mut t, "gpus", cell(r.gpus()));
-    row(&mut t, "throughput_rps", cell(r.throughput_rps()));
-    row(&mut t, "rps_per_gpu", cell(r.rps_per_gpu()));
-    if closed {
-        row(&mut t, "users_per_gpu", cell(r.users_per_gpu()));
+    if r.cpu_only() {
+        // No GPU: per-GPU figures say nothing; the size is replicas and their CPUs.
+        row(&mut t, "replicas", cell(r.replicas()));
+        row(&mut t, "cpus", cell(r.replicas() * r.cpus_per_replica));
+        row(&mut t, "throughput_rps", cell(r.throughput_rps()));
+    } else {
+        row(&mut t, "gpus", cell(r.gpus()));
+        row(&mut t, "throughput_rps", cell(r.throughput_rps()));
+        row(&mut t, "rps_per_gpu", cell(r.rps_per_gpu()));
+        if closed {
+            row(&mut t, "users_per_gpu", cell(r.users_per_gpu()));
+        }
+    }
+    if r.priced() {
+        row(&mut t, "cost_per_hour", cell(r.cost_per_hour()));
     }
     row(
         &mut t,
@@ -532,10 +561,27 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
             format!("{}/s", fmt_num(s.target))
         };
         match s.replicas {
-            Some(replicas) => t.push_str(&format!(
-                "\nfor {target}: {replicas} replicas, {} GPUs (assumes capacity grows linearly with replicas, which holds for per-replica routing; a shared queue does slightly better)\n",
-                fmt_num(s.gpus)
-            )),
+            Some(replicas) => {
+                let size = if r.cpu_only() {
+                    format!("{} CPUs", fmt_num(replicas as f64 * r.cpus_per_replica))
+                } else {
+                    format!("{} GPUs", fmt_num(s.gpus))
+                };
+                let cost = if r.priced() {
+                    format!(", ${} per hour", fmt_num(s.cost_per_hour))
+                } else {
+                    String::new()
+                };
+                t.push_str(&format!(
+                    "\nfor {target}: {replicas} replicas, {size}{cost} (assumes capacity grows linearly with replicas, which holds for per-replica routing; a shared queue does slightly better)\n"
+                ));
+                if let Some(tier) = other_binding_tier(r, s.target) {
+                    t.push_str(&format!(
+                        "but the binding tier is `{tier}`, not `{}`: more replicas of `{}` do not carry more than `{tier}` does (its utilization reaches 1 first); give `{tier}` more capacity (replicas, slots) and search again\n",
+                        r.service, r.service
+                    ));
+                }
+            }
             None => t.push_str(&format!("\nfor {target}: {}\n", infeasible_text())),
         }
     }
@@ -568,6 +614,9 @@ fn sweep_json(
                 o.insert("pool".into(), json!(r.pool));
                 o.insert("gpu".into(), json!(r.gpu));
                 o.insert("price_per_gpu_hour".into(), num(r.price_per_gpu_hour));
+                if r.price_per_node_hour > 0.0 {
+                    o.insert("price_per_node_hour".into(), num(r.price_per_node_hour));
+                }
                 o.insert("cost_per_hour".into(), num(r.cost_per_hour()));
                 o.insert("cost_per_user_hour".into(), num(r.cost_per_user_hour()));
                 if let (Some(s), Some(Value::Object(t))) = (sizing, o.get_mut("target")) {
@@ -582,7 +631,7 @@ fn sweep_json(
         "service": first.service,
         "load": if closed { "users" } else { "arrival_rate" },
         "axes": axes,
-        "price_source": "price_per_gpu_hour of the service's node pool at each point (no built-in GPU prices)",
+        "price_source": "price_per_gpu_hour (and price_per_node_hour, a replica paying its share of a node) of the service's node pool at each point (no built-in prices)",
         "compared_by": comparison_name(closed),
         "points": rows,
         "cheapest": best,
@@ -709,7 +758,7 @@ fn sweep_text(
             t.push_str("no point meets the SLO at any load tried\n");
         }
         None => t.push_str(&format!(
-            "no point that meets the SLO has a price_per_gpu_hour: {compared} cannot be compared\n"
+            "no point that meets the SLO has a price_per_gpu_hour or price_per_node_hour: {compared} cannot be compared\n"
         )),
     }
     if let (Some(target), Some(tt)) = (target, target_text) {
@@ -737,4 +786,16 @@ fn sweep_text(
         }
     }
     t
+}
+
+/// The binding tier when it is another service than the searched one and `target` is above
+/// the maximum load found: more replicas of the searched service alone do not reach it.
+fn other_binding_tier(r: &SearchResult, target: f64) -> Option<String> {
+    let max = if r.kind.is_closed() {
+        r.max_users().map_or(f64::NAN, |u| u as f64)
+    } else {
+        r.max_rate_rps()
+    };
+    let (tier, _) = r.binding_tier()?;
+    (tier != r.service && target > max).then_some(tier)
 }

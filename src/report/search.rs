@@ -131,8 +131,8 @@ pub struct Sizing {
     pub replicas: Option<u64>,
     /// GPUs: replicas x GPUs per replica (whole-GPU equivalents); NaN without a count.
     pub gpus: f64,
-    /// Price of those GPUs for one hour (`gpus` x the pool's `price_per_gpu_hour`); NaN
-    /// without a count.
+    /// Price of those replicas for one hour (`gpus` x the pool's `price_per_gpu_hour`, or
+    /// replicas x the price of one where the pool has a node price); NaN without a count.
     pub cost_per_hour: f64,
 }
 
@@ -164,6 +164,8 @@ pub struct SearchResult {
     pub above: Option<usize>,
     /// Whole-GPU equivalents of one replica.
     pub gpus_per_replica: f64,
+    /// CPUs one replica requests (0 where none are given on a GPU pool).
+    pub cpus_per_replica: f64,
     /// The service's node pool.
     pub pool: String,
     /// The GPU profile of that pool.
@@ -171,6 +173,12 @@ pub struct SearchResult {
     /// The pool's `price_per_gpu_hour` (0 when the scenario gives none; capsim has no
     /// built-in GPU prices).
     pub price_per_gpu_hour: f64,
+    /// The pool's `price_per_node_hour` (0 when none).
+    pub price_per_node_hour: f64,
+    /// One replica's price for an hour: its GPUs at `price_per_gpu_hour` plus its share of a
+    /// node (its CPUs on a CPU pool, its GPUs on a GPU pool) at `price_per_node_hour`, as the
+    /// run's `cost_per_1k_requests` charges it.
+    pub price_per_replica_hour: f64,
     /// The searched service and the services its requests reach through calls: the tiers
     /// that can bind (another application's in the same scenario cannot).
     pub tiers: Vec<String>,
@@ -228,10 +236,30 @@ impl SearchResult {
         self.at_best("cost_per_1k_requests")
     }
 
-    /// Price per hour of the service's GPUs at the maximum load: `gpus` x the pool's
-    /// `price_per_gpu_hour`.
+    /// Price per hour of the service at the maximum load: `gpus` x the pool's
+    /// `price_per_gpu_hour`, or, where the pool has a `price_per_node_hour`, its mean
+    /// replicas x [`Self::price_per_replica_hour`].
     pub fn cost_per_hour(&self) -> f64 {
-        self.gpus() * self.price_per_gpu_hour
+        if self.price_per_node_hour > 0.0 {
+            self.replicas() * self.price_per_replica_hour
+        } else {
+            self.gpus() * self.price_per_gpu_hour
+        }
+    }
+
+    /// A service that uses no GPU (a CPU pool's): its size reads in replicas and CPUs.
+    pub fn cpu_only(&self) -> bool {
+        self.gpus_per_replica == 0.0
+    }
+
+    /// The service's mean replicas at the maximum load.
+    pub fn replicas(&self) -> f64 {
+        self.at_best("replicas_mean")
+    }
+
+    /// Whether the service's pool has a price (per GPU or per node): its costs mean something.
+    pub fn priced(&self) -> bool {
+        self.price_per_gpu_hour > 0.0 || self.price_per_node_hour > 0.0
     }
 
     /// Price per hour of one user at the maximum load: [`Self::cost_per_hour`] over
@@ -308,11 +336,16 @@ impl SearchResult {
         let needed = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0);
         let replicas = (needed <= MAX_REPLICAS as f64).then_some(needed as u64);
         let gpus = replicas.map_or(f64::NAN, |r| r as f64 * self.gpus_per_replica);
+        let cost_per_hour = if self.price_per_node_hour > 0.0 {
+            replicas.map_or(f64::NAN, |r| r as f64 * self.price_per_replica_hour)
+        } else {
+            gpus * self.price_per_gpu_hour
+        };
         Some(Sizing {
             target: t,
             replicas,
             gpus,
-            cost_per_hour: gpus * self.price_per_gpu_hour,
+            cost_per_hour,
         })
     }
 }

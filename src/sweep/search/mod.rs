@@ -456,15 +456,15 @@ impl Search {
                     .map(|t| plan.services[t].name.clone())
                     .collect()
             });
-        let (pool, gpus_per_replica) = match (self.training, &plan.training) {
-            (Some(wi), Some(t)) => (t.workloads[wi].pool, f64::NAN),
+        let (pool, gpus_per_replica, cpus_per_replica) = match (self.training, &plan.training) {
+            (Some(wi), Some(t)) => (t.workloads[wi].pool, f64::NAN, f64::NAN),
             _ => {
                 let svc = plan
                     .services
                     .iter()
                     .find(|s| s.name == self.service)
                     .expect("the service was found when the search was prepared");
-                (svc.pool, svc.gpus_per_replica)
+                (svc.pool, svc.gpus_per_replica, svc.cpus_per_replica)
             }
         };
         let pool = &plan.pools[pool];
@@ -479,9 +479,12 @@ impl Search {
             best: lo,
             above: hi,
             gpus_per_replica,
+            cpus_per_replica,
             pool: pool.name.clone(),
             gpu: pool.gpu.name.clone(),
             price_per_gpu_hour: pool.price_per_gpu_hour,
+            price_per_node_hour: pool.price_per_node_hour,
+            price_per_replica_hour: pool.replica_price_per_hour(gpus_per_replica, cpus_per_replica),
             tiers,
         })
     }

@@ -26,10 +26,11 @@ pub struct PointSearch {
 impl PointSearch {
     /// The figure points are compared by: the cost per user-hour for a closed loop, the cost
     /// per 1,000 requests for an open one. NaN when no load met the SLO or the pool has no
-    /// price (a price of 0 is the default, "not given", so it says nothing about cost).
+    /// price per GPU or per node (a price of 0 is the default, "not given", so it says nothing
+    /// about cost).
     pub fn comparison_cost(&self) -> f64 {
         let r = &self.result;
-        if r.best.is_none() || r.price_per_gpu_hour <= 0.0 {
+        if r.best.is_none() || !r.priced() {
             return f64::NAN;
         }
         if r.kind.is_closed() {
@@ -57,7 +58,7 @@ pub fn cheapest(points: &[PointSearch]) -> Option<usize> {
 /// under the same rules as [`cheapest`].
 pub fn cheapest_for(points: &[PointSearch], target: Target) -> Option<usize> {
     lowest(points, |p| {
-        let priced = p.result.price_per_gpu_hour > 0.0;
+        let priced = p.result.priced();
         match p.result.size_for(target) {
             Some(s) if priced => s.cost_per_hour,
             _ => f64::NAN,
