@@ -227,6 +227,22 @@ fn a_replica_pays_its_cpu_share_of_a_node_hour() {
     // No GPUs on a CPU pool.
     assert_eq!(r.mean("cluster", "gpus_allocated"), 0.0);
     assert_eq!(r.mean("cluster", "gpus"), 0.0);
+    // The terminal table shows the service's CPU figure, not GPU ones that read 0 (the
+    // summary keeps them).
+    let text = capsim::report::text_table(&r);
+    let service: String = text
+        .split("\n  s")
+        .nth(1)
+        .expect("the service's block")
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(service.contains("cpu_utilization"), "{service}");
+    for hidden in ["gpus ", "gpu_utilization", "users_per_gpu"] {
+        assert!(!service.contains(hidden), "`{hidden}` in\n{service}");
+    }
+    assert_eq!(r.mean("s", "gpus"), 0.0);
 }
 
 #[test]

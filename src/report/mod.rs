@@ -417,7 +417,17 @@ pub fn text_table(report: &Report) -> String {
         "gpu_allocation",
         "fragmentation",
     ];
+    // A service without GPUs (a CPU pool's) has its CPU figure; its GPU ones read 0 or repeat
+    // it (summary.csv keeps them all).
+    let cpu_only = |c: &str| {
+        report.get(c, "cpu_utilization").is_some()
+            && report.get(c, "gpus").is_some_and(|g| g.mean == 0.0)
+    };
+    const GPU_ONLY: [&str; 3] = ["gpus", "gpu_utilization", "users_per_gpu"];
     let shown = |r: &&crate::sim::Row| {
+        if GPU_ONLY.contains(&r.metric) && cpu_only(&r.component) {
+            return false;
+        }
         let listed = if FAILURES.contains(&r.metric) {
             any_failure
         } else if is_training(&r.component) {
