@@ -209,6 +209,57 @@ fn the_apf_chart_draws_the_levels_that_saw_calls_and_the_watch_chart_the_watch_b
 }
 
 #[test]
+fn the_terminal_table_shows_the_control_planes_figures_and_leaves_out_idle_parts() {
+    // 300 kubelets: node-high carries every lease renewal; other levels see no call.
+    let r = run(&cluster(300, "10m", "0s", "60s", "  apiservers: 2"));
+    let text = capsim::report::text_table(&r);
+    let block = |c: &str| -> String {
+        let head = format!("\n  {c}\n");
+        text.split(&head)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no `{c}` in\n{text}"))
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    for (c, m) in [
+        ("apiserver", "mutating_latency_p99_ms"),
+        ("apiserver", "slo_met"),
+        ("apf/node-high", "dispatched_rps"),
+        ("api/leases", "writes_per_s"),
+        ("etcd", "write_latency_p99_ms"),
+    ] {
+        assert!(block(c).contains(m), "`{m}` of `{c}` in\n{text}");
+    }
+    // An idle level has no heading, and every heading has figures under it.
+    let idle: Vec<&&str> = APF_COMPONENTS
+        .iter()
+        .filter(|c| r.mean(c, "dispatched_rps") == 0.0 && r.mean(c, "rejected_429") == 0.0)
+        .collect();
+    assert!(!idle.is_empty(), "some level saw no call");
+    for idle in idle {
+        assert!(
+            !text.contains(&format!("\n  {idle}\n")),
+            "{idle} in\n{text}"
+        );
+    }
+    let heads: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .collect();
+    for (k, line) in text.lines().enumerate() {
+        if heads.contains(&line) && !line.contains(':') {
+            let next = text.lines().nth(k + 1).unwrap_or("");
+            assert!(
+                next.starts_with("    "),
+                "`{line}` has no figures in\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
 fn capsim_run_writes_the_control_plane_charts_and_index_html_shows_them() {
     let dir = scratch("run");
     let path = dir.join("cp.yaml");

@@ -82,6 +82,53 @@ pub fn is_service(component: &str) -> bool {
         && !crate::apiserver::is_component(component)
 }
 
+/// The figures of a control-plane component that the terminal table shows (summary.csv
+/// has them all).
+fn control_shown(component: &str) -> &'static [&'static str] {
+    match component {
+        "apiserver" => &[
+            "requests_rps",
+            "mutating_latency_p99_ms",
+            "readonly_latency_p99_ms",
+            "slo_mutating_p99_worst_ms",
+            "pod_startup_p99_ms",
+            "rejected_429",
+            "watch_bytes_per_s",
+            "memory_gib",
+            "slo_met",
+        ],
+        "etcd" => &[
+            "writes_per_s",
+            "write_latency_p99_ms",
+            "db_size_gib",
+            "writes_refused",
+        ],
+        c if c.starts_with("apf/") => &[
+            "nominal_seats",
+            "dispatched_rps",
+            "wait_p99_ms",
+            "rejected_429",
+            "seats_in_use_mean",
+        ],
+        c if c.starts_with("api/") => &["writes_per_s", "reads_per_s", "watch_bytes_per_s"],
+        _ => &["requests_rps", "rejected_429", "latency_p99_ms"],
+    }
+}
+
+/// A priority level or resource that saw no traffic: the terminal table leaves it out.
+fn idle_control_part(report: &Report, component: &str) -> bool {
+    let traffic: &[&str] = if component.starts_with("apf/") {
+        &["dispatched_rps", "rejected_429"]
+    } else if component.starts_with("api/") {
+        &["writes_per_s", "reads_per_s"]
+    } else {
+        return false;
+    };
+    traffic
+        .iter()
+        .all(|m| report.get(component, m).is_none_or(|e| e.mean == 0.0))
+}
+
 /// Whether a component is training's: `training`, `training/<workload>`,
 /// `training/gpus_<class>` or `queue/<name>`.
 pub fn is_training(component: &str) -> bool {
@@ -432,6 +479,9 @@ pub fn text_table(report: &Report) -> String {
             any_failure
         } else if is_training(&r.component) {
             TRAINING_SHOWN.contains(&r.metric)
+        } else if crate::apiserver::is_component(&r.component) {
+            control_shown(&r.component).contains(&r.metric)
+                && !idle_control_part(report, &r.component)
         } else {
             r.component == "cluster" || SHOWN.contains(&r.metric)
         };
@@ -456,6 +506,10 @@ pub fn text_table(report: &Report) -> String {
             .iter()
             .map(|p| format!("  [{}]", p.short()))
             .collect();
+        if !report.rows.iter().any(|r| r.component == c && shown(&r)) {
+            // Nothing of it to show (an idle priority level or resource): no empty heading.
+            continue;
+        }
         let _ = writeln!(out, "\n  {c}{}", marks.concat());
         for r in report
             .rows
@@ -517,19 +571,27 @@ pub fn text_table(report: &Report) -> String {
         .filter(|r| r.metric == "bottleneck" && r.estimate.mean >= 0.5)
     {
         let u = report.mean(&r.component, "gpu_utilization");
-        let primary = report
-            .get(&r.component, "primary_utilization")
-            .map(|e| e.mean)
-            .filter(|p| *p > u)
-            .map_or(String::new(), |p| format!(", its primary {}", fmt_num(p)));
+        let kv = report
+            .get(&r.component, "kv_cache_utilization")
+            .filter(|e| e.mean.is_finite());
+        let how = match kv {
+            // An LLM's engine is busy whenever a sequence runs: its cache is what fills.
+            Some(kv) => format!("KV cache {} in use", fmt_num(kv.mean)),
+            None => {
+                let primary = report
+                    .get(&r.component, "primary_utilization")
+                    .map(|e| e.mean)
+                    .filter(|p| *p > u)
+                    .map_or(String::new(), |p| format!(", its primary {}", fmt_num(p)));
+                format!("working utilization {}{primary}", fmt_num(u))
+            }
+        };
         let _ = writeln!(
             out,
-            "\n  bottleneck: {} (working utilization {}{primary}; the highest of its \
-             application's services, autoscaled ones judged at their most replicas): it \
-             saturates first as the load grows, and more replicas of its callers do not raise \
-             the throughput past it",
-            r.component,
-            fmt_num(u)
+            "\n  bottleneck: {} ({how}; the highest of its application's services, autoscaled \
+             ones judged at their most replicas): it saturates first as the load grows, and more \
+             replicas of its callers do not raise the throughput past it",
+            r.component
         );
     }
     for r in report

@@ -284,12 +284,9 @@ impl SearchResult {
                     && self.tiers.contains(&row.component)
             })
             .map(|row| {
-                // A StatefulSet's primary may work harder than its pods' mean.
-                let u = c.report.mean(&row.component, "gpu_utilization").max(
-                    c.report
-                        .get(&row.component, "primary_utilization")
-                        .map_or(f64::NAN, |e| e.mean),
-                );
+                let u = crate::sim::result::tier_utilization(|m| {
+                    c.report.get(&row.component, m).map_or(f64::NAN, |e| e.mean)
+                });
                 (row.component.clone(), row.estimate.mean, u)
             })
             // The most often bottleneck over the replications, then the busiest.

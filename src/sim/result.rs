@@ -307,10 +307,24 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 
+/// How full a tier of an application is, from its figures (`metric` reads one, NaN when
+/// absent): its working utilization, or its primary's where that works harder (a
+/// StatefulSet); for an LLM service the share of its KV cache in use, since its engine is
+/// busy whenever any sequence runs (its busy share is near 1 at any load) and it is the cache
+/// filling that makes it queue and preempt.
+pub fn tier_utilization(metric: impl Fn(&str) -> f64) -> f64 {
+    let kv = metric("kv_cache_utilization");
+    if !kv.is_nan() {
+        return kv;
+    }
+    metric("gpu_utilization").max(metric("primary_utilization"))
+}
+
 /// Services that call others or are called: `bottleneck` is 1 for the service of highest
-/// working utilization among those an entry service reaches through its calls (the one the
-/// utilization law saturates first as the load grows: U = X D), else 0. A thread pool held by
-/// blocking calls (`slot_utilization`) is a limit of its own, reported beside it.
+/// [utilization](tier_utilization) among those an entry service reaches through its calls
+/// (the one the utilization law saturates first as the load grows: U = X D), else 0. A
+/// thread pool held by blocking calls (`slot_utilization`) is a limit of its own, reported
+/// beside it.
 fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
     let n = plan.services.len();
     let mut called = vec![false; n];
@@ -329,8 +343,7 @@ fn mark_bottlenecks(plan: &Plan, m: &mut Vec<(String, &'static str, f64)>) {
     // its ceiling grows with the load (its working utilization stays near its target), so it
     // is its utilization at the ceiling that reaches 1, not today's.
     let utilization = |si: usize| {
-        // A StatefulSet's primary may work harder than its replicas' mean.
-        let u = metric(si, "gpu_utilization").max(metric(si, "primary_utilization"));
+        let u = tier_utilization(|key| metric(si, key));
         let ceiling = match &plan.services[si].autoscaler {
             Some(AutoscalerPlan::Hpa { spec, .. } | AutoscalerPlan::Keda { spec, .. }) => {
                 f64::from(spec.max_replicas)
