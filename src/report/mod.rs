@@ -586,11 +586,24 @@ pub fn text_table(report: &Report) -> String {
                 format!("working utilization {}{primary}", fmt_num(u))
             }
         };
+        let tier_u = crate::sim::result::tier_utilization(|m| {
+            report.get(&r.component, m).map_or(f64::NAN, |e| e.mean)
+        });
+        let threads_bind = tier_u < 0.9
+            && report
+                .rows
+                .iter()
+                .any(|t| t.metric == "slot_utilization" && t.estimate.mean >= 0.95);
+        let then = if threads_bind {
+            " (here a caller's worker threads bind before it: see below)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "\n  bottleneck: {} ({how}; the highest of its application's services, autoscaled \
-             ones judged at their most replicas): it saturates first as the load grows, and more \
-             replicas of its callers do not raise the throughput past it",
+             ones judged at their most replicas): of its tiers it saturates first as the load \
+             grows, and more replicas of its callers do not raise the throughput past it{then}",
             r.component
         );
     }
@@ -599,12 +612,38 @@ pub fn text_table(report: &Report) -> String {
         .iter()
         .filter(|r| r.metric == "slot_utilization" && r.estimate.mean >= 0.95)
     {
+        // A callee near its capacity holds the threads with its queue; with every tier well
+        // below it, the threads themselves bind (each held for its request's whole chain).
+        let busiest = report
+            .rows
+            .iter()
+            .filter(|b| b.metric == "bottleneck" && b.estimate.mean >= 0.5)
+            .map(|b| {
+                let u = crate::sim::result::tier_utilization(|m| {
+                    report.get(&b.component, m).map_or(f64::NAN, |e| e.mean)
+                });
+                (b.component.as_str(), u)
+            })
+            .fold(None::<(&str, f64)>, |a, b| match a {
+                Some(x) if x.1 >= b.1 => Some(x),
+                _ => Some(b),
+            });
+        let why = match busiest {
+            Some((tier, u)) if u < 0.9 => format!(
+                "no tier it calls is near its capacity (the busiest, `{tier}`, at {}): the \
+                 threads bind, each held for its request's whole chain of calls; raise \
+                 `concurrency` or the replicas",
+                fmt_num(u)
+            ),
+            _ => "where a callee is the bottleneck, the threads wait on it; otherwise raise \
+                  `concurrency` or the replicas"
+                .to_string(),
+        };
         let _ = writeln!(
             out,
             "\n  {}: its worker threads are all held ({} of its slots, working or waiting on \
              blocking calls; {} working): requests queue for a thread while the CPU the HPA \
-             sees stays low. Where a callee is the bottleneck, the threads wait on it; \
-             otherwise raise `concurrency` or the replicas",
+             sees stays low; {why}",
             r.component,
             fmt_num(r.estimate.mean),
             fmt_num(report.mean(&r.component, "gpu_utilization"))
