@@ -165,3 +165,20 @@ fn a_different_seed_gives_different_numbers() {
         std::fs::read(b.join("summary.csv")).unwrap()
     );
 }
+
+#[test]
+fn an_app_calling_an_llm_is_byte_identical_at_any_thread_count() {
+    // The RAG example cut to 4 minutes: calls carrying tokens into an LLM engine and back.
+    identical_with(
+        "scenarios/rag-app.yaml",
+        "rag",
+        &[
+            "--set",
+            "duration=4m",
+            "--set",
+            "warmup=1m",
+            "--set",
+            "checks=[]",
+        ],
+    );
+}
