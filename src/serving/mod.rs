@@ -649,7 +649,19 @@ impl<'p> Serving<'p> {
         }
     }
 
+    /// Starts what service `si`'s shared queue can start on its idle slots.
+    #[inline(always)]
     fn pump_shared(&mut self, now: SimTime, si: usize, q: &mut impl Sink<ServingEv>) {
+        // Nothing queued or no idle slot (every request of a busy M/M/c, every completion
+        // of an idle one): nothing to do, checked here without a call.
+        let s = &self.svcs[si];
+        if s.queue.is_empty() || s.idle.is_empty() {
+            return;
+        }
+        self.pump_shared_work(now, si, q);
+    }
+
+    fn pump_shared_work(&mut self, now: SimTime, si: usize, q: &mut impl Sink<ServingEv>) {
         let batching = self.services[si].batching;
         if batching == Batching::Continuous {
             // Idle engines take from the shared queue; busy ones take at their next iteration.
