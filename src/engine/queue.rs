@@ -329,7 +329,7 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at absolute time `at`. Times in the past are clamped to now,
     /// so that causality holds even if a model computes a stale time.
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, at: SimTime, event: E) {
         let entry = Entry {
             time: at.max(self.now).0,
@@ -338,10 +338,11 @@ impl<E> EventQueue<E> {
         };
         self.seq += 1;
         if self.radix_on {
-            self.radix.push(entry);
+            self.radix_push(entry);
             return;
         }
-        // Sift up: move parents down until the entry's place is found.
+        // The binary heap's push, in the caller (a served queue schedules once per request):
+        // sift up, moving parents down until the entry's place is found.
         let mut i = self.heap.len();
         self.heap.push(entry);
         let h = &mut self.heap;
@@ -357,6 +358,12 @@ impl<E> EventQueue<E> {
         if self.heap.len() > self.radix_above {
             self.move_to_radix();
         }
+    }
+
+    /// The radix heap's push, out of line: the callers inline the binary heap's.
+    #[inline(never)]
+    fn radix_push(&mut self, entry: Entry<E>) {
+        self.radix.push(entry);
     }
 
     /// Moves the binary heap's events to the radix heap, in (time, seq) order so that each
