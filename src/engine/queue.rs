@@ -413,7 +413,12 @@ impl<E> EventQueue<E> {
             && self.heap_least().is_none_or(|h| k < h)
             && let Some(e) = self.lanes[self.first_lane].take()
         {
-            self.find_first_lane();
+            if self.lanes.len() == 1 {
+                // The one lane is empty now (one workload: every arrival): no scan.
+                self.first_lane = NO_LANE;
+            } else {
+                self.find_first_lane();
+            }
             self.now = SimTime(e.time);
             return Some((self.now, e.event));
         }

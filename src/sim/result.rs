@@ -392,12 +392,7 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         let closed_users = parts_s.closed_users;
         let mut pending = parts_s.pending;
         let mut s = parts_s.stats;
-        let at = |h: &LatencyHist| -> Vec<f64> {
-            CDF_PROBABILITIES
-                .iter()
-                .map(|&q| h.quantile_ms(q))
-                .collect()
-        };
+        let at = |h: &LatencyHist| -> Vec<f64> { h.quantiles_ms(&CDF_PROBABILITIES) };
         latency_quantiles.push(at(&s.latency));
         ttft_quantiles.push(at(&s.ttft));
         let pool = &plan.pools[sp.pool];
