@@ -731,6 +731,7 @@ impl<'p> Serving<'p> {
     }
 
     /// Starts the batch already placed in slot `slot` of replica `r`.
+    #[inline(always)]
     fn start(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
         let si = self.reps[r as usize].svc as usize;
         if !self.services[si].calls.is_empty() {

@@ -89,6 +89,11 @@ impl LatencyHist {
         self.n + self.zeros
     }
 
+    /// Number of values above zero.
+    pub fn nonzero_count(&self) -> u64 {
+        self.n
+    }
+
     /// Exact mean in milliseconds (NaN when empty).
     pub fn mean_ms(&self) -> f64 {
         if self.count() == 0 {
