@@ -661,6 +661,7 @@ impl<'p> Serving<'p> {
         self.pump_shared_work(now, si, q);
     }
 
+    #[inline(always)]
     fn pump_shared_work(&mut self, now: SimTime, si: usize, q: &mut impl Sink<ServingEv>) {
         let batching = self.services[si].batching;
         if batching == Batching::Continuous {

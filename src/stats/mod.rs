@@ -75,13 +75,21 @@ impl LatencyHist {
             self.zeros += 1;
         } else {
             let i = Self::index(t.0.min(Self::MAX_NS));
-            if i >= self.counts.len() {
-                self.counts.resize(i + 1, 0);
+            // One bounds check: the counts grow (rarely) only past the largest value seen.
+            match self.counts.get_mut(i) {
+                Some(c) => *c += 1,
+                None => self.grow_to(i),
             }
-            self.counts[i] += 1;
             self.n += 1;
             self.sum_ns += t.0 as u128;
         }
+    }
+
+    /// Counts up to bucket `i`, which holds one value.
+    #[cold]
+    fn grow_to(&mut self, i: usize) {
+        self.counts.resize(i, 0);
+        self.counts.push(1);
     }
 
     /// Number of values.
