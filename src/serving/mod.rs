@@ -233,6 +233,7 @@ impl<'p> Serving<'p> {
         rep.ordinal = ordinal.unwrap_or(u32::MAX);
         rep.state = RepState::Starting;
         rep.bound = false;
+        rep.caller = !sp.calls.is_empty();
         rep.queue.clear();
         rep.slots.clear();
         rep.slots.extend((0..sp.concurrency).map(|_| Slot::new()));
@@ -735,7 +736,7 @@ impl<'p> Serving<'p> {
     #[inline(always)]
     fn start(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
         let si = self.reps[r as usize].svc as usize;
-        if !self.services[si].calls.is_empty() {
+        if self.reps[r as usize].caller {
             let req = *self.reps[r as usize].slots[slot as usize].get(0);
             if let Some(dur) = self.then_time(si, &req) {
                 // A caller's step after an answer: the same request, started before.
@@ -795,13 +796,11 @@ impl<'p> Serving<'p> {
             return;
         }
         let r = id.slot;
-        let draining = self.reps[r as usize].state == RepState::Terminating;
-        if self.reps[r as usize].llm.is_some() {
+        let rep = &self.reps[r as usize];
+        let draining = rep.state == RepState::Terminating;
+        if rep.llm.is_some() {
             self.llm_done(now, r, q);
-        } else if !self.services[self.reps[r as usize].svc as usize]
-            .calls
-            .is_empty()
-        {
+        } else if rep.caller {
             self.caller_done(now, r, slot, q);
         } else {
             self.batch_done(now, r, slot, q);
