@@ -442,19 +442,24 @@ impl<E> EventQueue<E> {
             return Some(last);
         }
         let top = std::mem::replace(&mut self.heap[0], last);
-        // Sift the moved entry down.
-        let h = &mut self.heap;
-        let n = h.len();
+        // Sift the moved entry down. The heap is split at the first child, so that the
+        // entry and its children are reached without a bounds check each.
+        let h = &mut self.heap[..];
         let mut i = 0;
         loop {
             let l = 2 * i + 1;
-            if l >= n {
+            if l >= h.len() {
                 break;
             }
-            let r = l + 1;
-            let c = if r < n && h[r].before(&h[l]) { r } else { l };
-            if h[c].before(&h[i]) {
-                h.swap(i, c);
+            let (above, kids) = h.split_at_mut(l);
+            let (c, child) = match kids {
+                [a, b, ..] if b.before(a) => (l + 1, b),
+                [a, ..] => (l, a),
+                [] => break,
+            };
+            let e = &mut above[i];
+            if child.before(e) {
+                std::mem::swap(e, child);
                 i = c;
             } else {
                 break;
