@@ -627,7 +627,7 @@ impl<'p> Serving<'p> {
     }
 
     /// How many queued requests to start now, or None to wait (arming the batch timer).
-    #[inline]
+    #[inline(always)]
     fn batch_size(
         batching: Batching,
         queue: &VecDeque<Req>,
