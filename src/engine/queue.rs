@@ -329,7 +329,7 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at absolute time `at`. Times in the past are clamped to now,
     /// so that causality holds even if a model computes a stale time.
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, at: SimTime, event: E) {
         let entry = Entry {
             time: at.max(self.now).0,
@@ -338,10 +338,11 @@ impl<E> EventQueue<E> {
         };
         self.seq += 1;
         if self.radix_on {
-            self.radix.push(entry);
+            self.radix_push(entry);
             return;
         }
-        // Sift up: move parents down until the entry's place is found.
+        // The binary heap's push, in the caller (a served queue schedules once per request):
+        // sift up, moving parents down until the entry's place is found.
         let mut i = self.heap.len();
         self.heap.push(entry);
         let h = &mut self.heap;
@@ -357,6 +358,12 @@ impl<E> EventQueue<E> {
         if self.heap.len() > self.radix_above {
             self.move_to_radix();
         }
+    }
+
+    /// The radix heap's push, out of line: the callers inline the binary heap's.
+    #[inline(never)]
+    fn radix_push(&mut self, entry: Entry<E>) {
+        self.radix.push(entry);
     }
 
     /// Moves the binary heap's events to the radix heap, in (time, seq) order so that each
@@ -406,7 +413,12 @@ impl<E> EventQueue<E> {
             && self.heap_least().is_none_or(|h| k < h)
             && let Some(e) = self.lanes[self.first_lane].take()
         {
-            self.find_first_lane();
+            if self.lanes.len() == 1 {
+                // The one lane is empty now (one workload: every arrival): no scan.
+                self.first_lane = NO_LANE;
+            } else {
+                self.find_first_lane();
+            }
             self.now = SimTime(e.time);
             return Some((self.now, e.event));
         }
@@ -430,19 +442,24 @@ impl<E> EventQueue<E> {
             return Some(last);
         }
         let top = std::mem::replace(&mut self.heap[0], last);
-        // Sift the moved entry down.
-        let h = &mut self.heap;
-        let n = h.len();
+        // Sift the moved entry down. The heap is split at the first child, so that the
+        // entry and its children are reached without a bounds check each.
+        let h = &mut self.heap[..];
         let mut i = 0;
         loop {
             let l = 2 * i + 1;
-            if l >= n {
+            if l >= h.len() {
                 break;
             }
-            let r = l + 1;
-            let c = if r < n && h[r].before(&h[l]) { r } else { l };
-            if h[c].before(&h[i]) {
-                h.swap(i, c);
+            let (above, kids) = h.split_at_mut(l);
+            let (c, child) = match kids {
+                [a, b, ..] if b.before(a) => (l + 1, b),
+                [a, ..] => (l, a),
+                [] => break,
+            };
+            let e = &mut above[i];
+            if child.before(e) {
+                std::mem::swap(e, child);
                 i = c;
             } else {
                 break;

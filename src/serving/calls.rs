@@ -682,8 +682,8 @@ impl Serving<'_> {
     }
 
     /// Whether `req` waits in service `si`'s own queue: a shared queue, or no replica (or no
-    /// primary, where it must go to one) to route it to.
-    #[inline]
+    /// primary, where it must go to one) to route it to. (Once per request: inlined.)
+    #[inline(always)]
     pub(super) fn holds(&self, si: usize, req: &Req) -> bool {
         let s = &self.svcs[si];
         self.services[si].routing == Routing::SharedQueue

@@ -233,6 +233,7 @@ impl<'p> Serving<'p> {
         rep.ordinal = ordinal.unwrap_or(u32::MAX);
         rep.state = RepState::Starting;
         rep.bound = false;
+        rep.caller = !sp.calls.is_empty();
         rep.queue.clear();
         rep.slots.clear();
         rep.slots.extend((0..sp.concurrency).map(|_| Slot::new()));
@@ -626,7 +627,7 @@ impl<'p> Serving<'p> {
     }
 
     /// How many queued requests to start now, or None to wait (arming the batch timer).
-    #[inline]
+    #[inline(always)]
     fn batch_size(
         batching: Batching,
         queue: &VecDeque<Req>,
@@ -649,7 +650,20 @@ impl<'p> Serving<'p> {
         }
     }
 
+    /// Starts what service `si`'s shared queue can start on its idle slots.
+    #[inline(always)]
     fn pump_shared(&mut self, now: SimTime, si: usize, q: &mut impl Sink<ServingEv>) {
+        // Nothing queued or no idle slot (every request of a busy M/M/c, every completion
+        // of an idle one): nothing to do, checked here without a call.
+        let s = &self.svcs[si];
+        if s.queue.is_empty() || s.idle.is_empty() {
+            return;
+        }
+        self.pump_shared_work(now, si, q);
+    }
+
+    #[inline(always)]
+    fn pump_shared_work(&mut self, now: SimTime, si: usize, q: &mut impl Sink<ServingEv>) {
         let batching = self.services[si].batching;
         if batching == Batching::Continuous {
             // Idle engines take from the shared queue; busy ones take at their next iteration.
@@ -719,9 +733,10 @@ impl<'p> Serving<'p> {
     }
 
     /// Starts the batch already placed in slot `slot` of replica `r`.
+    #[inline(always)]
     fn start(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
         let si = self.reps[r as usize].svc as usize;
-        if !self.services[si].calls.is_empty() {
+        if self.reps[r as usize].caller {
             let req = *self.reps[r as usize].slots[slot as usize].get(0);
             if let Some(dur) = self.then_time(si, &req) {
                 // A caller's step after an answer: the same request, started before.
@@ -781,13 +796,11 @@ impl<'p> Serving<'p> {
             return;
         }
         let r = id.slot;
-        let draining = self.reps[r as usize].state == RepState::Terminating;
-        if self.reps[r as usize].llm.is_some() {
+        let rep = &self.reps[r as usize];
+        let draining = rep.state == RepState::Terminating;
+        if rep.llm.is_some() {
             self.llm_done(now, r, q);
-        } else if !self.services[self.reps[r as usize].svc as usize]
-            .calls
-            .is_empty()
-        {
+        } else if rep.caller {
             self.caller_done(now, r, slot, q);
         } else {
             self.batch_done(now, r, slot, q);

@@ -210,6 +210,9 @@ pub struct Replica {
     pub timer: bool,
     /// Its pod holds room on a node.
     pub bound: bool,
+    /// Its service calls others (copied from the plan at attach: a completion asks it
+    /// without reading the plan).
+    pub caller: bool,
     /// Requests it has started, cumulative (for requests-per-second metrics).
     pub started_total: u64,
     /// Its pod.
@@ -233,6 +236,7 @@ impl Replica {
             ordinal: u32::MAX,
             calls_out: 0,
             blocked: 0,
+            caller: false,
             state: RepState::Gone,
             bound: false,
             queue: VecDeque::new(),

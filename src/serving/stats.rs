@@ -14,14 +14,10 @@ use crate::stats::{IntervalHist, LatencyHist, TimeIntegral};
 #[derive(Default)]
 pub struct ServiceStats {
     warmup: SimTime,
-    /// Requests that arrived after the warm-up.
+    /// Requests that arrived after the warm-up. (Of those, the requests started, the
+    /// requests that waited and the requests completed are counted by the `wait` and
+    /// `latency` histograms: see [`ServiceStats::started_count`].)
     pub arrivals: u64,
-    /// Of those, requests started.
-    pub started: u64,
-    /// Of those, requests that waited before starting.
-    pub waited: u64,
-    /// Requests (arrived after the warm-up) completed.
-    pub completed: u64,
     /// Completions after the warm-up, whenever the request arrived (for throughput).
     pub completions_in_window: u64,
     /// Requests (arrived after the warm-up) dropped: refused, killed, or failed.
@@ -137,6 +133,21 @@ impl ServiceStats {
         }
     }
 
+    /// Requests (arrived after the warm-up) started: each left its wait in `wait`.
+    pub fn started_count(&self) -> u64 {
+        self.wait.count()
+    }
+
+    /// Of those, requests that waited before starting (a wait above zero).
+    pub fn waited_count(&self) -> u64 {
+        self.wait.nonzero_count()
+    }
+
+    /// Requests (arrived after the warm-up) completed: each left its latency in `latency`.
+    pub fn completed_count(&self) -> u64 {
+        self.latency.count()
+    }
+
     /// The warm-up rule: what happens (or arrives) at `t` counts.
     #[inline]
     pub fn counts(&self, t: SimTime) -> bool {
@@ -189,12 +200,7 @@ impl ServiceStats {
     #[inline]
     pub fn started(&mut self, arrival: SimTime, now: SimTime) {
         if self.counts(arrival) {
-            let w = now.since(arrival);
-            self.started += 1;
-            if w.0 > 0 {
-                self.waited += 1;
-            }
-            self.wait.record(w);
+            self.wait.record(now.since(arrival));
         }
     }
 
@@ -225,7 +231,6 @@ impl ServiceStats {
         if !self.counts(arrival) {
             return false;
         }
-        self.completed += 1;
         self.prompt_tokens += prompt;
         self.output_tokens += out;
         self.latency.record(latency);

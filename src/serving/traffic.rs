@@ -20,6 +20,9 @@ pub(super) struct Wl {
     think_rng: SimRng,
     next_prompt: u32,
     next_output: u32,
+    /// Its plan draws token counts (prompt or output): known here, the request path need not
+    /// look at the plan.
+    draws_sizes: bool,
 }
 
 /// A closed-loop user whose request finished (or was dropped) thinks, then sends again.
@@ -57,6 +60,7 @@ impl Serving<'_> {
                 think_rng: stream(seed, rep, &format!("{name}/think")),
                 next_prompt: 0,
                 next_output: 0,
+                draws_sizes: wp.prompt_tokens.is_some() || wp.output_tokens.is_some(),
             };
             match &wp.load {
                 Load::Open(p) => {
@@ -121,11 +125,11 @@ impl Serving<'_> {
     /// Draws token counts from the workload's distributions where the arrival gave none.
     #[inline]
     fn sized(&mut self, mut req: Req) -> Req {
-        let wp = &self.workloads[req.wl as usize];
-        if wp.prompt_tokens.is_none() && wp.output_tokens.is_none() {
+        let wl = &mut self.wls[req.wl as usize];
+        if !wl.draws_sizes {
             return req;
         }
-        let wl = &mut self.wls[req.wl as usize];
+        let wp = &self.workloads[req.wl as usize];
         let draw = |d: &Option<Sampler>, rng: &mut SimRng, given: u32| match d {
             Some(d) if given == 0 => d.sample(rng).round().clamp(1.0, u32::MAX as f64) as u32,
             _ => given,

@@ -396,18 +396,13 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         let closed_users = parts_s.closed_users;
         let mut pending = parts_s.pending;
         let mut s = parts_s.stats;
-        let at = |h: &LatencyHist| -> Vec<f64> {
-            CDF_PROBABILITIES
-                .iter()
-                .map(|&q| h.quantile_ms(q))
-                .collect()
-        };
+        let at = |h: &LatencyHist| -> Vec<f64> { h.quantiles_ms(&CDF_PROBABILITIES) };
         latency_quantiles.push(at(&s.latency));
         ttft_quantiles.push(at(&s.ttft));
         let pool = &plan.pools[sp.pool];
         let c = sp.name.clone();
         let mut put = |k: &'static str, v: f64| m.push((c.clone(), k, v));
-        let completed = s.completed as f64;
+        let completed = s.completed_count() as f64;
         put("requests", s.arrivals as f64);
         put("completed", completed);
         put("dropped", s.dropped as f64);
@@ -425,7 +420,10 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
         put("latency_p99_ms", s.latency.quantile_ms(0.99));
         put("wait_mean_ms", s.wait.mean_ms());
         put("wait_p99_ms", s.wait.quantile_ms(0.99));
-        put("wait_probability", ratio(s.waited as f64, s.started as f64));
+        put(
+            "wait_probability",
+            ratio(s.waited_count() as f64, s.started_count() as f64),
+        );
         // LLM services: empty for others (their histograms stay empty).
         put("ttft_mean_ms", s.ttft.mean_ms());
         put("ttft_p50_ms", s.ttft.quantile_ms(0.50));
@@ -527,9 +525,9 @@ pub(super) fn collect(plan: &Plan, end: SimTime, parts: Parts) -> RepResult {
                 + s.overhead_ns as f64 * 1e-9,
             window,
         );
-        let left = s.completed + s.window_unfinished;
-        let sojourn_s =
-            s.latency.mean_ms() * 1e-3 * s.completed as f64 + s.window_unfinished_ns as f64 * 1e-9;
+        let left = s.completed_count() + s.window_unfinished;
+        let sojourn_s = s.latency.mean_ms() * 1e-3 * s.completed_count() as f64
+            + s.window_unfinished_ns as f64 * 1e-9;
         let w = ratio(sojourn_s, left as f64);
         let lambda = ratio(s.window_admitted as f64, window);
         put("littles_law_error", ratio((l - lambda * w).abs(), l));

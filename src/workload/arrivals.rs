@@ -506,6 +506,20 @@ fn arrival_at(t: f64) -> Option<Arrival> {
     })
 }
 
+/// The next arrival of a homogeneous Poisson process of mean gap `mean_gap_ns` after `now`.
+#[inline(always)]
+fn poisson_next(mean_gap_ns: f64, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
+    let e: f64 = Exp1.sample(rng);
+    let at = now + SimTime((e * mean_gap_ns + 0.5).min(i64::MAX as f64) as i64 as u64);
+    // Below 2^63 ns (292 years) a time is far inside END_SECS: only nearer the end of u64
+    // does the float comparison decide.
+    (at.0 < 1 << 63 || at.as_secs_f64() < END_SECS).then_some(Arrival {
+        at,
+        prompt_tokens: None,
+        output_tokens: None,
+    })
+}
+
 /// Moves an internal clock `t` up to `now` when the caller has skipped ahead; returns
 /// whether it moved. (The normal caller passes the previous arrival, which is `t` rounded.)
 fn catch_up(t: &mut f64, now: SimTime) -> bool {
@@ -696,17 +710,22 @@ impl ArrivalProcess {
     /// first): the process keeps its own state (MMPP state and switch time, trace cursor)
     /// and its own sub-nanosecond clock. A later `now` skips ahead: rate processes restart
     /// from `now` (exact, being memoryless), a trace skips the rows before it.
+    #[inline(always)]
     pub fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
+        // Homogeneous Poisson, once per request: drawn in the caller (no call, and no
+        // token fields to return through memory); the other processes in a function of
+        // their own.
+        if let Kind::Poisson(mean_gap_ns) = self.kind {
+            return poisson_next(mean_gap_ns, now, rng);
+        }
+        self.next_other(now, rng)
+    }
+
+    /// [`ArrivalProcess::next`] of every process but the homogeneous Poisson.
+    #[inline(never)]
+    fn next_other(&mut self, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
         match &mut self.kind {
-            Kind::Poisson(mean_gap_ns) => {
-                let e: f64 = Exp1.sample(rng);
-                let at = now + SimTime((e * *mean_gap_ns + 0.5).min(i64::MAX as f64) as i64 as u64);
-                (at.as_secs_f64() < END_SECS).then_some(Arrival {
-                    at,
-                    prompt_tokens: None,
-                    output_tokens: None,
-                })
-            }
+            Kind::Poisson(mean_gap_ns) => poisson_next(*mean_gap_ns, now, rng),
             Kind::Piecewise(p) => {
                 // Restart from the caller's integer clock: no float time accumulates.
                 p.t = p.t.max(secs_of(now)).min(secs_of(now) + 1e-9);

@@ -650,6 +650,13 @@ fn read_column<U: Quantity>(path: &Path, column: &str, scale: f64) -> Result<Vec
     Ok(values)
 }
 
+/// An exponential draw of mean `mean`.
+#[inline(always)]
+fn exponential(mean: f64, rng: &mut SimRng) -> f64 {
+    let e: f64 = Exp1.sample(rng);
+    mean * e
+}
+
 /// How a [`Sampler`] draws: one variant per family, parameters precomputed.
 #[derive(Clone, Debug)]
 enum Kind {
@@ -684,14 +691,22 @@ impl Sampler {
     }
 
     /// One draw (seconds for durations), never negative.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
+        // The exponential (M/M/c service times) is drawn in the caller; the other families
+        // in a function of their own, so that the common draw costs no call and no jump table.
+        if let Kind::Exponential(mean) = self.kind {
+            return exponential(mean, rng);
+        }
+        self.sample_other(rng)
+    }
+
+    /// One draw of any family (the exponential too, for completeness).
+    #[inline(never)]
+    fn sample_other(&self, rng: &mut SimRng) -> f64 {
         match &self.kind {
             Kind::Fixed(v) => *v,
-            Kind::Exponential(mean) => {
-                let e: f64 = Exp1.sample(rng);
-                mean * e
-            }
+            Kind::Exponential(mean) => exponential(*mean, rng),
             Kind::Uniform { min, width } => min + width * rng.random::<f64>(),
             Kind::Normal { mean, sd } => {
                 if *sd == 0.0 {
