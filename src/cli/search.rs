@@ -333,7 +333,7 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
     out.insert("gpus".into(), num(r.gpus()));
     if r.cpu_only() {
         out.insert("replicas".into(), num(r.replicas()));
-        out.insert("cpus".into(), num(r.replicas() * r.cpus_per_replica));
+        out.insert("cpus".into(), num(r.cpus()));
     }
     if r.priced() {
         out.insert("cost_per_hour".into(), num(r.cost_per_hour()));
@@ -402,10 +402,7 @@ fn to_json(r: &SearchResult, sizing: Option<Sizing>) -> Value {
                 o.insert("limited_by".into(), json!(tier));
             }
             if r.cpu_only() {
-                let cpus = s
-                    .replicas
-                    .map_or(f64::NAN, |n| n as f64 * r.cpus_per_replica);
-                o.insert("cpus".into(), num(cpus));
+                o.insert("cpus".into(), num(s.cpus));
             }
             if r.priced() {
                 o.insert("cost_per_hour".into(), num(s.cost_per_hour));
@@ -513,7 +510,7 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
     if r.cpu_only() {
         // No GPU: per-GPU figures say nothing; the size is replicas and their CPUs.
         row(&mut t, "replicas", cell(r.replicas()));
-        row(&mut t, "cpus", cell(r.replicas() * r.cpus_per_replica));
+        row(&mut t, "cpus", cell(r.cpus()));
         row(&mut t, "throughput_rps", cell(r.throughput_rps()));
     } else {
         row(&mut t, "gpus", cell(r.gpus()));
@@ -563,7 +560,7 @@ fn to_text(r: &SearchResult, sizing: Option<Sizing>) -> String {
         match s.replicas {
             Some(replicas) => {
                 let size = if r.cpu_only() {
-                    format!("{} CPUs", fmt_num(replicas as f64 * r.cpus_per_replica))
+                    format!("{} CPUs", fmt_num(s.cpus))
                 } else {
                     format!("{} GPUs", fmt_num(s.gpus))
                 };

@@ -688,6 +688,32 @@ impl Point<'_> {
     }
 }
 
+/// One line of a sweep chart: `metric` of `comp` at each of `members` against the swept
+/// axis `x_axis` (of `k`), in x order, with its 95% interval as the band.
+fn swept_line(
+    label: String,
+    members: &[&Point],
+    x_axis: usize,
+    k: usize,
+    comp: &str,
+    metric: &str,
+) -> Series {
+    let mut line: Vec<(f64, f64, f64, f64)> = members
+        .iter()
+        .filter_map(|p| {
+            let x = numeric(&p.values[x_axis])?;
+            let (m, lo, hi) = p.get(k, comp, metric)?;
+            Some((x, m, lo, hi))
+        })
+        .collect();
+    line.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Series {
+        label,
+        points: line.iter().map(|t| (t.0, t.1)).collect(),
+        band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
+    }
+}
+
 /// A short name for a swept path: its last segment, or the whole path when two axes end
 /// alike.
 fn short_names(columns: &[String]) -> Vec<String> {
@@ -804,20 +830,7 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                         let series: Vec<Series> = chunk
                             .iter()
                             .map(|(label, members)| {
-                                let mut line: Vec<(f64, f64, f64, f64)> = members
-                                    .iter()
-                                    .filter_map(|p| {
-                                        let x = numeric(&p.values[x_axis])?;
-                                        let (m, lo, hi) = p.get(k, svc, metric)?;
-                                        Some((x, m, lo, hi))
-                                    })
-                                    .collect();
-                                line.sort_by(|a, b| a.0.total_cmp(&b.0));
-                                Series {
-                                    label: label.clone(),
-                                    points: line.iter().map(|t| (t.0, t.1)).collect(),
-                                    band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
-                                }
+                                swept_line(label.clone(), members, x_axis, k, svc, metric)
                             })
                             .collect();
                         if series.iter().all(|s| s.points.is_empty()) {
@@ -928,20 +941,7 @@ pub fn sweep_charts(columns: &[String], points: &[Vec<Vec<String>>]) -> Vec<Char
                     let series: Vec<Series> = lines_of(metric)
                         .into_iter()
                         .map(|(label, svc, metric)| {
-                            let mut line: Vec<(f64, f64, f64, f64)> = members
-                                .iter()
-                                .filter_map(|p| {
-                                    let x = numeric(&p.values[x_axis])?;
-                                    let (m, lo, hi) = p.get(k, svc, metric)?;
-                                    Some((x, m, lo, hi))
-                                })
-                                .collect();
-                            line.sort_by(|a, b| a.0.total_cmp(&b.0));
-                            Series {
-                                label,
-                                points: line.iter().map(|t| (t.0, t.1)).collect(),
-                                band: Band::Y(line.iter().map(|t| (t.0, t.2, t.3)).collect()),
-                            }
+                            swept_line(label, members, x_axis, k, svc, metric)
                         })
                         .collect();
                     fitted_panel(y_label, series, range, log)

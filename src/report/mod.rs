@@ -565,36 +565,37 @@ pub fn text_table(report: &Report) -> String {
             );
         }
     }
-    for r in report
+    // The tiers marked bottleneck with how full each is, and whether some caller's threads
+    // are all held: the two messages below read both.
+    let bottlenecks: Vec<(&str, f64)> = report
         .rows
         .iter()
         .filter(|r| r.metric == "bottleneck" && r.estimate.mean >= 0.5)
-    {
-        let u = report.mean(&r.component, "gpu_utilization");
+        .map(|r| (r.component.as_str(), report.tier_utilization(&r.component)))
+        .collect();
+    let threads_held: Vec<&crate::sim::Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.metric == "slot_utilization" && r.estimate.mean >= 0.95)
+        .collect();
+    for &(component, tier_u) in &bottlenecks {
+        let u = report.mean(component, "gpu_utilization");
         let kv = report
-            .get(&r.component, "kv_cache_utilization")
+            .get(component, "kv_cache_utilization")
             .filter(|e| e.mean.is_finite());
         let how = match kv {
             // An LLM's engine is busy whenever a sequence runs: its cache is what fills.
             Some(kv) => format!("KV cache {} in use", fmt_num(kv.mean)),
             None => {
                 let primary = report
-                    .get(&r.component, "primary_utilization")
+                    .get(component, "primary_utilization")
                     .map(|e| e.mean)
                     .filter(|p| *p > u)
                     .map_or(String::new(), |p| format!(", its primary {}", fmt_num(p)));
                 format!("working utilization {}{primary}", fmt_num(u))
             }
         };
-        let tier_u = crate::sim::result::tier_utilization(|m| {
-            report.get(&r.component, m).map_or(f64::NAN, |e| e.mean)
-        });
-        let threads_bind = tier_u < 0.9
-            && report
-                .rows
-                .iter()
-                .any(|t| t.metric == "slot_utilization" && t.estimate.mean >= 0.95);
-        let then = if threads_bind {
+        let then = if tier_u < 0.9 && !threads_held.is_empty() {
             " (here a caller's worker threads bind before it: see below)"
         } else {
             ""
@@ -604,30 +605,20 @@ pub fn text_table(report: &Report) -> String {
             "\n  bottleneck: {} ({how}; the highest of its application's services, autoscaled \
              ones judged at their most replicas): of its tiers it saturates first as the load \
              grows, and more replicas of its callers do not raise the throughput past it{then}",
-            r.component
+            component
         );
     }
-    for r in report
-        .rows
+    // A callee near its capacity holds the threads with its queue; with every tier well below
+    // it, the threads themselves bind (each held for its request's whole chain). The first of
+    // the busiest, as the bottleneck marking takes it.
+    let busiest = bottlenecks
         .iter()
-        .filter(|r| r.metric == "slot_utilization" && r.estimate.mean >= 0.95)
-    {
-        // A callee near its capacity holds the threads with its queue; with every tier well
-        // below it, the threads themselves bind (each held for its request's whole chain).
-        let busiest = report
-            .rows
-            .iter()
-            .filter(|b| b.metric == "bottleneck" && b.estimate.mean >= 0.5)
-            .map(|b| {
-                let u = crate::sim::result::tier_utilization(|m| {
-                    report.get(&b.component, m).map_or(f64::NAN, |e| e.mean)
-                });
-                (b.component.as_str(), u)
-            })
-            .fold(None::<(&str, f64)>, |a, b| match a {
-                Some(x) if x.1 >= b.1 => Some(x),
-                _ => Some(b),
-            });
+        .copied()
+        .fold(None::<(&str, f64)>, |a, b| match a {
+            Some(x) if x.1 >= b.1 => Some(x),
+            _ => Some(b),
+        });
+    for r in threads_held {
         let why = match busiest {
             Some((tier, u)) if u < 0.9 => format!(
                 "no tier it calls is near its capacity (the busiest, `{tier}`, at {}): the \

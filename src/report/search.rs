@@ -131,6 +131,8 @@ pub struct Sizing {
     pub replicas: Option<u64>,
     /// GPUs: replicas x GPUs per replica (whole-GPU equivalents); NaN without a count.
     pub gpus: f64,
+    /// CPUs: replicas x CPUs per replica; NaN without a count.
+    pub cpus: f64,
     /// Price of those replicas for one hour (`gpus` x the pool's `price_per_gpu_hour`, or
     /// replicas x the price of one where the pool has a node price); NaN without a count.
     pub cost_per_hour: f64,
@@ -257,6 +259,11 @@ impl SearchResult {
         self.at_best("replicas_mean")
     }
 
+    /// The CPUs those replicas request.
+    pub fn cpus(&self) -> f64 {
+        self.replicas() * self.cpus_per_replica
+    }
+
     /// Whether the service's pool has a price (per GPU or per node): its costs mean something.
     pub fn priced(&self) -> bool {
         self.price_per_gpu_hour > 0.0 || self.price_per_node_hour > 0.0
@@ -284,9 +291,7 @@ impl SearchResult {
                     && self.tiers.contains(&row.component)
             })
             .map(|row| {
-                let u = crate::sim::result::tier_utilization(|m| {
-                    c.report.get(&row.component, m).map_or(f64::NAN, |e| e.mean)
-                });
+                let u = c.report.tier_utilization(&row.component);
                 (row.component.clone(), row.estimate.mean, u)
             })
             // The most often bottleneck over the replications, then the busiest.
@@ -333,6 +338,7 @@ impl SearchResult {
         let needed = ((t / per_replica) * (1.0 - 1e-9)).ceil().max(1.0);
         let replicas = (needed <= MAX_REPLICAS as f64).then_some(needed as u64);
         let gpus = replicas.map_or(f64::NAN, |r| r as f64 * self.gpus_per_replica);
+        let cpus = replicas.map_or(f64::NAN, |r| r as f64 * self.cpus_per_replica);
         let cost_per_hour = if self.price_per_node_hour > 0.0 {
             replicas.map_or(f64::NAN, |r| r as f64 * self.price_per_replica_hour)
         } else {
@@ -342,6 +348,7 @@ impl SearchResult {
             target: t,
             replicas,
             gpus,
+            cpus,
             cost_per_hour,
         })
     }

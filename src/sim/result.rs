@@ -775,6 +775,11 @@ impl Report {
     pub fn mean(&self, component: &str, metric: &str) -> f64 {
         self.get(component, metric).map_or(f64::NAN, |e| e.mean)
     }
+
+    /// How full `component`, a tier of an application, is: [`tier_utilization`] of its means.
+    pub fn tier_utilization(&self, component: &str) -> f64 {
+        tier_utilization(|m| self.mean(component, m))
+    }
 }
 
 /// Combines replications, in replication order (so sums are the same at any thread count),
