@@ -8,7 +8,7 @@
 //! take the time it happened.
 
 use crate::engine::SimTime;
-use crate::stats::{IntervalHist, LatencyHist, TimeIntegral};
+use crate::stats::{ClockIntegral, IntervalHist, LatencyHist, TimeIntegral};
 
 /// One service's statistics in one replication.
 #[derive(Default)]
@@ -41,11 +41,11 @@ pub struct ServiceStats {
     /// Wait of the started requests.
     pub wait: LatencyHist,
     /// Requests in the system over time.
-    pub in_system: TimeIntegral,
+    pub in_system: ClockIntegral,
     /// Of those, the requests that were already there when the warm-up ended, over time
     /// (Little's law is checked without them: they have no arrival in the window). Kept
     /// apart rather than the window's own arrivals because they are few and leave early.
-    pub before_window_in_system: TimeIntegral,
+    pub before_window_in_system: ClockIntegral,
     /// Requests that arrived after the warm-up and entered the system (not refused at the
     /// door).
     pub window_admitted: u64,
@@ -55,11 +55,11 @@ pub struct ServiceStats {
     /// (See `window_unfinished`.)
     pub window_unfinished_ns: u128,
     /// Busy execution slots over time.
-    pub busy: TimeIntegral,
+    pub busy: ClockIntegral,
     /// Busy execution slots of the replica of ordinal 0 (a StatefulSet's primary).
-    pub primary_busy: TimeIntegral,
+    pub primary_busy: ClockIntegral,
     /// Slots held by requests waiting on a blocking call (held, not working).
-    pub blocked: TimeIntegral,
+    pub blocked: ClockIntegral,
     /// Services that call others: the time of completed requests (arrived in the window)
     /// spent here rather than in calls, summed.
     pub own_ns: u128,
@@ -338,7 +338,7 @@ impl ServiceStats {
         self.iv_in_system_area = -in_system_in_interval;
         self.in_system.restart(now);
         // Before now its value counted nothing useful; from now it is the requests present.
-        self.before_window_in_system = TimeIntegral::default();
+        self.before_window_in_system = ClockIntegral::default();
         self.before_window_in_system
             .add(now, self.in_system.value());
         self.before_window_in_system.restart(now);

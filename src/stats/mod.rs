@@ -322,9 +322,94 @@ impl TimeIntegral {
     }
 }
 
+/// A [`TimeIntegral`] changed only at the simulation clock's current time, which never goes
+/// back (a service's requests in the system, its busy slots): the same exact area, cheaper
+/// to update.
+///
+/// It keeps `value x now + offset` as the area: a change of `delta` at `now` subtracts
+/// `delta x now` from the offset, so that the area so far stays as it was. A change of one
+/// request is then an add and a subtract, where [`TimeIntegral`] multiplies the value by the
+/// time since its last change. (That one takes changes dated before its last one as at its
+/// last, which the API server's bookkeeping needs; this one must never see them.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClockIntegral {
+    value: i64,
+    offset: i128,
+    /// The latest time seen, to check that none goes back (debug builds).
+    #[cfg(debug_assertions)]
+    latest: SimTime,
+}
+
+impl ClockIntegral {
+    /// The current value.
+    #[inline]
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+
+    #[inline(always)]
+    fn saw(&mut self, _now: SimTime) {
+        #[cfg(debug_assertions)]
+        {
+            debug_assert!(_now >= self.latest, "time went back: {_now:?}");
+            self.latest = _now;
+        }
+    }
+
+    /// Adds `delta` to the value at time `now` (no earlier than any time given before).
+    #[inline(always)]
+    pub fn add(&mut self, now: SimTime, delta: i64) {
+        self.saw(now);
+        self.value += delta;
+        self.offset -= delta as i128 * now.0 as i128;
+    }
+
+    /// Integral since the last restart, in value x seconds, up to `now`.
+    pub fn area_secs(&mut self, now: SimTime) -> f64 {
+        self.saw(now);
+        (self.value as i128 * now.0 as i128 + self.offset) as f64 * 1e-9
+    }
+
+    /// Starts integrating afresh at `now`, keeping the value.
+    pub fn restart(&mut self, now: SimTime) {
+        self.saw(now);
+        self.offset = -(self.value as i128 * now.0 as i128);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_integral_keeps_the_same_area_as_a_time_integral() {
+        // Random changes at non-decreasing times, restarts among them: equal areas.
+        let mut a = TimeIntegral::default();
+        let mut b = ClockIntegral::default();
+        let mut t = 0u64;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            t += x % 5_000_000_000 * u64::from(i % 3 != 0);
+            let now = SimTime(t);
+            let delta = (x >> 40) as i64 % 7 - 3;
+            if i % 997 == 0 {
+                a.restart(now);
+                b.restart(now);
+            } else {
+                a.add(now, delta);
+                b.add(now, delta);
+            }
+            assert_eq!(a.value(), b.value());
+            if i % 101 == 0 {
+                assert_eq!(a.area_secs(now).to_bits(), b.area_secs(now).to_bits());
+            }
+        }
+        let end = SimTime(t + 1_000_000_007);
+        assert_eq!(a.area_secs(end).to_bits(), b.area_secs(end).to_bits());
+    }
 
     #[test]
     fn histogram_percentiles_within_resolution() {
