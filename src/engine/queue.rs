@@ -3,11 +3,16 @@
 //! Equal times pop in insertion order, which makes runs deterministic without any
 //! tie-breaking by event content.
 //!
-//! Two structures give that order, each where it is fastest, and the queue moves its events
-//! from one to the other as their number crosses a threshold (with hysteresis):
+//! Three structures give that order, each where it is fastest, and the queue moves its events
+//! from one to the next as their number crosses a threshold (with hysteresis):
 //!
-//! - a binary min-heap while few events are pending (a served queue holds a handful: one per
-//!   busy slot, a timer or two); sifts are short and the array stays in the first cache lines;
+//! - an array sorted latest first while very few are pending (a small served queue holds a
+//!   handful: one per busy slot, a timer or two): a pop takes the last entry without a
+//!   comparison, and a push steps back over the few entries due before it. A heap's sifts
+//!   compare random times at every level, and each comparison is a coin toss for the
+//!   processor's branch predictor;
+//! - a binary min-heap while few events are pending (up to a thousand); sifts are short and
+//!   the array stays in the first cache lines;
 //! - a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan 1990) when many are (timers of thousands
 //!   of nodes and pods). Simulated time never goes back (times in the past are clamped to
 //!   now), so an event can go to the bucket of the highest bit in which its time differs
@@ -43,6 +48,10 @@ impl<E> Entry<E> {
     }
 }
 
+/// The sorted array becomes a binary heap above this many events...
+const SORTED_ABOVE: usize = 16;
+/// ...and the heap a sorted array again below this many.
+const SORTED_BELOW: usize = 8;
 /// Buckets of the radix heap, one per bit in which a time can first differ from `last`.
 const BUCKETS: usize = 64;
 /// The binary heap hands its events to the radix heap above this many...
@@ -202,14 +211,19 @@ impl<E> Radix<E> {
 
 /// A priority queue of events of type `E`, earliest first, FIFO among equal times.
 pub struct EventQueue<E> {
-    /// The binary heap, while `radix` is off; sifts move a hole instead of swapping.
+    /// The sorted array (latest first) or the binary heap, while `radix` is off.
     heap: Vec<Entry<E>>,
+    /// `heap` is the sorted array.
+    sorted: bool,
     /// The radix heap holds the events (and `heap` is empty).
     radix_on: bool,
     radix: Radix<E>,
-    /// `RADIX_ABOVE` and `BINARY_BELOW` (smaller in tests, to switch often).
+    /// `RADIX_ABOVE`, `BINARY_BELOW`, `SORTED_ABOVE` and `SORTED_BELOW` (others in tests, to
+    /// switch often).
     radix_above: usize,
     binary_below: usize,
+    sorted_above: usize,
+    sorted_below: usize,
     // Lanes hold at most one event each, outside the heap: a stream that always has exactly
     // one pending event (the next arrival of a workload) then costs a compare instead of a
     // push and a pop. Ordering is the same (time, seq) as in the heap.
@@ -237,10 +251,13 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: Vec::with_capacity(n.min(RADIX_ABOVE + 1)),
+            sorted: true,
             radix_on: false,
             radix: Radix::new(),
             radix_above: RADIX_ABOVE,
             binary_below: BINARY_BELOW,
+            sorted_above: SORTED_ABOVE,
+            sorted_below: SORTED_BELOW,
             lanes: Vec::new(),
             first_lane: NO_LANE,
             seq: 0,
@@ -258,9 +275,16 @@ impl<E> EventQueue<E> {
     /// The queue with other switching thresholds (tests: switch often, or never back) and
     /// another largest bucket sorted rather than spread.
     #[cfg(test)]
-    fn with_thresholds(mut self, radix_above: usize, binary_below: usize, sort: usize) -> Self {
+    fn with_thresholds(
+        mut self,
+        (radix_above, binary_below): (usize, usize),
+        (sorted_above, sorted_below): (usize, usize),
+        sort: usize,
+    ) -> Self {
         self.radix_above = radix_above;
         self.binary_below = binary_below;
+        self.sorted_above = sorted_above;
+        self.sorted_below = sorted_below;
         self.radix.sort_at_most = sort;
         self
     }
@@ -341,6 +365,24 @@ impl<E> EventQueue<E> {
             self.radix_push(entry);
             return;
         }
+        if self.sorted {
+            // Latest first: step back over the entries due before it (an equal time was
+            // scheduled earlier and goes first: its seq is smaller).
+            let h = &mut self.heap;
+            let mut at = h.len();
+            while at > 0 && h[at - 1].time <= entry.time {
+                at -= 1;
+            }
+            h.insert(at, entry);
+            if h.len() > self.radix_above {
+                self.move_to_radix();
+            } else if h.len() > self.sorted_above {
+                // Earliest first, an array sorted is a valid heap.
+                h.reverse();
+                self.sorted = false;
+            }
+            return;
+        }
         // The binary heap's push, in the caller (a served queue schedules once per request):
         // sift up, moving parents down until the entry's place is found.
         let mut i = self.heap.len();
@@ -376,6 +418,7 @@ impl<E> EventQueue<E> {
             self.radix.push(e);
         }
         self.radix_on = true;
+        self.sorted = false;
     }
 
     /// Moves the radix heap's events back to the binary heap.
@@ -400,6 +443,8 @@ impl<E> EventQueue<E> {
     fn heap_least(&self) -> Option<(u64, u64)> {
         if self.radix_on {
             self.radix.least()
+        } else if self.sorted {
+            self.heap.last().map(Entry::key)
         } else {
             self.heap.first().map(Entry::key)
         }
@@ -428,8 +473,15 @@ impl<E> EventQueue<E> {
                 self.move_to_binary();
             }
             top
+        } else if self.sorted {
+            self.heap.pop()?
         } else {
-            self.binary_pop()?
+            let top = self.binary_pop()?;
+            if self.heap.len() < self.sorted_below {
+                self.heap.sort_unstable_by(|a, b| b.key().cmp(&a.key()));
+                self.sorted = true;
+            }
+            top
         };
         self.now = SimTime(top.time);
         Some((self.now, top.event))
@@ -534,11 +586,18 @@ mod tests {
         fn pops_in_time_then_insertion_order(
             ops in proptest::collection::vec((0u8..5, 0u64..20, 0u64..5), 1..400),
             thresholds in proptest::sample::select(vec![(8, 2), (0, 0), (30, 10), (1 << 20, 0)]),
+            sorted in proptest::sample::select(vec![
+                (SORTED_ABOVE, SORTED_BELOW),
+                (0, 0),
+                (3, 1),
+                (6, 6),
+                (usize::MAX, 0),
+            ]),
             sort in proptest::sample::select(vec![0, 1, 4, SORT_AT_MOST, usize::MAX]),
         ) {
             let mut q = EventQueue::new()
                 .with_lanes(3)
-                .with_thresholds(thresholds.0, thresholds.1, sort);
+                .with_thresholds(thresholds, sorted, sort);
             let mut model: Vec<(u64, u64, u64)> = Vec::new(); // (time, seq, id)
             // Three lanes, the delay's parity picking one of the first two (the third stays
             // empty).
