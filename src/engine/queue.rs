@@ -478,7 +478,8 @@ impl<E> EventQueue<E> {
         } else {
             let top = self.binary_pop()?;
             if self.heap.len() < self.sorted_below {
-                self.heap.sort_unstable_by(|a, b| b.key().cmp(&a.key()));
+                self.heap
+                    .sort_unstable_by_key(|e| std::cmp::Reverse(e.key()));
                 self.sorted = true;
             }
             top
