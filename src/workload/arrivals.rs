@@ -400,7 +400,10 @@ pub fn compile(spec: &ArrivalSpec, service: &str, base_dir: &Path) -> Result<Arr
     spec.check().map_err(|e| e.message)?;
     let s = |d: Duration| secs_of(d.0);
     let kind = match spec {
-        ArrivalSpec::Poisson { rate } if rate.0 > 0.0 => Kind::Poisson(1e9 / rate.0),
+        ArrivalSpec::Poisson { rate } if rate.0 > 0.0 => Kind::Poisson(Poisson {
+            mean_gap_ns: 1e9 / rate.0,
+            next_gap_ns: NO_GAP,
+        }),
         ArrivalSpec::Poisson { rate } => Kind::piecewise(vec![(0.0, rate.0)]),
         ArrivalSpec::Step { from, to, at } => {
             let at = s(*at);
@@ -475,8 +478,8 @@ pub struct ArrivalProcess {
 #[derive(Clone, Debug)]
 enum Kind {
     /// Homogeneous Poisson: the hot case, kept apart from [`Piecewise`] so that an arrival
-    /// costs one exponential draw and one integer add. Holds the mean gap in nanoseconds.
-    Poisson(f64),
+    /// costs one exponential draw and one integer add.
+    Poisson(Poisson),
     Piecewise(Piecewise),
     OnOff(OnOff),
     Diurnal(Diurnal),
@@ -506,18 +509,44 @@ fn arrival_at(t: f64) -> Option<Arrival> {
     })
 }
 
-/// The next arrival of a homogeneous Poisson process of mean gap `mean_gap_ns` after `now`.
-#[inline(always)]
-fn poisson_next(mean_gap_ns: f64, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
-    let e: f64 = Exp1.sample(rng);
-    let at = now + SimTime((e * mean_gap_ns + 0.5).min(i64::MAX as f64) as i64 as u64);
-    // Below 2^63 ns (292 years) a time is far inside END_SECS: only nearer the end of u64
-    // does the float comparison decide.
-    (at.0 < 1 << 63 || at.as_secs_f64() < END_SECS).then_some(Arrival {
-        at,
-        prompt_tokens: None,
-        output_tokens: None,
-    })
+/// A homogeneous Poisson process.
+#[derive(Clone, Debug)]
+struct Poisson {
+    mean_gap_ns: f64,
+    /// The gap to the arrival after the next, drawn one arrival ahead from the same stream in
+    /// the same order ([`NO_GAP`] before the first): the next arrival's time is then known
+    /// at once, and the event queue's comparisons on it (unpredictable branches) need not
+    /// wait for the draw's arithmetic to resolve.
+    next_gap_ns: u64,
+}
+
+/// No gap drawn yet (a gap is at most `i64::MAX` ns).
+const NO_GAP: u64 = u64::MAX;
+
+impl Poisson {
+    #[inline(always)]
+    fn gap_ns(&self, rng: &mut SimRng) -> u64 {
+        let e: f64 = Exp1.sample(rng);
+        (e * self.mean_gap_ns + 0.5).min(i64::MAX as f64) as i64 as u64
+    }
+
+    #[inline(always)]
+    fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
+        let gap = if self.next_gap_ns == NO_GAP {
+            self.gap_ns(rng)
+        } else {
+            self.next_gap_ns
+        };
+        self.next_gap_ns = self.gap_ns(rng);
+        let at = now + SimTime(gap);
+        // Below 2^63 ns (292 years) a time is far inside END_SECS: only nearer the end of
+        // u64 does the float comparison decide.
+        (at.0 < 1 << 63 || at.as_secs_f64() < END_SECS).then_some(Arrival {
+            at,
+            prompt_tokens: None,
+            output_tokens: None,
+        })
+    }
 }
 
 /// Moves an internal clock `t` up to `now` when the caller has skipped ahead; returns
@@ -715,8 +744,8 @@ impl ArrivalProcess {
         // Homogeneous Poisson, once per request: drawn in the caller (no call, and no
         // token fields to return through memory); the other processes in a function of
         // their own.
-        if let Kind::Poisson(mean_gap_ns) = self.kind {
-            return poisson_next(mean_gap_ns, now, rng);
+        if let Kind::Poisson(p) = &mut self.kind {
+            return p.next(now, rng);
         }
         self.next_other(now, rng)
     }
@@ -725,7 +754,7 @@ impl ArrivalProcess {
     #[inline(never)]
     fn next_other(&mut self, now: SimTime, rng: &mut SimRng) -> Option<Arrival> {
         match &mut self.kind {
-            Kind::Poisson(mean_gap_ns) => poisson_next(*mean_gap_ns, now, rng),
+            Kind::Poisson(p) => p.next(now, rng),
             Kind::Piecewise(p) => {
                 // Restart from the caller's integer clock: no float time accumulates.
                 p.t = p.t.max(secs_of(now)).min(secs_of(now) + 1e-9);
@@ -744,7 +773,7 @@ impl ArrivalProcess {
     /// Back to the state before the first arrival.
     pub fn reset(&mut self) {
         match &mut self.kind {
-            Kind::Poisson(_) => {}
+            Kind::Poisson(p) => p.next_gap_ns = NO_GAP,
             Kind::Piecewise(p) => {
                 p.seg = 0;
                 p.t = 0.0;
@@ -786,7 +815,7 @@ impl ArrivalProcess {
     pub fn mean_rate(&self, horizon: SimTime) -> f64 {
         let h = secs_of(horizon);
         match &self.kind {
-            Kind::Poisson(mean_gap_ns) => 1e9 / mean_gap_ns,
+            Kind::Poisson(p) => 1e9 / p.mean_gap_ns,
             Kind::Piecewise(p) if h == 0.0 => p.knots.last().map_or(0.0, |k| k.1),
             Kind::Piecewise(p) => p.integral(h) / h,
             Kind::OnOff(p) => {
