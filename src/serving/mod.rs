@@ -79,11 +79,11 @@ pub struct Svc {
     release_pending: bool,
     route_rng: SimRng,
     service_rng: SimRng,
-    /// The service-time draw of the next batch, drawn a batch ahead from the same stream in
-    /// the same order: a batch's end is then known as soon as it starts, and the event
-    /// queue's comparisons on it (unpredictable branches) need not wait for the draw's
+    /// The service time of the next batch (generic costs), drawn a batch ahead from the same
+    /// stream in the same order: a batch's end is then known as soon as it starts, and the
+    /// event queue's comparisons on it (unpredictable branches) need not wait for the draw's
     /// arithmetic to resolve.
-    next_draw: f64,
+    next_dur: SimTime,
     /// Requests waiting.
     pub waiting: u64,
     /// Requests running.
@@ -141,9 +141,11 @@ impl<'p> Serving<'p> {
             .map(|sp| {
                 let mut service_rng =
                     stream(seed, rep, &format!("service/{}/service_time", sp.name));
-                let next_draw = match &sp.cost {
-                    Cost::Generic { sampler, .. } => sampler.sample(&mut service_rng),
-                    _ => 0.0,
+                let next_dur = match &sp.cost {
+                    Cost::Generic { sampler, scale } => {
+                        SimTime::from_secs_f64(sampler.sample(&mut service_rng) * scale)
+                    }
+                    _ => SimTime::ZERO,
                 };
                 Svc {
                     queue: VecDeque::new(),
@@ -159,7 +161,7 @@ impl<'p> Serving<'p> {
                     release_pending: false,
                     route_rng: stream(seed, rep, &format!("service/{}/routing", sp.name)),
                     service_rng,
-                    next_draw,
+                    next_dur,
                     waiting: 0,
                     running: 0,
                     closed_users: 0,
@@ -778,8 +780,8 @@ impl<'p> Serving<'p> {
         let n = batch.len();
         let dur = match &self.services[si].cost {
             Cost::Generic { sampler, scale } => {
-                let x = std::mem::replace(&mut s.next_draw, sampler.sample(&mut s.service_rng));
-                SimTime::from_secs_f64(x * scale)
+                let next = SimTime::from_secs_f64(sampler.sample(&mut s.service_rng) * scale);
+                std::mem::replace(&mut s.next_dur, next)
             }
             Cost::Table(t) => t[(n - 1).min(t.len() - 1)],
             Cost::Llm(_) => unreachable!("LLM replicas run iterations, not batches"),
