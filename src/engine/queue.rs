@@ -38,8 +38,10 @@ struct Entry<E> {
 
 impl<E> Entry<E> {
     #[inline(always)]
-    fn key(&self) -> (u64, u64) {
-        (self.time, self.seq)
+    fn key(&self) -> u128 {
+        // One 128-bit comparison (a compare and a subtract with borrow) instead of a
+        // comparison of times and then, on a tie, of sequences.
+        (self.time as u128) << 64 | self.seq as u128
     }
 
     #[inline(always)]
@@ -78,10 +80,10 @@ struct Radix<E> {
     run_bits: u32,
     /// `buckets[b]`: events whose time differs from `last` first in bit b (b >= `run_bits`).
     buckets: Vec<Vec<Entry<E>>>,
-    /// The smallest (time, seq) in each bucket (`u64::MAX` pairs when empty): the minimum is
-    /// known without spreading, so a lane that comes first pops alone and `last` never
-    /// passes the clock.
-    least: [(u64, u64); BUCKETS],
+    /// The smallest key, (time, seq) as one number, in each bucket (`u128::MAX` when empty):
+    /// the minimum is known without spreading, so a lane that comes first pops alone and
+    /// `last` never passes the clock.
+    least: [u128; BUCKETS],
     /// Bit b set: `buckets[b]` is not empty.
     occupied: u64,
     /// The reference: the smallest time taken out of the buckets so far.
@@ -98,7 +100,7 @@ impl<E> Radix<E> {
             current: VecDeque::new(),
             run_bits: 0,
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            least: [(u64::MAX, u64::MAX); BUCKETS],
+            least: [u128::MAX; BUCKETS],
             occupied: 0,
             last: 0,
             len: 0,
@@ -146,7 +148,7 @@ impl<E> Radix<E> {
     }
 
     #[inline(always)]
-    fn least(&self) -> Option<(u64, u64)> {
+    fn least(&self) -> Option<u128> {
         if let Some(e) = self.current.front() {
             Some(e.key())
         } else if self.occupied != 0 {
@@ -174,8 +176,8 @@ impl<E> Radix<E> {
         self.occupied &= !(1 << b);
         // The new reference agrees with the old one on bits above b, so the higher buckets
         // keep their meaning; every event of bucket b agrees with it from bit b up.
-        self.last = self.least[b].0;
-        self.least[b] = (u64::MAX, u64::MAX);
+        self.last = (self.least[b] >> 64) as u64;
+        self.least[b] = u128::MAX;
         if spread.len() <= self.sort_at_most {
             spread.sort_unstable_by_key(Entry::key);
             self.current.extend(spread.drain(..));
@@ -201,7 +203,7 @@ impl<E> Radix<E> {
         out.extend(self.current.drain(..));
         for b in 0..BUCKETS {
             out.append(&mut self.buckets[b]);
-            self.least[b] = (u64::MAX, u64::MAX);
+            self.least[b] = u128::MAX;
         }
         self.occupied = 0;
         self.run_bits = 0;
@@ -316,13 +318,13 @@ impl<E> EventQueue<E> {
 
     /// The (time, seq) of lane `lane`'s event, if it has one.
     #[inline(always)]
-    fn lane_key(&self, lane: usize) -> Option<(u64, u64)> {
+    fn lane_key(&self, lane: usize) -> Option<u128> {
         self.lanes.get(lane)?.as_ref().map(Entry::key)
     }
 
     /// Finds the lane holding the earliest lane event.
     fn find_first_lane(&mut self) {
-        let mut best: Option<(usize, (u64, u64))> = None;
+        let mut best: Option<(usize, u128)> = None;
         for (i, l) in self.lanes.iter().enumerate() {
             if let Some(e) = l
                 && best.is_none_or(|(_, k)| e.key() < k)
@@ -440,7 +442,7 @@ impl<E> EventQueue<E> {
 
     /// The (time, seq) of the heap's earliest event.
     #[inline(always)]
-    fn heap_least(&self) -> Option<(u64, u64)> {
+    fn heap_least(&self) -> Option<u128> {
         if self.radix_on {
             self.radix.least()
         } else if self.sorted {
@@ -524,7 +526,7 @@ impl<E> EventQueue<E> {
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap_least()
-            .map(|(t, _)| t)
+            .map(|k| (k >> 64) as u64)
             .into_iter()
             .chain(self.lanes.iter().flatten().map(|e| e.time))
             .min()
