@@ -5,6 +5,10 @@
 //!   customers;
 //! - `cargo run --release --example memory -- llm 1000000`: N LLM requests (Llama-2-7B on an
 //!   A100, 512/128 tokens, a running batch of about 32);
+//! - `cargo run --release --example memory -- bare 10000000`: the same M/M/4 as `mm4` on
+//!   capsim's event queue and random streams with nothing of the service model (no requests,
+//!   replicas, routing or statistics): the ceiling that `mm4`'s rate can approach on the
+//!   machine, measured beside it;
 //! - `cargo run --release --example memory -- limits`: a whole `capsim run` at the documented
 //!   limits of the timeseries, each case in a process of its own (`limits values`: 50 million
 //!   values, 8 services x 1,000 samples x 495 replications; `limits samples`: 1 million
@@ -18,8 +22,11 @@ mod llm_scenario;
 #[path = "../benches/common/mm4.rs"]
 mod mm4_scenario;
 
+use capsim::engine::{EventQueue, SimRng, SimTime, stream};
 use capsim::scenario;
 use capsim::sim::run_replication;
+use rand_distr::{Distribution, Exp1};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -70,6 +77,71 @@ fn at_the_limits(case: Option<String>) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `mm4`'s queue (Poisson arrivals at 320/s, four servers, exponential 10 ms service, one
+/// FIFO queue) in a loop of its own on capsim's event queue, for `n` customers.
+fn bare_mm4(n: u64) {
+    #[derive(Clone, Copy)]
+    enum Ev {
+        Arrival,
+        Done(u32),
+    }
+    let mut q: EventQueue<Ev> = EventQueue::with_capacity(1024).with_lanes(1);
+    let mut arrivals = stream(1, 0, "bare/arrivals");
+    let mut service = stream(1, 0, "bare/service_time");
+    let (mean_gap_ns, mean_service_s) = (1e9 / 320.0, 10e-3);
+    // Drawn one ahead, as the simulator does (see `Svc::next_dur`).
+    let draw_gap = |rng: &mut SimRng| {
+        let e: f64 = Exp1.sample(rng);
+        SimTime((e * mean_gap_ns + 0.5) as u64)
+    };
+    let draw_service = |rng: &mut SimRng| {
+        let e: f64 = Exp1.sample(rng);
+        SimTime::from_secs_f64(e * mean_service_s)
+    };
+    let mut next_gap = draw_gap(&mut arrivals);
+    let mut next_service = draw_service(&mut service);
+    let mut idle: Vec<u32> = vec![0, 1, 2, 3];
+    let mut queue: VecDeque<SimTime> = VecDeque::new();
+    let (mut done, mut waited_ns) = (0u64, 0u64);
+    q.schedule_lane(0, SimTime::ZERO, Ev::Arrival);
+    let t0 = Instant::now();
+    while let Some((now, ev)) = q.pop() {
+        match ev {
+            Ev::Arrival => {
+                let gap = std::mem::replace(&mut next_gap, draw_gap(&mut arrivals));
+                q.schedule_lane(0, now + gap, ev);
+                if let Some(server) = idle.pop() {
+                    let s = std::mem::replace(&mut next_service, draw_service(&mut service));
+                    q.schedule(now + s, Ev::Done(server));
+                } else {
+                    queue.push_back(now);
+                }
+            }
+            Ev::Done(server) => {
+                done += 1;
+                if done == n {
+                    break;
+                }
+                if let Some(arrival) = queue.pop_front() {
+                    waited_ns += now.since(arrival).0;
+                    let s = std::mem::replace(&mut next_service, draw_service(&mut service));
+                    q.schedule(now + s, Ev::Done(server));
+                } else {
+                    idle.push(server);
+                }
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // Erlang C at rho 0.8 with 4 servers: a mean wait of 7.46 ms, a check that this is the
+    // same queue.
+    println!(
+        "bare: requests {done}  wall {secs:.2} s  {:.3} M requests/s  mean wait {:.2} ms",
+        done as f64 / secs / 1e6,
+        waited_ns as f64 / done as f64 / 1e6
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "mm4".to_string());
@@ -77,11 +149,14 @@ fn main() {
         return at_the_limits(args.next());
     }
     let n: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1e6);
+    if kind == "bare" {
+        return bare_mm4(n as u64);
+    }
     let yaml = match kind.as_str() {
         "mm4" => mm4_scenario::mm4_yaml(n),
         "llm" => llm_scenario::llm_yaml(n),
         other => {
-            eprintln!("unknown scenario `{other}`: use mm4, llm or limits");
+            eprintln!("unknown scenario `{other}`: use mm4, bare, llm or limits");
             std::process::exit(2);
         }
     };
