@@ -233,6 +233,9 @@ pub struct EventQueue<E> {
     /// The lane holding the earliest lane event (`NO_LANE`: none), kept as lanes change so
     /// that a pop from the heap does not scan them.
     first_lane: usize,
+    /// The (time, seq) of `first_lane`'s event (`u128::MAX`: none): pop compares it with the
+    /// heap's least without reaching into the lanes.
+    first_lane_key: u128,
     seq: u64,
     now: SimTime,
 }
@@ -262,6 +265,7 @@ impl<E> EventQueue<E> {
             sorted_below: SORTED_BELOW,
             lanes: Vec::new(),
             first_lane: NO_LANE,
+            first_lane_key: u128::MAX,
             seq: 0,
             now: SimTime::ZERO,
         }
@@ -311,15 +315,10 @@ impl<E> EventQueue<E> {
         if lane == self.first_lane {
             // It replaced the earliest: another lane may be earlier now.
             self.find_first_lane();
-        } else if self.lane_key(self.first_lane).is_none_or(|k| key < k) {
+        } else if key < self.first_lane_key {
             self.first_lane = lane;
+            self.first_lane_key = key;
         }
-    }
-
-    /// The (time, seq) of lane `lane`'s event, if it has one.
-    #[inline(always)]
-    fn lane_key(&self, lane: usize) -> Option<u128> {
-        self.lanes.get(lane)?.as_ref().map(Entry::key)
     }
 
     /// Finds the lane holding the earliest lane event.
@@ -332,7 +331,7 @@ impl<E> EventQueue<E> {
                 best = Some((i, e.key()));
             }
         }
-        self.first_lane = best.map_or(NO_LANE, |(i, _)| i);
+        (self.first_lane, self.first_lane_key) = best.unwrap_or((NO_LANE, u128::MAX));
     }
 
     /// Schedules `event` at `at` in lane `lane` when the lane holds no event, else in the
@@ -456,13 +455,14 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         // The earliest lane, if it beats the heap's top, goes first.
-        if let Some(k) = self.lane_key(self.first_lane)
-            && self.heap_least().is_none_or(|h| k < h)
+        // (No lane event: its key is u128::MAX, which no heap event beats.)
+        if self.first_lane_key < self.heap_least().unwrap_or(u128::MAX)
             && let Some(e) = self.lanes[self.first_lane].take()
         {
             if self.lanes.len() == 1 {
                 // The one lane is empty now (one workload: every arrival): no scan.
                 self.first_lane = NO_LANE;
+                self.first_lane_key = u128::MAX;
             } else {
                 self.find_first_lane();
             }
