@@ -217,6 +217,9 @@ pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     /// `heap` is the sorted array.
     sorted: bool,
+    /// While `sorted`: the (time, seq) of its last entry, the earliest (`u128::MAX`: none),
+    /// kept as it changes so that pop compares it with the lanes' without reading the array.
+    sorted_least: u128,
     /// The radix heap holds the events (and `heap` is empty).
     radix_on: bool,
     radix: Radix<E>,
@@ -257,6 +260,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(n.min(RADIX_ABOVE + 1)),
             sorted: true,
+            sorted_least: u128::MAX,
             radix_on: false,
             radix: Radix::new(),
             radix_above: RADIX_ABOVE,
@@ -374,6 +378,9 @@ impl<E> EventQueue<E> {
             while at > 0 && h[at - 1].time <= entry.time {
                 at -= 1;
             }
+            if at == h.len() {
+                self.sorted_least = entry.key();
+            }
             h.insert(at, entry);
             if h.len() > self.radix_above {
                 self.move_to_radix();
@@ -439,15 +446,15 @@ impl<E> EventQueue<E> {
         self.schedule(self.now + delay, event);
     }
 
-    /// The (time, seq) of the heap's earliest event.
+    /// The (time, seq) of the heap's earliest event (`u128::MAX`: none).
     #[inline(always)]
-    fn heap_least(&self) -> Option<u128> {
+    fn heap_least(&self) -> u128 {
         if self.radix_on {
-            self.radix.least()
+            self.radix.least().unwrap_or(u128::MAX)
         } else if self.sorted {
-            self.heap.last().map(Entry::key)
+            self.sorted_least
         } else {
-            self.heap.first().map(Entry::key)
+            self.heap.first().map_or(u128::MAX, Entry::key)
         }
     }
 
@@ -456,7 +463,7 @@ impl<E> EventQueue<E> {
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         // The earliest lane, if it beats the heap's top, goes first.
         // (No lane event: its key is u128::MAX, which no heap event beats.)
-        if self.first_lane_key < self.heap_least().unwrap_or(u128::MAX)
+        if self.first_lane_key < self.heap_least()
             && let Some(e) = self.lanes[self.first_lane].take()
         {
             if self.lanes.len() == 1 {
@@ -476,13 +483,16 @@ impl<E> EventQueue<E> {
             }
             top
         } else if self.sorted {
-            self.heap.pop()?
+            let top = self.heap.pop()?;
+            self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
+            top
         } else {
             let top = self.binary_pop()?;
             if self.heap.len() < self.sorted_below {
                 self.heap
                     .sort_unstable_by_key(|e| std::cmp::Reverse(e.key()));
                 self.sorted = true;
+                self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
             }
             top
         };
@@ -525,7 +535,8 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap_least()
+        Some(self.heap_least())
+            .filter(|&k| k != u128::MAX)
             .map(|k| (k >> 64) as u64)
             .into_iter()
             .chain(self.lanes.iter().flatten().map(|e| e.time))
