@@ -892,7 +892,16 @@ impl<'p> Serving<'p> {
         batch.clear();
         if sp.routing == Routing::SharedQueue {
             if rep.state == RepState::Ready {
-                s.idle.push((r, slot));
+                if sp.batching == Batching::None
+                    && let Some(next) = s.queue.pop_front()
+                {
+                    // The pump would hand this slot, the last idle one, the next request:
+                    // it takes it at once.
+                    batch.push(next);
+                    self.start(now, r, slot, q);
+                } else {
+                    s.idle.push((r, slot));
+                }
             }
             self.pump_shared(now, si, q);
         } else {
