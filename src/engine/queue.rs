@@ -217,6 +217,9 @@ pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     /// `heap` is the sorted array.
     sorted: bool,
+    /// While `sorted`: the (time, seq) of its last entry, the earliest (`u128::MAX`: none),
+    /// kept as it changes so that pop compares it with the lanes' without reading the array.
+    sorted_least: u128,
     /// The radix heap holds the events (and `heap` is empty).
     radix_on: bool,
     radix: Radix<E>,
@@ -233,6 +236,9 @@ pub struct EventQueue<E> {
     /// The lane holding the earliest lane event (`NO_LANE`: none), kept as lanes change so
     /// that a pop from the heap does not scan them.
     first_lane: usize,
+    /// The (time, seq) of `first_lane`'s event (`u128::MAX`: none): pop compares it with the
+    /// heap's least without reaching into the lanes.
+    first_lane_key: u128,
     seq: u64,
     now: SimTime,
 }
@@ -254,6 +260,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(n.min(RADIX_ABOVE + 1)),
             sorted: true,
+            sorted_least: u128::MAX,
             radix_on: false,
             radix: Radix::new(),
             radix_above: RADIX_ABOVE,
@@ -262,6 +269,7 @@ impl<E> EventQueue<E> {
             sorted_below: SORTED_BELOW,
             lanes: Vec::new(),
             first_lane: NO_LANE,
+            first_lane_key: u128::MAX,
             seq: 0,
             now: SimTime::ZERO,
         }
@@ -311,15 +319,10 @@ impl<E> EventQueue<E> {
         if lane == self.first_lane {
             // It replaced the earliest: another lane may be earlier now.
             self.find_first_lane();
-        } else if self.lane_key(self.first_lane).is_none_or(|k| key < k) {
+        } else if key < self.first_lane_key {
             self.first_lane = lane;
+            self.first_lane_key = key;
         }
-    }
-
-    /// The (time, seq) of lane `lane`'s event, if it has one.
-    #[inline(always)]
-    fn lane_key(&self, lane: usize) -> Option<u128> {
-        self.lanes.get(lane)?.as_ref().map(Entry::key)
     }
 
     /// Finds the lane holding the earliest lane event.
@@ -332,7 +335,7 @@ impl<E> EventQueue<E> {
                 best = Some((i, e.key()));
             }
         }
-        self.first_lane = best.map_or(NO_LANE, |(i, _)| i);
+        (self.first_lane, self.first_lane_key) = best.unwrap_or((NO_LANE, u128::MAX));
     }
 
     /// Schedules `event` at `at` in lane `lane` when the lane holds no event, else in the
@@ -374,6 +377,9 @@ impl<E> EventQueue<E> {
             let mut at = h.len();
             while at > 0 && h[at - 1].time <= entry.time {
                 at -= 1;
+            }
+            if at == h.len() {
+                self.sorted_least = entry.key();
             }
             h.insert(at, entry);
             if h.len() > self.radix_above {
@@ -440,15 +446,15 @@ impl<E> EventQueue<E> {
         self.schedule(self.now + delay, event);
     }
 
-    /// The (time, seq) of the heap's earliest event.
+    /// The (time, seq) of the heap's earliest event (`u128::MAX`: none).
     #[inline(always)]
-    fn heap_least(&self) -> Option<u128> {
+    fn heap_least(&self) -> u128 {
         if self.radix_on {
-            self.radix.least()
+            self.radix.least().unwrap_or(u128::MAX)
         } else if self.sorted {
-            self.heap.last().map(Entry::key)
+            self.sorted_least
         } else {
-            self.heap.first().map(Entry::key)
+            self.heap.first().map_or(u128::MAX, Entry::key)
         }
     }
 
@@ -456,13 +462,14 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         // The earliest lane, if it beats the heap's top, goes first.
-        if let Some(k) = self.lane_key(self.first_lane)
-            && self.heap_least().is_none_or(|h| k < h)
+        // (No lane event: its key is u128::MAX, which no heap event beats.)
+        if self.first_lane_key < self.heap_least()
             && let Some(e) = self.lanes[self.first_lane].take()
         {
             if self.lanes.len() == 1 {
                 // The one lane is empty now (one workload: every arrival): no scan.
                 self.first_lane = NO_LANE;
+                self.first_lane_key = u128::MAX;
             } else {
                 self.find_first_lane();
             }
@@ -476,13 +483,16 @@ impl<E> EventQueue<E> {
             }
             top
         } else if self.sorted {
-            self.heap.pop()?
+            let top = self.heap.pop()?;
+            self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
+            top
         } else {
             let top = self.binary_pop()?;
             if self.heap.len() < self.sorted_below {
                 self.heap
                     .sort_unstable_by_key(|e| std::cmp::Reverse(e.key()));
                 self.sorted = true;
+                self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
             }
             top
         };
@@ -525,7 +535,8 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap_least()
+        Some(self.heap_least())
+            .filter(|&k| k != u128::MAX)
             .map(|k| (k >> 64) as u64)
             .into_iter()
             .chain(self.lanes.iter().flatten().map(|e| e.time))

@@ -829,6 +829,26 @@ impl<'p> Serving<'p> {
 
     #[inline]
     fn batch_done(&mut self, now: SimTime, r: u32, slot: u32, q: &mut impl Sink<ServingEv>) {
+        // A batch of one (every batch of an unbatched service) gets a copy of the code with
+        // its size known: no loop, and the integrals change by a constant.
+        let n = self.reps[r as usize].slots[slot as usize].len();
+        if n == 1 {
+            self.batch_of_done(now, r, slot, 1, q);
+        } else {
+            self.batch_of_done(now, r, slot, n, q);
+        }
+    }
+
+    /// [`Serving::batch_done`] of a batch of `n` requests.
+    #[inline(always)]
+    fn batch_of_done(
+        &mut self,
+        now: SimTime,
+        r: u32,
+        slot: u32,
+        n: usize,
+        q: &mut impl Sink<ServingEv>,
+    ) {
         let si = self.reps[r as usize].svc as usize;
         let sp = &self.services[si];
         let slo = sp.slo.as_ref();
@@ -844,7 +864,7 @@ impl<'p> Serving<'p> {
         } = self;
         let rep = &mut reps[r as usize];
         let batch = &mut rep.slots[slot as usize];
-        let n = batch.len();
+        debug_assert_eq!(n, batch.len());
         let s = &mut svcs[si];
         s.stats.work(now, -1, rep.ordinal == 0);
         s.running -= n as u64;
@@ -872,7 +892,16 @@ impl<'p> Serving<'p> {
         batch.clear();
         if sp.routing == Routing::SharedQueue {
             if rep.state == RepState::Ready {
-                s.idle.push((r, slot));
+                if sp.batching == Batching::None
+                    && let Some(next) = s.queue.pop_front()
+                {
+                    // The pump would hand this slot, the last idle one, the next request:
+                    // it takes it at once.
+                    batch.push(next);
+                    self.start(now, r, slot, q);
+                } else {
+                    s.idle.push((r, slot));
+                }
             }
             self.pump_shared(now, si, q);
         } else {
