@@ -251,8 +251,7 @@ impl<'p> Serving<'p> {
         rep.bound = false;
         rep.caller = !sp.calls.is_empty();
         rep.queue.clear();
-        rep.slots.clear();
-        rep.slots.extend((0..sp.concurrency).map(|_| Slot::new()));
+        rep.slots.reset(sp.concurrency as usize);
         rep.clear_free();
         rep.outstanding = 0;
         rep.ready_at = u32::MAX;
@@ -449,7 +448,7 @@ impl<'p> Serving<'p> {
         let mut killed: Vec<Req> = rep.queue.drain(..).collect();
         let queued = killed.len() as u64;
         let mut busy_slots = 0;
-        for slot in &mut rep.slots {
+        for slot in rep.slots.iter_mut() {
             if !slot.is_empty() {
                 busy_slots += 1;
             }

@@ -174,16 +174,101 @@ impl Default for Slot {
     }
 }
 
-/// The server of one pod. What a request touches comes first and the whole is two cache
-/// lines on a 128-byte boundary (the pair that processors fetch together): with thousands of
-/// replicas each request finds its replica out of cache, and every further line is a
-/// further miss.
+/// A replica's execution slots: the first inline, in the replica's second cache line, the
+/// others behind a pointer. Most replicas run one batch at a time, and with thousands of
+/// replicas a slot behind a pointer is a second miss that must wait for the first (the
+/// pointer); inline, its address is known at once and both lines come together.
+pub struct Slots {
+    first: Slot,
+    rest: Vec<Slot>,
+    len: u32,
+}
+
+impl Slots {
+    /// No slots.
+    pub fn new() -> Slots {
+        Slots {
+            first: Slot::new(),
+            rest: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it has no slots.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `n` idle slots, and nothing else.
+    pub fn reset(&mut self, n: usize) {
+        self.first = Slot::new();
+        self.rest.clear();
+        self.rest.extend((1..n).map(|_| Slot::new()));
+        self.len = n as u32;
+    }
+
+    /// The slots, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Slot> {
+        std::slice::from_ref(&self.first)[..self.len.min(1) as usize]
+            .iter()
+            .chain(&self.rest)
+    }
+
+    /// The slots, in order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        std::slice::from_mut(&mut self.first)[..self.len.min(1) as usize]
+            .iter_mut()
+            .chain(&mut self.rest)
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Slots {
+        Slots::new()
+    }
+}
+
+impl std::ops::Index<usize> for Slots {
+    type Output = Slot;
+
+    /// Slot `i` (`i` < `len`; slot 0 is not checked against `len`, which lies in a colder
+    /// cache line: a replica is given its slots when it is attached).
+    #[inline]
+    fn index(&self, i: usize) -> &Slot {
+        debug_assert!(i < self.len());
+        if i == 0 {
+            &self.first
+        } else {
+            &self.rest[i - 1]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slots {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Slot {
+        debug_assert!(i < self.len());
+        if i == 0 {
+            &mut self.first
+        } else {
+            &mut self.rest[i - 1]
+        }
+    }
+}
+
+/// The server of one pod. What a request touches comes first: the fields in the first cache
+/// line, the first execution slot in the second, on a 128-byte boundary (the pair of lines
+/// that processors fetch together). With thousands of replicas each request finds its
+/// replica out of cache, and every further line is a further miss.
 #[repr(C, align(128))]
 pub struct Replica {
     /// Requests routed to it and not started.
     pub queue: VecDeque<Req>,
-    /// Execution slots.
-    pub slots: Vec<Slot>,
     /// Generation (see [`RepId`]).
     pub generation: u32,
     /// Requests routed to it and not finished, as its load balancer counts them.
@@ -192,18 +277,13 @@ pub struct Replica {
     pub svc: u32,
     /// Its ordinal in its StatefulSet (`u32::MAX` for a Deployment's pod).
     pub ordinal: u32,
-    /// Requests of it waiting on calls outside its slots (async calls, connection waits):
-    /// it has not drained while any remain.
-    pub calls_out: u32,
-    /// Slots held by requests waiting on a blocking call (not working).
-    pub blocked: u32,
+    /// The first idle slot (per-replica routing), the next to use; the others follow
+    /// through the slots. [`NO_SLOT`] when none.
+    free: u32,
     /// Its position in its service's ready list while it is there and the service routes
     /// to the least outstanding or the better of two (the leaf of
     /// [`super::route::LoadTree`]), else `u32::MAX`.
     pub ready_at: u32,
-    /// The first idle slot (per-replica routing), the next to use; the others follow
-    /// through the slots. [`NO_SLOT`] when none.
-    free: u32,
     /// Where it is in its life.
     pub state: RepState,
     /// A batch timer is armed.
@@ -213,14 +293,21 @@ pub struct Replica {
     /// Its service calls others (copied from the plan at attach: a completion asks it
     /// without reading the plan).
     pub caller: bool,
-    /// Requests it has started, cumulative (for requests-per-second metrics).
-    pub started_total: u64,
-    /// Its pod.
-    pub pod: PodId,
     /// Tokens the iteration in flight generates.
     pub iter_tokens: u32,
+    /// Execution slots (the first in the second cache line).
+    pub slots: Slots,
+    /// Requests it has started, cumulative (for requests-per-second metrics).
+    pub started_total: u64,
     /// The continuous-batching engine of an LLM replica.
     pub llm: Option<Box<Engine<Req>>>,
+    /// Its pod.
+    pub pod: PodId,
+    /// Requests of it waiting on calls outside its slots (async calls, connection waits):
+    /// it has not drained while any remain.
+    pub calls_out: u32,
+    /// Slots held by requests waiting on a blocking call (not working).
+    pub blocked: u32,
 }
 
 impl Replica {
@@ -240,7 +327,7 @@ impl Replica {
             state: RepState::Gone,
             bound: false,
             queue: VecDeque::new(),
-            slots: Vec::new(),
+            slots: Slots::new(),
             free: NO_SLOT,
             outstanding: 0,
             timer: false,
@@ -364,7 +451,9 @@ mod tests {
     #[test]
     fn a_slot_keeps_its_batch_in_order_and_fits_a_cache_line() {
         assert_eq!(size_of::<Slot>(), 64);
-        assert_eq!(size_of::<Replica>(), 128);
+        // The replica's hot fields fill its first line, its first slot the second.
+        assert_eq!(size_of::<Replica>(), 256);
+        assert_eq!(std::mem::offset_of!(Replica, slots), 64);
         let mut s = Slot::new();
         assert!(s.is_empty());
         for w in [7, 8, 9] {
@@ -385,7 +474,7 @@ mod tests {
     #[test]
     fn idle_slots_are_taken_last_freed_first() {
         let mut r = Replica::vacant();
-        r.slots.extend((0..3).map(|_| Slot::new()));
+        r.slots.reset(3);
         assert!(!r.has_free());
         for s in [2, 1, 0] {
             r.free_slot(s);
