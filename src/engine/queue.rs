@@ -446,6 +446,12 @@ impl<E> EventQueue<E> {
         self.schedule(self.now + delay, event);
     }
 
+    /// Keeps `sorted_least` as the sorted array's last key.
+    #[inline(always)]
+    fn note_sorted_least(&mut self) {
+        self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
+    }
+
     /// The (time, seq) of the heap's earliest event (`u128::MAX`: none).
     #[inline(always)]
     fn heap_least(&self) -> u128 {
@@ -484,7 +490,7 @@ impl<E> EventQueue<E> {
             top
         } else if self.sorted {
             let top = self.heap.pop()?;
-            self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
+            self.note_sorted_least();
             top
         } else {
             let top = self.binary_pop()?;
@@ -492,7 +498,7 @@ impl<E> EventQueue<E> {
                 self.heap
                     .sort_unstable_by_key(|e| std::cmp::Reverse(e.key()));
                 self.sorted = true;
-                self.sorted_least = self.heap.last().map_or(u128::MAX, Entry::key);
+                self.note_sorted_least();
             }
             top
         };

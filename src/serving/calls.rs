@@ -523,6 +523,16 @@ impl Serving<'_> {
         Some(t.sample_time(&mut self.calls.rngs[si]))
     }
 
+    /// Frame `f` is done (answered or failed): the slot it holds is free again, or, holding
+    /// none, its replica no longer waits for it.
+    fn let_go(&mut self, now: SimTime, f: u32, q: &mut impl Sink<ServingEv>) {
+        if self.calls.frames[f as usize].slot != NO_SLOT {
+            self.release_hold(now, f, q);
+        } else {
+            self.come_back(f);
+        }
+    }
+
     /// The slot frame `f` holds is free again.
     fn release_hold(&mut self, now: SimTime, f: u32, q: &mut impl Sink<ServingEv>) {
         let fr = &mut self.calls.frames[f as usize];
@@ -547,11 +557,7 @@ impl Serving<'_> {
 
     /// Frame `f`'s last call answered: its request answers in turn.
     fn complete_frame(&mut self, now: SimTime, f: u32, q: &mut impl Sink<ServingEv>) {
-        if self.calls.frames[f as usize].slot != NO_SLOT {
-            self.release_hold(now, f, q);
-        } else {
-            self.come_back(f);
-        }
+        self.let_go(now, f, q);
         let fr = &self.calls.frames[f as usize];
         let si = fr.svc as usize;
         let (parent, wl) = (fr.parent, fr.wl);
@@ -578,11 +584,7 @@ impl Serving<'_> {
 
     /// A call of frame `f` failed (`ans`): so does its request.
     fn fail_frame(&mut self, now: SimTime, f: u32, ans: Answer, q: &mut impl Sink<ServingEv>) {
-        if self.calls.frames[f as usize].slot != NO_SLOT {
-            self.release_hold(now, f, q);
-        } else {
-            self.come_back(f);
-        }
+        self.let_go(now, f, q);
         let fr = &self.calls.frames[f as usize];
         let si = fr.svc as usize;
         let (parent, wl, arrival) = (fr.parent, fr.wl, fr.arrival);

@@ -24,6 +24,7 @@ pub use stats::ServiceStats;
 
 use crate::cluster::PodId;
 use crate::engine::{SimRng, SimTime, Sink, stream};
+use crate::workload::Sampler;
 use llm::{Engine, Outcome};
 use rand::RngExt;
 use replica::Slot;
@@ -115,6 +116,12 @@ pub struct Serving<'p> {
     calls: calls::Calls,
 }
 
+/// One draw of a generic cost's service time.
+#[inline(always)]
+fn service_time(sampler: &Sampler, scale: f64, rng: &mut SimRng) -> SimTime {
+    SimTime::from_secs_f64(sampler.sample(rng) * scale)
+}
+
 /// Moves the first `n` requests of `queue` into `batch` (a plain loop: faster than
 /// `extend(drain(..n))` for the common batch of one).
 #[inline]
@@ -143,7 +150,7 @@ impl<'p> Serving<'p> {
                     stream(seed, rep, &format!("service/{}/service_time", sp.name));
                 let next_dur = match &sp.cost {
                     Cost::Generic { sampler, scale } => {
-                        SimTime::from_secs_f64(sampler.sample(&mut service_rng) * scale)
+                        service_time(sampler, *scale, &mut service_rng)
                     }
                     _ => SimTime::ZERO,
                 };
@@ -779,7 +786,7 @@ impl<'p> Serving<'p> {
         let n = batch.len();
         let dur = match &self.services[si].cost {
             Cost::Generic { sampler, scale } => {
-                let next = SimTime::from_secs_f64(sampler.sample(&mut s.service_rng) * scale);
+                let next = service_time(sampler, *scale, &mut s.service_rng);
                 std::mem::replace(&mut s.next_dur, next)
             }
             Cost::Table(t) => t[(n - 1).min(t.len() - 1)],
@@ -895,7 +902,9 @@ impl<'p> Serving<'p> {
                     && let Some(next) = s.queue.pop_front()
                 {
                     // The pump would hand this slot, the last idle one, the next request:
-                    // it takes it at once.
+                    // it takes it at once. (Unbatched, a request waits only while no slot
+                    // is idle.)
+                    debug_assert!(s.idle.is_empty());
                     batch.push(next);
                     self.start(now, r, slot, q);
                 } else {
